@@ -1,0 +1,20 @@
+//! Limits on everything a client can grow (STYLE.md rule 5).
+
+/// Largest WAL record (one commit's redo). A transaction whose redo would be
+/// larger fails with `ResourceExhausted` instead of writing it.
+pub const WAL_RECORD_BYTES_MAX: usize = 256 * 1024 * 1024;
+
+/// Most row changes one transaction may buffer before commit.
+pub const TXN_WRITES_MAX: usize = 20_000_000;
+
+/// Longest SQL identifier, as PostgreSQL's NAMEDATALEN - 1.
+pub const IDENTIFIER_BYTES_MAX: usize = 63;
+
+/// Most columns in one table (PostgreSQL allows 1,600).
+pub const TABLE_COLUMNS_MAX: usize = 1_600;
+
+/// Largest single text or bytea value (PostgreSQL: 1 GB).
+pub const VALUE_BYTES_MAX: usize = 1 << 30;
+
+/// Most rows a scan of the row store puts into one Arrow record batch.
+pub const SCAN_BATCH_ROWS_MAX: usize = 8_192;

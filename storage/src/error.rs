@@ -1,0 +1,82 @@
+//! Storage errors. Each variant names what went wrong and maps to one kind.
+
+use rustydb_common::{ErrorKind, RowId, TableId};
+
+/// Result with [`StorageError`].
+pub type Result<T, E = StorageError> = std::result::Result<T, E>;
+
+/// Everything storage can fail with.
+#[derive(Debug, thiserror::Error)]
+pub enum StorageError {
+    #[error("i/o error while {context}: {source}")]
+    Io { context: String, source: std::io::Error },
+    #[error("storage is poisoned after a failed write or fsync ({0}); restart the server to recover from the log")]
+    Poisoned(String),
+    #[error("corrupt data: {0}")]
+    Corruption(String),
+    #[error("table {0} does not exist in storage")]
+    NoSuchTable(TableId),
+    #[error("duplicate key value violates unique constraint \"{constraint}\"")]
+    UniqueViolation { constraint: String, detail: String },
+    #[error("null value in column \"{column}\" violates not-null constraint")]
+    NotNullViolation { column: String },
+    #[error("could not serialize access due to concurrent update")]
+    SerializationFailure,
+    #[error("deadlock detected")]
+    Deadlock,
+    #[error("canceling statement due to lock timeout")]
+    LockTimeout,
+    #[error("row {row} of table {table} was changed concurrently")]
+    RowChanged { table: TableId, row: RowId },
+    #[error("{0}")]
+    InvalidInput(String),
+    #[error("{0}")]
+    LimitExceeded(String),
+    #[error("{0}")]
+    Unsupported(String),
+    #[error("internal storage error: {0}")]
+    Internal(String),
+}
+
+impl StorageError {
+    /// The kind that decides how callers react.
+    pub fn kind(&self) -> ErrorKind {
+        match self {
+            StorageError::Io { .. } => ErrorKind::Io,
+            StorageError::Poisoned(_) => ErrorKind::Io,
+            StorageError::Corruption(_) => ErrorKind::Corruption,
+            StorageError::NoSuchTable(_) => ErrorKind::NotFound,
+            StorageError::UniqueViolation { .. } => ErrorKind::AlreadyExists,
+            StorageError::NotNullViolation { .. } => ErrorKind::InvalidInput,
+            StorageError::SerializationFailure | StorageError::RowChanged { .. } => ErrorKind::Serialization,
+            StorageError::Deadlock => ErrorKind::Aborted,
+            StorageError::LockTimeout => ErrorKind::ResourceExhausted,
+            StorageError::InvalidInput(_) => ErrorKind::InvalidInput,
+            StorageError::LimitExceeded(_) => ErrorKind::ResourceExhausted,
+            StorageError::Unsupported(_) => ErrorKind::Unsupported,
+            StorageError::Internal(_) => ErrorKind::Internal,
+        }
+    }
+
+    /// The PostgreSQL SQLSTATE for this error.
+    pub fn sqlstate(&self) -> &'static str {
+        match self {
+            StorageError::Io { .. } | StorageError::Poisoned(_) => "58030",
+            StorageError::Corruption(_) => "XX001",
+            StorageError::NoSuchTable(_) => "42P01",
+            StorageError::UniqueViolation { .. } => "23505",
+            StorageError::NotNullViolation { .. } => "23502",
+            StorageError::SerializationFailure | StorageError::RowChanged { .. } => "40001",
+            StorageError::Deadlock => "40P01",
+            StorageError::LockTimeout => "55P03",
+            StorageError::InvalidInput(_) => "22023",
+            StorageError::LimitExceeded(_) => "54000",
+            StorageError::Unsupported(_) => "0A000",
+            StorageError::Internal(_) => "XX000",
+        }
+    }
+
+    pub(crate) fn io(context: impl Into<String>, source: std::io::Error) -> Self {
+        StorageError::Io { context: context.into(), source }
+    }
+}

@@ -1,0 +1,32 @@
+//! RustyDB storage: the write-ahead log, the MVCC row store, transactions and
+//! locks. Arrow yes, DataFusion never (checked in CI).
+//!
+//! ```text
+//! Transaction ──writes──► WriteSet ──commit──► WAL record ──fsync──► publish
+//!      │                                          │
+//!      └──view()──► ReadView ──scan/lookup──► TableStore (versions, indexes)
+//! ```
+//!
+//! Start at [`Storage::open`] (recovery) and [`Transaction`] (the write rules).
+
+pub mod batch;
+mod codec;
+mod error;
+pub mod io;
+mod locks;
+mod record;
+mod spec;
+mod store;
+mod table;
+mod txn;
+mod value;
+mod view;
+pub mod wal;
+
+pub use error::{Result, StorageError};
+pub use record::{RedoOp, decode_ops, encode_ops};
+pub use spec::{ColumnSource, ColumnSpec, IndexSpec, TableSpec};
+pub use store::{FIRST_OBJECT_ID, Storage, StorageOptions};
+pub use txn::{Isolation, ReadView, Savepoint, Transaction, WriteOutcome};
+pub use value::{ColumnType, Row, Value};
+pub use view::{Chunk, KeyRange, ScanCursor};

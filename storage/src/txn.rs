@@ -1,0 +1,508 @@
+//! Transactions: a private write set over a snapshot, plus row and key locks.
+//!
+//! ```text
+//!            reads                                writes
+//! ReadView = snapshot SCN + Arc<WriteSet>   Transaction::{insert, update, delete, DDL}
+//!   base versions visible at the snapshot     lock first (wait for other writers),
+//!   overlaid by the transaction's own writes  check conflicts, then record in WriteSet
+//! ```
+//!
+//! Nothing a transaction writes reaches shared state before commit; commit
+//! turns the write set into one redo record (`Storage::commit`). Rollback just
+//! drops it. Savepoints are copies of the write set (cheap: `Arc`, cloned on
+//! the next write).
+//!
+//! Write rules (PostgreSQL's): a write locks the row; if another transaction
+//! holds it, we wait. Once we hold it we compare the newest committed version
+//! with our read snapshot. Unchanged: go ahead. Changed or deleted since: at
+//! REPEATABLE READ that is a serialization failure (40001); at READ COMMITTED
+//! we report `Changed`/`Gone` and the engine re-evaluates the statement's
+//! condition on the newest version.
+
+use std::collections::{BTreeMap, HashSet};
+use std::sync::Arc;
+use std::time::Duration;
+
+use rustydb_common::limits::TXN_WRITES_MAX;
+use rustydb_common::{IndexId, RowId, Scn, TableId, TxnId};
+
+use crate::error::{Result, StorageError};
+use crate::locks::{Mode, Resource};
+use crate::record::RedoOp;
+use crate::spec::{ColumnSource, IndexSpec, TableSpec, compose_maps, index_key, remap_row};
+use crate::store::Storage;
+use crate::value::{Row, Value};
+
+/// Isolation level of a transaction.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Isolation {
+    /// New snapshot per statement (PostgreSQL's default).
+    #[default]
+    ReadCommitted,
+    /// One snapshot for the whole transaction.
+    RepeatableRead,
+}
+
+/// A pending change to one row.
+#[derive(Debug, Clone)]
+pub(crate) enum Write {
+    Insert(Row),
+    Update(Row),
+    Delete,
+}
+
+/// Pending changes to one table.
+#[derive(Debug, Clone)]
+pub(crate) struct TableWrites {
+    /// The table's layout as this transaction sees it.
+    pub spec: Arc<TableSpec>,
+    /// Committed rows are hidden (TRUNCATE, or created by this transaction).
+    pub base_hidden: bool,
+    /// Maps committed rows to `spec` after a pending ALTER.
+    pub map: Option<Vec<ColumnSource>>,
+    pub dropped: bool,
+    pub rows: BTreeMap<RowId, Write>,
+}
+
+/// Everything a transaction has written, in the form reads overlay.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct WriteSet {
+    pub ddl: Vec<RedoOp>,
+    pub tables: BTreeMap<TableId, TableWrites>,
+    pub row_writes: usize,
+}
+
+/// Result of trying to write a row that was read at some snapshot.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum WriteOutcome {
+    /// The change is recorded.
+    Done,
+    /// READ COMMITTED only: a newer committed version exists; re-evaluate the
+    /// statement against it (the row stays locked by us).
+    Changed,
+    /// The row was deleted concurrently (or by this transaction): skip it.
+    Gone,
+}
+
+/// A point a transaction can roll back to.
+#[derive(Debug, Clone)]
+pub struct Savepoint(Arc<WriteSet>);
+
+/// A read-only view: a snapshot plus the owning transaction's writes.
+#[derive(Clone)]
+pub struct ReadView {
+    pub(crate) storage: Arc<Storage>,
+    pub(crate) snapshot: Scn,
+    pub(crate) writes: Arc<WriteSet>,
+}
+
+/// A transaction. Dropping it without commit rolls it back.
+pub struct Transaction {
+    storage: Arc<Storage>,
+    id: TxnId,
+    isolation: Isolation,
+    snapshot: Scn,
+    writes: Arc<WriteSet>,
+    table_locks: HashSet<(TableId, bool)>,
+    lock_timeout: Option<Duration>,
+    synchronous_commit: bool,
+    finished: bool,
+}
+
+impl Transaction {
+    pub(crate) fn new(storage: Arc<Storage>, id: TxnId, isolation: Isolation, snapshot: Scn) -> Self {
+        Transaction {
+            storage,
+            id,
+            isolation,
+            snapshot,
+            writes: Arc::default(),
+            table_locks: HashSet::new(),
+            lock_timeout: None,
+            synchronous_commit: true,
+            finished: false,
+        }
+    }
+
+    pub fn id(&self) -> TxnId {
+        self.id
+    }
+    pub fn isolation(&self) -> Isolation {
+        self.isolation
+    }
+    /// The snapshot the current statement reads at.
+    pub fn snapshot(&self) -> Scn {
+        self.snapshot
+    }
+    /// Whether the transaction has written anything.
+    pub fn has_writes(&self) -> bool {
+        !self.writes.ddl.is_empty() || self.writes.row_writes > 0
+    }
+    /// Bounds every lock wait; `None` waits forever (deadlocks are still detected).
+    pub fn set_lock_timeout(&mut self, timeout: Option<Duration>) {
+        self.lock_timeout = timeout;
+    }
+    /// With `false`, commit returns before its fsync (the flusher syncs soon after).
+    pub fn set_synchronous_commit(&mut self, on: bool) {
+        self.synchronous_commit = on;
+    }
+    /// Changes the isolation level; only before the first statement.
+    pub fn set_isolation(&mut self, isolation: Isolation) {
+        self.isolation = isolation;
+    }
+
+    /// Called before each statement: READ COMMITTED takes a new snapshot.
+    pub fn begin_statement(&mut self) {
+        if self.isolation == Isolation::ReadCommitted {
+            self.snapshot = self.storage.current_scn();
+        }
+    }
+
+    /// Takes a fresh snapshot now (READ COMMITTED re-evaluation).
+    pub fn refresh_snapshot(&mut self) -> Scn {
+        self.snapshot = self.storage.current_scn();
+        self.snapshot
+    }
+
+    /// A view of what this transaction sees now.
+    pub fn view(&self) -> ReadView {
+        ReadView { storage: self.storage.clone(), snapshot: self.snapshot, writes: self.writes.clone() }
+    }
+
+    pub fn savepoint(&self) -> Savepoint {
+        Savepoint(self.writes.clone())
+    }
+
+    /// Forgets every write made after `sp`. Locks taken since stay held
+    /// until the transaction ends.
+    pub fn rollback_to(&mut self, sp: &Savepoint) {
+        self.writes = sp.0.clone();
+    }
+
+    fn lock(&self, resource: &Resource, mode: Mode) -> Result<()> {
+        self.storage.locks.acquire(self.id, resource, mode, true, self.lock_timeout)
+    }
+
+    fn lock_table(&mut self, table: TableId, exclusive: bool) -> Result<()> {
+        if self.table_locks.contains(&(table, exclusive)) || self.table_locks.contains(&(table, true)) {
+            return Ok(());
+        }
+        let mode = if exclusive { Mode::Exclusive } else { Mode::Shared };
+        self.lock(&Resource::Table(table), mode)?;
+        self.table_locks.insert((table, exclusive));
+        Ok(())
+    }
+
+    /// The pending-writes entry of a table, created from committed state.
+    fn table_writes(&mut self, table: TableId) -> Result<&mut TableWrites> {
+        if !self.writes.tables.contains_key(&table) {
+            let spec = self.storage.table(table)?.read().spec.clone();
+            let tw = TableWrites { spec, base_hidden: false, map: None, dropped: false, rows: BTreeMap::new() };
+            Arc::make_mut(&mut self.writes).tables.insert(table, tw);
+        }
+        let tw = Arc::make_mut(&mut self.writes).tables.get_mut(&table).expect("inserted above");
+        if tw.dropped {
+            return Err(StorageError::NoSuchTable(table));
+        }
+        Ok(tw)
+    }
+
+    fn count_write(&mut self) -> Result<()> {
+        let ws = Arc::make_mut(&mut self.writes);
+        ws.row_writes += 1;
+        if ws.row_writes > TXN_WRITES_MAX {
+            return Err(StorageError::LimitExceeded(format!(
+                "transaction writes more than {TXN_WRITES_MAX} rows; commit in smaller transactions"
+            )));
+        }
+        Ok(())
+    }
+
+    // ----- DML -----
+
+    /// Inserts rows; returns their new row ids. Checks NOT NULL and unique
+    /// indexes, waiting for transactions that hold a conflicting key.
+    pub fn insert(&mut self, table: TableId, rows: Vec<Row>) -> Result<Vec<RowId>> {
+        self.lock_table(table, false)?;
+        let spec = self.table_writes(table)?.spec.clone();
+        let mut ids = Vec::with_capacity(rows.len());
+        for row in rows {
+            check_row(&spec, &row)?;
+            self.check_unique(table, &spec, &row, None)?;
+            let id = self.storage.allocate_row_id();
+            self.count_write()?;
+            self.table_writes(table)?.rows.insert(id, Write::Insert(row));
+            ids.push(id);
+        }
+        Ok(ids)
+    }
+
+    /// Replaces the row `row` (read at `read_snapshot`) with `values`.
+    pub fn update(&mut self, table: TableId, row: RowId, values: Row, read_snapshot: Scn) -> Result<WriteOutcome> {
+        let outcome = self.lock_for_write(table, row, read_snapshot)?;
+        if outcome != WriteOutcome::Done {
+            return Ok(outcome);
+        }
+        let spec = self.table_writes(table)?.spec.clone();
+        check_row(&spec, &values)?;
+        let old = self.view().get(table, row)?;
+        let key_changed = |i: &IndexSpec| old.as_ref().is_none_or(|o| index_key(i, o) != index_key(i, &values));
+        if spec.indexes.iter().any(|i| i.unique && key_changed(i)) {
+            self.check_unique(table, &spec, &values, Some(row))?;
+        }
+        self.count_write()?;
+        let tw = self.table_writes(table)?;
+        let w = match tw.rows.get(&row) {
+            Some(Write::Insert(_)) => Write::Insert(values),
+            _ => Write::Update(values),
+        };
+        tw.rows.insert(row, w);
+        Ok(WriteOutcome::Done)
+    }
+
+    /// Deletes the row `row` (read at `read_snapshot`).
+    pub fn delete(&mut self, table: TableId, row: RowId, read_snapshot: Scn) -> Result<WriteOutcome> {
+        let outcome = self.lock_for_write(table, row, read_snapshot)?;
+        if outcome != WriteOutcome::Done {
+            return Ok(outcome);
+        }
+        self.count_write()?;
+        let tw = self.table_writes(table)?;
+        match tw.rows.get(&row) {
+            Some(Write::Insert(_)) => {
+                tw.rows.remove(&row);
+            }
+            _ => {
+                tw.rows.insert(row, Write::Delete);
+            }
+        }
+        Ok(WriteOutcome::Done)
+    }
+
+    /// Locks a row as SELECT ... FOR UPDATE does.
+    pub fn lock_row(&mut self, table: TableId, row: RowId, read_snapshot: Scn) -> Result<WriteOutcome> {
+        self.lock_for_write(table, row, read_snapshot)
+    }
+
+    fn lock_for_write(&mut self, table: TableId, row: RowId, read_snapshot: Scn) -> Result<WriteOutcome> {
+        self.lock_table(table, false)?;
+        match self.table_writes(table)?.rows.get(&row) {
+            Some(Write::Delete) => return Ok(WriteOutcome::Gone),
+            Some(_) => return Ok(WriteOutcome::Done),
+            None => {}
+        }
+        self.lock(&Resource::Row(table, row), Mode::Exclusive)?;
+        let store = self.storage.table(table)?;
+        let store = store.read();
+        let Some(latest) = store.latest(row) else { return Ok(WriteOutcome::Gone) };
+        let changed = latest.begin > read_snapshot;
+        let deleted = latest.end != Scn::MAX;
+        if !changed && !deleted {
+            return Ok(WriteOutcome::Done);
+        }
+        match self.isolation {
+            Isolation::RepeatableRead => Err(StorageError::SerializationFailure),
+            Isolation::ReadCommitted if deleted => Ok(WriteOutcome::Gone),
+            Isolation::ReadCommitted => Ok(WriteOutcome::Changed),
+        }
+    }
+
+    /// Fails with a unique violation if another live row has `row`'s key in
+    /// a unique index. Locks each key first, so concurrent inserts of one key
+    /// serialize; waits for holders of a conflicting row to finish.
+    fn check_unique(&mut self, table: TableId, spec: &TableSpec, row: &[Value], self_row: Option<RowId>) -> Result<()> {
+        for idx in spec.indexes.iter().filter(|i| i.unique) {
+            let key = index_key(idx, row);
+            if key.iter().any(Value::is_null) {
+                continue;
+            }
+            self.lock(&Resource::Key(table, idx.id, key.clone()), Mode::Exclusive)?;
+            loop {
+                let view = self.view();
+                let tw = view.writes.tables.get(&table);
+                let own_conflict = tw.is_some_and(|tw| {
+                    tw.rows.iter().any(|(rid, w)| {
+                        Some(*rid) != self_row
+                            && matches!(w, Write::Insert(r) | Write::Update(r) if index_key(idx, r) == key)
+                    })
+                });
+                if own_conflict {
+                    return Err(unique_violation(spec, idx, &key));
+                }
+                let base = view.live_base_rows_with_key(table, idx, &key)?;
+                let others: Vec<RowId> = base
+                    .into_iter()
+                    .filter(|r| Some(*r) != self_row && !tw.is_some_and(|tw| tw.rows.contains_key(r)))
+                    .collect();
+                let Some(&other) = others.first() else { break };
+                let res = Resource::Row(table, other);
+                if !self.storage.locks.held_by_other(self.id, &res) {
+                    return Err(unique_violation(spec, idx, &key));
+                }
+                // Its holder may delete it or change its key: wait, then look again.
+                self.storage.locks.acquire(self.id, &res, Mode::Exclusive, false, self.lock_timeout)?;
+            }
+        }
+        Ok(())
+    }
+
+    // ----- DDL -----
+
+    /// Creates a table (its id from `Storage::allocate_object_id`).
+    pub fn create_table(&mut self, spec: TableSpec) -> Result<()> {
+        if self.storage.has_table(spec.id) || self.writes.tables.contains_key(&spec.id) {
+            return Err(StorageError::Internal(format!("table id {} is already in use", spec.id)));
+        }
+        self.lock_table(spec.id, true)?;
+        let ws = Arc::make_mut(&mut self.writes);
+        ws.ddl.push(RedoOp::CreateTable(spec.clone()));
+        let tw = TableWrites { spec: Arc::new(spec), base_hidden: true, map: None, dropped: false, rows: BTreeMap::new() };
+        ws.tables.insert(tw.spec.id, tw);
+        Ok(())
+    }
+
+    /// Drops a table.
+    pub fn drop_table(&mut self, table: TableId) -> Result<()> {
+        self.lock_table(table, true)?;
+        let tw = self.table_writes(table)?;
+        tw.dropped = true;
+        tw.rows.clear();
+        Arc::make_mut(&mut self.writes).ddl.push(RedoOp::DropTable(table));
+        Ok(())
+    }
+
+    /// Removes every row; old snapshots still see them.
+    pub fn truncate(&mut self, table: TableId) -> Result<()> {
+        self.lock_table(table, true)?;
+        let tw = self.table_writes(table)?;
+        tw.base_hidden = true;
+        tw.rows.clear();
+        Arc::make_mut(&mut self.writes).ddl.push(RedoOp::Truncate(table));
+        Ok(())
+    }
+
+    /// Changes a table's layout: columns per `map`, indexes per `spec`.
+    /// New unique indexes are checked against the rows this transaction sees.
+    pub fn alter_table(&mut self, spec: TableSpec, map: Vec<ColumnSource>) -> Result<()> {
+        let table = spec.id;
+        self.lock_table(table, true)?;
+        let tw = self.table_writes(table)?;
+        for w in tw.rows.values_mut() {
+            if let Write::Insert(r) | Write::Update(r) = w {
+                *r = remap_row(&map, r);
+            }
+        }
+        tw.map = Some(match &tw.map {
+            Some(prev) => compose_maps(prev, &map),
+            None => map.clone(),
+        });
+        let old_indexes: Vec<IndexId> = tw.spec.indexes.iter().map(|i| i.id).collect();
+        tw.spec = Arc::new(spec.clone());
+        Arc::make_mut(&mut self.writes).ddl.push(RedoOp::AlterTable { spec: spec.clone(), map });
+        for idx in spec.indexes.iter().filter(|i| !old_indexes.contains(&i.id)) {
+            self.check_new_index(table, &spec, idx)?;
+        }
+        Ok(())
+    }
+
+    fn check_new_index(&mut self, table: TableId, spec: &TableSpec, idx: &IndexSpec) -> Result<()> {
+        let view = self.view();
+        let mut seen = std::collections::BTreeSet::new();
+        for (_, row) in view.rows(table)? {
+            if idx.primary
+                && let Some(c) = idx.columns.iter().find(|&&c| row[c].is_null())
+            {
+                return Err(StorageError::NotNullViolation { column: spec.columns[*c].name.clone() });
+            }
+            let key = index_key(idx, &row);
+            if idx.unique && !key.iter().any(Value::is_null) && !seen.insert(key.clone()) {
+                return Err(unique_violation(spec, idx, &key));
+            }
+        }
+        Ok(())
+    }
+
+    // ----- end -----
+
+    /// Makes the writes durable and visible; returns the commit SCN.
+    pub fn commit(mut self) -> Result<Scn> {
+        self.finished = true;
+        let result = if self.has_writes() {
+            let ops = redo_ops(&self.writes);
+            self.storage.commit(&ops, self.synchronous_commit)
+        } else {
+            Ok(self.snapshot)
+        };
+        self.storage.locks.release_all(self.id);
+        result
+    }
+
+    /// Discards the writes.
+    pub fn rollback(mut self) {
+        self.finished = true;
+        self.storage.locks.release_all(self.id);
+    }
+}
+
+impl Drop for Transaction {
+    fn drop(&mut self) {
+        if !self.finished {
+            self.storage.locks.release_all(self.id);
+        }
+    }
+}
+
+fn unique_violation(spec: &TableSpec, idx: &IndexSpec, key: &[Value]) -> StorageError {
+    let cols: Vec<&str> = idx.columns.iter().map(|&c| spec.columns[c].name.as_str()).collect();
+    let vals: Vec<String> = key.iter().map(display_value).collect();
+    StorageError::UniqueViolation {
+        constraint: idx.name.clone(),
+        detail: format!("Key ({})=({}) already exists.", cols.join(", "), vals.join(", ")),
+    }
+}
+
+fn display_value(v: &Value) -> String {
+    match v {
+        Value::Text(s) => s.to_string(),
+        other => format!("{other:?}"),
+    }
+}
+
+/// Checks a row against the layout: arity, types and NOT NULL.
+fn check_row(spec: &TableSpec, row: &[Value]) -> Result<()> {
+    if row.len() != spec.columns.len() {
+        return Err(StorageError::Internal(format!(
+            "row of {} values for table {} with {} columns",
+            row.len(),
+            spec.id,
+            spec.columns.len()
+        )));
+    }
+    for (v, c) in row.iter().zip(&spec.columns) {
+        if v.is_null() && !c.nullable {
+            return Err(StorageError::NotNullViolation { column: c.name.clone() });
+        }
+        if !v.fits(c.ty) {
+            return Err(StorageError::Internal(format!("value {v:?} does not fit column {} of type {:?}", c.name, c.ty)));
+        }
+    }
+    Ok(())
+}
+
+/// The redo of a write set: DDL in statement order, then row changes.
+fn redo_ops(ws: &WriteSet) -> Vec<RedoOp> {
+    let mut ops = ws.ddl.clone();
+    for (table, tw) in &ws.tables {
+        if tw.dropped {
+            continue;
+        }
+        for (row, w) in &tw.rows {
+            ops.push(match w {
+                Write::Insert(values) => RedoOp::Insert { table: *table, row: *row, values: values.clone() },
+                Write::Update(values) => RedoOp::Update { table: *table, row: *row, values: values.clone() },
+                Write::Delete => RedoOp::Delete { table: *table, row: *row },
+            });
+        }
+    }
+    ops
+}

@@ -1,0 +1,296 @@
+//! Reading through a [`ReadView`]: committed versions visible at the snapshot,
+//! overlaid by the transaction's own writes.
+//!
+//! A scan walks committed rows in row-id order, then the transaction's own
+//! inserts, in chunks: each chunk takes the table's read lock only while it
+//! copies at most `max_rows` rows into Arrow arrays, so a long scan never
+//! blocks commits for long and never holds all rows in memory at once.
+
+use std::ops::Bound;
+use std::sync::Arc;
+
+use arrow::array::ArrayRef;
+use rustydb_common::{IndexId, RowId, Scn, TableId};
+
+use crate::batch::{column_array, row_id_array};
+use crate::error::{Result, StorageError};
+use crate::spec::{IndexSpec, TableSpec, index_key, remap_row};
+use crate::table::TableStore;
+use crate::txn::{ReadView, TableWrites, Write};
+use crate::value::{Row, Value};
+
+/// Where a chunked scan continues.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ScanCursor {
+    /// Committed rows after this row id.
+    Base(Option<RowId>),
+    /// The transaction's own rows after this row id.
+    Own(Option<RowId>),
+    Done,
+}
+
+impl Default for ScanCursor {
+    fn default() -> Self {
+        ScanCursor::Base(None)
+    }
+}
+
+/// A chunk of scanned rows: their ids and the projected column arrays.
+#[derive(Debug)]
+pub struct Chunk {
+    pub row_ids: ArrayRef,
+    pub columns: Vec<ArrayRef>,
+    pub len: usize,
+}
+
+/// A key range over an index; keys are compared as whole tuples.
+#[derive(Debug, Clone)]
+pub struct KeyRange {
+    pub lo: Bound<Vec<Value>>,
+    pub hi: Bound<Vec<Value>>,
+}
+
+impl KeyRange {
+    /// Exactly one key.
+    pub fn eq(key: Vec<Value>) -> Self {
+        KeyRange { lo: Bound::Included(key.clone()), hi: Bound::Included(key) }
+    }
+
+    fn contains(&self, key: &[Value]) -> bool {
+        let above = match &self.lo {
+            Bound::Included(k) => key >= &k[..],
+            Bound::Excluded(k) => key > &k[..],
+            Bound::Unbounded => true,
+        };
+        let below = match &self.hi {
+            Bound::Included(k) => key <= &k[..],
+            Bound::Excluded(k) => key < &k[..],
+            Bound::Unbounded => true,
+        };
+        above && below
+    }
+}
+
+fn as_ref(b: &Bound<Vec<Value>>) -> Bound<&[Value]> {
+    match b {
+        Bound::Included(k) => Bound::Included(&k[..]),
+        Bound::Excluded(k) => Bound::Excluded(&k[..]),
+        Bound::Unbounded => Bound::Unbounded,
+    }
+}
+
+impl ReadView {
+    /// The snapshot this view reads at.
+    pub fn snapshot(&self) -> Scn {
+        self.snapshot
+    }
+
+    fn own(&self, table: TableId) -> Option<&TableWrites> {
+        self.writes.tables.get(&table)
+    }
+
+    /// The table's layout as this view sees it.
+    pub fn spec(&self, table: TableId) -> Result<Arc<TableSpec>> {
+        match self.own(table) {
+            Some(tw) if tw.dropped => Err(StorageError::NoSuchTable(table)),
+            Some(tw) => Ok(tw.spec.clone()),
+            None => Ok(self.storage.table(table)?.read().spec.clone()),
+        }
+    }
+
+    fn base(&self, table: TableId) -> Result<Option<Arc<parking_lot::RwLock<TableStore>>>> {
+        match self.own(table) {
+            Some(tw) if tw.dropped => Err(StorageError::NoSuchTable(table)),
+            Some(tw) if tw.base_hidden => Ok(None),
+            _ => self.storage.table(table).map(Some),
+        }
+    }
+
+    fn base_row(&self, tw: Option<&TableWrites>, values: &[Value]) -> Row {
+        match tw.and_then(|t| t.map.as_ref()) {
+            Some(map) => remap_row(map, values),
+            None => values.into(),
+        }
+    }
+
+    /// The visible version of one row.
+    pub fn get(&self, table: TableId, row: RowId) -> Result<Option<Row>> {
+        let tw = self.own(table);
+        if let Some(w) = tw.and_then(|t| t.rows.get(&row)) {
+            return Ok(match w {
+                Write::Insert(r) | Write::Update(r) => Some(r.clone()),
+                Write::Delete => None,
+            });
+        }
+        let Some(base) = self.base(table)? else { return Ok(None) };
+        let base = base.read();
+        Ok(base.visible(row, self.snapshot).map(|v| self.base_row(tw, &v.values)))
+    }
+
+    /// Every visible row (for checks that must see them all).
+    pub fn rows(&self, table: TableId) -> Result<Vec<(RowId, Row)>> {
+        let tw = self.own(table);
+        let mut out = Vec::new();
+        if let Some(base) = self.base(table)? {
+            let base = base.read();
+            for (id, chain) in &base.rows {
+                if tw.is_some_and(|t| t.rows.contains_key(id)) {
+                    continue;
+                }
+                if let Some(v) = chain.iter().rev().find(|v| v.visible_at(self.snapshot)) {
+                    out.push((*id, self.base_row(tw, &v.values)));
+                }
+            }
+        }
+        if let Some(tw) = tw {
+            for (id, w) in &tw.rows {
+                if let Write::Insert(r) | Write::Update(r) = w {
+                    out.push((*id, r.clone()));
+                }
+            }
+        }
+        Ok(out)
+    }
+
+    /// The next chunk of up to `max_rows` visible rows, projected.
+    pub fn scan_chunk(&self, table: TableId, cursor: &mut ScanCursor, projection: &[usize], max_rows: usize) -> Result<Option<Chunk>> {
+        assert!(max_rows > 0, "a scan chunk holds at least one row");
+        let spec = self.spec(table)?;
+        let tw = self.own(table);
+        loop {
+            match *cursor {
+                ScanCursor::Done => return Ok(None),
+                ScanCursor::Base(after) => {
+                    let Some(base) = self.base(table)? else {
+                        *cursor = ScanCursor::Own(None);
+                        continue;
+                    };
+                    let base = base.read();
+                    let start = after.map_or(Bound::Unbounded, Bound::Excluded);
+                    let mut ids = Vec::new();
+                    let mut owned: Vec<Row> = Vec::new();
+                    let mut refs: Vec<&[Value]> = Vec::new();
+                    let mut last = after;
+                    for (id, chain) in base.rows.range((start, Bound::Unbounded)) {
+                        last = Some(*id);
+                        if tw.is_some_and(|t| t.rows.contains_key(id)) {
+                            continue;
+                        }
+                        if let Some(v) = chain.iter().rev().find(|v| v.visible_at(self.snapshot)) {
+                            ids.push(id.0);
+                            match tw.and_then(|t| t.map.as_ref()) {
+                                Some(map) => owned.push(remap_row(map, &v.values)),
+                                None => refs.push(&v.values),
+                            }
+                            if ids.len() == max_rows {
+                                break;
+                            }
+                        }
+                    }
+                    let exhausted = ids.len() < max_rows;
+                    *cursor = if exhausted { ScanCursor::Own(None) } else { ScanCursor::Base(last) };
+                    if ids.is_empty() {
+                        continue;
+                    }
+                    if !owned.is_empty() {
+                        refs = owned.iter().map(|r| &r[..]).collect();
+                    }
+                    return Ok(Some(build_chunk(&spec, &ids, &refs, projection)));
+                }
+                ScanCursor::Own(after) => {
+                    let Some(tw) = tw else {
+                        *cursor = ScanCursor::Done;
+                        continue;
+                    };
+                    let start = after.map_or(Bound::Unbounded, Bound::Excluded);
+                    let mut ids = Vec::new();
+                    let mut refs: Vec<&[Value]> = Vec::new();
+                    let mut last = after;
+                    for (id, w) in tw.rows.range((start, Bound::Unbounded)) {
+                        last = Some(*id);
+                        if let Write::Insert(r) | Write::Update(r) = w {
+                            ids.push(id.0);
+                            refs.push(r);
+                            if ids.len() == max_rows {
+                                break;
+                            }
+                        }
+                    }
+                    *cursor = if ids.len() < max_rows { ScanCursor::Done } else { ScanCursor::Own(last) };
+                    if ids.is_empty() {
+                        continue;
+                    }
+                    return Ok(Some(build_chunk(&spec, &ids, &refs, projection)));
+                }
+            }
+        }
+    }
+
+    /// Visible rows whose key in index `index` falls in `range`, projected.
+    pub fn lookup(&self, table: TableId, index: IndexId, range: &KeyRange, projection: &[usize]) -> Result<Option<Chunk>> {
+        let spec = self.spec(table)?;
+        let idx = spec
+            .indexes
+            .iter()
+            .find(|i| i.id == index)
+            .ok_or_else(|| StorageError::Internal(format!("index {index} is not on table {table}")))?;
+        let tw = self.own(table);
+        let mut found: Vec<(RowId, Row)> = Vec::new();
+        if let Some(base) = self.base(table)? {
+            let base = base.read();
+            let candidates = match (tw.and_then(|t| t.map.as_ref()), base.spec.index_pos(index)) {
+                (None, Some(pos)) => base.index_range(pos, as_ref(&range.lo), as_ref(&range.hi)),
+                _ => base.rows.keys().copied().collect(),
+            };
+            for id in candidates {
+                if tw.is_some_and(|t| t.rows.contains_key(&id)) {
+                    continue;
+                }
+                if let Some(v) = base.visible(id, self.snapshot) {
+                    let row = self.base_row(tw, &v.values);
+                    if range.contains(&index_key(idx, &row)) {
+                        found.push((id, row));
+                    }
+                }
+            }
+        }
+        if let Some(tw) = tw {
+            for (id, w) in &tw.rows {
+                if let Write::Insert(r) | Write::Update(r) = w
+                    && range.contains(&index_key(idx, r))
+                {
+                    found.push((*id, r.clone()));
+                }
+            }
+        }
+        if found.is_empty() {
+            return Ok(None);
+        }
+        let ids: Vec<u64> = found.iter().map(|(id, _)| id.0).collect();
+        let refs: Vec<&[Value]> = found.iter().map(|(_, r)| &r[..]).collect();
+        Ok(Some(build_chunk(&spec, &ids, &refs, projection)))
+    }
+
+    /// Committed rows whose newest version is live and has `key` in `idx`
+    /// (ignoring snapshots: uniqueness is about the present).
+    pub(crate) fn live_base_rows_with_key(&self, table: TableId, idx: &IndexSpec, key: &[Value]) -> Result<Vec<RowId>> {
+        let tw = self.own(table);
+        let Some(base) = self.base(table)? else { return Ok(Vec::new()) };
+        let base = base.read();
+        let candidates = match (tw.and_then(|t| t.map.as_ref()), base.spec.index_pos(idx.id)) {
+            (None, Some(pos)) => base.index_range(pos, Bound::Included(key), Bound::Included(key)),
+            _ => base.rows.keys().copied().collect(),
+        };
+        Ok(candidates
+            .into_iter()
+            .filter(|id| {
+                base.latest(*id).is_some_and(|v| v.end == Scn::MAX && index_key(idx, &self.base_row(tw, &v.values))[..] == *key)
+            })
+            .collect())
+    }
+}
+
+fn build_chunk(spec: &TableSpec, ids: &[u64], rows: &[&[Value]], projection: &[usize]) -> Chunk {
+    let columns = projection.iter().map(|&c| column_array(spec.columns[c].ty, rows, c)).collect();
+    Chunk { row_ids: row_id_array(ids), columns, len: ids.len() }
+}
