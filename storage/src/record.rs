@@ -12,6 +12,7 @@
 //!   5 Insert       u64 table id, u64 row id, row
 //!   6 Update       u64 table id, u64 row id, row (the whole new row)
 //!   7 Delete       u64 table id, u64 row id
+//!   8 SetSequence  u64 sequence id, i64 highest value handed out or reserved
 //! ```
 //!
 //! Rows and values are encoded as in `codec.rs`. DDL comes first in a record,
@@ -34,6 +35,9 @@ pub enum RedoOp {
     Insert { table: TableId, row: RowId, values: Row },
     Update { table: TableId, row: RowId, values: Row },
     Delete { table: TableId, row: RowId },
+    /// Sequences are not transactional: this records how far values were
+    /// reserved, so a restart never hands out a value twice.
+    SetSequence { id: u64, value: i64 },
 }
 
 fn encode_spec(e: &mut Encoder<'_>, spec: &TableSpec) {
@@ -91,6 +95,11 @@ pub fn encode_ops(ops: &[RedoOp], out: &mut Vec<u8>) {
                 e.u64(table.0);
                 e.u64(row.0);
             }
+            RedoOp::SetSequence { id, value } => {
+                e.u8(8);
+                e.u64(*id);
+                e.u64(*value as u64);
+            }
         }
     }
 }
@@ -125,6 +134,7 @@ pub fn decode_ops(body: &[u8]) -> Result<Vec<RedoOp>> {
                 if tag == 5 { RedoOp::Insert { table, row, values } } else { RedoOp::Update { table, row, values } }
             }
             7 => RedoOp::Delete { table: TableId(d.u64()?), row: RowId(d.u64()?) },
+            8 => RedoOp::SetSequence { id: d.u64()?, value: d.u64()? as i64 },
             t => return Err(StorageError::Corruption(format!("unknown redo op tag {t}"))),
         };
         ops.push(op);
@@ -157,6 +167,7 @@ mod tests {
             RedoOp::Delete { table: TableId(7), row: RowId(1) },
             RedoOp::Truncate(TableId(7)),
             RedoOp::DropTable(TableId(7)),
+            RedoOp::SetSequence { id: 9, value: -5 },
         ];
         let mut body = Vec::new();
         encode_ops(&ops, &mut body);

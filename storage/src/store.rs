@@ -63,7 +63,19 @@ pub struct Storage {
     next_txn: AtomicU64,
     next_object_id: AtomicU64,
     next_row_id: AtomicU64,
+    sequences: Mutex<HashMap<u64, Sequence>>,
 }
+
+/// A sequence: values below `next` were handed out; up to `reserved` are
+/// already logged, so handing them out needs no WAL write.
+#[derive(Debug, Clone, Copy)]
+struct Sequence {
+    next: i64,
+    reserved: i64,
+}
+
+/// Values reserved per WAL write of a sequence (PostgreSQL logs 32 ahead).
+const SEQUENCE_RESERVE: i64 = 32;
 
 const WAL_DIR: &str = "wal";
 const FIRST_WAL_FILE: &str = "00000000000000000001.wal";
@@ -118,6 +130,7 @@ impl Storage {
             next_txn: AtomicU64::new(1),
             next_object_id: AtomicU64::new(replay.max_object_id.max(FIRST_OBJECT_ID - 1) + 1),
             next_row_id: AtomicU64::new(replay.max_row_id + 1),
+            sequences: Mutex::new(replay.sequences),
         });
         start_flusher(Arc::downgrade(&storage));
         Ok(storage)
@@ -155,6 +168,29 @@ impl Storage {
     /// Whether a table exists in committed state (not necessarily visible yet).
     pub fn has_table(&self, id: TableId) -> bool {
         self.tables.read().contains_key(&id)
+    }
+
+    /// SCN of the newest commit that changed `table` (ZERO if never).
+    pub fn table_last_write(&self, table: TableId) -> Result<Scn> {
+        Ok(self.table(table)?.read().last_write)
+    }
+
+    /// The next value of sequence `id` (created at `start` on first use).
+    /// Not transactional, like PostgreSQL's nextval: a rolled-back insert
+    /// leaves a gap, and so does a crash (up to the reserved values).
+    pub fn next_sequence_value(&self, id: u64, start: i64) -> Result<i64> {
+        let mut seqs = self.sequences.lock();
+        let seq = seqs.entry(id).or_insert(Sequence { next: start, reserved: start - 1 });
+        if seq.next > seq.reserved {
+            let reserved = seq.next.checked_add(SEQUENCE_RESERVE - 1).ok_or_else(|| {
+                StorageError::InvalidInput(format!("sequence {id} reached its maximum value"))
+            })?;
+            self.commit(&[RedoOp::SetSequence { id, value: reserved }], true)?;
+            seq.reserved = reserved;
+        }
+        let v = seq.next;
+        seq.next += 1;
+        Ok(v)
     }
 
     /// Flushes buffered asynchronous commits and waits for their fsync.
@@ -235,6 +271,7 @@ struct Replay {
     last: Scn,
     max_object_id: u64,
     max_row_id: u64,
+    sequences: HashMap<u64, Sequence>,
 }
 
 impl Replay {
@@ -248,6 +285,9 @@ impl Replay {
                     }
                 }
                 RedoOp::Insert { row, .. } => self.max_row_id = self.max_row_id.max(row.0),
+                RedoOp::SetSequence { id, value } => {
+                    self.sequences.insert(*id, Sequence { next: value + 1, reserved: *value });
+                }
                 _ => {}
             }
             apply_op(&mut self.tables, scn, op)?;
@@ -300,12 +340,16 @@ fn apply_op(tables: &mut dyn TableMap, scn: Scn, op: &RedoOp) -> Result<()> {
                 return Err(StorageError::NoSuchTable(*id));
             }
         }
-        RedoOp::AlterTable { spec, map } => tables.with(spec.id, &mut |t| t.alter(spec.clone(), map))?,
+        RedoOp::AlterTable { spec, map } => tables.with(spec.id, &mut |t| {
+            t.alter(spec.clone(), map);
+            t.last_write = scn;
+        })?,
         RedoOp::Truncate(id) => tables.with(*id, &mut |t| t.end_all(scn))?,
         RedoOp::Insert { table, row, values } | RedoOp::Update { table, row, values } => {
             tables.with(*table, &mut |t| t.put(*row, values.clone(), scn))?
         }
         RedoOp::Delete { table, row } => tables.with(*table, &mut |t| t.end(*row, scn))?,
+        RedoOp::SetSequence { .. } => {}
     }
     Ok(())
 }

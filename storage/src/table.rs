@@ -45,12 +45,14 @@ pub struct TableStore {
     pub rows: BTreeMap<RowId, Vec<Version>>,
     /// One entry set per index, parallel to `spec.indexes`.
     pub indexes: Vec<BTreeSet<IndexEntry>>,
+    /// SCN of the newest commit that changed this table (cache validation).
+    pub last_write: Scn,
 }
 
 impl TableStore {
     pub fn new(spec: TableSpec) -> Self {
         let indexes = spec.indexes.iter().map(|_| BTreeSet::new()).collect();
-        TableStore { spec: Arc::new(spec), rows: BTreeMap::new(), indexes }
+        TableStore { spec: Arc::new(spec), rows: BTreeMap::new(), indexes, last_write: Scn::ZERO }
     }
 
     /// The version of `row` visible at `snapshot`.
@@ -89,6 +91,7 @@ impl TableStore {
 
     /// Appends a version created at `scn` and indexes it.
     pub fn put(&mut self, row: RowId, values: Row, scn: Scn) {
+        self.last_write = scn;
         for (pos, idx) in self.spec.indexes.iter().enumerate() {
             self.indexes[pos].insert((index_key(idx, &values), row));
         }
@@ -103,6 +106,7 @@ impl TableStore {
 
     /// Ends the live version of `row` at `scn`.
     pub fn end(&mut self, row: RowId, scn: Scn) {
+        self.last_write = scn;
         if let Some(last) = self.rows.get_mut(&row).and_then(|c| c.last_mut())
             && last.end == Scn::MAX
         {
@@ -112,6 +116,7 @@ impl TableStore {
 
     /// Ends every live version at `scn` (TRUNCATE keeps history for old snapshots).
     pub fn end_all(&mut self, scn: Scn) {
+        self.last_write = scn;
         for chain in self.rows.values_mut() {
             if let Some(last) = chain.last_mut()
                 && last.end == Scn::MAX

@@ -43,6 +43,14 @@ pub struct Chunk {
     pub len: usize,
 }
 
+impl Chunk {
+    /// The row id of row `i` of the chunk.
+    pub fn row_id(&self, i: usize) -> RowId {
+        let ids = self.row_ids.as_any().downcast_ref::<arrow::array::UInt64Array>().expect("row ids are built as u64");
+        RowId(ids.value(i))
+    }
+}
+
 /// A key range over an index; keys are compared as whole tuples.
 #[derive(Debug, Clone)]
 pub struct KeyRange {
@@ -293,4 +301,16 @@ impl ReadView {
 fn build_chunk(spec: &TableSpec, ids: &[u64], rows: &[&[Value]], projection: &[usize]) -> Chunk {
     let columns = projection.iter().map(|&c| column_array(spec.columns[c].ty, rows, c)).collect();
     Chunk { row_ids: row_id_array(ids), columns, len: ids.len() }
+}
+
+impl ReadView {
+    /// Whether the owning transaction has written to `table`.
+    pub fn writes_table(&self, table: TableId) -> bool {
+        self.own(table).is_some_and(|t| !t.rows.is_empty() || t.base_hidden || t.map.is_some() || t.dropped)
+    }
+
+    /// The storage this view reads.
+    pub fn storage(&self) -> &Arc<crate::store::Storage> {
+        &self.storage
+    }
 }

@@ -1,0 +1,90 @@
+//! Definitions stored in the catalog, serialised as JSON bodies.
+
+use rustydb_common::{IndexId, TableId};
+use rustydb_storage::{ColumnSpec, IndexSpec, TableSpec};
+use serde::{Deserialize, Serialize};
+
+use crate::types::SqlType;
+
+/// A schema (namespace).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
+pub struct SchemaDef {
+    pub name: String,
+}
+
+/// Where a column's values come from when an INSERT omits it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Identity {
+    /// Storage sequence id.
+    pub sequence: u64,
+    /// GENERATED ALWAYS: explicit values are refused.
+    pub always: bool,
+}
+
+/// One column.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ColumnDef {
+    pub name: String,
+    pub ty: SqlType,
+    pub nullable: bool,
+    /// DEFAULT expression as SQL text, evaluated by the engine.
+    pub default: Option<String>,
+    /// SERIAL / IDENTITY.
+    pub identity: Option<Identity>,
+}
+
+/// One index, including the primary key and UNIQUE constraints.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct IndexDef {
+    pub id: IndexId,
+    pub name: String,
+    /// Column positions in key order.
+    pub columns: Vec<usize>,
+    pub unique: bool,
+    pub primary: bool,
+}
+
+/// A table.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TableDef {
+    pub id: TableId,
+    pub schema: String,
+    pub name: String,
+    pub columns: Vec<ColumnDef>,
+    pub indexes: Vec<IndexDef>,
+}
+
+impl TableDef {
+    /// Position of a column by name.
+    pub fn column(&self, name: &str) -> Option<usize> {
+        self.columns.iter().position(|c| c.name == name)
+    }
+
+    /// The primary key, if any.
+    pub fn primary_key(&self) -> Option<&IndexDef> {
+        self.indexes.iter().find(|i| i.primary)
+    }
+
+    /// The physical layout storage keeps for this table.
+    pub fn storage_spec(&self) -> TableSpec {
+        TableSpec {
+            id: self.id,
+            columns: self
+                .columns
+                .iter()
+                .map(|c| ColumnSpec { name: c.name.clone(), ty: c.ty.column_type(), nullable: c.nullable })
+                .collect(),
+            indexes: self
+                .indexes
+                .iter()
+                .map(|i| IndexSpec {
+                    id: i.id,
+                    name: i.name.clone(),
+                    columns: i.columns.clone(),
+                    unique: i.unique,
+                    primary: i.primary,
+                })
+                .collect(),
+        }
+    }
+}
