@@ -1,1 +1,26 @@
-//! placeholder
+//! RustyDB engine: the Session API that every front end calls, with
+//! DataFusion planning and running queries over RustyDB storage.
+//!
+//! ```text
+//! Session ─► txn_control / ddl / dml / DataFusion query
+//!               │           │       │
+//!               ▼           ▼       ▼
+//!            storage::Transaction + catalog   ◄── provider::RustyTable (scans)
+//! ```
+
+mod ddl;
+mod dml;
+mod error;
+mod names;
+mod provider;
+mod schema;
+mod session;
+mod settings;
+mod txn_control;
+mod types;
+
+pub use error::{EngineError, Result};
+pub use names::DATABASE_NAME;
+pub use session::{Database, QueryOutput, Session, TransactionStatus};
+pub use datafusion::sql::sqlparser::ast::Statement;
+pub use rustydb_storage::{StorageOptions, io};

@@ -27,6 +27,6 @@ pub use error::{Result, StorageError};
 pub use record::{RedoOp, decode_ops, encode_ops};
 pub use spec::{ColumnSource, ColumnSpec, IndexSpec, TableSpec};
 pub use store::{FIRST_OBJECT_ID, Storage, StorageOptions};
-pub use txn::{Isolation, ReadView, Savepoint, Transaction, WriteOutcome};
+pub use txn::{Arbiter, InsertOutcome, Isolation, ReadView, Savepoint, Transaction, WriteOutcome};
 pub use value::{ColumnType, Row, Value};
 pub use view::{Chunk, KeyRange, ScanCursor};

@@ -84,6 +84,25 @@ pub enum WriteOutcome {
     Gone,
 }
 
+/// Which unique index may report a conflict instead of failing (ON CONFLICT).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Arbiter {
+    /// Every unique violation is an error.
+    None,
+    /// A conflict on any unique index is reported.
+    Any,
+    /// Only a conflict on this index is reported.
+    Index(IndexId),
+}
+
+/// Result of an insert under an arbiter.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum InsertOutcome {
+    Inserted(RowId),
+    /// A live row with the same key exists (committed, or written by us).
+    Conflict(RowId),
+}
+
 /// A point a transaction can roll back to.
 #[derive(Debug, Clone)]
 pub struct Savepoint(Arc<WriteSet>);
@@ -94,6 +113,12 @@ pub struct ReadView {
     pub(crate) storage: Arc<Storage>,
     pub(crate) snapshot: Scn,
     pub(crate) writes: Arc<WriteSet>,
+}
+
+impl std::fmt::Debug for ReadView {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "ReadView(snapshot {})", self.snapshot)
+    }
 }
 
 /// A transaction. Dropping it without commit rolls it back.
@@ -223,18 +248,29 @@ impl Transaction {
     /// Inserts rows; returns their new row ids. Checks NOT NULL and unique
     /// indexes, waiting for transactions that hold a conflicting key.
     pub fn insert(&mut self, table: TableId, rows: Vec<Row>) -> Result<Vec<RowId>> {
-        self.lock_table(table, false)?;
-        let spec = self.table_writes(table)?.spec.clone();
         let mut ids = Vec::with_capacity(rows.len());
         for row in rows {
-            check_row(&spec, &row)?;
-            self.check_unique(table, &spec, &row, None)?;
-            let id = self.storage.allocate_row_id();
-            self.count_write()?;
-            self.table_writes(table)?.rows.insert(id, Write::Insert(row));
-            ids.push(id);
+            match self.insert_with_arbiter(table, row, Arbiter::None)? {
+                InsertOutcome::Inserted(id) => ids.push(id),
+                InsertOutcome::Conflict(_) => unreachable!("without an arbiter conflicts are errors"),
+            }
         }
         Ok(ids)
+    }
+
+    /// Inserts one row, reporting a conflict on the arbiter index instead of
+    /// failing (INSERT ... ON CONFLICT).
+    pub fn insert_with_arbiter(&mut self, table: TableId, row: Row, arbiter: Arbiter) -> Result<InsertOutcome> {
+        self.lock_table(table, false)?;
+        let spec = self.table_writes(table)?.spec.clone();
+        check_row(&spec, &row)?;
+        if let Some(existing) = self.check_unique(table, &spec, &row, None, arbiter)? {
+            return Ok(InsertOutcome::Conflict(existing));
+        }
+        let id = self.storage.allocate_row_id();
+        self.count_write()?;
+        self.table_writes(table)?.rows.insert(id, Write::Insert(row));
+        Ok(InsertOutcome::Inserted(id))
     }
 
     /// Replaces the row `row` (read at `read_snapshot`) with `values`.
@@ -248,7 +284,7 @@ impl Transaction {
         let old = self.view().get(table, row)?;
         let key_changed = |i: &IndexSpec| old.as_ref().is_none_or(|o| index_key(i, o) != index_key(i, &values));
         if spec.indexes.iter().any(|i| i.unique && key_changed(i)) {
-            self.check_unique(table, &spec, &values, Some(row))?;
+            self.check_unique(table, &spec, &values, Some(row), Arbiter::None)?;
         }
         self.count_write()?;
         let tw = self.table_writes(table)?;
@@ -310,8 +346,20 @@ impl Transaction {
     /// Fails with a unique violation if another live row has `row`'s key in
     /// a unique index. Locks each key first, so concurrent inserts of one key
     /// serialize; waits for holders of a conflicting row to finish.
-    fn check_unique(&mut self, table: TableId, spec: &TableSpec, row: &[Value], self_row: Option<RowId>) -> Result<()> {
+    fn check_unique(
+        &mut self,
+        table: TableId,
+        spec: &TableSpec,
+        row: &[Value],
+        self_row: Option<RowId>,
+        arbiter: Arbiter,
+    ) -> Result<Option<RowId>> {
         for idx in spec.indexes.iter().filter(|i| i.unique) {
+            let arbitrated = match arbiter {
+                Arbiter::None => false,
+                Arbiter::Any => true,
+                Arbiter::Index(id) => id == idx.id,
+            };
             let key = index_key(idx, row);
             if key.iter().any(Value::is_null) {
                 continue;
@@ -320,14 +368,15 @@ impl Transaction {
             loop {
                 let view = self.view();
                 let tw = view.writes.tables.get(&table);
-                let own_conflict = tw.is_some_and(|tw| {
-                    tw.rows.iter().any(|(rid, w)| {
-                        Some(*rid) != self_row
-                            && matches!(w, Write::Insert(r) | Write::Update(r) if index_key(idx, r) == key)
+                let own_conflict = tw.and_then(|tw| {
+                    tw.rows.iter().find_map(|(rid, w)| {
+                        let hit = Some(*rid) != self_row
+                            && matches!(w, Write::Insert(r) | Write::Update(r) if index_key(idx, r) == key);
+                        hit.then_some(*rid)
                     })
                 });
-                if own_conflict {
-                    return Err(unique_violation(spec, idx, &key));
+                if let Some(rid) = own_conflict {
+                    return if arbitrated { Ok(Some(rid)) } else { Err(unique_violation(spec, idx, &key)) };
                 }
                 let base = view.live_base_rows_with_key(table, idx, &key)?;
                 let others: Vec<RowId> = base
@@ -337,13 +386,13 @@ impl Transaction {
                 let Some(&other) = others.first() else { break };
                 let res = Resource::Row(table, other);
                 if !self.storage.locks.held_by_other(self.id, &res) {
-                    return Err(unique_violation(spec, idx, &key));
+                    return if arbitrated { Ok(Some(other)) } else { Err(unique_violation(spec, idx, &key)) };
                 }
                 // Its holder may delete it or change its key: wait, then look again.
                 self.storage.locks.acquire(self.id, &res, Mode::Exclusive, false, self.lock_timeout)?;
             }
         }
-        Ok(())
+        Ok(None)
     }
 
     // ----- DDL -----

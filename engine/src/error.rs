@@ -1,0 +1,226 @@
+//! The engine's error type: every failure a client can cause carries a
+//! PostgreSQL SQLSTATE, found once here for errors from every layer.
+//!
+//! DataFusion wraps our errors as `DataFusionError::External` when they pass
+//! through its traits; [`EngineError::from`] for `DataFusionError` digs out
+//! the root so a unique violation raised deep in a scan still reads 23505.
+
+use datafusion::arrow::error::ArrowError;
+use datafusion::error::DataFusionError;
+use rustydb_catalog::CatalogError;
+use rustydb_common::ErrorKind;
+use rustydb_storage::StorageError;
+
+/// Result with [`EngineError`].
+pub type Result<T, E = EngineError> = std::result::Result<T, E>;
+
+/// An error with its SQLSTATE and message, as a client sees it.
+#[derive(Debug, thiserror::Error)]
+pub enum EngineError {
+    #[error("{message}")]
+    Sql { sqlstate: &'static str, message: String },
+    #[error(transparent)]
+    Storage(#[from] StorageError),
+    #[error(transparent)]
+    Catalog(#[from] CatalogError),
+}
+
+impl EngineError {
+    /// An error with an explicit SQLSTATE.
+    pub fn sql(sqlstate: &'static str, message: impl Into<String>) -> Self {
+        EngineError::Sql { sqlstate, message: message.into() }
+    }
+    /// 0A000 feature_not_supported.
+    pub fn unsupported(message: impl Into<String>) -> Self {
+        Self::sql("0A000", message)
+    }
+    /// 42601 syntax_error.
+    pub fn syntax(message: impl Into<String>) -> Self {
+        Self::sql("42601", message)
+    }
+    /// XX000 internal_error.
+    pub fn internal(message: impl Into<String>) -> Self {
+        Self::sql("XX000", message)
+    }
+
+    /// The PostgreSQL SQLSTATE.
+    pub fn sqlstate(&self) -> &'static str {
+        match self {
+            EngineError::Sql { sqlstate, .. } => sqlstate,
+            EngineError::Storage(e) => e.sqlstate(),
+            EngineError::Catalog(e) => e.sqlstate(),
+        }
+    }
+
+    /// The kind, for front ends that map kinds rather than SQLSTATEs.
+    pub fn kind(&self) -> ErrorKind {
+        match self {
+            EngineError::Storage(e) => e.kind(),
+            EngineError::Catalog(e) => e.kind(),
+            EngineError::Sql { sqlstate, .. } => kind_of_sqlstate(sqlstate),
+        }
+    }
+
+    /// Extra detail (e.g. the duplicate key), as PostgreSQL's DETAIL field.
+    pub fn detail(&self) -> Option<&str> {
+        match self {
+            EngineError::Storage(StorageError::UniqueViolation { detail, .. })
+            | EngineError::Catalog(CatalogError::Storage(StorageError::UniqueViolation { detail, .. })) => Some(detail),
+            _ => None,
+        }
+    }
+
+    /// Wraps this error for returning through DataFusion traits.
+    pub fn into_datafusion(self) -> DataFusionError {
+        DataFusionError::External(Box::new(self))
+    }
+}
+
+fn kind_of_sqlstate(s: &str) -> ErrorKind {
+    match &s[..2] {
+        "0A" => ErrorKind::Unsupported,
+        "40" => ErrorKind::Serialization,
+        "25" => ErrorKind::Aborted,
+        "53" | "54" | "55" => ErrorKind::ResourceExhausted,
+        "XX" => ErrorKind::Internal,
+        "58" => ErrorKind::Io,
+        _ if s == "42P01" || s == "42703" || s == "3F000" || s == "42704" => ErrorKind::NotFound,
+        _ if s == "42P07" || s == "42P06" || s == "42710" => ErrorKind::AlreadyExists,
+        _ => ErrorKind::InvalidInput,
+    }
+}
+
+impl From<DataFusionError> for EngineError {
+    fn from(e: DataFusionError) -> Self {
+        match e {
+            DataFusionError::External(inner) => external(inner),
+            DataFusionError::Context(_, inner) => (*inner).into(),
+            DataFusionError::Shared(inner) => match std::sync::Arc::try_unwrap(inner) {
+                Ok(inner) => inner.into(),
+                Err(shared) => EngineError::sql("XX000", shared.to_string()),
+            },
+            DataFusionError::ArrowError(inner, _) => arrow_error(*inner),
+            DataFusionError::SQL(inner, _) => EngineError::syntax(inner.to_string()),
+            DataFusionError::NotImplemented(m) => EngineError::unsupported(m),
+            DataFusionError::SchemaError(inner, _) => schema_error(&inner.to_string()),
+            DataFusionError::Plan(m) => plan_error(m),
+            DataFusionError::Execution(m) => execution_error(m),
+            DataFusionError::ResourcesExhausted(m) => EngineError::sql("53200", m),
+            DataFusionError::IoError(io) => EngineError::sql("58030", io.to_string()),
+            other => {
+                let message = other.to_string();
+                if let Some(mapped) = by_message(&message) {
+                    return mapped;
+                }
+                EngineError::sql("XX000", message)
+            }
+        }
+    }
+}
+
+fn external(inner: Box<dyn std::error::Error + Send + Sync>) -> EngineError {
+    let inner = match inner.downcast::<EngineError>() {
+        Ok(e) => return *e,
+        Err(other) => other,
+    };
+    let inner = match inner.downcast::<StorageError>() {
+        Ok(e) => return EngineError::Storage(*e),
+        Err(other) => other,
+    };
+    let inner = match inner.downcast::<CatalogError>() {
+        Ok(e) => return EngineError::Catalog(*e),
+        Err(other) => other,
+    };
+    let inner = match inner.downcast::<DataFusionError>() {
+        Ok(e) => return (*e).into(),
+        Err(other) => other,
+    };
+    match inner.downcast::<ArrowError>() {
+        Ok(e) => arrow_error(*e),
+        Err(other) => EngineError::sql("XX000", other.to_string()),
+    }
+}
+
+/// Arrow kernels raise division by zero, overflow and cast failures.
+pub(crate) fn arrow_error(e: ArrowError) -> EngineError {
+    match e {
+        ArrowError::DivideByZero => EngineError::sql("22012", "division by zero"),
+        ArrowError::ArithmeticOverflow(m) => EngineError::sql("22003", format!("value out of range: {m}")),
+        ArrowError::CastError(m) | ArrowError::ParseError(m) => cast_error(m),
+        ArrowError::ExternalError(inner) => external(inner),
+        other => EngineError::sql("XX000", other.to_string()),
+    }
+}
+
+fn cast_error(m: String) -> EngineError {
+    let lower = m.to_lowercase();
+    if lower.contains("overflow") || lower.contains("out of range") || lower.contains("too large") || lower.contains("can't cast value") {
+        EngineError::sql("22003", format!("value out of range: {m}"))
+    } else {
+        EngineError::sql("22P02", format!("invalid input syntax: {m}"))
+    }
+}
+
+fn schema_error(m: &str) -> EngineError {
+    if m.contains("No field named") || m.contains("not found") {
+        EngineError::sql("42703", m.replace("Schema error: ", ""))
+    } else if m.contains("Ambiguous reference") {
+        EngineError::sql("42702", m.replace("Schema error: ", ""))
+    } else {
+        EngineError::sql("42P01", m.replace("Schema error: ", ""))
+    }
+}
+
+fn plan_error(m: String) -> EngineError {
+    if let Some(e) = by_message(&m) {
+        return e;
+    }
+    if m.contains("table") && m.contains("not found") {
+        return EngineError::sql("42P01", m);
+    }
+    if m.contains("Invalid function") || m.contains("No function matches") {
+        return EngineError::sql("42883", m);
+    }
+    EngineError::sql("42601", m)
+}
+
+fn execution_error(m: String) -> EngineError {
+    by_message(&m).unwrap_or_else(|| EngineError::sql("XX000", m))
+}
+
+/// Errors that DataFusion reports only as text.
+fn by_message(m: &str) -> Option<EngineError> {
+    let lower = m.to_lowercase();
+    if lower.contains("divide by zero") || lower.contains("division by zero") {
+        return Some(EngineError::sql("22012", "division by zero"));
+    }
+    if lower.contains("overflow") {
+        return Some(EngineError::sql("22003", format!("value out of range: {m}")));
+    }
+    if lower.contains("cannot cast") || lower.contains("can't cast") || lower.contains("cast error") {
+        return Some(cast_error(m.to_owned()));
+    }
+    if lower.contains("table") && lower.contains("not found") {
+        return Some(EngineError::sql("42P01", m.to_owned()));
+    }
+    None
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn root_error_is_found_through_datafusion_wrapping() {
+        let e = DataFusionError::Context(
+            "ctx".into(),
+            Box::new(DataFusionError::External(Box::new(StorageError::UniqueViolation {
+                constraint: "t_pkey".into(),
+                detail: String::new(),
+            }))),
+        );
+        assert_eq!(EngineError::from(e).sqlstate(), "23505");
+        let e = DataFusionError::ArrowError(Box::new(ArrowError::DivideByZero), None);
+        assert_eq!(EngineError::from(e).sqlstate(), "22012");
+    }
+}

@@ -1,0 +1,67 @@
+//! Identifier rules: unquoted names fold to lower case, as in PostgreSQL;
+//! object names resolve to (schema, name) through the search path.
+
+use datafusion::sql::sqlparser::ast::{Ident, ObjectName, ObjectNamePart};
+use rustydb_common::limits::IDENTIFIER_BYTES_MAX;
+
+use crate::error::{EngineError, Result};
+use crate::provider::ROWID_PREFIX;
+
+/// The database name every session sees.
+pub const DATABASE_NAME: &str = "rustydb";
+
+/// An identifier as stored: quoted keeps case, unquoted folds to lower case.
+pub fn ident(id: &Ident) -> String {
+    if id.quote_style.is_some() { id.value.clone() } else { id.value.to_lowercase() }
+}
+
+/// Checks a name for a new object.
+pub fn check_new_name(name: &str) -> Result<()> {
+    if name.is_empty() {
+        return Err(EngineError::sql("42602", "zero-length delimited identifier"));
+    }
+    if name.len() > IDENTIFIER_BYTES_MAX {
+        return Err(EngineError::sql("42622", format!("identifier \"{name}\" is longer than {IDENTIFIER_BYTES_MAX} bytes")));
+    }
+    if name.starts_with(ROWID_PREFIX) || name.starts_with("__") && name == "__session" {
+        return Err(EngineError::sql("42939", format!("name \"{name}\" is reserved")));
+    }
+    Ok(())
+}
+
+fn parts(name: &ObjectName) -> Result<Vec<String>> {
+    name.0
+        .iter()
+        .map(|p| match p {
+            ObjectNamePart::Identifier(i) => Ok(ident(i)),
+            other => Err(EngineError::syntax(format!("unexpected name part {other}"))),
+        })
+        .collect()
+}
+
+/// Splits `[db.][schema.]name`; the schema is `None` when not given.
+pub fn split(name: &ObjectName) -> Result<(Option<String>, String)> {
+    let mut p = parts(name)?;
+    match p.len() {
+        1 => Ok((None, p.remove(0))),
+        2 => {
+            let n = p.remove(1);
+            Ok((Some(p.remove(0)), n))
+        }
+        3 => {
+            if p[0] != DATABASE_NAME {
+                return Err(EngineError::unsupported(format!(
+                    "cross-database references are not implemented: {name}"
+                )));
+            }
+            let n = p.remove(2);
+            Ok((Some(p.remove(1)), n))
+        }
+        _ => Err(EngineError::syntax(format!("improper qualified name (too many dotted names): {name}"))),
+    }
+}
+
+/// A quoted identifier for generated SQL.
+pub fn quote(name: &str) -> String {
+    format!("\"{}\"", name.replace('"', "\"\""))
+}

@@ -1,0 +1,390 @@
+//! `RustyTable`: a DataFusion `TableProvider` over one table of the row
+//! store, read through a transaction's [`ReadView`].
+//!
+//! A scan picks its access path from the pushed-down filters: equality on
+//! every column of an index (or a range on a one-column index) becomes an
+//! index lookup that never touches other rows; anything else scans the table
+//! in chunks. Filters are reported `Inexact`, so DataFusion still applies
+//! them above the scan and correctness never depends on the choice.
+//!
+//! The "row-id variant" of a table (`__rowid__<name>`) adds a hidden
+//! `__rowid` column at the end; UPDATE, DELETE and FOR UPDATE plan their row
+//! selection through it.
+
+use std::collections::HashMap;
+use std::fmt;
+use std::ops::Bound;
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use datafusion::arrow::datatypes::{DataType, Field, Schema, SchemaRef};
+use datafusion::arrow::record_batch::{RecordBatch, RecordBatchOptions};
+use datafusion::catalog::{Session, TableProvider};
+use datafusion::common::tree_node::TreeNodeRecursion;
+use datafusion::common::{ScalarValue, project_schema};
+use datafusion::datasource::TableType;
+use datafusion::error::{DataFusionError, Result as DfResult};
+use datafusion::execution::TaskContext;
+use datafusion::logical_expr::{BinaryExpr, Expr, Operator, TableProviderFilterPushDown};
+use datafusion::physical_expr::{EquivalenceProperties, PhysicalExpr};
+use datafusion::physical_plan::execution_plan::{Boundedness, EmissionType};
+use datafusion::physical_plan::stream::RecordBatchStreamAdapter;
+use datafusion::physical_plan::{DisplayAs, DisplayFormatType, ExecutionPlan, Partitioning, PlanProperties, SendableRecordBatchStream};
+use rustydb_catalog::TableDef;
+use rustydb_common::IndexId;
+use rustydb_common::limits::SCAN_BATCH_ROWS_MAX;
+use rustydb_storage::{Chunk, KeyRange, ReadView, ScanCursor, Value};
+
+use crate::types::{arrow_type, scalar_to_value, value_array};
+
+/// Name prefix of a table's row-id variant.
+pub const ROWID_PREFIX: &str = "__rowid__";
+/// Name of the hidden row-id column.
+pub const ROWID_COLUMN: &str = "__rowid";
+
+/// The Arrow schema of a table (plus `__rowid` for the row-id variant).
+pub fn table_schema(def: &TableDef, with_rowid: bool) -> SchemaRef {
+    let mut fields: Vec<Field> =
+        def.columns.iter().map(|c| Field::new(&c.name, arrow_type(c.ty), c.nullable)).collect();
+    if with_rowid {
+        fields.push(Field::new(ROWID_COLUMN, DataType::UInt64, false));
+    }
+    Arc::new(Schema::new(fields))
+}
+
+/// A table as DataFusion sees it during one statement.
+#[derive(Debug)]
+pub struct RustyTable {
+    def: Arc<TableDef>,
+    view: ReadView,
+    schema: SchemaRef,
+}
+
+impl fmt::Debug for Access {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Access::Full => write!(f, "full"),
+            Access::Index { name, range, .. } => write!(f, "index {name} {}", describe_range(range)),
+        }
+    }
+}
+
+impl RustyTable {
+    pub fn new(def: Arc<TableDef>, view: ReadView, with_rowid: bool) -> Self {
+        let schema = table_schema(&def, with_rowid);
+        RustyTable { def, view, schema }
+    }
+}
+
+#[async_trait]
+impl TableProvider for RustyTable {
+    fn schema(&self) -> SchemaRef {
+        self.schema.clone()
+    }
+
+    fn table_type(&self) -> TableType {
+        TableType::Base
+    }
+
+    fn supports_filters_pushdown(&self, filters: &[&Expr]) -> DfResult<Vec<TableProviderFilterPushDown>> {
+        Ok(vec![TableProviderFilterPushDown::Inexact; filters.len()])
+    }
+
+    async fn scan(
+        &self,
+        _state: &dyn Session,
+        projection: Option<&Vec<usize>>,
+        filters: &[Expr],
+        limit: Option<usize>,
+    ) -> DfResult<Arc<dyn ExecutionPlan>> {
+        let projection: Vec<usize> = match projection {
+            Some(p) => p.clone(),
+            None => (0..self.schema.fields().len()).collect(),
+        };
+        let schema = project_schema(&self.schema, Some(&projection))?;
+        let access = choose_access(&self.def, filters);
+        Ok(Arc::new(RowStoreExec::new(self.def.clone(), self.view.clone(), projection, schema, access, limit)))
+    }
+}
+
+/// How a scan reaches its rows.
+#[derive(Clone)]
+pub enum Access {
+    Full,
+    Index { id: IndexId, name: String, range: KeyRange },
+}
+
+fn describe_range(r: &KeyRange) -> String {
+    let show = |k: &Vec<Value>| k.iter().map(|v| format!("{v:?}")).collect::<Vec<_>>().join(", ");
+    match (&r.lo, &r.hi) {
+        (Bound::Included(a), Bound::Included(b)) if a == b => format!("key=({})", show(a)),
+        (lo, hi) => {
+            let lo = match lo {
+                Bound::Included(k) => format!("[{}", show(k)),
+                Bound::Excluded(k) => format!("({}", show(k)),
+                Bound::Unbounded => "(-inf".into(),
+            };
+            let hi = match hi {
+                Bound::Included(k) => format!("{}]", show(k)),
+                Bound::Excluded(k) => format!("{})", show(k)),
+                Bound::Unbounded => "+inf)".into(),
+            };
+            format!("range={lo}..{hi}")
+        }
+    }
+}
+
+/// Column position and constant of a `col <op> literal` filter.
+fn column_comparison(def: &TableDef, e: &Expr) -> Option<(usize, Operator, Value)> {
+    let Expr::BinaryExpr(BinaryExpr { left, op, right }) = e else { return None };
+    let (col, lit, op) = match (strip_cast(left), strip_cast(right)) {
+        (Expr::Column(c), Expr::Literal(v, _)) => (c, v, *op),
+        (Expr::Literal(v, _), Expr::Column(c)) => (c, v, op.swap()?),
+        _ => return None,
+    };
+    let pos = def.column(&col.name)?;
+    let value = literal_value(lit, def, pos)?;
+    Some((pos, op, value))
+}
+
+fn strip_cast(e: &Expr) -> &Expr {
+    match e {
+        Expr::Cast(c) => strip_cast(&c.expr),
+        other => other,
+    }
+}
+
+fn literal_value(lit: &ScalarValue, def: &TableDef, pos: usize) -> Option<Value> {
+    if lit.is_null() {
+        return None;
+    }
+    let ty = def.columns[pos].ty;
+    let value = scalar_to_value(lit, ty)?;
+    // Only use the key when the conversion was exact: `int_col = 1.5` must
+    // not become a lookup of 1.
+    let back = ScalarValue::try_from_array(&value_array(&value, ty), 0).ok()?;
+    (back.cast_to(&lit.data_type()).ok()? == *lit).then_some(value)
+}
+
+/// Picks an index for the filters, if one fits.
+pub fn choose_access(def: &TableDef, filters: &[Expr]) -> Access {
+    let mut eq: HashMap<usize, Value> = HashMap::new();
+    let mut lo: HashMap<usize, Bound<Value>> = HashMap::new();
+    let mut hi: HashMap<usize, Bound<Value>> = HashMap::new();
+    for f in filters.iter().flat_map(split_and) {
+        let Some((pos, op, v)) = column_comparison(def, f) else { continue };
+        match op {
+            Operator::Eq => {
+                eq.insert(pos, v);
+            }
+            Operator::Gt => {
+                lo.insert(pos, Bound::Excluded(v));
+            }
+            Operator::GtEq => {
+                lo.insert(pos, Bound::Included(v));
+            }
+            Operator::Lt => {
+                hi.insert(pos, Bound::Excluded(v));
+            }
+            Operator::LtEq => {
+                hi.insert(pos, Bound::Included(v));
+            }
+            _ => {}
+        }
+    }
+    let mut indexes: Vec<_> = def.indexes.iter().collect();
+    indexes.sort_by_key(|i| (!i.primary, !i.unique, std::cmp::Reverse(i.columns.len())));
+    for idx in &indexes {
+        if idx.columns.iter().all(|c| eq.contains_key(c)) {
+            let key = idx.columns.iter().map(|c| eq[c].clone()).collect();
+            return Access::Index { id: idx.id, name: idx.name.clone(), range: KeyRange::eq(key) };
+        }
+    }
+    for idx in indexes.iter().filter(|i| i.columns.len() == 1) {
+        let c = idx.columns[0];
+        if lo.contains_key(&c) || hi.contains_key(&c) {
+            let wrap = |b: Option<&Bound<Value>>| match b {
+                Some(Bound::Included(v)) => Bound::Included(vec![v.clone()]),
+                Some(Bound::Excluded(v)) => Bound::Excluded(vec![v.clone()]),
+                _ => Bound::Unbounded,
+            };
+            // NULLs sort first in the index but never satisfy a comparison.
+            let lower = match wrap(lo.get(&c)) {
+                Bound::Unbounded => Bound::Excluded(vec![Value::Null]),
+                b => b,
+            };
+            return Access::Index { id: idx.id, name: idx.name.clone(), range: KeyRange { lo: lower, hi: wrap(hi.get(&c)) } };
+        }
+    }
+    Access::Full
+}
+
+fn split_and(e: &Expr) -> Vec<&Expr> {
+    match e {
+        Expr::BinaryExpr(BinaryExpr { left, op: Operator::And, right }) => {
+            let mut v = split_and(left);
+            v.extend(split_and(right));
+            v
+        }
+        other => vec![other],
+    }
+}
+
+/// Reads rows from the row store at the view's snapshot.
+pub struct RowStoreExec {
+    def: Arc<TableDef>,
+    view: ReadView,
+    projection: Vec<usize>,
+    schema: SchemaRef,
+    access: Access,
+    limit: Option<usize>,
+    properties: Arc<PlanProperties>,
+}
+
+impl fmt::Debug for RowStoreExec {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "RowStoreExec({}, {:?})", self.def.name, self.access)
+    }
+}
+
+impl RowStoreExec {
+    fn new(def: Arc<TableDef>, view: ReadView, projection: Vec<usize>, schema: SchemaRef, access: Access, limit: Option<usize>) -> Self {
+        let properties = Arc::new(PlanProperties::new(
+            EquivalenceProperties::new(schema.clone()),
+            Partitioning::UnknownPartitioning(1),
+            EmissionType::Incremental,
+            Boundedness::Bounded,
+        ));
+        RowStoreExec { def, view, projection, schema, access, limit, properties }
+    }
+}
+
+impl DisplayAs for RowStoreExec {
+    fn fmt_as(&self, _t: DisplayFormatType, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match &self.access {
+            Access::Full => write!(f, "RowStoreScan: table={}", self.def.name)?,
+            Access::Index { name, range, .. } => {
+                write!(f, "IndexLookup: table={} index={name} {}", self.def.name, describe_range(range))?
+            }
+        }
+        if let Some(l) = self.limit {
+            write!(f, " limit={l}")?;
+        }
+        Ok(())
+    }
+}
+
+/// Mutable state of one executing scan.
+struct ScanState {
+    view: ReadView,
+    def: Arc<TableDef>,
+    schema: SchemaRef,
+    storage_projection: Vec<usize>,
+    output: Vec<Option<usize>>,
+    cursor: ScanCursor,
+    access: Access,
+    remaining: Option<usize>,
+}
+
+impl ScanState {
+    fn next_batch(&mut self) -> DfResult<Option<RecordBatch>> {
+        if self.remaining == Some(0) {
+            return Ok(None);
+        }
+        let chunk = match &self.access {
+            Access::Full => {
+                let max = self.remaining.unwrap_or(SCAN_BATCH_ROWS_MAX).clamp(1, SCAN_BATCH_ROWS_MAX);
+                self.view.scan_chunk(self.def.id, &mut self.cursor, &self.storage_projection, max)
+            }
+            Access::Index { id, range, .. } => {
+                if self.cursor == ScanCursor::Done {
+                    return Ok(None);
+                }
+                self.cursor = ScanCursor::Done;
+                self.view.lookup(self.def.id, *id, range, &self.storage_projection)
+            }
+        }
+        .map_err(|e| DataFusionError::External(Box::new(e)))?;
+        let Some(chunk) = chunk else { return Ok(None) };
+        let batch = self.to_batch(chunk)?;
+        let batch = match self.remaining {
+            Some(n) if batch.num_rows() > n => batch.slice(0, n),
+            _ => batch,
+        };
+        if let Some(n) = &mut self.remaining {
+            *n -= batch.num_rows();
+        }
+        Ok(Some(batch))
+    }
+
+    fn to_batch(&self, chunk: Chunk) -> DfResult<RecordBatch> {
+        let columns = self
+            .output
+            .iter()
+            .map(|o| match o {
+                Some(i) => chunk.columns[*i].clone(),
+                None => chunk.row_ids.clone(),
+            })
+            .collect();
+        let options = RecordBatchOptions::new().with_row_count(Some(chunk.len));
+        Ok(RecordBatch::try_new_with_options(self.schema.clone(), columns, &options)?)
+    }
+}
+
+impl ExecutionPlan for RowStoreExec {
+    fn name(&self) -> &str {
+        "RowStoreExec"
+    }
+
+    fn properties(&self) -> &Arc<PlanProperties> {
+        &self.properties
+    }
+
+    fn children(&self) -> Vec<&Arc<dyn ExecutionPlan>> {
+        vec![]
+    }
+
+    fn apply_expressions(
+        &self,
+        _f: &mut dyn FnMut(&Arc<dyn PhysicalExpr>) -> DfResult<TreeNodeRecursion>,
+    ) -> DfResult<TreeNodeRecursion> {
+        Ok(TreeNodeRecursion::Continue)
+    }
+
+    fn with_new_children(self: Arc<Self>, _children: Vec<Arc<dyn ExecutionPlan>>) -> DfResult<Arc<dyn ExecutionPlan>> {
+        Ok(self)
+    }
+
+    fn execute(&self, partition: usize, _context: Arc<TaskContext>) -> DfResult<SendableRecordBatchStream> {
+        if partition != 0 {
+            return Err(DataFusionError::Internal(format!("RowStoreExec has one partition, asked for {partition}")));
+        }
+        let ncols = self.def.columns.len();
+        let storage_projection: Vec<usize> = self.projection.iter().copied().filter(|&p| p < ncols).collect();
+        let mut next = 0;
+        let output = self
+            .projection
+            .iter()
+            .map(|&p| {
+                (p < ncols).then(|| {
+                    next += 1;
+                    next - 1
+                })
+            })
+            .collect();
+        let state = ScanState {
+            view: self.view.clone(),
+            def: self.def.clone(),
+            schema: self.schema.clone(),
+            storage_projection,
+            output,
+            cursor: ScanCursor::default(),
+            access: self.access.clone(),
+            remaining: self.limit,
+        };
+        let stream = futures::stream::try_unfold(state, |mut state| async move {
+            Ok(state.next_batch()?.map(|b| (b, state)))
+        });
+        Ok(Box::pin(RecordBatchStreamAdapter::new(self.schema.clone(), stream)))
+    }
+}

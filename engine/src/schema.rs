@@ -1,0 +1,118 @@
+//! DataFusion catalog and schema providers over the RustyDB catalog.
+//!
+//! DataFusion resolves table names while planning. Each statement first
+//! stores its [`ReadView`] and catalog snapshot in the session's
+//! [`StatementCell`]; the providers here read that cell, so every table a
+//! statement names is read at the statement's snapshot, including its own
+//! uncommitted writes. A per-session in-memory schema holds scratch tables
+//! (RETURNING inputs) that never reach storage.
+
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use datafusion::catalog::{CatalogProvider, MemorySchemaProvider, SchemaProvider, TableProvider};
+use datafusion::error::{DataFusionError, Result as DfResult};
+use parking_lot::Mutex;
+use rustydb_catalog::CatalogSnapshot;
+use rustydb_storage::ReadView;
+
+use crate::provider::{ROWID_PREFIX, RustyTable};
+
+/// Name of the session's scratch schema.
+pub const SCRATCH_SCHEMA: &str = "__session";
+
+/// What the statement being planned reads.
+#[derive(Clone)]
+pub struct StatementContext {
+    pub view: ReadView,
+    pub catalog: Arc<CatalogSnapshot>,
+}
+
+/// The session's current statement context, shared with the providers.
+#[derive(Default)]
+pub struct StatementCell(Mutex<Option<StatementContext>>);
+
+impl std::fmt::Debug for StatementCell {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("StatementCell")
+    }
+}
+
+impl StatementCell {
+    pub fn set(&self, ctx: StatementContext) {
+        *self.0.lock() = Some(ctx);
+    }
+    pub fn clear(&self) {
+        *self.0.lock() = None;
+    }
+    pub fn get(&self) -> Option<StatementContext> {
+        self.0.lock().clone()
+    }
+}
+
+/// The database as a DataFusion catalog.
+#[derive(Debug)]
+pub struct RustyCatalog {
+    cell: Arc<StatementCell>,
+    scratch: Arc<MemorySchemaProvider>,
+}
+
+impl RustyCatalog {
+    pub fn new(cell: Arc<StatementCell>) -> Self {
+        RustyCatalog { cell, scratch: Arc::new(MemorySchemaProvider::new()) }
+    }
+
+    /// The session's scratch schema.
+    pub fn scratch(&self) -> Arc<MemorySchemaProvider> {
+        self.scratch.clone()
+    }
+}
+
+impl CatalogProvider for RustyCatalog {
+    fn schema_names(&self) -> Vec<String> {
+        self.cell.get().map(|c| c.catalog.schemas.keys().cloned().collect()).unwrap_or_default()
+    }
+
+    fn schema(&self, name: &str) -> Option<Arc<dyn SchemaProvider>> {
+        if name == SCRATCH_SCHEMA {
+            return Some(self.scratch.clone());
+        }
+        let ctx = self.cell.get()?;
+        ctx.catalog.schemas.contains_key(name).then(|| {
+            Arc::new(RustySchema { cell: self.cell.clone(), name: name.to_owned() }) as Arc<dyn SchemaProvider>
+        })
+    }
+}
+
+/// One schema of the database.
+#[derive(Debug)]
+pub struct RustySchema {
+    cell: Arc<StatementCell>,
+    name: String,
+}
+
+#[async_trait]
+impl SchemaProvider for RustySchema {
+    fn table_names(&self) -> Vec<String> {
+        self.cell.get().map(|c| c.catalog.tables_in(&self.name).map(|t| t.name.clone()).collect()).unwrap_or_default()
+    }
+
+    async fn table(&self, name: &str) -> DfResult<Option<Arc<dyn TableProvider>>> {
+        let ctx = self
+            .cell
+            .get()
+            .ok_or_else(|| DataFusionError::Internal("table resolved outside of a statement".into()))?;
+        let (name, with_rowid) = match name.strip_prefix(ROWID_PREFIX) {
+            Some(base) => (base, true),
+            None => (name, false),
+        };
+        Ok(ctx
+            .catalog
+            .table(&self.name, name)
+            .map(|def| Arc::new(RustyTable::new(def.clone(), ctx.view.clone(), with_rowid)) as Arc<dyn TableProvider>))
+    }
+
+    fn table_exist(&self, name: &str) -> bool {
+        self.cell.get().is_some_and(|c| c.catalog.table(&self.name, name).is_some())
+    }
+}

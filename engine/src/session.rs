@@ -1,0 +1,314 @@
+//! `Database` and `Session`: the API every front end calls.
+//!
+//! ```text
+//! Session::execute(sql) ─► parse (PostgreSQL dialect) ─► per statement:
+//!   BEGIN/COMMIT/SET/...          handled here
+//!   CREATE/ALTER/DROP/TRUNCATE    ddl.rs      ┐ inside the session's transaction
+//!   INSERT/UPDATE/DELETE          dml.rs      │ (or one of its own: autocommit)
+//!   SELECT/EXPLAIN/...            DataFusion  ┘ reading at the statement snapshot
+//! ```
+//!
+//! A statement outside BEGIN runs in its own transaction, committed when it
+//! succeeds. Inside BEGIN, an error puts the block in the failed state: every
+//! statement but ROLLBACK (or ROLLBACK TO a savepoint) fails with 25P02, and
+//! COMMIT rolls back, as in PostgreSQL.
+
+use std::sync::Arc;
+
+use datafusion::arrow::datatypes::SchemaRef;
+use datafusion::arrow::record_batch::RecordBatch;
+use datafusion::execution::context::SessionContext;
+use datafusion::physical_plan::SendableRecordBatchStream;
+use datafusion::physical_plan::stream::RecordBatchStreamAdapter;
+use datafusion::prelude::SessionConfig;
+use datafusion::sql::parser::Statement as DfStatement;
+use datafusion::sql::sqlparser::ast::Statement;
+use datafusion::sql::sqlparser::dialect::PostgreSqlDialect;
+use datafusion::sql::sqlparser::parser::Parser;
+use futures::TryStreamExt;
+use rustydb_catalog::{CatalogCache, CatalogSnapshot, bootstrap};
+use rustydb_storage::{Isolation, Savepoint, Storage, StorageOptions, Transaction};
+
+use crate::error::{EngineError, Result};
+use crate::names::DATABASE_NAME;
+use crate::schema::{RustyCatalog, StatementCell, StatementContext};
+use crate::settings::Settings;
+
+/// One open database: storage, catalog cache, shared by all sessions.
+pub struct Database {
+    storage: Arc<Storage>,
+    catalog: CatalogCache,
+}
+
+impl Database {
+    /// Opens (creating if needed) the database in `dir`, replaying its log.
+    pub fn open(dir: &std::path::Path) -> Result<Arc<Database>> {
+        Self::open_with(dir, StorageOptions::default())
+    }
+
+    /// Opens with explicit storage options (fault injection in tests).
+    pub fn open_with(dir: &std::path::Path, options: StorageOptions) -> Result<Arc<Database>> {
+        let storage = Storage::open(dir, options)?;
+        bootstrap(&storage)?;
+        Ok(Arc::new(Database { storage, catalog: CatalogCache::default() }))
+    }
+
+    /// A new session.
+    pub fn session(self: &Arc<Self>) -> Session {
+        Session::new(self.clone())
+    }
+
+    /// The storage under this database.
+    pub fn storage(&self) -> &Arc<Storage> {
+        &self.storage
+    }
+}
+
+/// What one statement produced.
+pub enum QueryOutput {
+    /// Rows (SELECT, or DML with RETURNING); `tag` is the command tag a
+    /// protocol reports after them when it is not `SELECT n`.
+    Rows { schema: SchemaRef, stream: SendableRecordBatchStream, tag: Option<String> },
+    /// A command with its PostgreSQL command tag (e.g. `INSERT 0 3`).
+    Command { tag: String },
+}
+
+impl std::fmt::Debug for QueryOutput {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            QueryOutput::Rows { schema, tag, .. } => write!(f, "Rows({:?}, {tag:?})", schema.fields().len()),
+            QueryOutput::Command { tag } => write!(f, "Command({tag})"),
+        }
+    }
+}
+
+impl QueryOutput {
+    pub(crate) fn command(tag: impl Into<String>) -> Self {
+        QueryOutput::Command { tag: tag.into() }
+    }
+
+    pub(crate) fn batches(schema: SchemaRef, batches: Vec<RecordBatch>, tag: Option<String>) -> Self {
+        let stream = futures::stream::iter(batches.into_iter().map(Ok));
+        QueryOutput::Rows { schema: schema.clone(), stream: Box::pin(RecordBatchStreamAdapter::new(schema, stream)), tag }
+    }
+
+    /// Collects all rows (convenience for tests and the shell).
+    pub async fn collect(self) -> Result<(SchemaRef, Vec<RecordBatch>)> {
+        match self {
+            QueryOutput::Rows { schema, stream, .. } => Ok((schema, stream.try_collect().await?)),
+            QueryOutput::Command { .. } => Err(EngineError::internal("statement returned no rows")),
+        }
+    }
+}
+
+/// An explicit transaction block (BEGIN ... COMMIT).
+pub(crate) struct Block {
+    pub txn: Transaction,
+    pub savepoints: Vec<(String, Savepoint)>,
+    pub failed: bool,
+}
+
+/// The transaction a statement runs in. Taken out and put back around
+/// blocking storage calls, so it can move to a blocking thread.
+pub(crate) struct TxnSlot(pub Option<Transaction>);
+
+impl TxnSlot {
+    pub fn get(&self) -> Result<&Transaction> {
+        self.0.as_ref().ok_or_else(|| EngineError::internal("transaction lost after a failed blocking call"))
+    }
+    pub fn get_mut(&mut self) -> Result<&mut Transaction> {
+        self.0.as_mut().ok_or_else(|| EngineError::internal("transaction lost after a failed blocking call"))
+    }
+
+    /// Runs `f` on the transaction on a blocking thread (lock waits, fsync).
+    pub async fn blocking<R: Send + 'static>(
+        &mut self,
+        f: impl FnOnce(&mut Transaction) -> R + Send + 'static,
+    ) -> Result<R> {
+        let mut txn = self.0.take().ok_or_else(|| EngineError::internal("transaction lost after a failed blocking call"))?;
+        let (txn, r) = tokio::task::spawn_blocking(move || {
+            let r = f(&mut txn);
+            (txn, r)
+        })
+        .await
+        .map_err(|e| EngineError::internal(format!("storage task failed: {e}")))?;
+        self.0 = Some(txn);
+        Ok(r)
+    }
+}
+
+/// One client's connection state.
+pub struct Session {
+    pub(crate) db: Arc<Database>,
+    pub(crate) ctx: SessionContext,
+    pub(crate) cell: Arc<StatementCell>,
+    pub(crate) catalog_provider: Arc<RustyCatalog>,
+    pub(crate) block: Option<Block>,
+    pub(crate) settings: Settings,
+}
+
+impl Session {
+    fn new(db: Arc<Database>) -> Self {
+        let config = SessionConfig::new()
+            .with_default_catalog_and_schema(DATABASE_NAME, "public")
+            .with_create_default_catalog_and_schema(false)
+            .with_information_schema(true)
+            .set_str("datafusion.sql_parser.dialect", "postgresql");
+        let ctx = SessionContext::new_with_config(config);
+        let cell = Arc::new(StatementCell::default());
+        let catalog_provider = Arc::new(RustyCatalog::new(cell.clone()));
+        ctx.register_catalog(DATABASE_NAME, catalog_provider.clone());
+        Session { db, ctx, cell, catalog_provider, block: None, settings: Settings::default() }
+    }
+
+    /// The database this session belongs to.
+    pub fn database(&self) -> &Arc<Database> {
+        &self.db
+    }
+
+    /// Whether an explicit transaction block is open, and whether it failed.
+    pub fn transaction_status(&self) -> TransactionStatus {
+        match &self.block {
+            None => TransactionStatus::Idle,
+            Some(b) if b.failed => TransactionStatus::Failed,
+            Some(_) => TransactionStatus::InBlock,
+        }
+    }
+
+    /// Parses SQL text into statements (PostgreSQL dialect).
+    pub fn parse(sql: &str) -> Result<Vec<Statement>> {
+        Parser::parse_sql(&PostgreSqlDialect {}, sql).map_err(|e| EngineError::syntax(e.to_string()))
+    }
+
+    /// Runs every statement of `sql` in order, stopping at the first error.
+    pub async fn execute(&mut self, sql: &str) -> Result<Vec<QueryOutput>> {
+        let mut out = Vec::new();
+        for stmt in Self::parse(sql)? {
+            out.push(self.execute_statement(stmt).await?);
+        }
+        Ok(out)
+    }
+
+    /// Runs one parsed statement.
+    pub async fn execute_statement(&mut self, stmt: Statement) -> Result<QueryOutput> {
+        if let Some(out) = self.transaction_control(&stmt).await? {
+            return Ok(out);
+        }
+        if self.block.as_ref().is_some_and(|b| b.failed) {
+            return Err(EngineError::sql(
+                "25P02",
+                "current transaction is aborted, commands ignored until end of transaction block",
+            ));
+        }
+        let (mut slot, explicit, savepoints) = match self.block.take() {
+            Some(b) => (TxnSlot(Some(b.txn)), true, b.savepoints),
+            None => (TxnSlot(Some(self.new_transaction(None)?)), false, Vec::new()),
+        };
+        slot.get_mut()?.begin_statement();
+        let result = self.run(&mut slot, stmt, explicit).await;
+        self.cell.clear();
+        match (explicit, slot.0.take()) {
+            (true, Some(txn)) => {
+                self.block = Some(Block { txn, savepoints, failed: result.is_err() });
+                result
+            }
+            (false, Some(txn)) => match result {
+                Ok(out) => {
+                    commit(txn).await?;
+                    Ok(out)
+                }
+                Err(e) => {
+                    txn.rollback();
+                    Err(e)
+                }
+            },
+            (_, None) => result.and(Err(EngineError::internal("transaction lost during the statement"))),
+        }
+    }
+
+    /// Starts a storage transaction with the session's settings.
+    pub(crate) fn new_transaction(&self, isolation: Option<Isolation>) -> Result<Transaction> {
+        let mut txn = self.db.storage.begin(isolation.unwrap_or(self.settings.default_isolation()?));
+        txn.set_lock_timeout(self.settings.lock_timeout()?);
+        txn.set_synchronous_commit(self.settings.synchronous_commit()?);
+        Ok(txn)
+    }
+
+    /// Points the providers at the statement's snapshot and catalog.
+    pub(crate) fn prepare_context(&self, txn: &Transaction) -> Result<Arc<CatalogSnapshot>> {
+        let view = txn.view();
+        let catalog = self.db.catalog.get(&view)?;
+        self.cell.set(StatementContext { view, catalog: catalog.clone() });
+        Ok(catalog)
+    }
+
+    async fn run(&mut self, slot: &mut TxnSlot, stmt: Statement, explicit: bool) -> Result<QueryOutput> {
+        use Statement as S;
+        match stmt {
+            S::CreateTable(_)
+            | S::CreateSchema { .. }
+            | S::CreateIndex(_)
+            | S::Drop { .. }
+            | S::AlterTable(_)
+            | S::Truncate(_) => self.ddl(slot, stmt).await,
+            S::Insert(insert) => self.insert(slot, insert).await,
+            S::Update(update) => self.update(slot, update).await,
+            S::Delete(delete) => self.delete(slot, delete).await,
+            S::Query(ref q) if !q.locks.is_empty() => self.select_for_update(slot, stmt, explicit).await,
+            S::Query(_) | S::Explain { .. } => self.query_statement(slot, stmt, explicit).await,
+            S::Set(set) => self.set(slot, set),
+            S::ShowVariable { variable } => self.show(&variable),
+            S::Vacuum(_) | S::Analyze(_) => Ok(QueryOutput::command(if matches!(stmt, S::Vacuum(_)) { "VACUUM" } else { "ANALYZE" })),
+            other => Err(EngineError::unsupported(format!("statement not supported: {}", first_words(&other.to_string())))),
+        }
+    }
+
+    /// Plans and runs a query through DataFusion at the statement snapshot.
+    async fn query_statement(&mut self, slot: &mut TxnSlot, stmt: Statement, explicit: bool) -> Result<QueryOutput> {
+        self.prepare_context(slot.get()?)?;
+        let plan = self.ctx.state().statement_to_plan(DfStatement::Statement(Box::new(stmt))).await?;
+        let df = self.ctx.execute_logical_plan(plan).await?;
+        let schema: SchemaRef = Arc::new(df.schema().as_arrow().clone());
+        let stream = df.execute_stream().await?;
+        if explicit {
+            // Inside a block an execution error must fail the block now.
+            let batches: Vec<RecordBatch> = stream.try_collect().await?;
+            return Ok(QueryOutput::batches(schema, batches, None));
+        }
+        Ok(QueryOutput::Rows { schema, stream, tag: None })
+    }
+
+    /// Runs SQL text that the engine generated, collecting the result.
+    pub(crate) async fn run_sql(&self, sql: &str) -> Result<(SchemaRef, Vec<RecordBatch>)> {
+        let mut stmts = Self::parse(sql)?;
+        if stmts.len() != 1 {
+            return Err(EngineError::internal(format!("generated SQL is not one statement: {sql}")));
+        }
+        let stmt = stmts.remove(0);
+        let plan = self.ctx.state().statement_to_plan(DfStatement::Statement(Box::new(stmt))).await?;
+        let df = self.ctx.execute_logical_plan(plan).await?;
+        let schema: SchemaRef = Arc::new(df.schema().as_arrow().clone());
+        let batches = df.collect().await?;
+        Ok((schema, batches))
+    }
+}
+
+/// Commits on a blocking thread: the commit waits for its fsync.
+pub(crate) async fn commit(txn: Transaction) -> Result<rustydb_common::Scn> {
+    let scn = tokio::task::spawn_blocking(move || txn.commit())
+        .await
+        .map_err(|e| EngineError::internal(format!("commit task failed: {e}")))??;
+    Ok(scn)
+}
+
+/// Transaction state as the PostgreSQL protocol reports it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TransactionStatus {
+    Idle,
+    InBlock,
+    Failed,
+}
+
+fn first_words(sql: &str) -> String {
+    sql.split_whitespace().take(3).collect::<Vec<_>>().join(" ")
+}

@@ -1,0 +1,185 @@
+//! Session settings (SET / SHOW / RESET), with PostgreSQL's names and
+//! defaults. Settings the engine acts on are parsed when read, so a bad
+//! value is refused by SET itself.
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use rustydb_storage::Isolation;
+
+use crate::error::{EngineError, Result};
+
+/// Settings a session can change, with their defaults.
+const DEFAULTS: &[(&str, &str)] = &[
+    ("application_name", ""),
+    ("client_encoding", "UTF8"),
+    ("client_min_messages", "notice"),
+    ("datestyle", "ISO, MDY"),
+    ("default_transaction_isolation", "read committed"),
+    ("extra_float_digits", "1"),
+    ("intervalstyle", "postgres"),
+    ("lock_timeout", "0"),
+    ("search_path", "public"),
+    ("standard_conforming_strings", "on"),
+    ("statement_timeout", "0"),
+    ("synchronous_commit", "on"),
+    ("timezone", "UTC"),
+];
+
+/// Read-only settings clients ask for.
+const READ_ONLY: &[(&str, &str)] = &[
+    ("server_version", "16.0"),
+    ("server_encoding", "UTF8"),
+    ("integer_datetimes", "on"),
+    ("max_identifier_length", "63"),
+];
+
+/// One session's settings.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    values: BTreeMap<String, String>,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Settings { values: DEFAULTS.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect() }
+    }
+}
+
+fn unknown(name: &str) -> EngineError {
+    EngineError::sql("42704", format!("unrecognized configuration parameter \"{name}\""))
+}
+
+/// Parses a PostgreSQL duration setting: plain milliseconds or a unit suffix.
+pub fn parse_duration_ms(value: &str) -> Option<u64> {
+    let v = value.trim().trim_matches('\'');
+    let split = v.find(|c: char| !c.is_ascii_digit()).unwrap_or(v.len());
+    let (num, unit) = v.split_at(split);
+    let n: u64 = num.parse().ok()?;
+    let factor = match unit.trim() {
+        "" | "ms" => 1,
+        "s" => 1_000,
+        "min" => 60_000,
+        "h" => 3_600_000,
+        "d" => 86_400_000,
+        _ => return None,
+    };
+    n.checked_mul(factor)
+}
+
+/// Parses an isolation level name.
+pub fn parse_isolation(value: &str) -> Result<Isolation> {
+    match value.trim().to_lowercase().as_str() {
+        "read committed" | "read uncommitted" => Ok(Isolation::ReadCommitted),
+        "repeatable read" | "snapshot" => Ok(Isolation::RepeatableRead),
+        "serializable" => Err(EngineError::unsupported(
+            "SERIALIZABLE isolation is not implemented yet; use REPEATABLE READ",
+        )),
+        other => Err(EngineError::sql("22023", format!("invalid value for parameter \"transaction_isolation\": \"{other}\""))),
+    }
+}
+
+fn parse_bool(name: &str, value: &str) -> Result<bool> {
+    match value.trim().to_lowercase().as_str() {
+        "on" | "true" | "yes" | "1" | "local" | "remote_write" | "remote_apply" => Ok(true),
+        "off" | "false" | "no" | "0" => Ok(false),
+        _ => Err(EngineError::sql("22023", format!("parameter \"{name}\" requires a Boolean value"))),
+    }
+}
+
+impl Settings {
+    /// Sets a parameter after checking its value.
+    pub fn set(&mut self, name: &str, value: &str) -> Result<()> {
+        let name = name.to_lowercase();
+        let name = if name == "transaction_isolation" { "default_transaction_isolation".to_owned() } else { name };
+        if READ_ONLY.iter().any(|(k, _)| *k == name) {
+            return Err(EngineError::sql("55P02", format!("parameter \"{name}\" cannot be changed")));
+        }
+        if !self.values.contains_key(&name) {
+            return Err(unknown(&name));
+        }
+        match name.as_str() {
+            "default_transaction_isolation" => {
+                parse_isolation(value)?;
+            }
+            "synchronous_commit" => {
+                parse_bool(&name, value)?;
+            }
+            "lock_timeout" | "statement_timeout" => {
+                parse_duration_ms(value)
+                    .ok_or_else(|| EngineError::sql("22023", format!("invalid value for parameter \"{name}\": \"{value}\"")))?;
+            }
+            _ => {}
+        }
+        self.values.insert(name, value.to_owned());
+        Ok(())
+    }
+
+    /// Restores a parameter's default.
+    pub fn reset(&mut self, name: &str) -> Result<()> {
+        let name = name.to_lowercase();
+        let default = DEFAULTS.iter().find(|(k, _)| *k == name).ok_or_else(|| unknown(&name))?;
+        self.values.insert(name, default.1.to_owned());
+        Ok(())
+    }
+
+    /// A parameter's current value.
+    pub fn get(&self, name: &str) -> Result<String> {
+        let name = name.to_lowercase();
+        if let Some((_, v)) = READ_ONLY.iter().find(|(k, _)| *k == name) {
+            return Ok(v.to_string());
+        }
+        let name = if name == "transaction_isolation" { "default_transaction_isolation".to_owned() } else { name };
+        self.values.get(&name).cloned().ok_or_else(|| unknown(&name))
+    }
+
+    /// All parameters, for SHOW ALL.
+    pub fn all(&self) -> Vec<(String, String)> {
+        let mut v: Vec<_> = self.values.iter().map(|(k, v)| (k.clone(), v.clone())).collect();
+        v.extend(READ_ONLY.iter().map(|(k, v)| (k.to_string(), v.to_string())));
+        v.sort();
+        v
+    }
+
+    pub fn default_isolation(&self) -> Result<Isolation> {
+        parse_isolation(&self.get("default_transaction_isolation")?)
+    }
+
+    pub fn synchronous_commit(&self) -> Result<bool> {
+        parse_bool("synchronous_commit", &self.get("synchronous_commit")?)
+    }
+
+    /// `None` means wait forever (PostgreSQL's 0).
+    pub fn lock_timeout(&self) -> Result<Option<Duration>> {
+        let ms = parse_duration_ms(&self.get("lock_timeout")?).unwrap_or(0);
+        Ok((ms > 0).then(|| Duration::from_millis(ms)))
+    }
+
+    /// The first schema of the search path.
+    pub fn current_schema(&self) -> String {
+        let path = self.values.get("search_path").map(String::as_str).unwrap_or("public");
+        path.split(',').map(|s| s.trim().trim_matches('"')).find(|s| !s.is_empty() && *s != "$user").unwrap_or("public").to_owned()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn durations_parse_with_units() {
+        assert_eq!(parse_duration_ms("150"), Some(150));
+        assert_eq!(parse_duration_ms("2s"), Some(2000));
+        assert_eq!(parse_duration_ms("'1min'"), Some(60_000));
+        assert_eq!(parse_duration_ms("fast"), None);
+    }
+
+    #[test]
+    fn bad_values_are_refused() {
+        let mut s = Settings::default();
+        assert!(s.set("synchronous_commit", "maybe").is_err());
+        assert!(s.set("no_such_thing", "1").is_err());
+        s.set("synchronous_commit", "off").unwrap();
+        assert!(!s.synchronous_commit().unwrap());
+    }
+}

@@ -1,0 +1,194 @@
+//! BEGIN / COMMIT / ROLLBACK / SAVEPOINT and SET / SHOW.
+
+use std::sync::Arc;
+
+use datafusion::arrow::array::StringArray;
+use datafusion::arrow::datatypes::{DataType, Field, Schema};
+use datafusion::arrow::record_batch::RecordBatch;
+use datafusion::sql::sqlparser::ast::{Expr, Ident, Set, Statement, TransactionIsolationLevel, TransactionMode, Value};
+use rustydb_storage::Isolation;
+
+use crate::error::{EngineError, Result};
+use crate::session::{Block, QueryOutput, Session, TxnSlot, commit};
+use crate::settings::parse_isolation;
+
+fn isolation_of(modes: &[TransactionMode]) -> Result<Option<Isolation>> {
+    let mut out = None;
+    for m in modes {
+        if let TransactionMode::IsolationLevel(level) = m {
+            out = Some(match level {
+                TransactionIsolationLevel::ReadUncommitted | TransactionIsolationLevel::ReadCommitted => Isolation::ReadCommitted,
+                TransactionIsolationLevel::RepeatableRead | TransactionIsolationLevel::Snapshot => Isolation::RepeatableRead,
+                TransactionIsolationLevel::Serializable => parse_isolation("serializable")?,
+            });
+        }
+    }
+    Ok(out)
+}
+
+impl Session {
+    /// Handles transaction-control statements; `None` for anything else.
+    pub(crate) async fn transaction_control(&mut self, stmt: &Statement) -> Result<Option<QueryOutput>> {
+        let out = match stmt {
+            Statement::StartTransaction { modes, .. } => {
+                if self.block.is_none() {
+                    let txn = self.new_transaction(isolation_of(modes)?)?;
+                    self.block = Some(Block { txn, savepoints: Vec::new(), failed: false });
+                } else {
+                    tracing::warn!("there is already a transaction in progress");
+                }
+                QueryOutput::command("BEGIN")
+            }
+            Statement::Commit { .. } => match self.block.take() {
+                None => QueryOutput::command("COMMIT"),
+                Some(b) if b.failed => {
+                    b.txn.rollback();
+                    QueryOutput::command("ROLLBACK")
+                }
+                Some(b) => {
+                    commit(b.txn).await?;
+                    QueryOutput::command("COMMIT")
+                }
+            },
+            Statement::Rollback { savepoint: None, .. } => {
+                if let Some(b) = self.block.take() {
+                    b.txn.rollback();
+                }
+                QueryOutput::command("ROLLBACK")
+            }
+            Statement::Rollback { savepoint: Some(name), .. } => {
+                let b = self.block.as_mut().ok_or_else(|| no_block("ROLLBACK TO SAVEPOINT"))?;
+                let name = crate::names::ident(name);
+                let pos = b.savepoints.iter().rposition(|(n, _)| *n == name).ok_or_else(|| no_savepoint(&name))?;
+                b.savepoints.truncate(pos + 1);
+                let sp = b.savepoints[pos].1.clone();
+                b.txn.rollback_to(&sp);
+                b.failed = false;
+                QueryOutput::command("ROLLBACK")
+            }
+            Statement::Savepoint { name } => {
+                let b = self.block.as_mut().ok_or_else(|| no_block("SAVEPOINT"))?;
+                if b.failed {
+                    return Err(aborted());
+                }
+                b.savepoints.push((crate::names::ident(name), b.txn.savepoint()));
+                QueryOutput::command("SAVEPOINT")
+            }
+            Statement::ReleaseSavepoint { name } => {
+                let b = self.block.as_mut().ok_or_else(|| no_block("RELEASE SAVEPOINT"))?;
+                if b.failed {
+                    return Err(aborted());
+                }
+                let name = crate::names::ident(name);
+                let pos = b.savepoints.iter().rposition(|(n, _)| *n == name).ok_or_else(|| no_savepoint(&name))?;
+                b.savepoints.truncate(pos);
+                QueryOutput::command("RELEASE")
+            }
+            _ => return Ok(None),
+        };
+        Ok(Some(out))
+    }
+
+    /// SET name = value, SET TRANSACTION ..., RESET is parsed as SET DEFAULT.
+    pub(crate) fn set(&mut self, slot: &mut TxnSlot, set: Set) -> Result<QueryOutput> {
+        match set {
+            Set::SingleAssignment { variable, values, .. } => {
+                let name = variable.to_string().to_lowercase();
+                let value = values.iter().map(setting_value).collect::<Vec<_>>().join(", ");
+                if value.eq_ignore_ascii_case("default") {
+                    self.settings.reset(&name)?;
+                } else if name == "time zone" {
+                    self.settings.set("timezone", &value)?;
+                } else {
+                    self.settings.set(&name, &value)?;
+                }
+                if name == "search_path" {
+                    let schema = self.settings.current_schema();
+                    self.ctx.state_ref().write().config_mut().options_mut().catalog.default_schema = schema;
+                }
+                if let Some(b) = &mut self.block {
+                    apply_to_txn(&self.settings, &mut b.txn)?;
+                }
+                Ok(QueryOutput::command("SET"))
+            }
+            Set::SetTransaction { modes, .. } => {
+                if let Some(iso) = isolation_of(&modes)? {
+                    // Outside a block this affects only the statement's own
+                    // transaction, which has nothing left to do: as PostgreSQL.
+                    slot.get_mut()?.set_isolation(iso);
+                    if let Some(b) = &mut self.block {
+                        b.txn.set_isolation(iso);
+                    }
+                }
+                Ok(QueryOutput::command("SET"))
+            }
+            other => Err(EngineError::unsupported(format!("{other} is not supported"))),
+        }
+    }
+
+    /// SHOW name / SHOW ALL.
+    pub(crate) fn show(&self, variable: &[Ident]) -> Result<QueryOutput> {
+        let name = variable.iter().map(|i| i.value.to_lowercase()).collect::<Vec<_>>().join(" ");
+        if name == "all" {
+            let all = self.settings.all();
+            let schema = Arc::new(Schema::new(vec![
+                Field::new("name", DataType::Utf8, false),
+                Field::new("setting", DataType::Utf8, false),
+            ]));
+            let names = StringArray::from_iter_values(all.iter().map(|(k, _)| k.as_str()));
+            let values = StringArray::from_iter_values(all.iter().map(|(_, v)| v.as_str()));
+            let batch = RecordBatch::try_new(schema.clone(), vec![Arc::new(names), Arc::new(values)])
+                .map_err(|e| EngineError::internal(e.to_string()))?;
+            return Ok(QueryOutput::batches(schema, vec![batch], None));
+        }
+        let key = if name == "transaction isolation level" { "transaction_isolation".to_owned() } else { name.replace(' ', "") };
+        let value = if key == "transaction_isolation" {
+            match &self.block {
+                Some(b) => isolation_name(b.txn.isolation()).to_owned(),
+                None => self.settings.get(&key)?,
+            }
+        } else {
+            self.settings.get(&key)?
+        };
+        let schema = Arc::new(Schema::new(vec![Field::new(&key, DataType::Utf8, false)]));
+        let batch = RecordBatch::try_new(schema.clone(), vec![Arc::new(StringArray::from(vec![value]))])
+            .map_err(|e| EngineError::internal(e.to_string()))?;
+        Ok(QueryOutput::batches(schema, vec![batch], None))
+    }
+}
+
+fn apply_to_txn(settings: &crate::settings::Settings, txn: &mut rustydb_storage::Transaction) -> Result<()> {
+    txn.set_lock_timeout(settings.lock_timeout()?);
+    txn.set_synchronous_commit(settings.synchronous_commit()?);
+    Ok(())
+}
+
+fn isolation_name(i: Isolation) -> &'static str {
+    match i {
+        Isolation::ReadCommitted => "read committed",
+        Isolation::RepeatableRead => "repeatable read",
+    }
+}
+
+fn setting_value(e: &Expr) -> String {
+    match e {
+        Expr::Value(v) => match &v.value {
+            Value::SingleQuotedString(s) | Value::DoubleQuotedString(s) => s.clone(),
+            other => other.to_string(),
+        },
+        Expr::Identifier(i) => i.value.clone(),
+        other => other.to_string(),
+    }
+}
+
+fn no_block(what: &str) -> EngineError {
+    EngineError::sql("25P01", format!("{what} can only be used in transaction blocks"))
+}
+
+fn no_savepoint(name: &str) -> EngineError {
+    EngineError::sql("3B001", format!("savepoint \"{name}\" does not exist"))
+}
+
+fn aborted() -> EngineError {
+    EngineError::sql("25P02", "current transaction is aborted, commands ignored until end of transaction block")
+}
