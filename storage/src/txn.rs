@@ -131,6 +131,9 @@ pub struct Transaction {
     table_locks: HashSet<(TableId, bool)>,
     lock_timeout: Option<Duration>,
     synchronous_commit: bool,
+    /// REPEATABLE READ takes its snapshot at the first statement, as
+    /// PostgreSQL does, not at BEGIN.
+    snapshot_fixed: bool,
     finished: bool,
 }
 
@@ -145,6 +148,7 @@ impl Transaction {
             table_locks: HashSet::new(),
             lock_timeout: None,
             synchronous_commit: true,
+            snapshot_fixed: false,
             finished: false,
         }
     }
@@ -178,9 +182,10 @@ impl Transaction {
 
     /// Called before each statement: READ COMMITTED takes a new snapshot.
     pub fn begin_statement(&mut self) {
-        if self.isolation == Isolation::ReadCommitted {
+        if self.isolation == Isolation::ReadCommitted || !self.snapshot_fixed {
             self.snapshot = self.storage.current_scn();
         }
+        self.snapshot_fixed = true;
     }
 
     /// Takes a fresh snapshot now (READ COMMITTED re-evaluation).
