@@ -132,6 +132,7 @@ impl Session {
         if let Some(source) = source {
             let mut source = source.clone();
             strip_default_values(&mut source, &mut targets)?;
+            name_select_items(&mut source);
             if !targets.is_empty() {
                 let (schema, batches) = self.run_sql(&source.to_string()).await?;
                 let ncols = schema.fields().len();
@@ -548,6 +549,17 @@ fn selected_rows(def: &TableDef, batches: &[RecordBatch], assigned: &[usize]) ->
         }
     }
     Ok(out)
+}
+
+/// Gives every unnamed expression of an INSERT's SELECT a name: PostgreSQL
+/// accepts `SELECT v, CAST(v AS INT)` there, DataFusion wants unique names.
+fn name_select_items(query: &mut ast::Query) {
+    let SetExpr::Select(select) = query.body.as_mut() else { return };
+    for (i, item) in select.projection.iter_mut().enumerate() {
+        if let SelectItem::UnnamedExpr(e) = item {
+            *item = SelectItem::ExprWithAlias { expr: e.clone(), alias: ast::Ident::new(format!("column{}", i + 1)) };
+        }
+    }
 }
 
 /// Removes VALUES columns that are DEFAULT in every row, so they take their

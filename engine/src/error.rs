@@ -100,6 +100,7 @@ impl From<DataFusionError> for EngineError {
                 Err(shared) => EngineError::sql("XX000", shared.to_string()),
             },
             DataFusionError::ArrowError(inner, _) => arrow_error(*inner),
+            DataFusionError::Diagnostic(_, inner) => (*inner).into(),
             DataFusionError::SQL(inner, _) => EngineError::syntax(inner.to_string()),
             DataFusionError::NotImplemented(m) => EngineError::unsupported(m),
             DataFusionError::SchemaError(inner, _) => schema_error(&inner.to_string()),
@@ -148,6 +149,9 @@ pub(crate) fn arrow_error(e: ArrowError) -> EngineError {
         ArrowError::ArithmeticOverflow(m) => EngineError::sql("22003", format!("value out of range: {m}")),
         ArrowError::CastError(m) | ArrowError::ParseError(m) => cast_error(m),
         ArrowError::ExternalError(inner) => external(inner),
+        ArrowError::InvalidArgumentError(m) if m.contains("too large") || m.to_lowercase().contains("overflow") => {
+            EngineError::sql("22003", format!("value out of range: {m}"))
+        }
         other => EngineError::sql("XX000", other.to_string()),
     }
 }
@@ -191,6 +195,9 @@ fn execution_error(m: String) -> EngineError {
 /// Errors that DataFusion reports only as text.
 fn by_message(m: &str) -> Option<EngineError> {
     let lower = m.to_lowercase();
+    if lower.contains("no field named") {
+        return Some(EngineError::sql("42703", m.replace("Schema error: ", "")));
+    }
     if lower.contains("divide by zero") || lower.contains("division by zero") {
         return Some(EngineError::sql("22012", "division by zero"));
     }

@@ -95,7 +95,10 @@ impl Session {
             Set::SingleAssignment { variable, values, .. } => {
                 let name = variable.to_string().to_lowercase();
                 let value = values.iter().map(setting_value).collect::<Vec<_>>().join(", ");
-                if value.eq_ignore_ascii_case("default") {
+                if name.starts_with("datafusion.") {
+                    // DataFusion's own options pass through (e.g. target_partitions).
+                    self.ctx.state_ref().write().config_mut().options_mut().set(&name, &value)?;
+                } else if value.eq_ignore_ascii_case("default") {
                     self.settings.reset(&name)?;
                 } else if name == "time zone" {
                     self.settings.set("timezone", &value)?;

@@ -104,6 +104,9 @@ pub fn arrow_type(ty: SqlType) -> DataType {
 /// and JSON validity. `column` names the column in errors.
 pub fn coerce_to_column(array: &ArrayRef, ty: SqlType, column: &str) -> Result<ArrayRef> {
     let target = arrow_type(ty);
+    if ty == SqlType::Bytea && array.data_type() == &DataType::Utf8 {
+        return bytea_from_text(array);
+    }
     let cast = if array.data_type() == &target {
         array.clone()
     } else {
@@ -126,6 +129,38 @@ pub fn coerce_to_column(array: &ArrayRef, ty: SqlType, column: &str) -> Result<A
     };
     check_values(&cast, ty, column)?;
     Ok(cast)
+}
+
+/// PostgreSQL's bytea input: `\x` followed by hex digits, or raw text.
+fn bytea_from_text(array: &ArrayRef) -> Result<ArrayRef> {
+    let strings = array.as_string::<i32>();
+    let mut b = datafusion::arrow::array::BinaryBuilder::with_capacity(strings.len(), strings.value_data().len());
+    for s in strings.iter() {
+        match s {
+            None => b.append_null(),
+            Some(s) => match s.strip_prefix("\\x") {
+                Some(hex) => b.append_value(decode_hex(hex)?),
+                None => b.append_value(s.as_bytes()),
+            },
+        }
+    }
+    Ok(Arc::new(b.finish()))
+}
+
+fn decode_hex(hex: &str) -> Result<Vec<u8>> {
+    let bad = || EngineError::sql("22P02", "invalid hexadecimal data for type bytea");
+    let digits: Vec<u8> = hex.bytes().filter(|c| !c.is_ascii_whitespace()).collect();
+    if digits.len() % 2 != 0 {
+        return Err(EngineError::sql("22P02", "invalid hexadecimal data: odd number of digits"));
+    }
+    digits
+        .chunks(2)
+        .map(|pair| {
+            let hi = (pair[0] as char).to_digit(16).ok_or_else(bad)?;
+            let lo = (pair[1] as char).to_digit(16).ok_or_else(bad)?;
+            Ok((hi * 16 + lo) as u8)
+        })
+        .collect()
 }
 
 fn castable(from: &DataType, to: &DataType) -> bool {

@@ -53,11 +53,29 @@ pub fn pg_text(array: &dyn Array, row: usize) -> Result<String, arrow::error::Ar
         _ => {
             let options = FormatOptions::default()
                 .with_timestamp_format(Some("%Y-%m-%d %H:%M:%S%.f"))
-                .with_timestamp_tz_format(Some("%Y-%m-%d %H:%M:%S%.f%#z"));
+                .with_timestamp_tz_format(Some("%Y-%m-%d %H:%M:%S%.f%:::z"));
             ArrayFormatter::try_new(array, &options)?.value(row).to_string()
         }
     };
     Ok(if text.is_empty() { "(empty)".into() } else { text })
+}
+
+/// Adds a row; a value spanning lines (EXPLAIN plans) continues on rows of
+/// its own, one per line, so expected output can be written line by line.
+fn push_row(out: &mut Vec<Vec<String>>, row: Vec<String>) {
+    if !row.iter().any(|v| v.contains('\n')) {
+        out.push(row);
+        return;
+    }
+    let mut first = Vec::with_capacity(row.len());
+    let mut rest = Vec::new();
+    for v in row {
+        let mut lines = v.lines();
+        first.push(lines.next().unwrap_or_default().to_owned());
+        rest.extend(lines.map(|l| vec![l.to_owned()]));
+    }
+    out.push(first);
+    out.extend(rest);
 }
 
 fn column_type(dt: &DataType) -> DefaultColumnType {
@@ -97,7 +115,7 @@ impl AsyncDB for EngineDb {
                             .map(|c| pg_text(c.as_ref(), r))
                             .collect::<Result<Vec<_>, _>>()
                             .map_err(|e| SltError(EngineError::internal(e.to_string())))?;
-                        out.push(row);
+                        push_row(&mut out, row);
                     }
                 }
                 Ok(DBOutput::Rows { types, rows: out })
