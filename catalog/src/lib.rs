@@ -20,5 +20,8 @@ mod types;
 
 pub use defs::{ColumnDef, Identity, IndexDef, SchemaDef, TableDef};
 pub use error::{CatalogError, Result};
-pub use store::{CATALOG_TABLE, CatalogCache, CatalogSnapshot, bootstrap, create_schema, create_table, drop_schema, drop_table, replace_table};
+pub use store::{
+    CATALOG_TABLE, CatalogCache, CatalogSnapshot, bootstrap, create_schema, create_table, drop_schema, drop_table,
+    replace_table,
+};
 pub use types::{NUMERIC_DEFAULT_SCALE, NUMERIC_PRECISION_MAX, SqlType};

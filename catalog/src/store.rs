@@ -138,7 +138,13 @@ fn key(kind: &str, schema: &str, name: &str) -> Vec<Value> {
     vec![Value::Text(kind.into()), Value::Text(schema.into()), Value::Text(name.into())]
 }
 
-fn insert_entry(txn: &mut Transaction, kind: &str, schema: &str, name: &str, body: Box<str>) -> Result<(), StorageError> {
+fn insert_entry(
+    txn: &mut Transaction,
+    kind: &str,
+    schema: &str,
+    name: &str,
+    body: Box<str>,
+) -> Result<(), StorageError> {
     let mut row = key(kind, schema, name);
     row.push(Value::Text(body));
     txn.insert(CATALOG_TABLE, vec![row.into()])?;
@@ -227,7 +233,13 @@ mod tests {
             id: TableId(storage.allocate_object_id()),
             schema: "public".into(),
             name: name.into(),
-            columns: vec![ColumnDef { name: "a".into(), ty: SqlType::Int4, nullable: true, default: None, identity: None }],
+            columns: vec![ColumnDef {
+                name: "a".into(),
+                ty: SqlType::Int4,
+                nullable: true,
+                default: None,
+                identity: None,
+            }],
             indexes: vec![],
         }
     }

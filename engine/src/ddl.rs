@@ -76,7 +76,8 @@ impl Session {
     /// Evaluates a constant expression (DEFAULT) to a value of type `ty`.
     pub(crate) async fn eval_constant(&self, expr: &str, ty: SqlType, column: &str) -> Result<Value> {
         let (_, batches) = self.run_sql(&format!("SELECT {expr}")).await?;
-        let batch = batches.iter().find(|b| b.num_rows() > 0).ok_or_else(|| EngineError::internal("constant without a row"))?;
+        let batch =
+            batches.iter().find(|b| b.num_rows() > 0).ok_or_else(|| EngineError::internal("constant without a row"))?;
         let array = crate::types::coerce_to_column(batch.column(0), ty, column)?;
         Ok(rustydb_storage::batch::value_at(array.as_ref(), ty.column_type(), 0)?)
     }
@@ -119,12 +120,20 @@ impl Session {
             }
         }
         if col.identity.is_some() && !matches!(col.ty, SqlType::Int2 | SqlType::Int4 | SqlType::Int8) {
-            return Err(EngineError::sql("22023", format!("identity column type must be smallint, integer, or bigint")));
+            return Err(EngineError::sql(
+                "22023",
+                format!("identity column type must be smallint, integer, or bigint"),
+            ));
         }
         Ok((col, pk, unique))
     }
 
-    async fn create_table(&mut self, slot: &mut TxnSlot, catalog: &CatalogSnapshot, ct: CreateTable) -> Result<QueryOutput> {
+    async fn create_table(
+        &mut self,
+        slot: &mut TxnSlot,
+        catalog: &CatalogSnapshot,
+        ct: CreateTable,
+    ) -> Result<QueryOutput> {
         let (schema, name) = split(&ct.name)?;
         let schema = schema.unwrap_or_else(|| self.settings.current_schema());
         check_new_name(&name)?;
@@ -140,7 +149,8 @@ impl Session {
         if ct.temporary || ct.external {
             return Err(EngineError::unsupported("TEMPORARY and EXTERNAL tables are not supported yet"));
         }
-        let mut def = TableDef { id: TableId(self.allocate_id()), schema, name, columns: Vec::new(), indexes: Vec::new() };
+        let mut def =
+            TableDef { id: TableId(self.allocate_id()), schema, name, columns: Vec::new(), indexes: Vec::new() };
         if let Some(query) = &ct.query {
             return self.create_table_as(slot, def, query).await;
         }
@@ -174,7 +184,9 @@ impl Session {
                     }
                     pk_cols = Some(index_columns(&def, &pk.columns)?);
                 }
-                TableConstraint::Unique(u) => uniques.push((u.name.as_ref().map(ident), index_columns(&def, &u.columns)?)),
+                TableConstraint::Unique(u) => {
+                    uniques.push((u.name.as_ref().map(ident), index_columns(&def, &u.columns)?))
+                }
                 other => return Err(EngineError::unsupported(format!("constraint {other} is not supported yet"))),
             }
         }
@@ -188,11 +200,22 @@ impl Session {
         Ok(QueryOutput::command("CREATE TABLE"))
     }
 
-    async fn create_table_as(&mut self, slot: &mut TxnSlot, mut def: TableDef, query: &ast::Query) -> Result<QueryOutput> {
+    async fn create_table_as(
+        &mut self,
+        slot: &mut TxnSlot,
+        mut def: TableDef,
+        query: &ast::Query,
+    ) -> Result<QueryOutput> {
         let (schema, batches) = self.run_sql(&query.to_string()).await?;
         for f in schema.fields() {
             check_new_name(f.name())?;
-            def.columns.push(ColumnDef { name: f.name().clone(), ty: sql_type_of(f.data_type())?, nullable: true, default: None, identity: None });
+            def.columns.push(ColumnDef {
+                name: f.name().clone(),
+                ty: sql_type_of(f.data_type())?,
+                nullable: true,
+                default: None,
+                identity: None,
+            });
         }
         let table = def.id;
         let types: Vec<SqlType> = def.columns.iter().map(|c| c.ty).collect();
@@ -215,7 +238,14 @@ impl Session {
     }
 
     /// Adds an index definition, naming it as PostgreSQL does.
-    fn add_index(&self, def: &mut TableDef, name: Option<String>, columns: Vec<usize>, unique: bool, primary: bool) -> Result<String> {
+    fn add_index(
+        &self,
+        def: &mut TableDef,
+        name: Option<String>,
+        columns: Vec<usize>,
+        unique: bool,
+        primary: bool,
+    ) -> Result<String> {
         let name = name.unwrap_or_else(|| {
             if primary {
                 format!("{}_pkey", def.name)
@@ -239,7 +269,12 @@ impl Session {
         Ok(name)
     }
 
-    async fn create_index(&mut self, slot: &mut TxnSlot, catalog: &CatalogSnapshot, ci: CreateIndex) -> Result<QueryOutput> {
+    async fn create_index(
+        &mut self,
+        slot: &mut TxnSlot,
+        catalog: &CatalogSnapshot,
+        ci: CreateIndex,
+    ) -> Result<QueryOutput> {
         let old = self.resolve_table(catalog, &ci.table_name)?;
         if ci.predicate.is_some() || !ci.include.is_empty() {
             return Err(EngineError::unsupported("partial and covering indexes are not supported yet"));
@@ -311,7 +346,8 @@ impl Session {
                 _ => {
                     let (schema, index) = split(name)?;
                     let schema = schema.unwrap_or_else(|| self.settings.current_schema());
-                    let Some(old) = catalog.tables_in(&schema).find(|t| t.indexes.iter().any(|i| i.name == index)).cloned()
+                    let Some(old) =
+                        catalog.tables_in(&schema).find(|t| t.indexes.iter().any(|i| i.name == index)).cloned()
                     else {
                         if if_exists {
                             continue;
@@ -321,7 +357,10 @@ impl Session {
                     if old.indexes.iter().any(|i| i.name == index && i.primary) {
                         return Err(EngineError::sql(
                             "2BP01",
-                            format!("cannot drop index {index} because constraint {index} on table {} requires it", old.name),
+                            format!(
+                                "cannot drop index {index} because constraint {index} on table {} requires it",
+                                old.name
+                            ),
                         ));
                     }
                     let mut new = (*old).clone();
@@ -334,7 +373,12 @@ impl Session {
         Ok(QueryOutput::command(tag))
     }
 
-    async fn alter_table(&mut self, slot: &mut TxnSlot, catalog: &CatalogSnapshot, at: ast::AlterTable) -> Result<QueryOutput> {
+    async fn alter_table(
+        &mut self,
+        slot: &mut TxnSlot,
+        catalog: &CatalogSnapshot,
+        at: ast::AlterTable,
+    ) -> Result<QueryOutput> {
         let old = match self.resolve_table(catalog, &at.name) {
             Ok(t) => t,
             Err(_) if at.if_exists => return Ok(QueryOutput::command("ALTER TABLE")),
@@ -365,18 +409,26 @@ impl Session {
                     if *if_not_exists {
                         return Ok(());
                     }
-                    return Err(EngineError::sql("42701", format!("column \"{}\" of relation \"{}\" already exists", col.name, new.name)));
+                    return Err(EngineError::sql(
+                        "42701",
+                        format!("column \"{}\" of relation \"{}\" already exists", col.name, new.name),
+                    ));
                 }
                 let has_rows = table_has_rows(slot, old)?;
                 if col.identity.is_some() && has_rows {
-                    return Err(EngineError::unsupported("adding an identity column to a table with rows is not supported yet"));
+                    return Err(EngineError::unsupported(
+                        "adding an identity column to a table with rows is not supported yet",
+                    ));
                 }
                 let fill = match &col.default {
                     Some(d) => self.eval_constant(d, col.ty, &col.name).await?,
                     None => Value::Null,
                 };
                 if fill.is_null() && !col.nullable && has_rows {
-                    return Err(EngineError::sql("23502", format!("column \"{}\" of relation \"{}\" contains null values", col.name, new.name)));
+                    return Err(EngineError::sql(
+                        "23502",
+                        format!("column \"{}\" of relation \"{}\" contains null values", col.name, new.name),
+                    ));
                 }
                 let pos = new.columns.len();
                 new.columns.push(col);
@@ -418,7 +470,10 @@ impl Session {
                 check_new_name(&to)?;
                 let pos = new.column(&from).ok_or_else(|| undefined_column(&from, &new.name))?;
                 if new.column(&to).is_some() {
-                    return Err(EngineError::sql("42701", format!("column \"{to}\" of relation \"{}\" already exists", new.name)));
+                    return Err(EngineError::sql(
+                        "42701",
+                        format!("column \"{to}\" of relation \"{}\" already exists", new.name),
+                    ));
                 }
                 new.columns[pos].name = to;
             }
@@ -470,7 +525,9 @@ impl Session {
                         new.columns[pos].default = Some(text);
                     }
                     AlterColumnOperation::DropDefault => new.columns[pos].default = None,
-                    other => return Err(EngineError::unsupported(format!("ALTER COLUMN {other} is not supported yet"))),
+                    other => {
+                        return Err(EngineError::unsupported(format!("ALTER COLUMN {other} is not supported yet")));
+                    }
                 }
             }
             other => return Err(EngineError::unsupported(format!("ALTER TABLE {other} is not supported yet"))),
@@ -506,11 +563,13 @@ fn index_columns(def: &TableDef, cols: &[IndexColumn]) -> Result<Vec<usize>> {
     for c in cols {
         let name = match &c.column.expr {
             Expr::Identifier(i) => ident(i),
-            other => return Err(EngineError::unsupported(format!("expression indexes are not supported yet: {other}"))),
+            other => {
+                return Err(EngineError::unsupported(format!("expression indexes are not supported yet: {other}")));
+            }
         };
-        let pos = def.column(&name).ok_or_else(|| {
-            EngineError::sql("42703", format!("column \"{name}\" named in key does not exist"))
-        })?;
+        let pos = def
+            .column(&name)
+            .ok_or_else(|| EngineError::sql("42703", format!("column \"{name}\" named in key does not exist")))?;
         if out.contains(&pos) {
             return Err(EngineError::sql("42701", format!("column \"{name}\" appears twice in the key")));
         }

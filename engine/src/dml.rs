@@ -48,7 +48,12 @@ struct Target {
 impl Target {
     /// `"schema"."__rowid__name" AS "alias"`.
     fn rowid_relation(&self) -> String {
-        format!("{}.{} AS {}", quote(&self.def.schema), quote(&format!("{ROWID_PREFIX}{}", self.def.name)), quote(&self.alias))
+        format!(
+            "{}.{} AS {}",
+            quote(&self.def.schema),
+            quote(&format!("{ROWID_PREFIX}{}", self.def.name)),
+            quote(&self.alias)
+        )
     }
 }
 
@@ -204,11 +209,19 @@ impl Session {
         let def = &target.def;
         let arbiter = match &oc.conflict_target {
             None if matches!(oc.action, OnConflictAction::DoNothing) => Arbiter::Any,
-            None => return Err(EngineError::sql("42601", "ON CONFLICT DO UPDATE requires inference specification or constraint name")),
+            None => {
+                return Err(EngineError::sql(
+                    "42601",
+                    "ON CONFLICT DO UPDATE requires inference specification or constraint name",
+                ));
+            }
             Some(ConflictTarget::Columns(cols)) => {
                 let mut wanted: Vec<usize> = cols
                     .iter()
-                    .map(|c| def.column(&ident(c)).ok_or_else(|| EngineError::sql("42703", format!("column \"{}\" does not exist", ident(c)))))
+                    .map(|c| {
+                        def.column(&ident(c))
+                            .ok_or_else(|| EngineError::sql("42703", format!("column \"{}\" does not exist", ident(c))))
+                    })
                     .collect::<Result<_>>()?;
                 wanted.sort_unstable();
                 let idx = def.indexes.iter().find(|i| {
@@ -245,10 +258,7 @@ impl Session {
         let mut seen = HashSet::new();
         for (existing, _) in &conflicts {
             if mine.contains(existing) || !seen.insert(*existing) {
-                return Err(EngineError::sql(
-                    "21000",
-                    "ON CONFLICT DO UPDATE command cannot affect row a second time",
-                ));
+                return Err(EngineError::sql("21000", "ON CONFLICT DO UPDATE command cannot affect row a second time"));
             }
         }
         if conflicts.is_empty() {
@@ -256,14 +266,20 @@ impl Session {
         }
         // EXCLUDED is a scratch table of the proposed rows, keyed by the
         // existing row they collided with.
-        let mut fields: Vec<Field> = table_schema(def, false).fields().iter().map(|f| f.as_ref().clone().with_nullable(true)).collect();
+        let mut fields: Vec<Field> =
+            table_schema(def, false).fields().iter().map(|f| f.as_ref().clone().with_nullable(true)).collect();
         fields.push(Field::new("__target", DataType::UInt64, false));
         let schema = Arc::new(Schema::new(fields));
         let refs: Vec<&[rustydb_storage::Value]> = conflicts.iter().map(|(_, r)| &r[..]).collect();
-        let mut arrays: Vec<ArrayRef> =
-            def.columns.iter().enumerate().map(|(c, col)| batch::column_array(col.ty.column_type(), &refs, c)).collect();
+        let mut arrays: Vec<ArrayRef> = def
+            .columns
+            .iter()
+            .enumerate()
+            .map(|(c, col)| batch::column_array(col.ty.column_type(), &refs, c))
+            .collect();
         arrays.push(batch::row_id_array(&conflicts.iter().map(|(id, _)| id.0).collect::<Vec<_>>()));
-        let excluded = RecordBatch::try_new(schema.clone(), arrays).map_err(|e| EngineError::internal(e.to_string()))?;
+        let excluded =
+            RecordBatch::try_new(schema.clone(), arrays).map_err(|e| EngineError::internal(e.to_string()))?;
         let scratch = self.catalog_provider.scratch();
         scratch.register_table("excluded".into(), Arc::new(MemTable::try_new(schema, vec![vec![excluded]])?))?;
         let join = format!(
@@ -335,14 +351,21 @@ impl Session {
         let exprs: String = assigned.iter().map(|(_, e)| format!(", {e}")).collect();
         let base = format!("SELECT {}.*{exprs} FROM {}{from}", quote(&target.alias), target.rowid_relation());
         let positions: Vec<usize> = assigned.iter().map(|(p, _)| *p).collect();
-        self.apply_selection(slot, target, &base, selection, move |t, table, sel, snapshot| {
-            let mut new = sel.old.to_vec();
-            for (pos, array, i) in &sel.assigned {
-                new[*pos] = batch::value_at(array.as_ref(), t.view().spec(table)?.columns[*pos].ty, *i)?;
-            }
-            let new: Row = new.into();
-            Ok((t.update(table, sel.id, new.clone(), snapshot)?, new))
-        }, &positions)
+        self.apply_selection(
+            slot,
+            target,
+            &base,
+            selection,
+            move |t, table, sel, snapshot| {
+                let mut new = sel.old.to_vec();
+                for (pos, array, i) in &sel.assigned {
+                    new[*pos] = batch::value_at(array.as_ref(), t.view().spec(table)?.columns[*pos].ty, *i)?;
+                }
+                let new: Row = new.into();
+                Ok((t.update(table, sel.id, new.clone(), snapshot)?, new))
+            },
+            &positions,
+        )
         .await
     }
 
@@ -366,9 +389,14 @@ impl Session {
         };
         let base = format!("SELECT {}.* FROM {}{using}", quote(&target.alias), target.rowid_relation());
         let rows = self
-            .apply_selection(slot, &target, &base, delete.selection.as_ref(), |t, table, sel, snapshot| {
-                Ok((t.delete(table, sel.id, snapshot)?, sel.old.clone()))
-            }, &[])
+            .apply_selection(
+                slot,
+                &target,
+                &base,
+                delete.selection.as_ref(),
+                |t, table, sel, snapshot| Ok((t.delete(table, sel.id, snapshot)?, sel.old.clone())),
+                &[],
+            )
             .await?;
         let tag = format!("DELETE {}", rows.len());
         match &delete.returning {
@@ -389,7 +417,12 @@ impl Session {
         assigned: &[usize],
     ) -> Result<Vec<Row>>
     where
-        F: Fn(&mut rustydb_storage::Transaction, TableId, &Selected, Scn) -> rustydb_storage::Result<(WriteOutcome, Row)>
+        F: Fn(
+                &mut rustydb_storage::Transaction,
+                TableId,
+                &Selected,
+                Scn,
+            ) -> rustydb_storage::Result<(WriteOutcome, Row)>
             + Send
             + Sync
             + Clone
@@ -445,16 +478,32 @@ impl Session {
 
     // ----- RETURNING -----
 
-    async fn returning(&self, target: &Target, items: &[SelectItem], rows: Vec<Row>, tag: String) -> Result<QueryOutput> {
+    async fn returning(
+        &self,
+        target: &Target,
+        items: &[SelectItem],
+        rows: Vec<Row>,
+        tag: String,
+    ) -> Result<QueryOutput> {
         let schema = table_schema(&target.def, false);
         let refs: Vec<&[rustydb_storage::Value]> = rows.iter().map(|r| &r[..]).collect();
-        let arrays: Vec<ArrayRef> =
-            target.def.columns.iter().enumerate().map(|(c, col)| batch::column_array(col.ty.column_type(), &refs, c)).collect();
+        let arrays: Vec<ArrayRef> = target
+            .def
+            .columns
+            .iter()
+            .enumerate()
+            .map(|(c, col)| batch::column_array(col.ty.column_type(), &refs, c))
+            .collect();
         let data = RecordBatch::try_new(schema.clone(), arrays).map_err(|e| EngineError::internal(e.to_string()))?;
         let scratch = self.catalog_provider.scratch();
         scratch.register_table("__returning".into(), Arc::new(MemTable::try_new(schema, vec![vec![data]])?))?;
         let list: Vec<String> = items.iter().map(|i| i.to_string()).collect();
-        let sql = format!("SELECT {} FROM {}.\"__returning\" AS {}", list.join(", "), quote(SCRATCH_SCHEMA), quote(&target.alias));
+        let sql = format!(
+            "SELECT {} FROM {}.\"__returning\" AS {}",
+            list.join(", "),
+            quote(SCRATCH_SCHEMA),
+            quote(&target.alias)
+        );
         let result = self.run_sql(&sql).await;
         scratch.deregister_table("__returning")?;
         let (schema, batches) = result?;
@@ -463,7 +512,12 @@ impl Session {
 
     // ----- SELECT ... FOR UPDATE -----
 
-    pub(crate) async fn select_for_update(&mut self, slot: &mut TxnSlot, stmt: Statement, explicit: bool) -> Result<QueryOutput> {
+    pub(crate) async fn select_for_update(
+        &mut self,
+        slot: &mut TxnSlot,
+        stmt: Statement,
+        explicit: bool,
+    ) -> Result<QueryOutput> {
         let Statement::Query(mut query) = stmt else { return Err(EngineError::internal("not a query")) };
         if query.locks.iter().any(|l| l.nonblock.is_some()) {
             return Err(EngineError::unsupported("NOWAIT and SKIP LOCKED are not supported yet"));
@@ -481,9 +535,14 @@ impl Session {
         let target = self.target(&catalog, &from.relation)?;
         let base = format!("SELECT {}.* FROM {}", quote(&target.alias), target.rowid_relation());
         let selection = select.selection.clone();
-        self.apply_selection(slot, &target, &base, selection.as_ref(), |t, table, sel, snapshot| {
-            Ok((t.lock_row(table, sel.id, snapshot)?, sel.old.clone()))
-        }, &[])
+        self.apply_selection(
+            slot,
+            &target,
+            &base,
+            selection.as_ref(),
+            |t, table, sel, snapshot| Ok((t.lock_row(table, sel.id, snapshot)?, sel.old.clone())),
+            &[],
+        )
         .await?;
         // The rows are ours now; READ COMMITTED reads their newest versions.
         if slot.get()?.isolation() == Isolation::ReadCommitted {
@@ -493,7 +552,11 @@ impl Session {
         self.prepare_context(slot.get()?)?;
         let stmt = Statement::Query(query);
         let (schema, batches) = {
-            let plan = self.ctx.state().statement_to_plan(datafusion::sql::parser::Statement::Statement(Box::new(stmt))).await?;
+            let plan = self
+                .ctx
+                .state()
+                .statement_to_plan(datafusion::sql::parser::Statement::Statement(Box::new(stmt)))
+                .await?;
             let df = self.ctx.execute_logical_plan(plan).await?;
             let schema = Arc::new(df.schema().as_arrow().clone());
             (schema, df.collect().await?)
@@ -518,7 +581,8 @@ fn concat_columns(schema: &Schema, batches: &[RecordBatch]) -> Result<Vec<ArrayR
             if batches.is_empty() {
                 return Ok(datafusion::arrow::array::new_empty_array(schema.field(c).data_type()));
             }
-            let parts: Vec<&dyn datafusion::arrow::array::Array> = batches.iter().map(|b| b.column(c).as_ref()).collect();
+            let parts: Vec<&dyn datafusion::arrow::array::Array> =
+                batches.iter().map(|b| b.column(c).as_ref()).collect();
             concat(&parts).map_err(crate::error::arrow_error)
         })
         .collect()
@@ -575,7 +639,9 @@ fn strip_default_values(query: &mut ast::Query, targets: &mut Vec<usize>) -> Res
         if defaults == values.rows.len() {
             drop.push(c);
         } else if defaults > 0 {
-            return Err(EngineError::unsupported("DEFAULT mixed with values in one VALUES column is not supported yet"));
+            return Err(EngineError::unsupported(
+                "DEFAULT mixed with values in one VALUES column is not supported yet",
+            ));
         }
     }
     for &c in drop.iter().rev() {

@@ -158,7 +158,11 @@ pub(crate) fn arrow_error(e: ArrowError) -> EngineError {
 
 fn cast_error(m: String) -> EngineError {
     let lower = m.to_lowercase();
-    if lower.contains("overflow") || lower.contains("out of range") || lower.contains("too large") || lower.contains("can't cast value") {
+    if lower.contains("overflow")
+        || lower.contains("out of range")
+        || lower.contains("too large")
+        || lower.contains("can't cast value")
+    {
         EngineError::sql("22003", format!("value out of range: {m}"))
     } else {
         EngineError::sql("22P02", format!("invalid input syntax: {m}"))

@@ -19,8 +19,8 @@ mod settings;
 mod txn_control;
 mod types;
 
+pub use datafusion::sql::sqlparser::ast::Statement;
 pub use error::{EngineError, Result};
 pub use names::DATABASE_NAME;
-pub use session::{Database, QueryOutput, Session, TransactionStatus};
-pub use datafusion::sql::sqlparser::ast::Statement;
 pub use rustydb_storage::{StorageOptions, io};
+pub use session::{Database, QueryOutput, Session, TransactionStatus};

@@ -21,7 +21,10 @@ pub fn check_new_name(name: &str) -> Result<()> {
         return Err(EngineError::sql("42602", "zero-length delimited identifier"));
     }
     if name.len() > IDENTIFIER_BYTES_MAX {
-        return Err(EngineError::sql("42622", format!("identifier \"{name}\" is longer than {IDENTIFIER_BYTES_MAX} bytes")));
+        return Err(EngineError::sql(
+            "42622",
+            format!("identifier \"{name}\" is longer than {IDENTIFIER_BYTES_MAX} bytes"),
+        ));
     }
     if name.starts_with(ROWID_PREFIX) || name.starts_with("__") && name == "__session" {
         return Err(EngineError::sql("42939", format!("name \"{name}\" is reserved")));
@@ -50,9 +53,7 @@ pub fn split(name: &ObjectName) -> Result<(Option<String>, String)> {
         }
         3 => {
             if p[0] != DATABASE_NAME {
-                return Err(EngineError::unsupported(format!(
-                    "cross-database references are not implemented: {name}"
-                )));
+                return Err(EngineError::unsupported(format!("cross-database references are not implemented: {name}")));
             }
             let n = p.remove(2);
             Ok((Some(p.remove(1)), n))

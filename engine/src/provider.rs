@@ -29,7 +29,9 @@ use datafusion::logical_expr::{BinaryExpr, Expr, Operator, TableProviderFilterPu
 use datafusion::physical_expr::{EquivalenceProperties, PhysicalExpr};
 use datafusion::physical_plan::execution_plan::{Boundedness, EmissionType};
 use datafusion::physical_plan::stream::RecordBatchStreamAdapter;
-use datafusion::physical_plan::{DisplayAs, DisplayFormatType, ExecutionPlan, Partitioning, PlanProperties, SendableRecordBatchStream};
+use datafusion::physical_plan::{
+    DisplayAs, DisplayFormatType, ExecutionPlan, Partitioning, PlanProperties, SendableRecordBatchStream,
+};
 use rustydb_catalog::TableDef;
 use rustydb_common::IndexId;
 use rustydb_common::limits::SCAN_BATCH_ROWS_MAX;
@@ -213,7 +215,11 @@ pub fn choose_access(def: &TableDef, filters: &[Expr]) -> Access {
                 Bound::Unbounded => Bound::Excluded(vec![Value::Null]),
                 b => b,
             };
-            return Access::Index { id: idx.id, name: idx.name.clone(), range: KeyRange { lo: lower, hi: wrap(hi.get(&c)) } };
+            return Access::Index {
+                id: idx.id,
+                name: idx.name.clone(),
+                range: KeyRange { lo: lower, hi: wrap(hi.get(&c)) },
+            };
         }
     }
     Access::Full
@@ -248,7 +254,14 @@ impl fmt::Debug for RowStoreExec {
 }
 
 impl RowStoreExec {
-    fn new(def: Arc<TableDef>, view: ReadView, projection: Vec<usize>, schema: SchemaRef, access: Access, limit: Option<usize>) -> Self {
+    fn new(
+        def: Arc<TableDef>,
+        view: ReadView,
+        projection: Vec<usize>,
+        schema: SchemaRef,
+        access: Access,
+        limit: Option<usize>,
+    ) -> Self {
         let properties = Arc::new(PlanProperties::new(
             EquivalenceProperties::new(schema.clone()),
             Partitioning::UnknownPartitioning(1),
@@ -382,9 +395,8 @@ impl ExecutionPlan for RowStoreExec {
             access: self.access.clone(),
             remaining: self.limit,
         };
-        let stream = futures::stream::try_unfold(state, |mut state| async move {
-            Ok(state.next_batch()?.map(|b| (b, state)))
-        });
+        let stream =
+            futures::stream::try_unfold(state, |mut state| async move { Ok(state.next_batch()?.map(|b| (b, state))) });
         Ok(Box::pin(RecordBatchStreamAdapter::new(self.schema.clone(), stream)))
     }
 }

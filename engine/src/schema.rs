@@ -98,10 +98,8 @@ impl SchemaProvider for RustySchema {
     }
 
     async fn table(&self, name: &str) -> DfResult<Option<Arc<dyn TableProvider>>> {
-        let ctx = self
-            .cell
-            .get()
-            .ok_or_else(|| DataFusionError::Internal("table resolved outside of a statement".into()))?;
+        let ctx =
+            self.cell.get().ok_or_else(|| DataFusionError::Internal("table resolved outside of a statement".into()))?;
         let (name, with_rowid) = match name.strip_prefix(ROWID_PREFIX) {
             Some(base) => (base, true),
             None => (name, false),

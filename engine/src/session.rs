@@ -89,7 +89,11 @@ impl QueryOutput {
 
     pub(crate) fn batches(schema: SchemaRef, batches: Vec<RecordBatch>, tag: Option<String>) -> Self {
         let stream = futures::stream::iter(batches.into_iter().map(Ok));
-        QueryOutput::Rows { schema: schema.clone(), stream: Box::pin(RecordBatchStreamAdapter::new(schema, stream)), tag }
+        QueryOutput::Rows {
+            schema: schema.clone(),
+            stream: Box::pin(RecordBatchStreamAdapter::new(schema, stream)),
+            tag,
+        }
     }
 
     /// Collects all rows (convenience for tests and the shell).
@@ -125,7 +129,8 @@ impl TxnSlot {
         &mut self,
         f: impl FnOnce(&mut Transaction) -> R + Send + 'static,
     ) -> Result<R> {
-        let mut txn = self.0.take().ok_or_else(|| EngineError::internal("transaction lost after a failed blocking call"))?;
+        let mut txn =
+            self.0.take().ok_or_else(|| EngineError::internal("transaction lost after a failed blocking call"))?;
         let (txn, r) = tokio::task::spawn_blocking(move || {
             let r = f(&mut txn);
             (txn, r)
@@ -258,8 +263,12 @@ impl Session {
             S::Query(_) | S::Explain { .. } => self.query_statement(slot, stmt, explicit).await,
             S::Set(set) => self.set(slot, set),
             S::ShowVariable { variable } => self.show(&variable),
-            S::Vacuum(_) | S::Analyze(_) => Ok(QueryOutput::command(if matches!(stmt, S::Vacuum(_)) { "VACUUM" } else { "ANALYZE" })),
-            other => Err(EngineError::unsupported(format!("statement not supported: {}", first_words(&other.to_string())))),
+            S::Vacuum(_) | S::Analyze(_) => {
+                Ok(QueryOutput::command(if matches!(stmt, S::Vacuum(_)) { "VACUUM" } else { "ANALYZE" }))
+            }
+            other => {
+                Err(EngineError::unsupported(format!("statement not supported: {}", first_words(&other.to_string()))))
+            }
         }
     }
 

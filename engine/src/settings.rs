@@ -72,10 +72,13 @@ pub fn parse_isolation(value: &str) -> Result<Isolation> {
     match value.trim().to_lowercase().as_str() {
         "read committed" | "read uncommitted" => Ok(Isolation::ReadCommitted),
         "repeatable read" | "snapshot" => Ok(Isolation::RepeatableRead),
-        "serializable" => Err(EngineError::unsupported(
-            "SERIALIZABLE isolation is not implemented yet; use REPEATABLE READ",
+        "serializable" => {
+            Err(EngineError::unsupported("SERIALIZABLE isolation is not implemented yet; use REPEATABLE READ"))
+        }
+        other => Err(EngineError::sql(
+            "22023",
+            format!("invalid value for parameter \"transaction_isolation\": \"{other}\""),
         )),
-        other => Err(EngineError::sql("22023", format!("invalid value for parameter \"transaction_isolation\": \"{other}\""))),
     }
 }
 
@@ -106,8 +109,9 @@ impl Settings {
                 parse_bool(&name, value)?;
             }
             "lock_timeout" | "statement_timeout" => {
-                parse_duration_ms(value)
-                    .ok_or_else(|| EngineError::sql("22023", format!("invalid value for parameter \"{name}\": \"{value}\"")))?;
+                parse_duration_ms(value).ok_or_else(|| {
+                    EngineError::sql("22023", format!("invalid value for parameter \"{name}\": \"{value}\""))
+                })?;
             }
             _ => {}
         }
@@ -158,7 +162,11 @@ impl Settings {
     /// The first schema of the search path.
     pub fn current_schema(&self) -> String {
         let path = self.values.get("search_path").map(String::as_str).unwrap_or("public");
-        path.split(',').map(|s| s.trim().trim_matches('"')).find(|s| !s.is_empty() && *s != "$user").unwrap_or("public").to_owned()
+        path.split(',')
+            .map(|s| s.trim().trim_matches('"'))
+            .find(|s| !s.is_empty() && *s != "$user")
+            .unwrap_or("public")
+            .to_owned()
     }
 }
 

@@ -17,8 +17,12 @@ fn isolation_of(modes: &[TransactionMode]) -> Result<Option<Isolation>> {
     for m in modes {
         if let TransactionMode::IsolationLevel(level) = m {
             out = Some(match level {
-                TransactionIsolationLevel::ReadUncommitted | TransactionIsolationLevel::ReadCommitted => Isolation::ReadCommitted,
-                TransactionIsolationLevel::RepeatableRead | TransactionIsolationLevel::Snapshot => Isolation::RepeatableRead,
+                TransactionIsolationLevel::ReadUncommitted | TransactionIsolationLevel::ReadCommitted => {
+                    Isolation::ReadCommitted
+                }
+                TransactionIsolationLevel::RepeatableRead | TransactionIsolationLevel::Snapshot => {
+                    Isolation::RepeatableRead
+                }
                 TransactionIsolationLevel::Serializable => parse_isolation("serializable")?,
             });
         }
@@ -144,7 +148,11 @@ impl Session {
                 .map_err(|e| EngineError::internal(e.to_string()))?;
             return Ok(QueryOutput::batches(schema, vec![batch], None));
         }
-        let key = if name == "transaction isolation level" { "transaction_isolation".to_owned() } else { name.replace(' ', "") };
+        let key = if name == "transaction isolation level" {
+            "transaction_isolation".to_owned()
+        } else {
+            name.replace(' ', "")
+        };
         let value = if key == "transaction_isolation" {
             match &self.block {
                 Some(b) => isolation_name(b.txn.isolation()).to_owned(),

@@ -24,7 +24,10 @@ fn char_len(len: &Option<CharacterLength>) -> Result<Option<u32>> {
         None | Some(CharacterLength::Max) => Ok(None),
         Some(CharacterLength::IntegerLength { length, .. }) => {
             if *length == 0 || *length > 10_485_760 {
-                return Err(EngineError::sql("22023", format!("length for type varchar must be between 1 and 10485760, got {length}")));
+                return Err(EngineError::sql(
+                    "22023",
+                    format!("length for type varchar must be between 1 and 10485760, got {length}"),
+                ));
             }
             Ok(Some(*length as u32))
         }
@@ -44,7 +47,10 @@ fn numeric(info: &ExactNumberInfo) -> Result<SqlType> {
         ));
     }
     if scale < 0 || scale > precision as i64 {
-        return Err(EngineError::sql("22023", format!("NUMERIC scale {scale} must be between 0 and precision {precision}")));
+        return Err(EngineError::sql(
+            "22023",
+            format!("NUMERIC scale {scale} must be between 0 and precision {precision}"),
+        ));
     }
     Ok(SqlType::Numeric { precision: precision as u8, scale: scale as i8 })
 }
@@ -115,7 +121,11 @@ pub fn coerce_to_column(array: &ArrayRef, ty: SqlType, column: &str) -> Result<A
         if !target_is_text && !from_text && !castable(array.data_type(), &target) {
             return Err(EngineError::sql(
                 "42804",
-                format!("column \"{column}\" is of type {} but expression is of type {}", ty.pg_name(), pg_type_name(array.data_type())),
+                format!(
+                    "column \"{column}\" is of type {} but expression is of type {}",
+                    ty.pg_name(),
+                    pg_type_name(array.data_type())
+                ),
             ));
         }
         let options = CastOptions { safe: false, ..Default::default() };
@@ -123,7 +133,9 @@ pub fn coerce_to_column(array: &ArrayRef, ty: SqlType, column: &str) -> Result<A
             EngineError::Sql { sqlstate: "22P02", .. } => {
                 EngineError::sql("22P02", format!("invalid input syntax for type {}", ty.pg_name()))
             }
-            EngineError::Sql { sqlstate: "22003", .. } => EngineError::sql("22003", format!("{} out of range for column \"{column}\"", ty.pg_name())),
+            EngineError::Sql { sqlstate: "22003", .. } => {
+                EngineError::sql("22003", format!("{} out of range for column \"{column}\"", ty.pg_name()))
+            }
             other => other,
         })?
     };
@@ -189,7 +201,10 @@ fn check_values(array: &ArrayRef, ty: SqlType, column: &str) -> Result<()> {
         let strings = array.as_string::<i32>();
         for s in strings.iter().flatten() {
             if serde_json::from_str::<serde_json::Value>(s).is_err() {
-                return Err(EngineError::sql("22P02", format!("invalid input syntax for type json in column \"{column}\"")));
+                return Err(EngineError::sql(
+                    "22P02",
+                    format!("invalid input syntax for type json in column \"{column}\""),
+                ));
             }
         }
     }

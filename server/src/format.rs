@@ -22,11 +22,8 @@ pub fn table(schema: &SchemaRef, batches: &[RecordBatch]) -> Result<String, arro
     let options = FormatOptions::default().with_null("");
     let mut rows: Vec<Vec<String>> = Vec::new();
     for b in batches {
-        let formatters = b
-            .columns()
-            .iter()
-            .map(|c| ArrayFormatter::try_new(c.as_ref(), &options))
-            .collect::<Result<Vec<_>, _>>()?;
+        let formatters =
+            b.columns().iter().map(|c| ArrayFormatter::try_new(c.as_ref(), &options)).collect::<Result<Vec<_>, _>>()?;
         for r in 0..b.num_rows() {
             rows.push(b.columns().iter().zip(&formatters).map(|(c, f)| cell(c.as_ref(), f, r)).collect());
         }

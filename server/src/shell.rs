@@ -64,13 +64,13 @@ async fn run_one(session: &mut Session, stmt: rustydb_engine::Statement) -> bool
     }
 }
 
-
 async fn print(out: QueryOutput) -> Result<(), rustydb_engine::EngineError> {
     match out {
         QueryOutput::Command { tag } => println!("{tag}"),
         rows @ QueryOutput::Rows { .. } => {
             let (schema, batches) = rows.collect().await?;
-            let text = format::table(&schema, &batches).map_err(|e| rustydb_engine::EngineError::internal(e.to_string()))?;
+            let text =
+                format::table(&schema, &batches).map_err(|e| rustydb_engine::EngineError::internal(e.to_string()))?;
             print!("{text}");
         }
     }

@@ -38,7 +38,8 @@ fn main() -> ExitCode {
     slt_files(&root, &mut files);
     files.sort();
     files.retain(|f| filter.as_ref().is_none_or(|p| f.to_string_lossy().contains(p.as_str())));
-    let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().expect("tokio runtime");
+    let runtime =
+        tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().expect("tokio runtime");
     let (mut passed, mut failed) = (0, 0);
     for file in &files {
         let name = file.strip_prefix(&root).unwrap_or(file).display().to_string();

@@ -140,9 +140,7 @@ pub fn rows_from_arrays(types: &[ColumnType], arrays: &[ArrayRef]) -> Result<Vec
         return Err(StorageError::Internal(format!("{} arrays given for {} columns", arrays.len(), types.len())));
     }
     let n = arrays.first().map_or(0, |a| a.len());
-    (0..n)
-        .map(|i| types.iter().zip(arrays).map(|(ty, a)| value_at(a.as_ref(), *ty, i)).collect())
-        .collect()
+    (0..n).map(|i| types.iter().zip(arrays).map(|(ty, a)| value_at(a.as_ref(), *ty, i)).collect()).collect()
 }
 
 #[cfg(test)]
@@ -151,7 +149,12 @@ mod tests {
 
     #[test]
     fn arrays_round_trip() {
-        let types = [ColumnType::Int64, ColumnType::Text, ColumnType::Decimal { precision: 10, scale: 2 }, ColumnType::TimestampTz];
+        let types = [
+            ColumnType::Int64,
+            ColumnType::Text,
+            ColumnType::Decimal { precision: 10, scale: 2 },
+            ColumnType::TimestampTz,
+        ];
         let rows: Vec<Box<[Value]>> = vec![
             vec![Value::Int64(1), Value::Text("a".into()), Value::Decimal(150), Value::TimestampTz(5)].into(),
             vec![Value::Null, Value::Null, Value::Null, Value::Null].into(),

@@ -173,8 +173,8 @@ impl<'a> Decoder<'a> {
             7 => Value::Decimal(i128::from_le_bytes(self.array()?)),
             8 => {
                 let b = self.bytes()?;
-                let s = std::str::from_utf8(b)
-                    .map_err(|_| StorageError::Corruption("text value is not UTF-8".into()))?;
+                let s =
+                    std::str::from_utf8(b).map_err(|_| StorageError::Corruption("text value is not UTF-8".into()))?;
                 Value::Text(s.into())
             }
             9 => Value::Bytes(self.bytes()?.into()),

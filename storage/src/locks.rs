@@ -88,7 +88,14 @@ pub struct LockManager {
 impl LockManager {
     /// Takes `resource` in `mode` for `txn`, waiting while others hold it.
     /// With `hold == false` it only waits until the resource is free.
-    pub fn acquire(&self, txn: TxnId, resource: &Resource, mode: Mode, hold: bool, timeout: Option<Duration>) -> Result<()> {
+    pub fn acquire(
+        &self,
+        txn: TxnId,
+        resource: &Resource,
+        mode: Mode,
+        hold: bool,
+        timeout: Option<Duration>,
+    ) -> Result<()> {
         let deadline = timeout.map(|t| Instant::now() + t);
         let mut lt = self.table.lock();
         loop {
@@ -166,7 +173,8 @@ mod tests {
         let lm = LockManager::default();
         lm.acquire(TxnId(1), &Resource::Table(TableId(1)), Mode::Shared, true, None).unwrap();
         lm.acquire(TxnId(2), &Resource::Table(TableId(1)), Mode::Shared, true, None).unwrap();
-        let r = lm.acquire(TxnId(3), &Resource::Table(TableId(1)), Mode::Exclusive, true, Some(Duration::from_millis(20)));
+        let r =
+            lm.acquire(TxnId(3), &Resource::Table(TableId(1)), Mode::Exclusive, true, Some(Duration::from_millis(20)));
         assert!(matches!(r, Err(StorageError::LockTimeout)));
     }
 

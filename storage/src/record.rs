@@ -30,14 +30,31 @@ use crate::value::Row;
 pub enum RedoOp {
     CreateTable(TableSpec),
     DropTable(TableId),
-    AlterTable { spec: TableSpec, map: Vec<ColumnSource> },
+    AlterTable {
+        spec: TableSpec,
+        map: Vec<ColumnSource>,
+    },
     Truncate(TableId),
-    Insert { table: TableId, row: RowId, values: Row },
-    Update { table: TableId, row: RowId, values: Row },
-    Delete { table: TableId, row: RowId },
+    Insert {
+        table: TableId,
+        row: RowId,
+        values: Row,
+    },
+    Update {
+        table: TableId,
+        row: RowId,
+        values: Row,
+    },
+    Delete {
+        table: TableId,
+        row: RowId,
+    },
     /// Sequences are not transactional: this records how far values were
     /// reserved, so a restart never hands out a value twice.
-    SetSequence { id: u64, value: i64 },
+    SetSequence {
+        id: u64,
+        value: i64,
+    },
 }
 
 fn encode_spec(e: &mut Encoder<'_>, spec: &TableSpec) {
@@ -157,12 +174,21 @@ mod tests {
         let spec = TableSpec {
             id: TableId(7),
             columns: vec![ColumnSpec { name: "a".into(), ty: ColumnType::Int64, nullable: false }],
-            indexes: vec![IndexSpec { id: IndexId(8), name: "t_pkey".into(), columns: vec![0], unique: true, primary: true }],
+            indexes: vec![IndexSpec {
+                id: IndexId(8),
+                name: "t_pkey".into(),
+                columns: vec![0],
+                unique: true,
+                primary: true,
+            }],
         };
         let ops = vec![
             RedoOp::CreateTable(spec.clone()),
             RedoOp::Insert { table: TableId(7), row: RowId(1), values: vec![Value::Int64(5)].into() },
-            RedoOp::AlterTable { spec, map: vec![ColumnSource::Existing(0), ColumnSource::Fill(Value::Text("x".into()))] },
+            RedoOp::AlterTable {
+                spec,
+                map: vec![ColumnSource::Existing(0), ColumnSource::Fill(Value::Text("x".into()))],
+            },
             RedoOp::Update { table: TableId(7), row: RowId(1), values: vec![Value::Int64(6)].into() },
             RedoOp::Delete { table: TableId(7), row: RowId(1) },
             RedoOp::Truncate(TableId(7)),

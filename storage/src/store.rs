@@ -103,15 +103,17 @@ impl Storage {
             }
             if log.valid_bytes < bytes.len() {
                 if i + 1 != files.len() {
-                    return Err(StorageError::Corruption(format!("{} is damaged before later log files", path.display())));
+                    return Err(StorageError::Corruption(format!(
+                        "{} is damaged before later log files",
+                        path.display()
+                    )));
                 }
                 tracing::warn!(
                     "cutting {} bytes of torn or corrupt WAL tail from {}",
                     bytes.len() - log.valid_bytes,
                     path.display()
                 );
-                vfs.truncate(path, log.valid_bytes as u64)
-                    .map_err(|e| StorageError::io("cutting the WAL tail", e))?;
+                vfs.truncate(path, log.valid_bytes as u64).map_err(|e| StorageError::io("cutting the WAL tail", e))?;
             }
             tail = Some((path.clone(), log.valid_bytes));
         }
@@ -182,9 +184,10 @@ impl Storage {
         let mut seqs = self.sequences.lock();
         let seq = seqs.entry(id).or_insert(Sequence { next: start, reserved: start - 1 });
         if seq.next > seq.reserved {
-            let reserved = seq.next.checked_add(SEQUENCE_RESERVE - 1).ok_or_else(|| {
-                StorageError::InvalidInput(format!("sequence {id} reached its maximum value"))
-            })?;
+            let reserved = seq
+                .next
+                .checked_add(SEQUENCE_RESERVE - 1)
+                .ok_or_else(|| StorageError::InvalidInput(format!("sequence {id} reached its maximum value")))?;
             self.commit(&[RedoOp::SetSequence { id, value: reserved }], true)?;
             seq.reserved = reserved;
         }
@@ -260,7 +263,9 @@ fn start_flusher(storage: Weak<Storage>) {
         }
     });
     if let Err(e) = spawned {
-        tracing::error!("could not start the WAL flusher thread ({e}); asynchronous commits flush with the next synchronous one");
+        tracing::error!(
+            "could not start the WAL flusher thread ({e}); asynchronous commits flush with the next synchronous one"
+        );
     }
 }
 

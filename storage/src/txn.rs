@@ -410,7 +410,8 @@ impl Transaction {
         self.lock_table(spec.id, true)?;
         let ws = Arc::make_mut(&mut self.writes);
         ws.ddl.push(RedoOp::CreateTable(spec.clone()));
-        let tw = TableWrites { spec: Arc::new(spec), base_hidden: true, map: None, dropped: false, rows: BTreeMap::new() };
+        let tw =
+            TableWrites { spec: Arc::new(spec), base_hidden: true, map: None, dropped: false, rows: BTreeMap::new() };
         ws.tables.insert(tw.spec.id, tw);
         Ok(())
     }
@@ -537,7 +538,10 @@ fn check_row(spec: &TableSpec, row: &[Value]) -> Result<()> {
             return Err(StorageError::NotNullViolation { column: c.name.clone() });
         }
         if !v.fits(c.ty) {
-            return Err(StorageError::Internal(format!("value {v:?} does not fit column {} of type {:?}", c.name, c.ty)));
+            return Err(StorageError::Internal(format!(
+                "value {v:?} does not fit column {} of type {:?}",
+                c.name, c.ty
+            )));
         }
     }
     Ok(())

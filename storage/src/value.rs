@@ -21,7 +21,10 @@ pub enum ColumnType {
     Float32,
     Float64,
     /// Fixed-point decimal held as an `i128` scaled by `10^scale`.
-    Decimal { precision: u8, scale: i8 },
+    Decimal {
+        precision: u8,
+        scale: i8,
+    },
     Text,
     Bytes,
     /// Days since 1970-01-01.

@@ -161,7 +161,13 @@ impl ReadView {
     }
 
     /// The next chunk of up to `max_rows` visible rows, projected.
-    pub fn scan_chunk(&self, table: TableId, cursor: &mut ScanCursor, projection: &[usize], max_rows: usize) -> Result<Option<Chunk>> {
+    pub fn scan_chunk(
+        &self,
+        table: TableId,
+        cursor: &mut ScanCursor,
+        projection: &[usize],
+        max_rows: usize,
+    ) -> Result<Option<Chunk>> {
         assert!(max_rows > 0, "a scan chunk holds at least one row");
         let spec = self.spec(table)?;
         let tw = self.own(table);
@@ -235,7 +241,13 @@ impl ReadView {
     }
 
     /// Visible rows whose key in index `index` falls in `range`, projected.
-    pub fn lookup(&self, table: TableId, index: IndexId, range: &KeyRange, projection: &[usize]) -> Result<Option<Chunk>> {
+    pub fn lookup(
+        &self,
+        table: TableId,
+        index: IndexId,
+        range: &KeyRange,
+        projection: &[usize],
+    ) -> Result<Option<Chunk>> {
         let spec = self.spec(table)?;
         let idx = spec
             .indexes
@@ -292,7 +304,8 @@ impl ReadView {
         Ok(candidates
             .into_iter()
             .filter(|id| {
-                base.latest(*id).is_some_and(|v| v.end == Scn::MAX && index_key(idx, &self.base_row(tw, &v.values))[..] == *key)
+                base.latest(*id)
+                    .is_some_and(|v| v.end == Scn::MAX && index_key(idx, &self.base_row(tw, &v.values))[..] == *key)
             })
             .collect())
     }

@@ -1,0 +1,30 @@
+#!/usr/bin/env bash
+# Runs every test of the project: layering checks, formatting, unit and
+# integration tests (including crash and concurrency tests) and the
+# sqllogictest suite. Exit status is non-zero if anything fails.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/rustydb/target}"
+export CARGO_TERM_COLOR="${CARGO_TERM_COLOR:-never}"
+
+echo "== layering: storage and catalog must not depend on DataFusion"
+for crate in rustydb-storage rustydb-catalog; do
+  if cargo tree -p "$crate" -e normal --prefix none | grep -q '^datafusion'; then
+    echo "layering violation: $crate depends on datafusion" >&2
+    exit 1
+  fi
+done
+
+echo "== one arrow version in Cargo.lock"
+n=$(grep -c '^name = "arrow"$' Cargo.lock)
+if [ "$n" -ne 1 ]; then
+  echo "Cargo.lock holds $n versions of arrow" >&2
+  exit 1
+fi
+
+echo "== formatting"
+cargo fmt --all -- --check
+
+echo "== tests"
+cargo test --workspace --locked
