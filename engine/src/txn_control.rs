@@ -113,9 +113,8 @@ impl Session {
                     let schema = self.settings.current_schema();
                     self.ctx.state_ref().write().config_mut().options_mut().catalog.default_schema = schema;
                 }
-                if let Some(b) = &mut self.block {
-                    apply_to_txn(&self.settings, &mut b.txn)?;
-                }
+                // Inside a block the block's transaction is the statement's.
+                apply_to_txn(&self.settings, slot.get_mut()?)?;
                 Ok(QueryOutput::command("SET"))
             }
             Set::SetTransaction { modes, .. } => {
@@ -123,9 +122,6 @@ impl Session {
                     // Outside a block this affects only the statement's own
                     // transaction, which has nothing left to do: as PostgreSQL.
                     slot.get_mut()?.set_isolation(iso);
-                    if let Some(b) = &mut self.block {
-                        b.txn.set_isolation(iso);
-                    }
                 }
                 Ok(QueryOutput::command("SET"))
             }
