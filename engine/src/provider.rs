@@ -37,6 +37,7 @@ use rustydb_common::IndexId;
 use rustydb_common::limits::SCAN_BATCH_ROWS_MAX;
 use rustydb_storage::{Chunk, KeyRange, ReadView, ScanCursor, Value};
 
+use crate::schema::StatementCell;
 use crate::types::{arrow_type, scalar_to_value, value_array};
 
 /// Name prefix of a table's row-id variant.
@@ -54,11 +55,13 @@ pub fn table_schema(def: &TableDef, with_rowid: bool) -> SchemaRef {
     Arc::new(Schema::new(fields))
 }
 
-/// A table as DataFusion sees it during one statement.
+/// A table as DataFusion sees it. It reads at the snapshot of whatever
+/// statement is running when it is scanned (from the session's cell), so a
+/// cached plan that holds it stays correct across statements.
 #[derive(Debug)]
 pub struct RustyTable {
     def: Arc<TableDef>,
-    view: ReadView,
+    cell: Arc<StatementCell>,
     schema: SchemaRef,
 }
 
@@ -72,9 +75,9 @@ impl fmt::Debug for Access {
 }
 
 impl RustyTable {
-    pub fn new(def: Arc<TableDef>, view: ReadView, with_rowid: bool) -> Self {
+    pub fn new(def: Arc<TableDef>, cell: Arc<StatementCell>, with_rowid: bool) -> Self {
         let schema = table_schema(&def, with_rowid);
-        RustyTable { def, view, schema }
+        RustyTable { def, cell, schema }
     }
 }
 
@@ -105,7 +108,14 @@ impl TableProvider for RustyTable {
         };
         let schema = project_schema(&self.schema, Some(&projection))?;
         let access = choose_access(&self.def, filters);
-        Ok(Arc::new(RowStoreExec::new(self.def.clone(), self.view.clone(), projection, schema, access, limit)))
+        let view = self
+            .cell
+            .get()
+            .ok_or_else(|| {
+                DataFusionError::Internal(format!("table {} scanned outside of a statement", self.def.name))
+            })?
+            .view;
+        Ok(Arc::new(RowStoreExec::new(self.def.clone(), view, projection, schema, access, limit)))
     }
 }
 

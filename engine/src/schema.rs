@@ -107,7 +107,7 @@ impl SchemaProvider for RustySchema {
         Ok(ctx
             .catalog
             .table(&self.name, name)
-            .map(|def| Arc::new(RustyTable::new(def.clone(), ctx.view.clone(), with_rowid)) as Arc<dyn TableProvider>))
+            .map(|def| Arc::new(RustyTable::new(def.clone(), self.cell.clone(), with_rowid)) as Arc<dyn TableProvider>))
     }
 
     fn table_exist(&self, name: &str) -> bool {

@@ -26,6 +26,7 @@ use datafusion::sql::sqlparser::ast::Statement;
 use datafusion::sql::sqlparser::dialect::PostgreSqlDialect;
 use datafusion::sql::sqlparser::parser::Parser;
 use futures::TryStreamExt;
+use futures::future::BoxFuture;
 use rustydb_catalog::{CatalogCache, CatalogSnapshot, bootstrap};
 use rustydb_storage::{Isolation, Savepoint, Storage, StorageOptions, Transaction};
 
@@ -199,6 +200,15 @@ impl Session {
         if let Some(out) = self.transaction_control(&stmt).await? {
             return Ok(out);
         }
+        self.run_in_transaction(move |session, slot, explicit| Box::pin(session.run(slot, stmt, explicit))).await
+    }
+
+    /// Runs `work` in the open block's transaction, or in a transaction of
+    /// its own that commits if `work` succeeds (autocommit).
+    pub(crate) async fn run_in_transaction<F>(&mut self, work: F) -> Result<QueryOutput>
+    where
+        F: for<'a> FnOnce(&'a mut Session, &'a mut TxnSlot, bool) -> BoxFuture<'a, Result<QueryOutput>>,
+    {
         if self.block.as_ref().is_some_and(|b| b.failed) {
             return Err(EngineError::sql(
                 "25P02",
@@ -210,7 +220,7 @@ impl Session {
             None => (TxnSlot(Some(self.new_transaction(None)?)), false, Vec::new()),
         };
         slot.get_mut()?.begin_statement();
-        let result = self.run(&mut slot, stmt, explicit).await;
+        let result = work(self, &mut slot, explicit).await;
         self.cell.clear();
         match (explicit, slot.0.take()) {
             (true, Some(txn)) => {
@@ -231,6 +241,19 @@ impl Session {
         }
     }
 
+    /// What planning outside of a statement reads: the open block's view
+    /// (its own DDL included), else a fresh snapshot.
+    pub(crate) fn current_view(&self) -> Result<rustydb_storage::ReadView> {
+        match &self.block {
+            Some(b) => Ok(b.txn.view()),
+            None => {
+                let mut txn = self.new_transaction(None)?;
+                txn.begin_statement();
+                Ok(txn.view())
+            }
+        }
+    }
+
     /// Starts a storage transaction with the session's settings.
     pub(crate) fn new_transaction(&self, isolation: Option<Isolation>) -> Result<Transaction> {
         let mut txn = self.db.storage.begin(isolation.unwrap_or(self.settings.default_isolation()?));
@@ -241,7 +264,11 @@ impl Session {
 
     /// Points the providers at the statement's snapshot and catalog.
     pub(crate) fn prepare_context(&self, txn: &Transaction) -> Result<Arc<CatalogSnapshot>> {
-        let view = txn.view();
+        self.prepare_view(txn.view())
+    }
+
+    /// Points the providers at `view` and its catalog.
+    pub(crate) fn prepare_view(&self, view: rustydb_storage::ReadView) -> Result<Arc<CatalogSnapshot>> {
         let catalog = self.db.catalog.get(&view)?;
         self.cell.set(StatementContext { view, catalog: catalog.clone() });
         Ok(catalog)
@@ -276,6 +303,16 @@ impl Session {
     async fn query_statement(&mut self, slot: &mut TxnSlot, stmt: Statement, explicit: bool) -> Result<QueryOutput> {
         self.prepare_context(slot.get()?)?;
         let plan = self.ctx.state().statement_to_plan(DfStatement::Statement(Box::new(stmt))).await?;
+        self.run_plan(plan, explicit).await
+    }
+
+    /// Runs a logical plan; inside a block the rows are collected so that an
+    /// execution error fails the block at this statement.
+    pub(crate) async fn run_plan(
+        &mut self,
+        plan: datafusion::logical_expr::LogicalPlan,
+        explicit: bool,
+    ) -> Result<QueryOutput> {
         let df = self.ctx.execute_logical_plan(plan).await?;
         let schema: SchemaRef = Arc::new(df.schema().as_arrow().clone());
         let stream = df.execute_stream().await?;

@@ -44,3 +44,5 @@ pub fn database() -> (tempfile::TempDir, Arc<Database>) {
 pub fn rows(r: &[&[&str]]) -> Vec<Vec<String>> {
     r.iter().map(|row| row.iter().map(|s| s.to_string()).collect()).collect()
 }
+
+mod prepared;

@@ -1,0 +1,224 @@
+//! Prepared statements: `prepare` once with `$1..$n` parameters, then
+//! `execute_prepared` many times.
+//!
+//! Queries keep their DataFusion logical plan; each execution binds the
+//! parameter values into it and plans only the physical side, skipping
+//! parsing, name resolution and type inference. The cached plan is tied to
+//! the catalog snapshot it was made with and is made again after DDL (tables
+//! in the plan read the snapshot of the executing statement, see
+//! `provider.rs`). Other statements (DML, DDL) bind by substituting the
+//! values as typed literals into the parsed statement.
+
+use std::sync::Arc;
+
+use datafusion::arrow::datatypes::{DataType, SchemaRef};
+use datafusion::common::{ParamValues, ScalarValue};
+use datafusion::logical_expr::LogicalPlan;
+use datafusion::sql::parser::Statement as DfStatement;
+use datafusion::sql::sqlparser::ast::{Expr, Statement, Value, visit_expressions_mut};
+use datafusion::sql::sqlparser::dialect::PostgreSqlDialect;
+use datafusion::sql::sqlparser::parser::Parser;
+use rustydb_catalog::CatalogSnapshot;
+use std::ops::ControlFlow;
+
+use crate::error::{EngineError, Result};
+use crate::session::{QueryOutput, Session, TxnSlot};
+
+/// Most parameters one statement may have (PostgreSQL's protocol limit).
+pub const PARAMS_MAX: usize = 65_535;
+
+/// A statement prepared by [`Session::prepare`].
+#[derive(Clone)]
+pub struct Prepared {
+    statement: Statement,
+    param_types: Vec<DataType>,
+    schema: Option<SchemaRef>,
+    plan: Option<(Arc<CatalogSnapshot>, LogicalPlan)>,
+}
+
+impl Prepared {
+    /// Parameter types, `$1` first.
+    pub fn param_types(&self) -> &[DataType] {
+        &self.param_types
+    }
+    /// The result columns, when the statement returns rows and they are
+    /// known before execution.
+    pub fn schema(&self) -> Option<&SchemaRef> {
+        self.schema.as_ref()
+    }
+    /// The statement text (normalised).
+    pub fn sql(&self) -> String {
+        self.statement.to_string()
+    }
+}
+
+/// Positions of the `$n` placeholders of a statement (1-based, highest).
+fn placeholder_count(stmt: &mut Statement) -> Result<usize> {
+    let mut max = 0usize;
+    let mut bad = None;
+    let _ = visit_expressions_mut(stmt, |e: &mut Expr| {
+        if let Expr::Value(v) = e
+            && let Value::Placeholder(p) = &v.value
+        {
+            match p.strip_prefix('$').and_then(|n| n.parse::<usize>().ok()).filter(|n| (1..=PARAMS_MAX).contains(n)) {
+                Some(n) => max = max.max(n),
+                None => bad = Some(p.clone()),
+            }
+        }
+        ControlFlow::<()>::Continue(())
+    });
+    match bad {
+        Some(p) => Err(EngineError::syntax(format!("unsupported parameter placeholder {p}; use $1, $2, ..."))),
+        None => Ok(max),
+    }
+}
+
+/// The SQL literal for a bound value, typed so that it means the same as the
+/// value would as a parameter.
+fn literal(value: &ScalarValue) -> Result<Expr> {
+    if value.is_null() {
+        return Ok(Expr::value(Value::Null));
+    }
+    let text = match value {
+        ScalarValue::Utf8(Some(s)) | ScalarValue::LargeUtf8(Some(s)) | ScalarValue::Utf8View(Some(s)) => {
+            return Ok(Expr::value(Value::SingleQuotedString(s.clone())));
+        }
+        ScalarValue::Boolean(Some(b)) => return Ok(Expr::value(Value::Boolean(*b))),
+        ScalarValue::Binary(Some(b)) | ScalarValue::LargeBinary(Some(b)) => {
+            let hex: String = b.iter().map(|x| format!("{x:02x}")).collect();
+            format!("CAST('\\x{hex}' AS BYTEA)")
+        }
+        other => {
+            let dt = crate::types::pg_type_name(&other.data_type());
+            let dt = if dt == "unknown" { "TEXT" } else { dt };
+            format!("CAST('{}' AS {dt})", other.to_string().replace('\'', "''"))
+        }
+    };
+    Parser::new(&PostgreSqlDialect {})
+        .try_with_sql(&text)
+        .and_then(|mut p| p.parse_expr())
+        .map_err(|e| EngineError::internal(format!("literal for parameter: {e}")))
+}
+
+fn bind_literals(stmt: &mut Statement, params: &[ScalarValue]) -> Result<()> {
+    let literals = params.iter().map(literal).collect::<Result<Vec<_>>>()?;
+    let _ = visit_expressions_mut(stmt, |e: &mut Expr| {
+        if let Expr::Value(v) = e
+            && let Value::Placeholder(p) = &v.value
+            && let Some(n) = p.strip_prefix('$').and_then(|n| n.parse::<usize>().ok())
+            && let Some(lit) = literals.get(n - 1)
+        {
+            *e = lit.clone();
+        }
+        ControlFlow::<()>::Continue(())
+    });
+    Ok(())
+}
+
+impl Session {
+    /// Prepares one statement. `declared` gives parameter types the client
+    /// fixed (`None` to infer); parameters nothing constrains are text.
+    pub async fn prepare(&mut self, sql: &str, declared: &[Option<DataType>]) -> Result<Prepared> {
+        let mut stmts = Self::parse(sql)?;
+        if stmts.len() != 1 {
+            return Err(EngineError::syntax("cannot prepare more than one statement"));
+        }
+        let mut statement = stmts.remove(0);
+        let count = placeholder_count(&mut statement)?.max(declared.len());
+        let is_query = matches!(statement, Statement::Query(ref q) if q.locks.is_empty());
+        let plannable =
+            is_query || matches!(statement, Statement::Insert(_) | Statement::Update(_) | Statement::Delete(_));
+        let mut prepared = Prepared { statement, param_types: Vec::new(), schema: None, plan: None };
+        let mut inferred: std::collections::HashMap<String, Option<DataType>> = Default::default();
+        if plannable {
+            let catalog = self.prepare_view(self.current_view()?)?;
+            let planned =
+                self.ctx.state().statement_to_plan(DfStatement::Statement(Box::new(prepared.statement.clone()))).await;
+            self.cell.clear();
+            match planned {
+                Ok(plan) => {
+                    inferred = plan.get_parameter_types()?;
+                    if is_query {
+                        prepared.schema = Some(Arc::new(plan.schema().as_arrow().clone()));
+                        prepared.plan = Some((catalog, plan));
+                    }
+                }
+                // DataFusion cannot plan some DML we support (ON CONFLICT,
+                // RETURNING): those parameters fall back to declared / text.
+                Err(e) if is_query => return Err(e.into()),
+                Err(_) => {}
+            }
+        }
+        prepared.param_types = (1..=count)
+            .map(|n| {
+                declared
+                    .get(n - 1)
+                    .cloned()
+                    .flatten()
+                    .or_else(|| inferred.get(&format!("${n}")).cloned().flatten())
+                    .unwrap_or(DataType::Utf8)
+            })
+            .collect();
+        Ok(prepared)
+    }
+
+    /// Executes a prepared statement with parameter values (`$1` first).
+    pub async fn execute_prepared(&mut self, prepared: &mut Prepared, params: Vec<ScalarValue>) -> Result<QueryOutput> {
+        if params.len() != prepared.param_types.len() {
+            return Err(EngineError::sql(
+                "08P01",
+                format!(
+                    "bind message supplies {} parameters, but prepared statement requires {}",
+                    params.len(),
+                    prepared.param_types.len()
+                ),
+            ));
+        }
+        let params = params
+            .into_iter()
+            .zip(&prepared.param_types)
+            .map(|(v, t)| if &v.data_type() == t { Ok(v) } else { v.cast_to(t).map_err(EngineError::from) })
+            .collect::<Result<Vec<_>>>()?;
+        if prepared.plan.is_some() {
+            return self.run_prepared_query(prepared, params).await;
+        }
+        let mut stmt = prepared.statement.clone();
+        bind_literals(&mut stmt, &params)?;
+        self.execute_statement(stmt).await
+    }
+
+    async fn run_prepared_query(&mut self, prepared: &mut Prepared, params: Vec<ScalarValue>) -> Result<QueryOutput> {
+        let prepared_copy = prepared.clone();
+        let out = self
+            .run_in_transaction(move |session, slot, explicit| {
+                Box::pin(async move { session.prepared_query(slot, prepared_copy, params, explicit).await })
+            })
+            .await?;
+        Ok(out)
+    }
+
+    async fn prepared_query(
+        &mut self,
+        slot: &mut TxnSlot,
+        mut prepared: Prepared,
+        params: Vec<ScalarValue>,
+        explicit: bool,
+    ) -> Result<QueryOutput> {
+        let catalog = self.prepare_context(slot.get()?)?;
+        let plan = match &prepared.plan {
+            Some((planned_with, plan)) if Arc::ptr_eq(planned_with, &catalog) => plan.clone(),
+            _ => {
+                // The catalog changed since PREPARE: plan again.
+                let plan = self
+                    .ctx
+                    .state()
+                    .statement_to_plan(DfStatement::Statement(Box::new(prepared.statement.clone())))
+                    .await?;
+                prepared.plan = Some((catalog, plan.clone()));
+                plan
+            }
+        };
+        let plan = plan.with_param_values(ParamValues::List(params.into_iter().map(Into::into).collect()))?;
+        self.run_plan(plan, explicit).await
+    }
+}
