@@ -184,7 +184,7 @@ fn plan_error(m: String) -> EngineError {
         return e;
     }
     if m.contains("table") && m.contains("not found") {
-        return EngineError::sql("42P01", m);
+        return undefined_table(&m);
     }
     if m.contains("Invalid function") || m.contains("No function matches") {
         return EngineError::sql("42883", m);
@@ -212,9 +212,15 @@ fn by_message(m: &str) -> Option<EngineError> {
         return Some(cast_error(m.to_owned()));
     }
     if lower.contains("table") && lower.contains("not found") {
-        return Some(EngineError::sql("42P01", m.to_owned()));
+        return Some(undefined_table(m));
     }
     None
+}
+
+/// PostgreSQL's wording for a missing relation: `relation "t" does not exist`.
+fn undefined_table(m: &str) -> EngineError {
+    let name = m.split('\'').nth(1).and_then(|q| q.rsplit('.').next()).unwrap_or(m);
+    EngineError::sql("42P01", format!("relation \"{name}\" does not exist"))
 }
 
 #[cfg(test)]
@@ -233,5 +239,7 @@ mod tests {
         assert_eq!(EngineError::from(e).sqlstate(), "23505");
         let e = DataFusionError::ArrowError(Box::new(ArrowError::DivideByZero), None);
         assert_eq!(EngineError::from(e).sqlstate(), "22012");
+        let e = DataFusionError::Plan("table 'rustydb.public.nope' not found".into());
+        assert_eq!(EngineError::from(e).to_string(), "relation \"nope\" does not exist");
     }
 }
