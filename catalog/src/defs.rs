@@ -1,6 +1,6 @@
 //! Definitions stored in the catalog, serialised as JSON bodies.
 
-use rustydb_common::{IndexId, TableId};
+use rustydb_common::TableId;
 use rustydb_storage::{ColumnSpec, IndexSpec, TableSpec};
 use serde::{Deserialize, Serialize};
 
@@ -33,16 +33,9 @@ pub struct ColumnDef {
     pub identity: Option<Identity>,
 }
 
-/// One index, including the primary key and UNIQUE constraints.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct IndexDef {
-    pub id: IndexId,
-    pub name: String,
-    /// Column positions in key order.
-    pub columns: Vec<usize>,
-    pub unique: bool,
-    pub primary: bool,
-}
+/// One index, including the primary key and UNIQUE constraints. The
+/// catalog stores exactly what storage enforces.
+pub type IndexDef = IndexSpec;
 
 /// A table.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -74,17 +67,7 @@ impl TableDef {
                 .iter()
                 .map(|c| ColumnSpec { name: c.name.clone(), ty: c.ty.column_type(), nullable: c.nullable })
                 .collect(),
-            indexes: self
-                .indexes
-                .iter()
-                .map(|i| IndexSpec {
-                    id: i.id,
-                    name: i.name.clone(),
-                    columns: i.columns.clone(),
-                    unique: i.unique,
-                    primary: i.primary,
-                })
-                .collect(),
+            indexes: self.indexes.clone(),
         }
     }
 }
