@@ -88,6 +88,11 @@ impl QueryOutput {
         QueryOutput::Command { tag: tag.into() }
     }
 
+    /// Rows already in memory.
+    pub fn from_batches(schema: SchemaRef, batches: Vec<RecordBatch>, tag: Option<String>) -> Self {
+        Self::batches(schema, batches, tag)
+    }
+
     pub(crate) fn batches(schema: SchemaRef, batches: Vec<RecordBatch>, tag: Option<String>) -> Self {
         let stream = futures::stream::iter(batches.into_iter().map(Ok));
         QueryOutput::Rows {

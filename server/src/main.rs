@@ -2,6 +2,7 @@
 //! network front ends).
 
 mod format;
+mod pgwire;
 mod shell;
 
 use std::path::PathBuf;
@@ -30,6 +31,18 @@ enum Command {
         #[arg(short = 'f', long = "file")]
         file: Option<PathBuf>,
     },
+    /// Run the server: PostgreSQL protocol on --pg-listen.
+    Serve {
+        /// Data directory (created if missing).
+        #[arg(long, env = "RUSTYDB_DATA", default_value = "rustydb-data")]
+        data: PathBuf,
+        /// Address for the PostgreSQL protocol.
+        #[arg(long, env = "RUSTYDB_PG_LISTEN", default_value = "127.0.0.1:5432")]
+        pg_listen: std::net::SocketAddr,
+        /// Most client connections at once.
+        #[arg(long, env = "RUSTYDB_MAX_CONNECTIONS", default_value_t = 100)]
+        max_connections: usize,
+    },
 }
 
 fn main() -> ExitCode {
@@ -47,6 +60,9 @@ fn main() -> ExitCode {
     };
     let result = match cli.command {
         Command::Sql { data, command, file } => runtime.block_on(shell::run(data, command, file)),
+        Command::Serve { data, pg_listen, max_connections } => {
+            runtime.block_on(serve(data, pgwire::PgOptions { listen: pg_listen, max_connections }))
+        }
     };
     match result {
         Ok(code) => code,
@@ -55,4 +71,51 @@ fn main() -> ExitCode {
             ExitCode::FAILURE
         }
     }
+}
+
+/// Runs the server until SIGINT or SIGTERM.
+async fn serve(data: PathBuf, pg: pgwire::PgOptions) -> anyhow::Result<ExitCode> {
+    use anyhow::Context;
+    if !pg.listen.ip().is_loopback() {
+        anyhow::bail!(
+            "refusing to listen on {} : password authentication is not implemented yet, so only loopback \
+             addresses (127.0.0.1, ::1) are allowed",
+            pg.listen
+        );
+    }
+    if pg.max_connections == 0 {
+        anyhow::bail!("--max-connections must be at least 1");
+    }
+    let db =
+        rustydb_engine::Database::open(&data).with_context(|| format!("opening the database in {}", data.display()))?;
+    let (listener, addr) = pgwire::bind(&pg).await?;
+    println!(
+        "RustyDB {} listening for PostgreSQL clients on {addr} (data in {})",
+        env!("CARGO_PKG_VERSION"),
+        data.display()
+    );
+    pgwire::serve(db.clone(), listener, pg.max_connections, shutdown_signal()).await;
+    db.storage().flush().context("flushing the WAL at shutdown")?;
+    println!("RustyDB stopped");
+    Ok(ExitCode::SUCCESS)
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = tokio::signal::ctrl_c();
+    #[cfg(unix)]
+    {
+        let mut term = match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(s) => s,
+            Err(_) => {
+                let _ = ctrl_c.await;
+                return;
+            }
+        };
+        tokio::select! {
+            _ = ctrl_c => {}
+            _ = term.recv() => {}
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = ctrl_c.await;
 }

@@ -1,0 +1,109 @@
+//! OLTP micro-benchmarks of the engine's Session API (in-process, no network).
+//!
+//! Run: `cargo run --release -p rustydb-benches --bin oltp`
+//! Results are recorded in docs/benchmarks.md.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use datafusion::common::ScalarValue;
+use futures::TryStreamExt;
+use rustydb_engine::{Database, QueryOutput, Session};
+
+async fn exec(s: &mut Session, sql: &str) {
+    for out in s.execute(sql).await.expect(sql) {
+        if let QueryOutput::Rows { stream, .. } = out {
+            let _: Vec<_> = stream.try_collect().await.expect(sql);
+        }
+    }
+}
+
+async fn commits(db: Arc<Database>, sessions: usize, per_session: usize, sync: bool) -> f64 {
+    let start = Instant::now();
+    let handles: Vec<_> = (0..sessions)
+        .map(|i| {
+            let db = db.clone();
+            tokio::spawn(async move {
+                let mut s = db.session();
+                if !sync {
+                    exec(&mut s, "SET synchronous_commit = off").await;
+                }
+                let mut ins = s.prepare("INSERT INTO c VALUES ($1, $2)", &[]).await.unwrap();
+                for j in 0..per_session {
+                    let id = (i * 1_000_000 + j) as i64 + if sync { 0 } else { 500_000 };
+                    s.execute_prepared(
+                        &mut ins,
+                        vec![ScalarValue::Int64(Some(id)), ScalarValue::Int64(Some(j as i64))],
+                    )
+                    .await
+                    .unwrap();
+                }
+            })
+        })
+        .collect();
+    for h in handles {
+        h.await.unwrap();
+    }
+    (sessions * per_session) as f64 / start.elapsed().as_secs_f64()
+}
+
+fn main() {
+    let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
+    rt.block_on(async {
+        let dir = tempfile::tempdir().unwrap();
+        let db = Database::open(dir.path()).unwrap();
+        let mut s = db.session();
+        exec(&mut s, "CREATE TABLE c (id BIGINT PRIMARY KEY, v BIGINT)").await;
+        println!(
+            "autocommit INSERT, 1 session, fsync:       {:>9.0} commits/s",
+            commits(db.clone(), 1, 300, true).await
+        );
+        println!(
+            "autocommit INSERT, 8 sessions, fsync:      {:>9.0} commits/s",
+            commits(db.clone(), 8, 300, true).await
+        );
+        println!(
+            "autocommit INSERT, 1 session, async commit: {:>8.0} commits/s",
+            commits(db.clone(), 1, 3000, false).await
+        );
+
+        exec(&mut s, "CREATE TABLE acc (id BIGINT PRIMARY KEY, balance BIGINT)").await;
+        exec(&mut s, "INSERT INTO acc SELECT value, 0 FROM generate_series(1, 100000) AS g(value)").await;
+        let mut sel = s.prepare("SELECT balance FROM acc WHERE id = $1", &[]).await.unwrap();
+        let n = 5000;
+        let start = Instant::now();
+        for i in 0..n {
+            let out =
+                s.execute_prepared(&mut sel, vec![ScalarValue::Int64(Some(1 + (i * 7919) % 100_000))]).await.unwrap();
+            let _ = out.collect().await.unwrap();
+        }
+        let per = start.elapsed() / n as u32;
+        println!(
+            "prepared point SELECT by primary key:      {:>9.1} µs ({:.0}/s)",
+            micros(per),
+            1.0 / per.as_secs_f64()
+        );
+
+        let start = Instant::now();
+        let out = s.execute("SELECT sum(balance + id) FROM acc").await.unwrap().pop().unwrap();
+        let _ = out.collect().await.unwrap();
+        let t = start.elapsed();
+        println!(
+            "full scan + sum of 100k rows:              {:>9.1} ms ({:.1} M rows/s)",
+            millis(t),
+            0.1 / t.as_secs_f64()
+        );
+
+        let start = Instant::now();
+        exec(&mut s, "UPDATE acc SET balance = balance + 1 WHERE id % 10 = 0").await;
+        println!("UPDATE of 10k of 100k rows:                {:>9.1} ms", millis(start.elapsed()));
+    });
+}
+
+fn micros(d: Duration) -> f64 {
+    d.as_secs_f64() * 1e6
+}
+
+fn millis(d: Duration) -> f64 {
+    d.as_secs_f64() * 1e3
+}

@@ -1,0 +1,75 @@
+//! Engine results and errors as PostgreSQL protocol messages.
+
+use std::sync::Arc;
+
+use arrow_pg::datatypes::{arrow_schema_to_pg_fields, encode_recordbatch};
+use datafusion::arrow::datatypes::Schema;
+use futures::StreamExt;
+use pgwire::api::portal::Format;
+use pgwire::api::results::{FieldInfo, QueryResponse, Response, Tag};
+use pgwire::error::{ErrorInfo, PgWireError, PgWireResult};
+use rustydb_engine::{EngineError, QueryOutput};
+
+/// The one place engine errors become protocol errors.
+pub fn error_info(e: &EngineError) -> ErrorInfo {
+    let mut info = ErrorInfo::new("ERROR".to_owned(), e.sqlstate().to_owned(), e.to_string());
+    if let Some(detail) = e.detail() {
+        info.detail = Some(detail.to_owned());
+    }
+    info
+}
+
+pub fn to_pgwire(e: EngineError) -> PgWireError {
+    PgWireError::UserError(Box::new(error_info(&e)))
+}
+
+/// A command tag such as `INSERT 0 3` as pgwire's `Tag`.
+pub fn tag(text: &str) -> Tag {
+    let mut parts = text.rsplitn(2, ' ');
+    let last = parts.next().unwrap_or_default();
+    let head = parts.next();
+    match (head, last.parse::<usize>()) {
+        (Some(head), Ok(n)) if head == "INSERT 0" => Tag::new("INSERT").with_oid(0).with_rows(n),
+        (Some(head), Ok(n)) => Tag::new(head).with_rows(n),
+        _ => Tag::new(text),
+    }
+}
+
+/// Row descriptions for a result schema in the requested formats.
+pub fn fields(schema: &Schema, format: &Format) -> PgWireResult<Vec<FieldInfo>> {
+    arrow_schema_to_pg_fields(schema, format, None)
+}
+
+/// Turns one statement's output into a protocol response.
+pub fn response(out: QueryOutput, format: &Format) -> PgWireResult<Response> {
+    match out {
+        QueryOutput::Command { tag: t } => Ok(match t.as_str() {
+            "BEGIN" => Response::TransactionStart(tag(&t)),
+            "COMMIT" | "ROLLBACK" => Response::TransactionEnd(tag(&t)),
+            _ => Response::Execution(tag(&t)),
+        }),
+        QueryOutput::Rows { schema, stream, tag: t } => {
+            let fields = Arc::new(fields(&schema, format)?);
+            let row_fields = fields.clone();
+            let rows = stream.flat_map(move |batch| {
+                let rows: Vec<PgWireResult<_>> = match batch {
+                    Ok(batch) => encode_recordbatch(row_fields.clone(), batch).collect(),
+                    Err(e) => vec![Err(to_pgwire(EngineError::from(e)))],
+                };
+                futures::stream::iter(rows)
+            });
+            let mut resp = QueryResponse::new(fields, rows);
+            if let Some(t) = t {
+                // RETURNING: the tag of the command, e.g. "INSERT 0" + count.
+                let head = t.rsplit_once(' ').map_or(t.as_str(), |(h, _)| h);
+                resp.set_command_tag(head);
+            }
+            Ok(Response::Query(resp))
+        }
+    }
+}
+
+/// Text format for every column (simple query protocol).
+pub fn text() -> Format {
+    Format::UnifiedText
+}

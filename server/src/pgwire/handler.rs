@@ -1,0 +1,253 @@
+//! One client connection: startup, simple query and extended query, all
+//! over one engine `Session`.
+
+use std::fmt::Debug;
+use std::sync::Arc;
+
+use arrow_pg::datatypes::into_pg_type;
+use async_trait::async_trait;
+use datafusion::arrow::datatypes::{DataType, TimeUnit};
+use datafusion::common::ParamValues;
+use futures::Sink;
+use pgwire::api::auth::{
+    DefaultServerParameterProvider, StartupHandler, finish_authentication, protocol_negotiation,
+    save_startup_parameters_to_metadata,
+};
+use pgwire::api::portal::{Format, Portal};
+use pgwire::api::query::{ExtendedQueryHandler, SimpleQueryHandler};
+use pgwire::api::results::{FieldInfo, Response};
+use pgwire::api::stmt::QueryParser;
+use pgwire::api::store::PortalStore;
+use pgwire::api::{ClientInfo, ClientPortalStore, PgWireConnectionState, Type};
+use pgwire::error::{ErrorInfo, PgWireError, PgWireResult};
+use pgwire::messages::{PgWireBackendMessage, PgWireFrontendMessage};
+use rustydb_engine::{DATABASE_NAME, Database, Prepared, QueryOutput, Session, TransactionStatus};
+use tokio::io::AsyncWriteExt;
+use tokio::sync::Mutex;
+
+use super::encode::{self, to_pgwire};
+
+/// The server's state for one connection.
+pub struct Connection {
+    session: Arc<Mutex<Session>>,
+    parser: Arc<Parser>,
+}
+
+impl Connection {
+    pub fn new(db: Arc<Database>) -> Self {
+        let session = Arc::new(Mutex::new(db.session()));
+        Connection { parser: Arc::new(Parser { session: session.clone() }), session }
+    }
+}
+
+/// Maps a statement's output to a response, telling pgwire about
+/// transaction boundaries from the session's own state.
+fn respond(
+    out: QueryOutput,
+    before: TransactionStatus,
+    after: TransactionStatus,
+    format: &Format,
+) -> PgWireResult<Response> {
+    let resp = encode::response(out, format)?;
+    Ok(match resp {
+        Response::TransactionStart(tag) if before != TransactionStatus::Idle => Response::Execution(tag),
+        Response::TransactionEnd(tag) if after != TransactionStatus::Idle => Response::Execution(tag),
+        Response::Execution(tag) if before == TransactionStatus::Idle && after != TransactionStatus::Idle => {
+            Response::TransactionStart(tag)
+        }
+        other => other,
+    })
+}
+
+#[async_trait]
+impl StartupHandler for Connection {
+    async fn on_startup<C>(&self, client: &mut C, message: PgWireFrontendMessage) -> PgWireResult<()>
+    where
+        C: ClientInfo + Sink<PgWireBackendMessage> + Unpin + Send,
+        C::Error: Debug,
+        PgWireError: From<<C as Sink<PgWireBackendMessage>>::Error>,
+    {
+        let PgWireFrontendMessage::Startup(ref startup) = message else { return Ok(()) };
+        protocol_negotiation(client, startup).await?;
+        save_startup_parameters_to_metadata(client, startup);
+        let database = client.metadata().get("database").cloned();
+        if let Some(db) = database
+            && db != DATABASE_NAME
+        {
+            return Err(PgWireError::UserError(Box::new(ErrorInfo::new(
+                "FATAL".into(),
+                "3D000".into(),
+                format!("database \"{db}\" does not exist"),
+            ))));
+        }
+        let pid = std::process::id() as i32 ^ rand_pid();
+        client.set_pid_and_secret_key(pid, pgwire::messages::startup::SecretKey::I32(rand_pid()));
+        let mut params = DefaultServerParameterProvider::default();
+        params.server_version = format!("16.0 (RustyDB {})", env!("CARGO_PKG_VERSION"));
+        params.time_zone = "UTC".into();
+        params.date_style = "ISO, MDY".into();
+        params.application_name = client.metadata().get("application_name").cloned();
+        finish_authentication(client, &params).await?;
+        client.set_state(PgWireConnectionState::ReadyForQuery);
+        Ok(())
+    }
+}
+
+fn rand_pid() -> i32 {
+    use std::hash::{BuildHasher, Hasher};
+    let mut h = std::collections::hash_map::RandomState::new().build_hasher();
+    h.write_u64(std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_nanos() as u64));
+    (h.finish() & 0x7fff_ffff) as i32
+}
+
+#[async_trait]
+impl SimpleQueryHandler for Connection {
+    async fn do_query<C>(&self, _client: &mut C, query: &str) -> PgWireResult<Vec<Response>>
+    where
+        C: ClientInfo + ClientPortalStore + Sink<PgWireBackendMessage> + Unpin + Send + Sync,
+        C::PortalStore: PortalStore,
+        C::Error: Debug,
+        PgWireError: From<<C as Sink<PgWireBackendMessage>>::Error>,
+    {
+        let mut session = self.session.lock().await;
+        let statements = match Session::parse(query) {
+            Ok(s) => s,
+            Err(e) => return Ok(vec![Response::Error(Box::new(encode::error_info(&e)))]),
+        };
+        let mut responses = Vec::with_capacity(statements.len());
+        for stmt in statements {
+            let before = session.transaction_status();
+            match session.execute_statement(stmt).await {
+                Ok(out) => {
+                    // Simple query results are sent in full before the next
+                    // statement runs, so collect them now.
+                    let out = collect(out).await;
+                    let after = session.transaction_status();
+                    match out {
+                        Ok(out) => responses.push(respond(out, before, after, &encode::text())?),
+                        Err(e) => {
+                            responses.push(Response::Error(Box::new(encode::error_info(&e))));
+                            break;
+                        }
+                    }
+                }
+                Err(e) => {
+                    responses.push(Response::Error(Box::new(encode::error_info(&e))));
+                    break;
+                }
+            }
+        }
+        Ok(responses)
+    }
+}
+
+/// Materialises a lazy result so execution errors surface with the statement.
+async fn collect(out: QueryOutput) -> Result<QueryOutput, rustydb_engine::EngineError> {
+    match out {
+        rows @ QueryOutput::Rows { .. } => {
+            let tag = match &rows {
+                QueryOutput::Rows { tag, .. } => tag.clone(),
+                QueryOutput::Command { .. } => None,
+            };
+            let (schema, batches) = rows.collect().await?;
+            Ok(rustydb_engine::QueryOutput::from_batches(schema, batches, tag))
+        }
+        other => Ok(other),
+    }
+}
+
+/// Parses and prepares statements for the extended protocol.
+pub struct Parser {
+    session: Arc<Mutex<Session>>,
+}
+
+/// The Arrow type a client-declared parameter type asks for.
+fn arrow_of(ty: &Type) -> Option<DataType> {
+    Some(match *ty {
+        Type::BOOL => DataType::Boolean,
+        Type::INT2 => DataType::Int16,
+        Type::INT4 => DataType::Int32,
+        Type::INT8 => DataType::Int64,
+        Type::FLOAT4 => DataType::Float32,
+        Type::FLOAT8 => DataType::Float64,
+        Type::TEXT | Type::VARCHAR | Type::BPCHAR | Type::NAME | Type::JSON | Type::JSONB => DataType::Utf8,
+        Type::BYTEA => DataType::Binary,
+        Type::DATE => DataType::Date32,
+        Type::TIMESTAMP => DataType::Timestamp(TimeUnit::Microsecond, None),
+        Type::TIMESTAMPTZ => DataType::Timestamp(TimeUnit::Microsecond, Some("+00:00".into())),
+        _ => return None,
+    })
+}
+
+#[async_trait]
+impl QueryParser for Parser {
+    type Statement = Prepared;
+
+    async fn parse_sql<C>(&self, _client: &C, sql: &str, types: &[Option<Type>]) -> PgWireResult<Option<Prepared>>
+    where
+        C: ClientInfo + Unpin + Send + Sync,
+    {
+        let declared: Vec<Option<DataType>> = types.iter().map(|t| t.as_ref().and_then(arrow_of)).collect();
+        let mut session = self.session.lock().await;
+        session.prepare(sql, &declared).await.map(Some).map_err(to_pgwire)
+    }
+
+    fn get_parameter_types(&self, stmt: &Prepared) -> PgWireResult<Vec<Type>> {
+        stmt.param_types().iter().map(into_pg_type).collect()
+    }
+
+    fn get_result_schema(&self, stmt: &Prepared, format: Option<&Format>) -> PgWireResult<Vec<FieldInfo>> {
+        match stmt.schema() {
+            Some(schema) => encode::fields(schema, format.unwrap_or(&Format::UnifiedText)),
+            None => Ok(Vec::new()),
+        }
+    }
+}
+
+#[async_trait]
+impl ExtendedQueryHandler for Connection {
+    type Statement = Prepared;
+    type QueryParser = Parser;
+
+    fn query_parser(&self) -> Arc<Parser> {
+        self.parser.clone()
+    }
+
+    async fn do_query<C>(&self, _client: &mut C, portal: &Portal<Prepared>, _max_rows: usize) -> PgWireResult<Response>
+    where
+        C: ClientInfo + ClientPortalStore + Sink<PgWireBackendMessage> + Unpin + Send + Sync,
+        C::PortalStore: PortalStore<Statement = Prepared>,
+        C::Error: Debug,
+        PgWireError: From<<C as Sink<PgWireBackendMessage>>::Error>,
+    {
+        let mut prepared = portal.statement.statement.clone();
+        let types: Vec<Option<&DataType>> = prepared.param_types().iter().map(Some).collect();
+        let params = match arrow_pg::datatypes::df::deserialize_parameters(portal, &types)? {
+            ParamValues::List(values) => values.into_iter().map(|v| v.value).collect(),
+            ParamValues::Map(_) => return Err(PgWireError::ApiError("named parameters are not supported".into())),
+        };
+        let mut session = self.session.lock().await;
+        let before = session.transaction_status();
+        let out = session.execute_prepared(&mut prepared, params).await.map_err(to_pgwire)?;
+        let out = collect(out).await.map_err(to_pgwire)?;
+        let after = session.transaction_status();
+        respond(out, before, after, &portal.result_column_format)
+    }
+}
+
+/// Answers a connection over the limit the way PostgreSQL does.
+pub async fn refuse_too_many(mut socket: tokio::net::TcpStream) {
+    let mut body = Vec::new();
+    for (code, value) in [(b'S', "FATAL"), (b'V', "FATAL"), (b'C', "53300"), (b'M', "sorry, too many clients already")]
+    {
+        body.push(code);
+        body.extend_from_slice(value.as_bytes());
+        body.push(0);
+    }
+    body.push(0);
+    let mut msg = vec![b'E'];
+    msg.extend_from_slice(&((body.len() + 4) as u32).to_be_bytes());
+    msg.extend_from_slice(&body);
+    let _ = socket.write_all(&msg).await;
+    let _ = socket.shutdown().await;
+}
