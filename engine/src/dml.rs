@@ -510,6 +510,52 @@ impl Session {
         Ok(QueryOutput::batches(schema, batches, Some(tag)))
     }
 
+    /// The result columns of a DML statement's RETURNING clause, for
+    /// Describe before execution. The statement context must be set.
+    pub(crate) async fn returning_schema(
+        &self,
+        catalog: &CatalogSnapshot,
+        stmt: &Statement,
+    ) -> Result<Option<datafusion::arrow::datatypes::SchemaRef>> {
+        let (relation_name, alias, items) = match stmt {
+            Statement::Insert(i) => {
+                let TableObject::TableName(name) = &i.table else { return Ok(None) };
+                (name.clone(), i.table_alias.as_ref().map(|a| ident(&a.alias)), i.returning.as_ref())
+            }
+            Statement::Update(u) => match &u.table.relation {
+                TableFactor::Table { name, alias, .. } => {
+                    (name.clone(), alias.as_ref().map(|a| ident(&a.name)), u.returning.as_ref())
+                }
+                _ => return Ok(None),
+            },
+            Statement::Delete(d) => {
+                let (FromTable::WithFromKeyword(t) | FromTable::WithoutKeyword(t)) = &d.from;
+                match t.first().map(|t| &t.relation) {
+                    Some(TableFactor::Table { name, alias, .. }) => {
+                        (name.clone(), alias.as_ref().map(|a| ident(&a.name)), d.returning.as_ref())
+                    }
+                    _ => return Ok(None),
+                }
+            }
+            _ => return Ok(None),
+        };
+        let Some(items) = items else { return Ok(None) };
+        let def = self.resolve_table(catalog, &relation_name)?;
+        let alias = alias.unwrap_or_else(|| def.name.clone());
+        let list: Vec<String> = items.iter().map(|i| i.to_string()).collect();
+        let sql = format!(
+            "SELECT {} FROM {}.{} AS {} WHERE false",
+            list.join(", "),
+            quote(&def.schema),
+            quote(&def.name),
+            quote(&alias)
+        );
+        let stmt = Self::parse(&sql)?.remove(0);
+        let plan =
+            self.ctx.state().statement_to_plan(datafusion::sql::parser::Statement::Statement(Box::new(stmt))).await?;
+        Ok(Some(Arc::new(plan.schema().as_arrow().clone())))
+    }
+
     // ----- SELECT ... FOR UPDATE -----
 
     pub(crate) async fn select_for_update(

@@ -125,27 +125,53 @@ impl Session {
         }
         let mut statement = stmts.remove(0);
         let count = placeholder_count(&mut statement)?.max(declared.len());
-        let is_query = matches!(statement, Statement::Query(ref q) if q.locks.is_empty());
-        let plannable =
-            is_query || matches!(statement, Statement::Insert(_) | Statement::Update(_) | Statement::Delete(_));
+        // Queries (and EXPLAIN) keep their plan. FOR UPDATE runs through the
+        // DML path, but its columns are those of the query without the lock.
+        let cacheable = match &statement {
+            Statement::Query(q) => q.locks.is_empty(),
+            Statement::Explain { statement, .. } => matches!(**statement, Statement::Query(_)),
+            _ => false,
+        };
+        let describe_only = match &statement {
+            Statement::Query(q) if !q.locks.is_empty() => {
+                let mut q = q.clone();
+                q.locks.clear();
+                Some(Statement::Query(q))
+            }
+            Statement::Insert(_) | Statement::Update(_) | Statement::Delete(_) => Some(statement.clone()),
+            _ => None,
+        };
         let mut prepared = Prepared { statement, param_types: Vec::new(), schema: None, plan: None };
         let mut inferred: std::collections::HashMap<String, Option<DataType>> = Default::default();
-        if plannable {
+        if let Statement::ShowVariable { variable } = &prepared.statement {
+            prepared.schema = Some(self.show_schema(variable));
+        }
+        if cacheable || describe_only.is_some() {
             let catalog = self.prepare_view(self.current_view()?)?;
-            let planned =
-                self.ctx.state().statement_to_plan(DfStatement::Statement(Box::new(prepared.statement.clone()))).await;
+            let to_plan = describe_only.clone().unwrap_or_else(|| prepared.statement.clone());
+            let planned = self.ctx.state().statement_to_plan(DfStatement::Statement(Box::new(to_plan))).await;
+            let returning = match &describe_only {
+                // RETURNING columns must be described before execution.
+                Some(Statement::Insert(_) | Statement::Update(_) | Statement::Delete(_)) => {
+                    self.returning_schema(&catalog, &prepared.statement).await
+                }
+                _ => Ok(None),
+            };
             self.cell.clear();
+            prepared.schema = returning?;
             match planned {
                 Ok(plan) => {
                     inferred = plan.get_parameter_types()?;
-                    if is_query {
+                    if cacheable || matches!(describe_only, Some(Statement::Query(_))) {
                         prepared.schema = Some(Arc::new(plan.schema().as_arrow().clone()));
+                    }
+                    if cacheable {
                         prepared.plan = Some((catalog, plan));
                     }
                 }
+                Err(e) if cacheable || matches!(describe_only, Some(Statement::Query(_))) => return Err(e.into()),
                 // DataFusion cannot plan some DML we support (ON CONFLICT,
                 // RETURNING): those parameters fall back to declared / text.
-                Err(e) if is_query => return Err(e.into()),
                 Err(_) => {}
             }
         }

@@ -129,6 +129,18 @@ impl Session {
         }
     }
 
+    /// The result columns of SHOW, known before it runs.
+    pub(crate) fn show_schema(&self, variable: &[Ident]) -> datafusion::arrow::datatypes::SchemaRef {
+        let name = variable.iter().map(|i| i.value.to_lowercase()).collect::<Vec<_>>().join(" ");
+        if name == "all" {
+            return Arc::new(Schema::new(vec![
+                Field::new("name", DataType::Utf8, false),
+                Field::new("setting", DataType::Utf8, false),
+            ]));
+        }
+        Arc::new(Schema::new(vec![Field::new(show_key(&name), DataType::Utf8, false)]))
+    }
+
     /// SHOW name / SHOW ALL.
     pub(crate) fn show(&self, variable: &[Ident]) -> Result<QueryOutput> {
         let name = variable.iter().map(|i| i.value.to_lowercase()).collect::<Vec<_>>().join(" ");
@@ -157,11 +169,15 @@ impl Session {
         } else {
             self.settings.get(&key)?
         };
-        let schema = Arc::new(Schema::new(vec![Field::new(&key, DataType::Utf8, false)]));
+        let schema = self.show_schema(variable);
         let batch = RecordBatch::try_new(schema.clone(), vec![Arc::new(StringArray::from(vec![value]))])
             .map_err(|e| EngineError::internal(e.to_string()))?;
         Ok(QueryOutput::batches(schema, vec![batch], None))
     }
+}
+
+fn show_key(name: &str) -> String {
+    if name == "transaction isolation level" { "transaction_isolation".to_owned() } else { name.replace(' ', "") }
 }
 
 fn apply_to_txn(settings: &crate::settings::Settings, txn: &mut rustydb_storage::Transaction) -> Result<()> {

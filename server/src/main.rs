@@ -2,7 +2,7 @@
 //! network front ends).
 
 mod format;
-mod pgwire;
+use rustydb_server::pgwire;
 mod shell;
 
 use std::path::PathBuf;

@@ -6,6 +6,8 @@
 //! `2024-01-02 03:04:05`, `\x0102`), so the same files can later run over the
 //! wire and compare equal.
 
+pub mod wire;
+
 use std::sync::Arc;
 
 use arrow::array::{Array, AsArray};
@@ -62,7 +64,7 @@ pub fn pg_text(array: &dyn Array, row: usize) -> Result<String, arrow::error::Ar
 
 /// Adds a row; a value spanning lines (EXPLAIN plans) continues on rows of
 /// its own, one per line, so expected output can be written line by line.
-fn push_row(out: &mut Vec<Vec<String>>, row: Vec<String>) {
+pub fn push_row(out: &mut Vec<Vec<String>>, row: Vec<String>) {
     if !row.iter().any(|v| v.contains('\n')) {
         out.push(row);
         return;

@@ -7,6 +7,7 @@ use std::process::ExitCode;
 
 use rustydb_engine::Database;
 use rustydb_sql_tests::EngineDb;
+use rustydb_sql_tests::wire::{Server, WireDb};
 
 fn slt_files(dir: &Path, out: &mut Vec<PathBuf>) {
     let Ok(entries) = std::fs::read_dir(dir) else { return };
@@ -31,6 +32,20 @@ async fn run_file(path: &Path) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// The same file against a fresh server, over the PostgreSQL protocol.
+async fn run_file_over_wire(path: &Path) -> anyhow::Result<()> {
+    let dir = tempfile::tempdir()?;
+    let db = Database::open(dir.path())?;
+    let server = Server::start(db).await?;
+    let addr = server.addr;
+    let mut runner = sqllogictest::Runner::new(move || async move {
+        WireDb::connect(addr).await.map_err(rustydb_sql_tests::wire::WireError)
+    });
+    runner.run_file_async(path).await?;
+    drop(server);
+    Ok(())
+}
+
 fn main() -> ExitCode {
     let filter: Option<String> = std::env::args().skip(1).find(|a| !a.starts_with('-'));
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("slt");
@@ -43,14 +58,18 @@ fn main() -> ExitCode {
     let (mut passed, mut failed) = (0, 0);
     for file in &files {
         let name = file.strip_prefix(&root).unwrap_or(file).display().to_string();
-        match runtime.block_on(run_file(file)) {
-            Ok(()) => {
-                passed += 1;
-                println!("ok     {name}");
-            }
-            Err(e) => {
-                failed += 1;
-                println!("FAILED {name}\n{e}\n");
+        for (mode, result) in
+            [("in-process", runtime.block_on(run_file(file))), ("wire", runtime.block_on(run_file_over_wire(file)))]
+        {
+            match result {
+                Ok(()) => {
+                    passed += 1;
+                    println!("ok     {name} ({mode})");
+                }
+                Err(e) => {
+                    failed += 1;
+                    println!("FAILED {name} ({mode})\n{e}\n");
+                }
             }
         }
     }

@@ -7,7 +7,6 @@ use std::sync::Arc;
 use arrow_pg::datatypes::into_pg_type;
 use async_trait::async_trait;
 use datafusion::arrow::datatypes::{DataType, TimeUnit};
-use datafusion::common::ParamValues;
 use futures::Sink;
 use pgwire::api::auth::{
     DefaultServerParameterProvider, StartupHandler, finish_authentication, protocol_negotiation,
@@ -221,11 +220,7 @@ impl ExtendedQueryHandler for Connection {
         PgWireError: From<<C as Sink<PgWireBackendMessage>>::Error>,
     {
         let mut prepared = portal.statement.statement.clone();
-        let types: Vec<Option<&DataType>> = prepared.param_types().iter().map(Some).collect();
-        let params = match arrow_pg::datatypes::df::deserialize_parameters(portal, &types)? {
-            ParamValues::List(values) => values.into_iter().map(|v| v.value).collect(),
-            ParamValues::Map(_) => return Err(PgWireError::ApiError("named parameters are not supported".into())),
-        };
+        let params = super::params::decode(portal)?;
         let mut session = self.session.lock().await;
         let before = session.transaction_status();
         let out = session.execute_prepared(&mut prepared, params).await.map_err(to_pgwire)?;

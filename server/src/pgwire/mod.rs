@@ -11,6 +11,7 @@
 
 mod encode;
 mod handler;
+mod params;
 
 use std::net::SocketAddr;
 use std::sync::Arc;

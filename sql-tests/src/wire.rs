@@ -1,0 +1,135 @@
+//! The same `.slt` files over the PostgreSQL protocol: a server runs
+//! in-process on `127.0.0.1:0` and every connection of a file is a
+//! tokio-postgres client using the extended query protocol (Parse, Describe,
+//! Bind, Execute), with results in binary format, turned back into
+//! PostgreSQL's text form so expected output is shared with the in-process run.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use rustydb_engine::Database;
+use sqllogictest::{AsyncDB, DBOutput, DefaultColumnType};
+use tokio_postgres::types::Type;
+use tokio_postgres::{Client, NoTls, Row};
+
+use crate::push_row;
+
+/// A running server for one test file.
+pub struct Server {
+    pub addr: SocketAddr,
+    stop: Option<tokio::sync::oneshot::Sender<()>>,
+}
+
+impl Server {
+    pub async fn start(db: Arc<Database>) -> anyhow::Result<Server> {
+        let options = rustydb_server::pgwire::PgOptions { listen: "127.0.0.1:0".parse()?, max_connections: 64 };
+        let (listener, addr) = rustydb_server::pgwire::bind(&options).await?;
+        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        tokio::spawn(rustydb_server::pgwire::serve(db, listener, 64, async move {
+            let _ = stopped.await;
+        }));
+        Ok(Server { addr, stop: Some(stop) })
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+    }
+}
+
+/// Error as the runner matches it.
+#[derive(Debug)]
+pub struct WireError(pub tokio_postgres::Error);
+
+impl std::fmt::Display for WireError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self.0.as_db_error() {
+            Some(db) => write!(f, "{}: {}", db.code().code(), db.message()),
+            None => write!(f, "{}", self.0),
+        }
+    }
+}
+
+impl std::error::Error for WireError {}
+
+/// One connection of a test file.
+pub struct WireDb {
+    client: Client,
+}
+
+impl WireDb {
+    pub async fn connect(addr: SocketAddr) -> Result<Self, tokio_postgres::Error> {
+        let config = format!("host={} port={} user=rustydb dbname=rustydb", addr.ip(), addr.port());
+        let (client, connection) = tokio_postgres::connect(&config, NoTls).await?;
+        tokio::spawn(async move {
+            let _ = connection.await;
+        });
+        Ok(WireDb { client })
+    }
+}
+
+fn text(row: &Row, i: usize) -> Result<String, tokio_postgres::Error> {
+    let ty = row.columns()[i].type_().clone();
+    macro_rules! get {
+        ($t:ty, $f:expr) => {
+            row.try_get::<_, Option<$t>>(i)?.map($f)
+        };
+    }
+    let v: Option<String> = match ty {
+        Type::BOOL => get!(bool, |b| if b { "t".to_string() } else { "f".to_string() }),
+        Type::INT2 => get!(i16, |v| v.to_string()),
+        Type::INT4 => get!(i32, |v| v.to_string()),
+        Type::INT8 => get!(i64, |v| v.to_string()),
+        Type::FLOAT4 => get!(f32, |v| v.to_string()),
+        Type::FLOAT8 => get!(f64, |v| v.to_string()),
+        Type::NUMERIC => get!(rust_decimal::Decimal, |v| v.to_string()),
+        Type::BYTEA => get!(Vec<u8>, |b| format!("\\x{}", b.iter().map(|x| format!("{x:02x}")).collect::<String>())),
+        Type::DATE => get!(chrono::NaiveDate, |d| d.format("%Y-%m-%d").to_string()),
+        Type::TIMESTAMP => get!(chrono::NaiveDateTime, |t| t.format("%Y-%m-%d %H:%M:%S%.f").to_string()),
+        Type::TIMESTAMPTZ => {
+            get!(chrono::DateTime<chrono::Utc>, |t| t.format("%Y-%m-%d %H:%M:%S%.f%:::z").to_string())
+        }
+        _ => get!(String, |s| s),
+    };
+    Ok(match v {
+        None => "NULL".into(),
+        Some(s) if s.is_empty() => "(empty)".into(),
+        Some(s) => s,
+    })
+}
+
+#[async_trait]
+impl AsyncDB for WireDb {
+    type Error = WireError;
+    type ColumnType = DefaultColumnType;
+
+    async fn run(&mut self, sql: &str) -> Result<DBOutput<Self::ColumnType>, Self::Error> {
+        let stmt = self.client.prepare(sql).await.map_err(WireError)?;
+        if stmt.columns().is_empty() {
+            let n = self.client.execute(&stmt, &[]).await.map_err(WireError)?;
+            return Ok(DBOutput::StatementComplete(n));
+        }
+        let rows = self.client.query(&stmt, &[]).await.map_err(WireError)?;
+        let types = stmt.columns().iter().map(|_| DefaultColumnType::Any).collect();
+        let mut out = Vec::new();
+        for row in &rows {
+            let values = (0..row.len()).map(|i| text(row, i)).collect::<Result<Vec<_>, _>>().map_err(WireError)?;
+            push_row(&mut out, values);
+        }
+        Ok(DBOutput::Rows { types, rows: out })
+    }
+
+    async fn shutdown(&mut self) {}
+
+    fn engine_name(&self) -> &str {
+        "rustydb-wire"
+    }
+
+    fn error_sql_state(err: &Self::Error) -> Option<String> {
+        err.0.as_db_error().map(|d| d.code().code().to_owned())
+    }
+}
