@@ -8,6 +8,9 @@ cd "$(dirname "$0")/.."
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/rustydb/target}"
 export CARGO_TERM_COLOR="${CARGO_TERM_COLOR:-never}"
 
+echo "== test dependencies"
+./scripts/install-test-deps.sh
+
 echo "== layering: storage and catalog must not depend on DataFusion"
 for crate in rustydb-storage rustydb-catalog; do
   if cargo tree -p "$crate" -e normal --prefix none | grep -q '^datafusion'; then

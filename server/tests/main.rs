@@ -1,4 +1,7 @@
-//! End-to-end tests of the `rustydb` binary's SQL shell.
+//! End-to-end tests of the `rustydb` binary: the SQL shell, and the server
+//! with real PostgreSQL clients.
+
+mod pg;
 
 use std::process::Command;
 
