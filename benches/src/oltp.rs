@@ -18,7 +18,7 @@ async fn exec(s: &mut Session, sql: &str) {
     }
 }
 
-async fn commits(db: Arc<Database>, sessions: usize, per_session: usize, sync: bool) -> f64 {
+async fn commits(db: Arc<Database>, base: i64, sessions: usize, per_session: usize, sync: bool) -> f64 {
     let start = Instant::now();
     let handles: Vec<_> = (0..sessions)
         .map(|i| {
@@ -30,7 +30,7 @@ async fn commits(db: Arc<Database>, sessions: usize, per_session: usize, sync: b
                 }
                 let mut ins = s.prepare("INSERT INTO c VALUES ($1, $2)", &[]).await.unwrap();
                 for j in 0..per_session {
-                    let id = (i * 1_000_000 + j) as i64 + if sync { 0 } else { 500_000 };
+                    let id = base + (i * 1_000_000 + j) as i64;
                     s.execute_prepared(
                         &mut ins,
                         vec![ScalarValue::Int64(Some(id)), ScalarValue::Int64(Some(j as i64))],
@@ -56,15 +56,15 @@ fn main() {
         exec(&mut s, "CREATE TABLE c (id BIGINT PRIMARY KEY, v BIGINT)").await;
         println!(
             "autocommit INSERT, 1 session, fsync:       {:>9.0} commits/s",
-            commits(db.clone(), 1, 300, true).await
+            commits(db.clone(), 0, 1, 300, true).await
         );
         println!(
             "autocommit INSERT, 8 sessions, fsync:      {:>9.0} commits/s",
-            commits(db.clone(), 8, 300, true).await
+            commits(db.clone(), 100_000_000, 8, 300, true).await
         );
         println!(
             "autocommit INSERT, 1 session, async commit: {:>8.0} commits/s",
-            commits(db.clone(), 1, 3000, false).await
+            commits(db.clone(), 200_000_000, 1, 3000, false).await
         );
 
         exec(&mut s, "CREATE TABLE acc (id BIGINT PRIMARY KEY, balance BIGINT)").await;
