@@ -85,19 +85,40 @@ fn literal(value: &ScalarValue) -> Result<Expr> {
         }
         ScalarValue::Boolean(Some(b)) => return Ok(Expr::value(Value::Boolean(*b))),
         ScalarValue::Binary(Some(b)) | ScalarValue::LargeBinary(Some(b)) => {
+            // X'..' is a binary literal; a text literal would be bytea's text input.
             let hex: String = b.iter().map(|x| format!("{x:02x}")).collect();
-            format!("CAST('\\x{hex}' AS BYTEA)")
+            return Ok(Expr::value(Value::HexStringLiteral(hex)));
         }
         other => {
             let dt = crate::types::pg_type_name(&other.data_type());
             let dt = if dt == "unknown" { "TEXT" } else { dt };
-            format!("CAST('{}' AS {dt})", other.to_string().replace('\'', "''"))
+            // Arrow's display gives ISO dates and timestamps, which casts read back.
+            let array = other.to_array().map_err(EngineError::from)?;
+            let text = datafusion::arrow::util::display::array_value_to_string(&array, 0)
+                .map_err(crate::error::arrow_error)?;
+            format!("CAST('{}' AS {dt})", text.replace('\'', "''"))
         }
     };
     Parser::new(&PostgreSqlDialect {})
         .try_with_sql(&text)
         .and_then(|mut p| p.parse_expr())
         .map_err(|e| EngineError::internal(format!("literal for parameter: {e}")))
+}
+
+/// The statement without the clauses DataFusion's planner lacks, when it
+/// has any (for parameter type inference only).
+fn without_extensions(stmt: &Statement) -> Option<Statement> {
+    let mut s = stmt.clone();
+    match &mut s {
+        Statement::Insert(i) if i.returning.is_some() || i.on.is_some() => {
+            i.returning = None;
+            i.on = None;
+        }
+        Statement::Update(u) if u.returning.is_some() => u.returning = None,
+        Statement::Delete(d) if d.returning.is_some() => d.returning = None,
+        _ => return None,
+    }
+    Some(s)
 }
 
 fn bind_literals(stmt: &mut Statement, params: &[ScalarValue]) -> Result<()> {
@@ -149,7 +170,14 @@ impl Session {
         if cacheable || describe_only.is_some() {
             let catalog = self.prepare_view(self.current_view()?)?;
             let to_plan = describe_only.clone().unwrap_or_else(|| prepared.statement.clone());
-            let planned = self.ctx.state().statement_to_plan(DfStatement::Statement(Box::new(to_plan))).await;
+            let mut planned = self.ctx.state().statement_to_plan(DfStatement::Statement(Box::new(to_plan))).await;
+            if planned.is_err()
+                && let Some(plain) = without_extensions(&prepared.statement)
+            {
+                // DataFusion plans no RETURNING / ON CONFLICT; the statement
+                // without them has the same parameters.
+                planned = self.ctx.state().statement_to_plan(DfStatement::Statement(Box::new(plain))).await;
+            }
             let returning = match &describe_only {
                 // RETURNING columns must be described before execution.
                 Some(Statement::Insert(_) | Statement::Update(_) | Statement::Delete(_)) => {
