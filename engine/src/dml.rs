@@ -558,12 +558,7 @@ impl Session {
 
     // ----- SELECT ... FOR UPDATE -----
 
-    pub(crate) async fn select_for_update(
-        &mut self,
-        slot: &mut TxnSlot,
-        stmt: Statement,
-        explicit: bool,
-    ) -> Result<QueryOutput> {
+    pub(crate) async fn select_for_update(&mut self, slot: &mut TxnSlot, stmt: Statement) -> Result<QueryOutput> {
         let Statement::Query(mut query) = stmt else { return Err(EngineError::internal("not a query")) };
         if query.locks.iter().any(|l| l.nonblock.is_some()) {
             return Err(EngineError::unsupported("NOWAIT and SKIP LOCKED are not supported yet"));
@@ -607,7 +602,6 @@ impl Session {
             let schema = Arc::new(df.schema().as_arrow().clone());
             (schema, df.collect().await?)
         };
-        let _ = explicit;
         Ok(QueryOutput::batches(schema, batches, None))
     }
 }

@@ -26,7 +26,7 @@ pub fn check_new_name(name: &str) -> Result<()> {
             format!("identifier \"{name}\" is longer than {IDENTIFIER_BYTES_MAX} bytes"),
         ));
     }
-    if name.starts_with(ROWID_PREFIX) || name.starts_with("__") && name == "__session" {
+    if name.starts_with(ROWID_PREFIX) || name == crate::schema::SCRATCH_SCHEMA {
         return Err(EngineError::sql("42939", format!("name \"{name}\" is reserved")));
     }
     Ok(())

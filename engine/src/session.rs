@@ -291,7 +291,7 @@ impl Session {
             S::Insert(insert) => self.insert(slot, insert).await,
             S::Update(update) => self.update(slot, update).await,
             S::Delete(delete) => self.delete(slot, delete).await,
-            S::Query(ref q) if !q.locks.is_empty() => self.select_for_update(slot, stmt, explicit).await,
+            S::Query(ref q) if !q.locks.is_empty() => self.select_for_update(slot, stmt).await,
             S::Query(_) | S::Explain { .. } => self.query_statement(slot, stmt, explicit).await,
             S::Set(set) => self.set(slot, set),
             S::ShowVariable { variable } => self.show(&variable),
