@@ -8,6 +8,7 @@
 //!            storage::Transaction + catalog   ◄── provider::RustyTable (scans)
 //! ```
 
+mod checked_arithmetic;
 mod ddl;
 mod dml;
 mod error;

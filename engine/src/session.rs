@@ -165,7 +165,7 @@ impl Session {
             .with_create_default_catalog_and_schema(false)
             .with_information_schema(true)
             .set_str("datafusion.sql_parser.dialect", "postgresql");
-        let ctx = SessionContext::new_with_config(config);
+        let ctx = context_with_rules(config);
         let cell = Arc::new(StatementCell::default());
         let catalog_provider = Arc::new(RustyCatalog::new(cell.clone()));
         ctx.register_catalog(DATABASE_NAME, catalog_provider.clone());
@@ -342,6 +342,17 @@ impl Session {
         let batches = df.collect().await?;
         Ok((schema, batches))
     }
+}
+
+/// A DataFusion context with RustyDB's extra physical rules appended to
+/// DataFusion's own.
+fn context_with_rules(config: SessionConfig) -> SessionContext {
+    use datafusion::execution::session_state::SessionStateBuilder;
+    let state = SessionStateBuilder::new().with_config(config).with_default_features().build();
+    let mut rules = state.physical_optimizers().to_vec();
+    rules.push(Arc::new(crate::checked_arithmetic::CheckedArithmetic));
+    let state = SessionStateBuilder::new_from_existing(state).with_physical_optimizer_rules(rules).build();
+    SessionContext::new_with_state(state)
 }
 
 /// Commits on a blocking thread: the commit waits for its fsync.
