@@ -591,18 +591,10 @@ impl Session {
         }
         query.locks.clear();
         self.prepare_context(slot.get()?)?;
-        let stmt = Statement::Query(query);
-        let (schema, batches) = {
-            let plan = self
-                .ctx
-                .state()
-                .statement_to_plan(datafusion::sql::parser::Statement::Statement(Box::new(stmt)))
-                .await?;
-            let df = self.ctx.execute_logical_plan(plan).await?;
-            let schema = Arc::new(df.schema().as_arrow().clone());
-            (schema, df.collect().await?)
-        };
-        Ok(QueryOutput::batches(schema, batches, None))
+        let stmt = datafusion::sql::parser::Statement::Statement(Box::new(Statement::Query(query)));
+        let plan = self.ctx.state().statement_to_plan(stmt).await?;
+        // Collected: the rows were read under the locks just taken.
+        self.run_plan(plan, true).await
     }
 }
 

@@ -38,6 +38,10 @@ impl EngineError {
     pub fn syntax(message: impl Into<String>) -> Self {
         Self::sql("42601", message)
     }
+    /// 25P02: the transaction block failed earlier and awaits ROLLBACK.
+    pub fn in_failed_transaction() -> Self {
+        Self::sql("25P02", "current transaction is aborted, commands ignored until end of transaction block")
+    }
     /// XX000 internal_error.
     pub fn internal(message: impl Into<String>) -> Self {
         Self::sql("XX000", message)

@@ -215,10 +215,7 @@ impl Session {
         F: for<'a> FnOnce(&'a mut Session, &'a mut TxnSlot, bool) -> BoxFuture<'a, Result<QueryOutput>>,
     {
         if self.block.as_ref().is_some_and(|b| b.failed) {
-            return Err(EngineError::sql(
-                "25P02",
-                "current transaction is aborted, commands ignored until end of transaction block",
-            ));
+            return Err(EngineError::in_failed_transaction());
         }
         let (mut slot, explicit, savepoints) = match self.block.take() {
             Some(b) => (TxnSlot(Some(b.txn)), true, b.savepoints),

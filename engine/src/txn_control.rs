@@ -73,7 +73,7 @@ impl Session {
             Statement::Savepoint { name } => {
                 let b = self.block.as_mut().ok_or_else(|| no_block("SAVEPOINT"))?;
                 if b.failed {
-                    return Err(aborted());
+                    return Err(EngineError::in_failed_transaction());
                 }
                 b.savepoints.push((crate::names::ident(name), b.txn.savepoint()));
                 QueryOutput::command("SAVEPOINT")
@@ -81,7 +81,7 @@ impl Session {
             Statement::ReleaseSavepoint { name } => {
                 let b = self.block.as_mut().ok_or_else(|| no_block("RELEASE SAVEPOINT"))?;
                 if b.failed {
-                    return Err(aborted());
+                    return Err(EngineError::in_failed_transaction());
                 }
                 let name = crate::names::ident(name);
                 let pos = b.savepoints.iter().rposition(|(n, _)| *n == name).ok_or_else(|| no_savepoint(&name))?;
@@ -210,8 +210,4 @@ fn no_block(what: &str) -> EngineError {
 
 fn no_savepoint(name: &str) -> EngineError {
     EngineError::sql("3B001", format!("savepoint \"{name}\" does not exist"))
-}
-
-fn aborted() -> EngineError {
-    EngineError::sql("25P02", "current transaction is aborted, commands ignored until end of transaction block")
 }
