@@ -13,9 +13,15 @@ use rustydb_engine::{Database, EngineError, QueryOutput, Session};
 /// Runs SQL and returns the last statement's rows as strings (NULL as "NULL").
 pub async fn query(s: &mut Session, sql: &str) -> Result<Vec<Vec<String>>, EngineError> {
     let mut outs = s.execute(sql).await?;
-    let Some(last) = outs.pop() else { return Ok(vec![]) };
-    let QueryOutput::Rows { .. } = &last else { return Ok(vec![]) };
-    let (_, batches) = last.collect().await?;
+    match outs.pop() {
+        Some(last @ QueryOutput::Rows { .. }) => strings(last).await,
+        _ => Ok(vec![]),
+    }
+}
+
+/// The rows of a result as strings (NULL as "NULL").
+pub async fn strings(out: QueryOutput) -> Result<Vec<Vec<String>>, EngineError> {
+    let (_, batches) = out.collect().await?;
     let options = FormatOptions::default().with_null("NULL");
     let mut rows = Vec::new();
     for b in &batches {

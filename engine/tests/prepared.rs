@@ -7,19 +7,7 @@ use datafusion::common::ScalarValue;
 use crate::{database, exec, rows};
 
 async fn collect(out: rustydb_engine::QueryOutput) -> Vec<Vec<String>> {
-    let (_, batches) = out.collect().await.unwrap();
-    let mut r = Vec::new();
-    for b in &batches {
-        for i in 0..b.num_rows() {
-            r.push(
-                b.columns()
-                    .iter()
-                    .map(|c| datafusion::arrow::util::display::array_value_to_string(c, i).unwrap())
-                    .collect(),
-            );
-        }
-    }
-    r
+    crate::strings(out).await.unwrap()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -62,15 +62,21 @@ fn database_with_last_record(dir: &std::path::Path) -> (Vec<u8>, usize) {
     (std::fs::read(wal_file(dir)).unwrap(), before)
 }
 
+/// A fresh data directory whose only WAL file `name` holds `bytes`.
+fn database_with_wal(name: &std::ffi::OsStr, bytes: &[u8]) -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::create_dir_all(dir.path().join("wal")).unwrap();
+    std::fs::write(dir.path().join("wal").join(name), bytes).unwrap();
+    dir
+}
+
 #[test]
 fn a_torn_last_record_is_cut_at_every_offset() {
     let src = tempfile::tempdir().unwrap();
     let (full, last_start) = database_with_last_record(src.path());
     let name = wal_file(src.path()).file_name().unwrap().to_owned();
     for cut in last_start..full.len() {
-        let dir = tempfile::tempdir().unwrap();
-        std::fs::create_dir_all(dir.path().join("wal")).unwrap();
-        std::fs::write(dir.path().join("wal").join(&name), &full[..cut]).unwrap();
+        let dir = database_with_wal(&name, &full[..cut]);
         let s = open(dir.path());
         // The torn transaction is entirely absent; everything before it is there.
         assert_eq!(contents(&s.begin(Isolation::ReadCommitted).view()), vec![(1, 10)], "cut at {cut}");
@@ -90,11 +96,9 @@ fn a_corrupt_byte_in_the_last_record_drops_only_that_record() {
     let (full, last_start) = database_with_last_record(src.path());
     let name = wal_file(src.path()).file_name().unwrap().to_owned();
     for at in last_start..full.len() {
-        let dir = tempfile::tempdir().unwrap();
-        std::fs::create_dir_all(dir.path().join("wal")).unwrap();
         let mut bad = full.clone();
         bad[at] ^= 0x5a;
-        std::fs::write(dir.path().join("wal").join(&name), &bad).unwrap();
+        let dir = database_with_wal(&name, &bad);
         let s = open(dir.path());
         assert_eq!(contents(&s.begin(Isolation::ReadCommitted).view()), vec![(1, 10)], "flip at {at}");
     }
