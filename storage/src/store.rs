@@ -188,7 +188,7 @@ impl Storage {
                 .next
                 .checked_add(SEQUENCE_RESERVE - 1)
                 .ok_or_else(|| StorageError::InvalidInput(format!("sequence {id} reached its maximum value")))?;
-            self.commit(&[RedoOp::SetSequence { id, value: reserved }], true)?;
+            self.commit(vec![RedoOp::SetSequence { id, value: reserved }], true)?;
             seq.reserved = reserved;
         }
         let v = seq.next;
@@ -202,9 +202,9 @@ impl Storage {
     }
 
     /// Writes, applies and publishes one transaction's redo; returns its SCN.
-    pub(crate) fn commit(&self, ops: &[RedoOp], sync: bool) -> Result<Scn> {
+    pub(crate) fn commit(&self, ops: Vec<RedoOp>, sync: bool) -> Result<Scn> {
         let mut body = Vec::new();
-        encode_ops(ops, &mut body);
+        encode_ops(&ops, &mut body);
         let scn = {
             let mut last = self.commit_lock.lock();
             let scn = last.next();
@@ -281,8 +281,8 @@ struct Replay {
 
 impl Replay {
     fn apply(&mut self, scn: Scn, ops: Vec<RedoOp>) -> Result<()> {
-        for op in &ops {
-            match op {
+        for op in ops {
+            match &op {
                 RedoOp::CreateTable(spec) | RedoOp::AlterTable { spec, .. } => {
                     self.max_object_id = self.max_object_id.max(spec.id.0);
                     for i in &spec.indexes {
@@ -336,24 +336,30 @@ impl TableMap for HashMap<TableId, Arc<RwLock<TableStore>>> {
     }
 }
 
-/// Applies one redo op at `scn`; shared by commit and replay.
-fn apply_op(tables: &mut dyn TableMap, scn: Scn, op: &RedoOp) -> Result<()> {
+/// Applies one redo op at `scn`; shared by commit and replay. Takes the op
+/// by value so row values move into the store instead of being copied.
+fn apply_op(tables: &mut dyn TableMap, scn: Scn, op: RedoOp) -> Result<()> {
     match op {
-        RedoOp::CreateTable(spec) => tables.create(spec.clone()),
+        RedoOp::CreateTable(spec) => tables.create(spec),
         RedoOp::DropTable(id) => {
-            if !tables.remove(*id) {
-                return Err(StorageError::NoSuchTable(*id));
+            if !tables.remove(id) {
+                return Err(StorageError::NoSuchTable(id));
             }
         }
-        RedoOp::AlterTable { spec, map } => tables.with(spec.id, &mut |t| {
-            t.alter(spec.clone(), map);
-            t.last_write = scn;
-        })?,
-        RedoOp::Truncate(id) => tables.with(*id, &mut |t| t.end_all(scn))?,
-        RedoOp::Insert { table, row, values } | RedoOp::Update { table, row, values } => {
-            tables.with(*table, &mut |t| t.put(*row, values.clone(), scn))?
+        RedoOp::AlterTable { spec, map } => {
+            let table = spec.id;
+            let mut spec = Some(spec);
+            tables.with(table, &mut |t| {
+                t.alter(spec.take().expect("applied once"), &map);
+                t.last_write = scn;
+            })?
         }
-        RedoOp::Delete { table, row } => tables.with(*table, &mut |t| t.end(*row, scn))?,
+        RedoOp::Truncate(id) => tables.with(id, &mut |t| t.end_all(scn))?,
+        RedoOp::Insert { table, row, values } | RedoOp::Update { table, row, values } => {
+            let mut values = Some(values);
+            tables.with(table, &mut |t| t.put(row, values.take().expect("applied once"), scn))?
+        }
+        RedoOp::Delete { table, row } => tables.with(table, &mut |t| t.end(row, scn))?,
         RedoOp::SetSequence { .. } => {}
     }
     Ok(())

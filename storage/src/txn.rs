@@ -483,8 +483,11 @@ impl Transaction {
     pub fn commit(mut self) -> Result<Scn> {
         self.finished = true;
         let result = if self.has_writes() {
-            let ops = redo_ops(&self.writes);
-            self.storage.commit(&ops, self.synchronous_commit)
+            // Nobody else holds the write set once statements are done, so
+            // its rows usually move into the redo without a copy.
+            let writes = std::mem::take(&mut self.writes);
+            let ops = redo_ops(Arc::try_unwrap(writes).unwrap_or_else(|shared| (*shared).clone()));
+            self.storage.commit(ops, self.synchronous_commit)
         } else {
             Ok(self.snapshot)
         };
@@ -548,17 +551,17 @@ fn check_row(spec: &TableSpec, row: &[Value]) -> Result<()> {
 }
 
 /// The redo of a write set: DDL in statement order, then row changes.
-fn redo_ops(ws: &WriteSet) -> Vec<RedoOp> {
-    let mut ops = ws.ddl.clone();
-    for (table, tw) in &ws.tables {
+fn redo_ops(ws: WriteSet) -> Vec<RedoOp> {
+    let mut ops = ws.ddl;
+    for (table, tw) in ws.tables {
         if tw.dropped {
             continue;
         }
-        for (row, w) in &tw.rows {
+        for (row, w) in tw.rows {
             ops.push(match w {
-                Write::Insert(values) => RedoOp::Insert { table: *table, row: *row, values: values.clone() },
-                Write::Update(values) => RedoOp::Update { table: *table, row: *row, values: values.clone() },
-                Write::Delete => RedoOp::Delete { table: *table, row: *row },
+                Write::Insert(values) => RedoOp::Insert { table, row, values },
+                Write::Update(values) => RedoOp::Update { table, row, values },
+                Write::Delete => RedoOp::Delete { table, row },
             });
         }
     }
