@@ -18,3 +18,7 @@ pub const VALUE_BYTES_MAX: usize = 1 << 30;
 
 /// Most rows a scan of the row store puts into one Arrow record batch.
 pub const SCAN_BATCH_ROWS_MAX: usize = 8_192;
+
+/// Longest line of COPY input held while waiting for its end. A COPY that
+/// never sends a newline fails here instead of growing without bound.
+pub const COPY_LINE_BYTES_MAX: usize = 256 * 1024 * 1024;

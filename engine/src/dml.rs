@@ -157,6 +157,18 @@ impl Session {
                 nrows = v.rows.len();
             }
         }
+        self.complete_rows(def, &targets, &source_arrays, nrows).await
+    }
+
+    /// Rows in table column order from values for the `targets` columns,
+    /// with defaults, identity values and NULLs for the others.
+    pub(crate) async fn complete_rows(
+        &self,
+        def: &TableDef,
+        targets: &[usize],
+        source_arrays: &[ArrayRef],
+        nrows: usize,
+    ) -> Result<Vec<Row>> {
         let mut columns: Vec<ArrayRef> = Vec::with_capacity(def.columns.len());
         for (pos, col) in def.columns.iter().enumerate() {
             let array = match targets.iter().position(|&t| t == pos) {

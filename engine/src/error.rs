@@ -23,6 +23,10 @@ pub enum EngineError {
     Storage(#[from] StorageError),
     #[error(transparent)]
     Catalog(#[from] CatalogError),
+    /// An error with where it happened, as PostgreSQL's CONTEXT field
+    /// (e.g. `COPY t, line 3, column a`).
+    #[error("{source}")]
+    Context { source: Box<EngineError>, context: String },
 }
 
 impl EngineError {
@@ -47,9 +51,23 @@ impl EngineError {
         Self::sql("XX000", message)
     }
 
+    /// Adds where the error happened.
+    pub fn with_context(self, context: impl Into<String>) -> Self {
+        EngineError::Context { source: Box::new(self), context: context.into() }
+    }
+
+    /// Where the error happened, as PostgreSQL's CONTEXT field.
+    pub fn context(&self) -> Option<&str> {
+        match self {
+            EngineError::Context { context, .. } => Some(context),
+            _ => None,
+        }
+    }
+
     /// The PostgreSQL SQLSTATE.
     pub fn sqlstate(&self) -> &'static str {
         match self {
+            EngineError::Context { source, .. } => source.sqlstate(),
             EngineError::Sql { sqlstate, .. } => sqlstate,
             EngineError::Storage(e) => e.sqlstate(),
             EngineError::Catalog(e) => e.sqlstate(),
@@ -62,6 +80,7 @@ impl EngineError {
             EngineError::Storage(e) => e.kind(),
             EngineError::Catalog(e) => e.kind(),
             EngineError::Sql { sqlstate, .. } => kind_of_sqlstate(sqlstate),
+            EngineError::Context { source, .. } => source.kind(),
         }
     }
 
@@ -70,6 +89,7 @@ impl EngineError {
         match self {
             EngineError::Storage(StorageError::UniqueViolation { detail, .. })
             | EngineError::Catalog(CatalogError::Storage(StorageError::UniqueViolation { detail, .. })) => Some(detail),
+            EngineError::Context { source, .. } => source.detail(),
             _ => None,
         }
     }

@@ -9,10 +9,13 @@
 //! ```
 
 mod checked_arithmetic;
+mod copy;
+mod copy_format;
 mod ddl;
 mod dml;
 mod error;
 mod names;
+mod parse;
 mod prepared;
 mod provider;
 mod schema;
@@ -21,6 +24,8 @@ mod settings;
 mod txn_control;
 mod types;
 
+pub use copy::CopyOut;
+pub use copy_format::{CopyFormat, CopyOptions};
 pub use datafusion::sql::sqlparser::ast::Statement;
 pub use error::{EngineError, Result};
 pub use names::DATABASE_NAME;

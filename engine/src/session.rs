@@ -23,13 +23,13 @@ use datafusion::physical_plan::stream::RecordBatchStreamAdapter;
 use datafusion::prelude::SessionConfig;
 use datafusion::sql::parser::Statement as DfStatement;
 use datafusion::sql::sqlparser::ast::Statement;
-use datafusion::sql::sqlparser::dialect::PostgreSqlDialect;
-use datafusion::sql::sqlparser::parser::Parser;
 use futures::TryStreamExt;
 use futures::future::BoxFuture;
 use rustydb_catalog::{CatalogCache, CatalogSnapshot, bootstrap};
 use rustydb_storage::{Isolation, Savepoint, Storage, StorageOptions, Transaction};
 
+use crate::copy::CopyOut;
+use crate::copy_format::CopyFormat;
 use crate::error::{EngineError, Result};
 use crate::names::DATABASE_NAME;
 use crate::schema::{RustyCatalog, StatementCell, StatementContext};
@@ -72,6 +72,11 @@ pub enum QueryOutput {
     Rows { schema: SchemaRef, stream: SendableRecordBatchStream, tag: Option<String> },
     /// A command with its PostgreSQL command tag (e.g. `INSERT 0 3`).
     Command { tag: String },
+    /// COPY FROM STDIN started: the client sends data next
+    /// ([`Session::copy_in_data`], then [`Session::copy_in_done`]).
+    CopyIn { columns: usize, format: CopyFormat },
+    /// COPY TO STDOUT: rows to write in the COPY format.
+    CopyOut(CopyOut),
 }
 
 impl std::fmt::Debug for QueryOutput {
@@ -79,6 +84,8 @@ impl std::fmt::Debug for QueryOutput {
         match self {
             QueryOutput::Rows { schema, tag, .. } => write!(f, "Rows({:?}, {tag:?})", schema.fields().len()),
             QueryOutput::Command { tag } => write!(f, "Command({tag})"),
+            QueryOutput::CopyIn { columns, .. } => write!(f, "CopyIn({columns})"),
+            QueryOutput::CopyOut(c) => write!(f, "CopyOut({})", c.schema.fields().len()),
         }
     }
 }
@@ -94,21 +101,41 @@ impl QueryOutput {
     }
 
     pub(crate) fn batches(schema: SchemaRef, batches: Vec<RecordBatch>, tag: Option<String>) -> Self {
-        let stream = futures::stream::iter(batches.into_iter().map(Ok));
-        QueryOutput::Rows {
-            schema: schema.clone(),
-            stream: Box::pin(RecordBatchStreamAdapter::new(schema, stream)),
-            tag,
+        QueryOutput::Rows { schema: schema.clone(), stream: memory_stream(schema, batches), tag }
+    }
+
+    /// Runs a lazy result to its end now, so that its errors surface with
+    /// the statement rather than while the rows are being sent.
+    pub async fn materialize(self) -> Result<QueryOutput> {
+        match self {
+            QueryOutput::Rows { schema, stream, tag } => {
+                let batches = stream.try_collect().await?;
+                Ok(Self::batches(schema, batches, tag))
+            }
+            QueryOutput::CopyOut(mut copy) => {
+                let batches = copy.stream.try_collect().await?;
+                copy.stream = memory_stream(copy.schema.clone(), batches);
+                Ok(QueryOutput::CopyOut(copy))
+            }
+            other => Ok(other),
         }
     }
 
     /// Collects all rows (convenience for tests and the shell).
     pub async fn collect(self) -> Result<(SchemaRef, Vec<RecordBatch>)> {
         match self {
-            QueryOutput::Rows { schema, stream, .. } => Ok((schema, stream.try_collect().await?)),
-            QueryOutput::Command { .. } => Err(EngineError::internal("statement returned no rows")),
+            QueryOutput::Rows { schema, stream, .. } | QueryOutput::CopyOut(CopyOut { schema, stream, .. }) => {
+                Ok((schema, stream.try_collect().await?))
+            }
+            QueryOutput::Command { .. } | QueryOutput::CopyIn { .. } => {
+                Err(EngineError::internal("statement returned no rows"))
+            }
         }
     }
+}
+
+fn memory_stream(schema: SchemaRef, batches: Vec<RecordBatch>) -> SendableRecordBatchStream {
+    Box::pin(RecordBatchStreamAdapter::new(schema, futures::stream::iter(batches.into_iter().map(Ok))))
 }
 
 /// An explicit transaction block (BEGIN ... COMMIT).
@@ -156,6 +183,7 @@ pub struct Session {
     pub(crate) catalog_provider: Arc<RustyCatalog>,
     pub(crate) block: Option<Block>,
     pub(crate) settings: Settings,
+    pub(crate) copy: Option<crate::copy::CopyIn>,
 }
 
 impl Session {
@@ -169,7 +197,7 @@ impl Session {
         let cell = Arc::new(StatementCell::default());
         let catalog_provider = Arc::new(RustyCatalog::new(cell.clone()));
         ctx.register_catalog(DATABASE_NAME, catalog_provider.clone());
-        Session { db, ctx, cell, catalog_provider, block: None, settings: Settings::default() }
+        Session { db, ctx, cell, catalog_provider, block: None, settings: Settings::default(), copy: None }
     }
 
     /// The database this session belongs to.
@@ -188,7 +216,7 @@ impl Session {
 
     /// Parses SQL text into statements (PostgreSQL dialect).
     pub fn parse(sql: &str) -> Result<Vec<Statement>> {
-        Parser::parse_sql(&PostgreSqlDialect {}, sql).map_err(|e| EngineError::syntax(e.to_string()))
+        crate::parse::parse(sql)
     }
 
     /// Runs every statement of `sql` in order, stopping at the first error.
@@ -202,8 +230,14 @@ impl Session {
 
     /// Runs one parsed statement.
     pub async fn execute_statement(&mut self, stmt: Statement) -> Result<QueryOutput> {
+        if self.copy.is_some() {
+            return Err(EngineError::sql("08P01", "a COPY FROM STDIN is in progress"));
+        }
         if let Some(out) = self.transaction_control(&stmt).await? {
             return Ok(out);
+        }
+        if matches!(stmt, Statement::Copy { to: false, .. }) {
+            return self.copy_from(stmt).await;
         }
         self.run_in_transaction(move |session, slot, explicit| Box::pin(session.run(slot, stmt, explicit))).await
     }
@@ -290,6 +324,7 @@ impl Session {
             S::Delete(delete) => self.delete(slot, delete).await,
             S::Query(ref q) if !q.locks.is_empty() => self.select_for_update(slot, stmt).await,
             S::Query(_) | S::Explain { .. } => self.query_statement(slot, stmt, explicit).await,
+            S::Copy { .. } => self.copy_to(slot, stmt, explicit).await,
             S::Set(set) => self.set(slot, set),
             S::ShowVariable { variable } => self.show(&variable),
             S::Vacuum(_) | S::Analyze(_) => {
@@ -302,7 +337,12 @@ impl Session {
     }
 
     /// Plans and runs a query through DataFusion at the statement snapshot.
-    async fn query_statement(&mut self, slot: &mut TxnSlot, stmt: Statement, explicit: bool) -> Result<QueryOutput> {
+    pub(crate) async fn query_statement(
+        &mut self,
+        slot: &mut TxnSlot,
+        stmt: Statement,
+        explicit: bool,
+    ) -> Result<QueryOutput> {
         self.prepare_context(slot.get()?)?;
         let plan = self.ctx.state().statement_to_plan(DfStatement::Statement(Box::new(stmt))).await?;
         self.run_plan(plan, explicit).await

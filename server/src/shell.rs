@@ -46,7 +46,15 @@ async fn run_script(session: &mut Session, sql: &str) -> ExitCode {
 
 /// Runs and prints one statement; false after an error.
 async fn run_one(session: &mut Session, stmt: rustydb_engine::Statement) -> bool {
-    match session.execute_statement(stmt).await {
+    let out = match session.execute_statement(stmt).await {
+        // The shell has no COPY data channel; psql's \copy over the
+        // PostgreSQL protocol is the way to load files.
+        Ok(QueryOutput::CopyIn { .. }) => {
+            Err(session.copy_in_fail("COPY FROM STDIN needs a PostgreSQL protocol client such as psql"))
+        }
+        other => other,
+    };
+    match out {
         Ok(out) => match print(out).await {
             Ok(()) => true,
             Err(e) => {
@@ -67,7 +75,8 @@ async fn run_one(session: &mut Session, stmt: rustydb_engine::Statement) -> bool
 async fn print(out: QueryOutput) -> Result<(), rustydb_engine::EngineError> {
     match out {
         QueryOutput::Command { tag } => println!("{tag}"),
-        rows @ QueryOutput::Rows { .. } => {
+        QueryOutput::CopyIn { .. } => {}
+        rows @ (QueryOutput::Rows { .. } | QueryOutput::CopyOut(_)) => {
             let (schema, batches) = rows.collect().await?;
             let text =
                 format::table(&schema, &batches).map_err(|e| rustydb_engine::EngineError::internal(e.to_string()))?;

@@ -2,6 +2,8 @@
 //! with real PostgreSQL clients.
 
 mod pg;
+mod pgbench;
+mod server;
 
 use std::process::Command;
 

@@ -1,61 +1,12 @@
 //! `rustydb serve` with psql, the PostgreSQL client (installed by
 //! scripts/install-test-deps.sh), and with malformed protocol traffic.
 
-use std::io::{BufRead, BufReader, Read, Write};
+use std::io::{Read, Write};
 use std::net::TcpStream;
-use std::process::{Child, Command, Stdio};
+use std::process::Command;
 use std::time::Duration;
 
-/// A server child process on a free loopback port, killed on drop.
-struct Server {
-    child: Child,
-    port: u16,
-    _dir: tempfile::TempDir,
-}
-
-impl Server {
-    fn start() -> Server {
-        let dir = tempfile::tempdir().unwrap();
-        let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
-        let mut child = Command::new(env!("CARGO_BIN_EXE_rustydb"))
-            .args(["serve", "--pg-listen", &format!("127.0.0.1:{port}"), "--max-connections", "8", "--data"])
-            .arg(dir.path().join("data"))
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap();
-        let mut line = String::new();
-        BufReader::new(child.stdout.as_mut().unwrap()).read_line(&mut line).unwrap();
-        assert!(line.contains("listening"), "unexpected first line: {line}");
-        Server { child, port, _dir: dir }
-    }
-
-    fn psql(&self, script: &str) -> (i32, String, String) {
-        let mut child = Command::new("psql")
-            .args(["-X", "-q", "-v", "ON_ERROR_STOP=1", "-v", "VERBOSITY=verbose", "-h", "127.0.0.1"])
-            .args(["-p", &self.port.to_string(), "-U", "rustydb", "-d", "rustydb"])
-            .env("PGCONNECT_TIMEOUT", "10")
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("psql is installed by scripts/install-test-deps.sh");
-        child.stdin.take().unwrap().write_all(script.as_bytes()).unwrap();
-        let out = child.wait_with_output().unwrap();
-        (
-            out.status.code().unwrap_or(-1),
-            String::from_utf8_lossy(&out.stdout).into(),
-            String::from_utf8_lossy(&out.stderr).into(),
-        )
-    }
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
+use crate::server::Server;
 
 #[test]
 fn psql_runs_a_script_with_transactions_and_errors() {
@@ -127,4 +78,57 @@ fn malformed_traffic_ends_only_that_connection() {
     let (code, out, err) = server.psql("\\pset tuples_only on\nSELECT 40 + 2;");
     assert_eq!(code, 0, "{err}");
     assert_eq!(out.trim(), "42");
+}
+
+#[test]
+fn psql_copies_in_and_out_in_text_and_csv() {
+    let server = Server::start();
+    let dir = tempfile::tempdir().unwrap();
+    let csv = dir.path().join("in.csv");
+    std::fs::write(&csv, "10,ten,2020-01-01\n11,\"quoted, with comma\",\n").unwrap();
+    let out_file = dir.path().join("out.csv");
+    let script = format!(
+        "CREATE TABLE t (a INT PRIMARY KEY, b TEXT, c DATE);
+COPY t FROM STDIN;
+1\thello\t2024-01-02
+2\t\\N\t\\N
+3\ttab\\there\t2024-03-04
+\\.
+COPY t (a, b) FROM STDIN WITH (FORMAT csv, HEADER);
+a,b
+4,\"x,y\"
+5,\"\"
+\\.
+\\copy t from '{}' csv
+COPY t TO STDOUT;
+COPY (SELECT a, b FROM t WHERE a IN (4, 5, 11) ORDER BY a) TO STDOUT WITH (FORMAT csv, HEADER);
+\\copy (SELECT a, c FROM t WHERE a < 3 ORDER BY a) to '{}' with csv
+",
+        csv.display(),
+        out_file.display()
+    );
+    let (code, out, err) = server.psql(&script);
+    assert_eq!(code, 0, "{err}");
+    assert_eq!(
+        out,
+        "1\thello\t2024-01-02\n2\t\\N\t\\N\n3\ttab\\there\t2024-03-04\n4\tx,y\t\\N\n5\t\t\\N\n\
+         10\tten\t2020-01-01\n11\tquoted, with comma\t\\N\n\
+         a,b\n4,\"x,y\"\n5,\"\"\n11,\"quoted, with comma\"\n"
+    );
+    assert_eq!(std::fs::read_to_string(&out_file).unwrap(), "1,2024-01-02\n2,\n");
+
+    // A bad row fails the whole COPY with its line and column; nothing is kept.
+    let (code, _, err) = server.psql("COPY t FROM STDIN;\n20\tok\t2024-01-01\n21\tbad\tnotadate\n\\.\n");
+    assert_ne!(code, 0);
+    assert!(err.contains("22P02") && err.contains("COPY t, line 2, column c: \"notadate\""), "{err}");
+    let (code, _, err) = server.psql("COPY t FROM STDIN;\n30\n\\.\n");
+    assert_ne!(code, 0);
+    assert!(err.contains("22P04") && err.contains("missing data for column \"b\""), "{err}");
+    // Inside a block, a COPY is undone by ROLLBACK.
+    let (code, out, err) = server.psql(
+        "BEGIN;\nCOPY t FROM STDIN;\n40\tin block\t\\N\n\\.\nSELECT count(*) FROM t;\nROLLBACK;\n\
+         \\pset tuples_only on\nSELECT count(*) FROM t;",
+    );
+    assert_eq!(code, 0, "{err}");
+    assert_eq!(out.split_whitespace().filter(|w| w.parse::<i64>().is_ok()).collect::<Vec<_>>(), ["8", "7"], "{out}");
 }

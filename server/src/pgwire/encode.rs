@@ -6,9 +6,12 @@ use arrow_pg::datatypes::{arrow_schema_to_pg_fields, encode_recordbatch};
 use datafusion::arrow::datatypes::Schema;
 use futures::StreamExt;
 use pgwire::api::portal::Format;
-use pgwire::api::results::{FieldInfo, QueryResponse, Response, Tag};
+use pgwire::api::results::{CopyResponse, FieldInfo, QueryResponse, Response, Tag};
 use pgwire::error::{ErrorInfo, PgWireError, PgWireResult};
-use rustydb_engine::{EngineError, QueryOutput};
+use pgwire::messages::copy::CopyData;
+use rustydb_engine::{CopyOut, EngineError, QueryOutput};
+
+use super::copy_out::CopyWriter;
 
 /// The one place engine errors become protocol errors.
 pub fn error_info(e: &EngineError) -> ErrorInfo {
@@ -16,6 +19,7 @@ pub fn error_info(e: &EngineError) -> ErrorInfo {
     if let Some(detail) = e.detail() {
         info.detail = Some(detail.to_owned());
     }
+    info.where_context = e.context().map(str::to_owned);
     info
 }
 
@@ -66,7 +70,39 @@ pub fn response(out: QueryOutput, format: &Format) -> PgWireResult<Response> {
             }
             Ok(Response::Query(resp))
         }
+        QueryOutput::CopyIn { columns, .. } => {
+            Ok(Response::CopyIn(CopyResponse::new(0, columns, futures::stream::empty())))
+        }
+        QueryOutput::CopyOut(copy) => copy_out(copy),
     }
+}
+
+/// COPY TO STDOUT: one CopyData message per row.
+fn copy_out(copy: CopyOut) -> PgWireResult<Response> {
+    let CopyOut { schema, stream, options, force_quote } = copy;
+    let fields = fields(&schema, &Format::UnifiedText)?;
+    let columns = fields.len();
+    let mut writer = CopyWriter::new(options.clone(), columns, &force_quote);
+    // The header travels in front of the first row, so that pgwire's count
+    // of CopyData messages stays the row count of the command tag.
+    let mut header = options.header.then(|| writer.header(&schema));
+    let data = stream.flat_map(move |batch| {
+        let rows = batch.map_err(|e| to_pgwire(EngineError::from(e))).and_then(|b| writer.rows(&b, &fields));
+        let out: Vec<PgWireResult<CopyData>> = match rows {
+            Err(e) => vec![Err(e)],
+            Ok(rows) => rows
+                .into_iter()
+                .map(|row| {
+                    Ok(CopyData::new(match header.take() {
+                        Some(h) => [h, row].concat().into(),
+                        None => row,
+                    }))
+                })
+                .collect(),
+        };
+        futures::stream::iter(out)
+    });
+    Ok(Response::CopyOut(CopyResponse::new(0, columns, data)))
 }
 
 /// Text format for every column (simple query protocol).

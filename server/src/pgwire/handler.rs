@@ -7,11 +7,12 @@ use std::sync::Arc;
 use arrow_pg::datatypes::into_pg_type;
 use async_trait::async_trait;
 use datafusion::arrow::datatypes::{DataType, TimeUnit};
-use futures::Sink;
+use futures::{Sink, SinkExt};
 use pgwire::api::auth::{
     DefaultServerParameterProvider, StartupHandler, finish_authentication, protocol_negotiation,
     save_startup_parameters_to_metadata,
 };
+use pgwire::api::copy::CopyHandler;
 use pgwire::api::portal::{Format, Portal};
 use pgwire::api::query::{ExtendedQueryHandler, SimpleQueryHandler};
 use pgwire::api::results::{FieldInfo, Response};
@@ -19,6 +20,7 @@ use pgwire::api::stmt::QueryParser;
 use pgwire::api::store::PortalStore;
 use pgwire::api::{ClientInfo, ClientPortalStore, PgWireConnectionState, Type};
 use pgwire::error::{ErrorInfo, PgWireError, PgWireResult};
+use pgwire::messages::copy::{CopyData, CopyDone, CopyFail};
 use pgwire::messages::{PgWireBackendMessage, PgWireFrontendMessage};
 use rustydb_engine::{DATABASE_NAME, Database, Prepared, QueryOutput, Session, TransactionStatus};
 use tokio::io::AsyncWriteExt;
@@ -114,20 +116,27 @@ impl SimpleQueryHandler for Connection {
             Err(e) => return Ok(vec![Response::Error(Box::new(encode::error_info(&e)))]),
         };
         let mut responses = Vec::with_capacity(statements.len());
-        for stmt in statements {
+        let last = statements.len().saturating_sub(1);
+        for (i, stmt) in statements.into_iter().enumerate() {
             let before = session.transaction_status();
-            match session.execute_statement(stmt).await {
+            // Responses go out after every statement has run, so all but the
+            // last result are materialised now; the last one streams.
+            let out = match session.execute_statement(stmt).await {
+                Ok(out) if i < last => out.materialize().await,
+                other => other,
+            };
+            let after = session.transaction_status();
+            match out {
                 Ok(out) => {
-                    // Simple query results are sent in full before the next
-                    // statement runs, so collect them now.
-                    let out = collect(out).await;
-                    let after = session.transaction_status();
-                    match out {
-                        Ok(out) => responses.push(respond(out, before, after, &encode::text())?),
-                        Err(e) => {
-                            responses.push(Response::Error(Box::new(encode::error_info(&e))));
-                            break;
-                        }
+                    let copy_in = matches!(out, QueryOutput::CopyIn { .. });
+                    responses.push(respond(out, before, after, &encode::text())?);
+                    if copy_in && i < last {
+                        // The rest of the string would run before the COPY
+                        // data arrives; PostgreSQL runs it after. Refuse.
+                        let e = session.copy_in_fail("COPY FROM STDIN must be the last statement of a query string");
+                        responses.pop();
+                        responses.push(Response::Error(Box::new(encode::error_info(&e))));
+                        break;
                     }
                 }
                 Err(e) => {
@@ -140,18 +149,39 @@ impl SimpleQueryHandler for Connection {
     }
 }
 
-/// Materialises a lazy result so execution errors surface with the statement.
-async fn collect(out: QueryOutput) -> Result<QueryOutput, rustydb_engine::EngineError> {
-    match out {
-        rows @ QueryOutput::Rows { .. } => {
-            let tag = match &rows {
-                QueryOutput::Rows { tag, .. } => tag.clone(),
-                QueryOutput::Command { .. } => None,
-            };
-            let (schema, batches) = rows.collect().await?;
-            Ok(rustydb_engine::QueryOutput::from_batches(schema, batches, tag))
+#[async_trait]
+impl CopyHandler for Connection {
+    async fn on_copy_data<C>(&self, _client: &mut C, copy_data: CopyData) -> PgWireResult<()>
+    where
+        C: ClientInfo + Sink<PgWireBackendMessage> + Unpin + Send + Sync,
+        C::Error: Debug,
+        PgWireError: From<<C as Sink<PgWireBackendMessage>>::Error>,
+    {
+        // A bad row is kept by the session and reported at CopyDone, after
+        // the client has stopped sending, as PostgreSQL does.
+        self.session.lock().await.copy_in_data(&copy_data.data).await.map_err(to_pgwire)
+    }
+
+    async fn on_copy_done<C>(&self, client: &mut C, _done: CopyDone) -> PgWireResult<()>
+    where
+        C: ClientInfo + Sink<PgWireBackendMessage> + Unpin + Send + Sync,
+        C::Error: Debug,
+        PgWireError: From<<C as Sink<PgWireBackendMessage>>::Error>,
+    {
+        let out = self.session.lock().await.copy_in_done().await.map_err(to_pgwire)?;
+        if let QueryOutput::Command { tag } = out {
+            client.send(PgWireBackendMessage::CommandComplete(encode::tag(&tag).into())).await?;
         }
-        other => Ok(other),
+        Ok(())
+    }
+
+    async fn on_copy_fail<C>(&self, _client: &mut C, fail: CopyFail) -> PgWireError
+    where
+        C: ClientInfo + Sink<PgWireBackendMessage> + Unpin + Send + Sync,
+        C::Error: Debug,
+        PgWireError: From<<C as Sink<PgWireBackendMessage>>::Error>,
+    {
+        to_pgwire(self.session.lock().await.copy_in_fail(&fail.message))
     }
 }
 
@@ -224,7 +254,7 @@ impl ExtendedQueryHandler for Connection {
         let mut session = self.session.lock().await;
         let before = session.transaction_status();
         let out = session.execute_prepared(&mut prepared, params).await.map_err(to_pgwire)?;
-        let out = collect(out).await.map_err(to_pgwire)?;
+        let out = out.materialize().await.map_err(to_pgwire)?;
         let after = session.transaction_status();
         respond(out, before, after, &portal.result_column_format)
     }

@@ -9,6 +9,7 @@
 //! ErrorResponse messages in exactly one function (`encode::error_info`).
 //! Connections beyond `max_connections` are refused with 53300.
 
+mod copy_out;
 mod encode;
 mod handler;
 mod params;
@@ -40,6 +41,9 @@ impl PgWireServerHandlers for Handlers {
         self.0.clone()
     }
     fn startup_handler(&self) -> Arc<impl pgwire::api::auth::StartupHandler> {
+        self.0.clone()
+    }
+    fn copy_handler(&self) -> Arc<impl pgwire::api::copy::CopyHandler> {
         self.0.clone()
     }
 }

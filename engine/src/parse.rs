@@ -1,0 +1,124 @@
+//! SQL text to statements, in PostgreSQL's dialect.
+//!
+//! sqlparser follows PostgreSQL's grammar closely; where it is stricter than
+//! PostgreSQL on input that real clients send, the token stream is adjusted
+//! here before parsing, so the rest of the engine sees ordinary statements.
+
+use datafusion::sql::sqlparser::ast::Statement;
+use datafusion::sql::sqlparser::dialect::PostgreSqlDialect;
+use datafusion::sql::sqlparser::keywords::Keyword;
+use datafusion::sql::sqlparser::parser::Parser;
+use datafusion::sql::sqlparser::tokenizer::{Token, TokenWithSpan, Tokenizer};
+
+use crate::error::{EngineError, Result};
+
+/// Parses SQL text into statements.
+pub fn parse(sql: &str) -> Result<Vec<Statement>> {
+    let dialect = PostgreSqlDialect {};
+    let mut tokens = Tokenizer::new(&dialect, sql)
+        .with_unescape(true)
+        .tokenize_with_location()
+        .map_err(|e| EngineError::syntax(e.to_string()))?;
+    copy_boolean_options(&mut tokens);
+    vacuum_without_options(&mut tokens);
+    Parser::new(&dialect)
+        .with_tokens_with_locations(tokens)
+        .parse_statements()
+        .map_err(|e| EngineError::syntax(e.to_string()))
+}
+
+/// COPY's boolean options accept `on`/`off` in PostgreSQL (pgbench sends
+/// `WITH (freeze on)`); sqlparser takes only TRUE/FALSE there.
+fn copy_boolean_options(tokens: &mut [TokenWithSpan]) {
+    let is_word = |t: &Token, k: Keyword| matches!(t, Token::Word(w) if w.keyword == k);
+    let mut in_copy = false;
+    let mut prev: Option<usize> = None;
+    for i in 0..tokens.len() {
+        let token = &tokens[i].token;
+        if matches!(token, Token::Whitespace(_)) {
+            continue;
+        }
+        if matches!(token, Token::SemiColon) {
+            in_copy = false;
+        } else if prev.is_none() || prev.is_some_and(|p| matches!(tokens[p].token, Token::SemiColon)) {
+            in_copy = is_word(token, Keyword::COPY);
+        }
+        if in_copy
+            && let Some(p) = prev
+            && (is_word(&tokens[p].token, Keyword::FREEZE) || is_word(&tokens[p].token, Keyword::HEADER))
+            && let Token::Word(w) = token
+            && w.quote_style.is_none()
+        {
+            let value = w.value.to_ascii_lowercase();
+            if value == "on" || value == "off" {
+                tokens[i].token = Token::make_keyword(if value == "on" { "TRUE" } else { "FALSE" });
+            }
+        }
+        prev = Some(i);
+    }
+}
+
+/// VACUUM has PostgreSQL forms sqlparser does not know (`VACUUM ANALYZE t`,
+/// `VACUUM (VERBOSE) a, b`). The engine has nothing to vacuum yet (old
+/// versions are dropped by checkpoint compaction), so a VACUUM's options
+/// and tables are dropped here and it parses as plain `VACUUM`.
+fn vacuum_without_options(tokens: &mut Vec<TokenWithSpan>) {
+    let mut out = Vec::with_capacity(tokens.len());
+    let mut skipping = false;
+    let mut statement_start = true;
+    for t in tokens.drain(..) {
+        match &t.token {
+            Token::SemiColon => {
+                skipping = false;
+                statement_start = true;
+                out.push(t);
+            }
+            Token::Whitespace(_) => {
+                if !skipping {
+                    out.push(t);
+                }
+            }
+            token => {
+                if statement_start && matches!(token, Token::Word(w) if w.keyword == Keyword::VACUUM) {
+                    out.push(t);
+                    skipping = true;
+                } else if !skipping {
+                    out.push(t);
+                }
+                statement_start = false;
+            }
+        }
+    }
+    *tokens = out;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn copy_accepts_on_and_off() {
+        let s = parse("copy t from stdin with (freeze on)").unwrap();
+        assert_eq!(s[0].to_string(), "COPY t FROM STDIN (FREEZE)");
+        let s = parse("select 1; copy t to stdout with (format csv, header off)").unwrap();
+        assert_eq!(s[1].to_string(), "COPY t TO STDOUT (FORMAT csv, HEADER FALSE)");
+        // Outside COPY, `on` stays a name.
+        let s = parse("select freeze on from t").unwrap();
+        assert_eq!(s[0].to_string(), "SELECT freeze AS on FROM t");
+    }
+
+    #[test]
+    fn vacuum_forms_parse() {
+        for sql in ["vacuum analyze pgbench_branches", "VACUUM (VERBOSE, ANALYZE) a, b", "vacuum"] {
+            let s = parse(&format!("{sql}; select 1")).unwrap();
+            assert_eq!(s.len(), 2, "{sql}");
+            assert!(matches!(s[0], Statement::Vacuum(_)), "{sql}");
+        }
+    }
+
+    #[test]
+    fn errors_are_syntax_errors() {
+        assert_eq!(parse("selec 1").unwrap_err().sqlstate(), "42601");
+        assert_eq!(parse("select 'open").unwrap_err().sqlstate(), "42601");
+    }
+}
