@@ -10,7 +10,21 @@ use crate::types::SqlType;
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
 pub struct SchemaDef {
     pub name: String,
+    /// Object id (for pg_namespace OIDs); `public` has [`PUBLIC_SCHEMA_ID`].
+    #[serde(default)]
+    pub id: u64,
 }
+
+/// Id of the `public` schema.
+pub const PUBLIC_SCHEMA_ID: u64 = 3;
+
+/// Storage sequence that hands out schema ids. Schemas own no storage, so
+/// storage's object ids (recovered from table creations) cannot number
+/// them; a sequence is durable and never repeats a value.
+pub const SCHEMA_ID_SEQUENCE: u64 = 2;
+
+/// First id the schema sequence hands out.
+pub const SCHEMA_ID_START: i64 = 16;
 
 /// Where a column's values come from when an INSERT omits it.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

@@ -18,7 +18,9 @@ mod error;
 mod store;
 mod types;
 
-pub use defs::{ColumnDef, Identity, IndexDef, SchemaDef, TableDef};
+pub use defs::{
+    ColumnDef, Identity, IndexDef, PUBLIC_SCHEMA_ID, SCHEMA_ID_SEQUENCE, SCHEMA_ID_START, SchemaDef, TableDef,
+};
 pub use error::{CatalogError, Result};
 pub use store::{
     CATALOG_TABLE, CatalogCache, CatalogSnapshot, bootstrap, create_schema, create_table, drop_schema, drop_table,

@@ -43,7 +43,7 @@ pub fn bootstrap(storage: &Arc<Storage>) -> Result<()> {
     }
     let mut txn = storage.begin(Isolation::ReadCommitted);
     txn.create_table(system_spec())?;
-    create_schema(&mut txn, "public")?;
+    create_schema(&mut txn, "public", crate::defs::PUBLIC_SCHEMA_ID)?;
     txn.commit()?;
     Ok(())
 }
@@ -168,8 +168,8 @@ fn delete_entry(txn: &mut Transaction, kind: &str, schema: &str, name: &str) -> 
 }
 
 /// Creates a schema.
-pub fn create_schema(txn: &mut Transaction, name: &str) -> Result<()> {
-    let body = json(&SchemaDef { name: name.into() });
+pub fn create_schema(txn: &mut Transaction, name: &str, id: u64) -> Result<()> {
+    let body = json(&SchemaDef { name: name.into(), id });
     insert_entry(txn, KIND_SCHEMA, "", name, body).map_err(|e| match e {
         StorageError::UniqueViolation { .. } => CatalogError::DuplicateSchema(name.into()),
         e => e.into(),

@@ -72,6 +72,39 @@ impl SqlType {
         }
     }
 
+    /// PostgreSQL's type OID (pg_type.oid), as clients see it in catalogs.
+    pub fn pg_type_oid(self) -> u32 {
+        match self {
+            SqlType::Bool => 16,
+            SqlType::Int2 => 21,
+            SqlType::Int4 => 23,
+            SqlType::Int8 => 20,
+            SqlType::Float4 => 700,
+            SqlType::Float8 => 701,
+            SqlType::Numeric { .. } => 1700,
+            SqlType::Text => 25,
+            SqlType::Varchar(_) => 1043,
+            SqlType::Char(_) => 1042,
+            SqlType::Bytea => 17,
+            SqlType::Date => 1082,
+            SqlType::Timestamp => 1114,
+            SqlType::TimestampTz => 1184,
+            SqlType::Json => 114,
+            SqlType::Jsonb => 3802,
+        }
+    }
+
+    /// PostgreSQL's type modifier (pg_attribute.atttypmod): the declared
+    /// length plus 4 for character types, packed precision and scale plus 4
+    /// for numeric, -1 when there is none.
+    pub fn pg_typmod(self) -> i32 {
+        match self {
+            SqlType::Varchar(Some(n)) | SqlType::Char(n) => n as i32 + 4,
+            SqlType::Numeric { precision, scale } => ((i32::from(precision) << 16) | (i32::from(scale) & 0xffff)) + 4,
+            _ => -1,
+        }
+    }
+
     /// The length limit a text value must respect, if any.
     pub fn max_chars(self) -> Option<u32> {
         match self {

@@ -16,6 +16,7 @@ mod dml;
 mod error;
 mod names;
 mod parse;
+mod pg_catalog;
 mod prepared;
 mod provider;
 mod schema;

@@ -66,3 +66,11 @@ pub fn split(name: &ObjectName) -> Result<(Option<String>, String)> {
 pub fn quote(name: &str) -> String {
     format!("\"{}\"", name.replace('"', "\"\""))
 }
+
+/// A name as PostgreSQL prints it: bare when it reads back the same
+/// unquoted (lower case letters, digits, `_`), quoted otherwise.
+pub fn quote_if_needed(name: &str) -> String {
+    let plain = name.chars().next().is_some_and(|c| c.is_ascii_lowercase() || c == '_')
+        && name.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_');
+    if plain { name.to_owned() } else { quote(name) }
+}

@@ -10,6 +10,10 @@ use datafusion::sql::sqlparser::keywords::Keyword;
 use datafusion::sql::sqlparser::parser::Parser;
 use datafusion::sql::sqlparser::tokenizer::{Token, TokenWithSpan, Tokenizer};
 
+use std::sync::LazyLock;
+
+use datafusion_pg_catalog::sql::PostgresCompatibilityParser;
+
 use crate::error::{EngineError, Result};
 
 /// Parses SQL text into statements.
@@ -21,10 +25,44 @@ pub fn parse(sql: &str) -> Result<Vec<Statement>> {
         .map_err(|e| EngineError::syntax(e.to_string()))?;
     copy_boolean_options(&mut tokens);
     vacuum_without_options(&mut tokens);
-    Parser::new(&dialect)
+    let mut statements = Parser::new(&dialect)
         .with_tokens_with_locations(tokens)
         .parse_statements()
-        .map_err(|e| EngineError::syntax(e.to_string()))
+        .map_err(|e| EngineError::syntax(e.to_string()))?;
+    if statements.iter().any(is_catalog_query) {
+        rewrite_catalog_queries(sql, &mut statements);
+    }
+    Ok(statements)
+}
+
+/// Client metadata queries (psql's `\d`, drivers, BI tools) use PostgreSQL
+/// syntax DataFusion lacks: `'t'::regclass`, `OPERATOR(pg_catalog.~)`,
+/// `= ANY(array)`, qualified function names. datafusion-pg-catalog's parser
+/// rewrites those (and substitutes a few known client queries wholesale);
+/// it is applied only to queries that read the catalog, since some of its
+/// rewrites (a correlated subquery becomes NULL) must not touch user queries.
+fn rewrite_catalog_queries(sql: &str, statements: &mut [Statement]) {
+    static COMPAT: LazyLock<PostgresCompatibilityParser> = LazyLock::new(PostgresCompatibilityParser::new);
+    let Ok(rewritten) = COMPAT.parse(sql) else { return };
+    if rewritten.len() != statements.len() {
+        return;
+    }
+    for (stmt, new) in statements.iter_mut().zip(rewritten) {
+        if is_catalog_query(stmt) {
+            *stmt = new;
+        }
+    }
+}
+
+/// A query that names the system catalogs or catalog-only syntax.
+fn is_catalog_query(stmt: &Statement) -> bool {
+    const MARKERS: [&str; 8] =
+        ["pg_", "information_schema", "regclass", "regtype", "regproc", "regnamespace", "current_", "session_user"];
+    if !matches!(stmt, Statement::Query(_)) {
+        return false;
+    }
+    let text = stmt.to_string().to_ascii_lowercase();
+    MARKERS.iter().any(|m| text.contains(m))
 }
 
 /// COPY's boolean options accept `on`/`off` in PostgreSQL (pgbench sends

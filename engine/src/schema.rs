@@ -16,7 +16,11 @@ use parking_lot::Mutex;
 use rustydb_catalog::CatalogSnapshot;
 use rustydb_storage::ReadView;
 
+use crate::pg_catalog::PgCatalogSchema;
 use crate::provider::{ROWID_PREFIX, RustyTable};
+
+/// PostgreSQL's system catalog schema.
+pub const PG_CATALOG: &str = "pg_catalog";
 
 /// Name of the session's scratch schema.
 pub const SCRATCH_SCHEMA: &str = "__session";
@@ -55,11 +59,12 @@ impl StatementCell {
 pub struct RustyCatalog {
     cell: Arc<StatementCell>,
     scratch: Arc<MemorySchemaProvider>,
+    pg_catalog: Arc<PgCatalogSchema>,
 }
 
 impl RustyCatalog {
-    pub fn new(cell: Arc<StatementCell>) -> Self {
-        RustyCatalog { cell, scratch: Arc::new(MemorySchemaProvider::new()) }
+    pub fn new(cell: Arc<StatementCell>, pg_catalog: PgCatalogSchema) -> Self {
+        RustyCatalog { cell, scratch: Arc::new(MemorySchemaProvider::new()), pg_catalog: Arc::new(pg_catalog) }
     }
 
     /// The session's scratch schema.
@@ -70,12 +75,18 @@ impl RustyCatalog {
 
 impl CatalogProvider for RustyCatalog {
     fn schema_names(&self) -> Vec<String> {
-        self.cell.get().map(|c| c.catalog.schemas.keys().cloned().collect()).unwrap_or_default()
+        let mut names: Vec<String> =
+            self.cell.get().map(|c| c.catalog.schemas.keys().cloned().collect()).unwrap_or_default();
+        names.push(PG_CATALOG.to_owned());
+        names
     }
 
     fn schema(&self, name: &str) -> Option<Arc<dyn SchemaProvider>> {
         if name == SCRATCH_SCHEMA {
             return Some(self.scratch.clone());
+        }
+        if name == PG_CATALOG {
+            return Some(self.pg_catalog.clone());
         }
         let ctx = self.cell.get()?;
         ctx.catalog.schemas.contains_key(name).then(|| {

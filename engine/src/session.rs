@@ -32,6 +32,7 @@ use crate::copy::CopyOut;
 use crate::copy_format::CopyFormat;
 use crate::error::{EngineError, Result};
 use crate::names::DATABASE_NAME;
+use crate::pg_catalog::{self, PgCatalogSchema, PgCatalogTables, SessionInfo};
 use crate::schema::{RustyCatalog, StatementCell, StatementContext};
 use crate::settings::Settings;
 
@@ -39,6 +40,7 @@ use crate::settings::Settings;
 pub struct Database {
     storage: Arc<Storage>,
     catalog: CatalogCache,
+    pg_tables: PgCatalogTables,
 }
 
 impl Database {
@@ -51,7 +53,8 @@ impl Database {
     pub fn open_with(dir: &std::path::Path, options: StorageOptions) -> Result<Arc<Database>> {
         let storage = Storage::open(dir, options)?;
         bootstrap(&storage)?;
-        Ok(Arc::new(Database { storage, catalog: CatalogCache::default() }))
+        let pg_tables = PgCatalogTables::load()?;
+        Ok(Arc::new(Database { storage, catalog: CatalogCache::default(), pg_tables }))
     }
 
     /// A new session.
@@ -184,6 +187,7 @@ pub struct Session {
     pub(crate) block: Option<Block>,
     pub(crate) settings: Settings,
     pub(crate) copy: Option<crate::copy::CopyIn>,
+    info: Arc<parking_lot::RwLock<SessionInfo>>,
 }
 
 impl Session {
@@ -195,9 +199,19 @@ impl Session {
             .set_str("datafusion.sql_parser.dialect", "postgresql");
         let ctx = context_with_rules(config);
         let cell = Arc::new(StatementCell::default());
-        let catalog_provider = Arc::new(RustyCatalog::new(cell.clone()));
+        let info = Arc::new(parking_lot::RwLock::new(SessionInfo::default()));
+        pg_catalog::register_functions(&ctx, cell.clone(), info.clone());
+        datafusion_pg_catalog::pg_catalog::generate_series_arg_coercion::CoerceIntArgsToBigInt::widen(&ctx);
+        // Cannot fail: the crate's provider only wraps tables loaded at open.
+        let pg = PgCatalogSchema::new(&db.pg_tables, cell.clone()).expect("pg_catalog provider");
+        let catalog_provider = Arc::new(RustyCatalog::new(cell.clone(), pg));
         ctx.register_catalog(DATABASE_NAME, catalog_provider.clone());
-        Session { db, ctx, cell, catalog_provider, block: None, settings: Settings::default(), copy: None }
+        Session { db, ctx, cell, catalog_provider, block: None, settings: Settings::default(), copy: None, info }
+    }
+
+    /// Who is connected, as current_user and pg_backend_pid report it.
+    pub fn set_session_info(&mut self, user: &str, backend_pid: i32) {
+        *self.info.write() = SessionInfo { user: user.to_owned(), backend_pid };
     }
 
     /// The database this session belongs to.
@@ -256,8 +270,9 @@ impl Session {
             None => (TxnSlot(Some(self.new_transaction(None)?)), false, Vec::new()),
         };
         slot.get_mut()?.begin_statement();
+        // The statement context stays in the cell after `work`: a lazily
+        // streamed result still evaluates catalog functions against it.
         let result = work(self, &mut slot, explicit).await;
-        self.cell.clear();
         match (explicit, slot.0.take()) {
             (true, Some(txn)) => {
                 self.block = Some(Block { txn, savepoints, failed: result.is_err() });
@@ -385,7 +400,12 @@ impl Session {
 /// DataFusion's own.
 fn context_with_rules(config: SessionConfig) -> SessionContext {
     use datafusion::execution::session_state::SessionStateBuilder;
-    let state = SessionStateBuilder::new().with_config(config).with_default_features().build();
+    let state = SessionStateBuilder::new()
+        .with_config(config)
+        .with_default_features()
+        // Accept PostgreSQL's OID alias types (regclass, regtype, ...) in casts.
+        .with_type_planner(Arc::new(datafusion_pg_catalog::pg_catalog::oid_type_planner::PgOidTypePlanner))
+        .build();
     let mut rules = state.physical_optimizers().to_vec();
     rules.push(Arc::new(crate::checked_arithmetic::CheckedArithmetic));
     let state = SessionStateBuilder::new_from_existing(state).with_physical_optimizer_rules(rules).build();

@@ -132,3 +132,33 @@ COPY (SELECT a, b FROM t WHERE a IN (4, 5, 11) ORDER BY a) TO STDOUT WITH (FORMA
     assert_eq!(code, 0, "{err}");
     assert_eq!(out.split_whitespace().filter(|w| w.parse::<i64>().is_ok()).collect::<Vec<_>>(), ["8", "7"], "{out}");
 }
+
+#[test]
+fn psql_describes_schemas_tables_and_indexes() {
+    let server = Server::start();
+    let (code, _, err) = server.psql(
+        "CREATE TABLE acc (id INT PRIMARY KEY, owner VARCHAR(20) NOT NULL, note TEXT);
+         CREATE UNIQUE INDEX acc_owner ON acc (owner);
+         CREATE SCHEMA sales;
+         CREATE TABLE sales.orders (n BIGINT GENERATED ALWAYS AS IDENTITY, placed DATE);",
+    );
+    assert_eq!(code, 0, "{err}");
+    let (code, out, err) = server.psql("\\pset format unaligned\n\\dn\n\\dt *.*\n\\d acc\n\\di\n\\d sales.orders\n\\l");
+    assert_eq!(code, 0, "{err}");
+    for expected in [
+        "public|",
+        "sales|",
+        "public|acc|table|",
+        "sales|orders|table|",
+        "id|integer||not null|",
+        "owner|character varying(20)||not null|",
+        "note|text|||",
+        "\"acc_pkey\" PRIMARY KEY, btree (id)",
+        "\"acc_owner\" UNIQUE CONSTRAINT, btree (owner)",
+        "public|acc_owner|index|",
+        "n|bigint||not null|generated always as identity",
+        "rustydb|",
+    ] {
+        assert!(out.contains(expected), "missing {expected:?} in:\n{out}");
+    }
+}

@@ -105,7 +105,10 @@ impl AsyncDB for EngineDb {
                 let count = tag.rsplit(' ').next().and_then(|n| n.parse().ok()).unwrap_or(0);
                 Ok(DBOutput::StatementComplete(count))
             }
-            rows @ QueryOutput::Rows { .. } => {
+            QueryOutput::CopyIn { .. } => {
+                Err(SltError(self.session.copy_in_fail("COPY FROM STDIN has no data channel in sqllogictest")))
+            }
+            rows @ (QueryOutput::Rows { .. } | QueryOutput::CopyOut(_)) => {
                 let (schema, batches) = rows.collect().await.map_err(SltError)?;
                 let types = schema.fields().iter().map(|f| column_type(f.data_type())).collect();
                 let mut out = Vec::new();

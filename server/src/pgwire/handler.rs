@@ -83,6 +83,8 @@ impl StartupHandler for Connection {
         }
         let pid = std::process::id() as i32 ^ rand_pid();
         client.set_pid_and_secret_key(pid, pgwire::messages::startup::SecretKey::I32(rand_pid()));
+        let user = client.metadata().get("user").cloned().unwrap_or_else(|| "rustydb".into());
+        self.session.lock().await.set_session_info(&user, pid);
         let mut params = DefaultServerParameterProvider::default();
         params.server_version = format!("16.0 (RustyDB {})", env!("CARGO_PKG_VERSION"));
         params.time_zone = "UTC".into();

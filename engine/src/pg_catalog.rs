@@ -1,0 +1,761 @@
+//! `pg_catalog` for PostgreSQL clients: psql's `\d` family, driver type
+//! introspection, SQLAlchemy/JDBC reflection.
+//!
+//! ```text
+//! pg_catalog.<table>
+//!   pg_namespace pg_class pg_attribute pg_index     built here from the statement's
+//!   pg_constraint pg_attrdef pg_tables pg_indexes    CatalogSnapshot (OIDs from object ids)
+//!   pg_database
+//!   everything else (pg_type, pg_proc, pg_am, ...)  datafusion-pg-catalog's static tables
+//! ```
+//!
+//! The crate also supplies the functions clients call (format_type,
+//! has_*_privilege, quote_ident, ...). Those that must know our objects or
+//! the session (version, current_schema, current_user, pg_backend_pid,
+//! pg_get_indexdef, pg_get_constraintdef, pg_get_expr) are defined here.
+//! Column layouts of the tables built here are taken from the crate's
+//! definitions, so both halves agree on names and types.
+
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use datafusion::arrow::array::{ArrayRef, AsArray, Int64Array, StringArray, new_empty_array};
+use datafusion::arrow::compute::cast;
+use datafusion::arrow::datatypes::{DataType, Field, Int64Type, Schema, SchemaRef};
+use datafusion::arrow::record_batch::RecordBatch;
+use datafusion::catalog::{MemoryCatalogProviderList, SchemaProvider, TableProvider};
+use datafusion::common::ScalarValue;
+use datafusion::datasource::MemTable;
+use datafusion::error::{DataFusionError, Result as DfResult};
+use datafusion::execution::context::SessionContext;
+use datafusion::logical_expr::{
+    ColumnarValue, ScalarFunctionArgs, ScalarUDF, ScalarUDFImpl, Signature, Volatility, create_udf,
+};
+use datafusion_pg_catalog::pg_catalog::context::EmptyContextProvider;
+use datafusion_pg_catalog::pg_catalog::{self as pgc, PgCatalogSchemaProvider, PgCatalogStaticTables};
+use parking_lot::RwLock;
+use rustydb_catalog::{CatalogSnapshot, IndexDef, PUBLIC_SCHEMA_ID, TableDef};
+
+use crate::names::DATABASE_NAME;
+use crate::schema::StatementCell;
+
+/// OID of the `pg_catalog` namespace in every PostgreSQL cluster.
+const PG_CATALOG_OID: i64 = 11;
+/// OID of `public` in every PostgreSQL cluster.
+const PUBLIC_OID: i64 = 2200;
+/// OID of the one database.
+const DATABASE_OID: i64 = 16384;
+/// OID of the bootstrap superuser role, as in PostgreSQL.
+const SUPERUSER_OID: i64 = 10;
+/// btree access method.
+const BTREE_AM_OID: i64 = 403;
+/// heap access method.
+const HEAP_AM_OID: i64 = 2;
+/// Constraint OIDs are their index's OID plus this, keeping them apart.
+const CONSTRAINT_OID_OFFSET: i64 = 1 << 30;
+
+/// First OID PostgreSQL gives to user objects; ours are this plus the id.
+fn object_oid(id: u64) -> i64 {
+    16384 + id as i64
+}
+
+fn namespace_oid(snapshot: &CatalogSnapshot, schema: &str) -> i64 {
+    match snapshot.schemas.get(schema) {
+        Some(s) if s.id == PUBLIC_SCHEMA_ID => PUBLIC_OID,
+        Some(s) => object_oid(s.id),
+        None => 0,
+    }
+}
+
+fn constraint_oid(index: &IndexDef) -> i64 {
+    object_oid(index.id.0) + CONSTRAINT_OID_OFFSET
+}
+
+/// Who the session is, for current_user and pg_backend_pid.
+#[derive(Debug, Clone)]
+pub struct SessionInfo {
+    pub user: String,
+    pub backend_pid: i32,
+}
+
+impl Default for SessionInfo {
+    fn default() -> Self {
+        SessionInfo { user: "rustydb".into(), backend_pid: std::process::id() as i32 }
+    }
+}
+
+/// The static tables, parsed once per database (they are read-only).
+pub struct PgCatalogTables(Arc<PgCatalogStaticTables>);
+
+impl PgCatalogTables {
+    pub fn load() -> crate::Result<Self> {
+        PgCatalogStaticTables::try_new()
+            .map(|t| PgCatalogTables(Arc::new(t)))
+            .map_err(|e| crate::EngineError::internal(format!("loading pg_catalog tables: {e}")))
+    }
+}
+
+/// The `pg_catalog` schema of one session.
+#[derive(Debug)]
+pub struct PgCatalogSchema {
+    /// The crate's provider, over an empty catalog list: every table that
+    /// would read the catalog list is built here instead.
+    inner: Arc<PgCatalogSchemaProvider<Arc<dyn datafusion::catalog::CatalogProviderList>, EmptyContextProvider>>,
+    cell: Arc<StatementCell>,
+}
+
+impl PgCatalogSchema {
+    pub fn new(tables: &PgCatalogTables, cell: Arc<StatementCell>) -> DfResult<Self> {
+        let empty: Arc<dyn datafusion::catalog::CatalogProviderList> = Arc::new(MemoryCatalogProviderList::new());
+        let inner = Arc::new(PgCatalogSchemaProvider::try_new(empty, tables.0.clone(), EmptyContextProvider)?);
+        Ok(PgCatalogSchema { inner, cell })
+    }
+}
+
+/// Tables built from our catalog.
+const OWN_TABLES: [&str; 9] = [
+    "pg_namespace",
+    "pg_class",
+    "pg_attribute",
+    "pg_index",
+    "pg_constraint",
+    "pg_attrdef",
+    "pg_tables",
+    "pg_indexes",
+    "pg_database",
+];
+
+#[async_trait]
+impl SchemaProvider for PgCatalogSchema {
+    fn table_names(&self) -> Vec<String> {
+        let mut names = self.inner.table_names();
+        names.push("pg_indexes".into());
+        names
+    }
+
+    async fn table(&self, name: &str) -> DfResult<Option<Arc<dyn TableProvider>>> {
+        let name = name.to_ascii_lowercase();
+        if !OWN_TABLES.contains(&name.as_str()) {
+            return self.inner.table(&name).await;
+        }
+        let snapshot = self
+            .cell
+            .get()
+            .ok_or_else(|| DataFusionError::Internal("pg_catalog read outside of a statement".into()))?
+            .catalog;
+        let (schema, rows) = match name.as_str() {
+            "pg_indexes" => (pg_indexes_schema(), pg_indexes(&snapshot)),
+            // The crate names a column `hasindex`; PostgreSQL's is `hasindexes`.
+            "pg_tables" => (pg_tables_schema(), own_rows("pg_tables", &snapshot)),
+            other => {
+                let layout = self
+                    .inner
+                    .table(other)
+                    .await?
+                    .ok_or_else(|| DataFusionError::Internal(format!("no layout for {other}")))?
+                    .schema();
+                (layout, own_rows(other, &snapshot))
+            }
+        };
+        let (schema, batch) = build_batch(&schema, &rows)?;
+        Ok(Some(Arc::new(MemTable::try_new(schema, vec![vec![batch]])?)))
+    }
+
+    fn table_exist(&self, name: &str) -> bool {
+        let name = name.to_ascii_lowercase();
+        name == "pg_indexes" || self.inner.table_exist(&name)
+    }
+}
+
+/// A catalog value before it takes its column's Arrow type.
+#[derive(Debug, Clone)]
+enum V {
+    I(i64),
+    S(String),
+    B(bool),
+    F(f64),
+    /// int2vector / oidvector / int2[]: a list, or space-separated text.
+    Ints(Vec<i64>),
+    Null,
+}
+
+type Row = Vec<(&'static str, V)>;
+
+fn s(v: impl Into<String>) -> V {
+    V::S(v.into())
+}
+
+fn own_rows(table: &str, snap: &CatalogSnapshot) -> Vec<Row> {
+    let tables = || snap.tables.values();
+    match table {
+        "pg_namespace" => {
+            let mut rows = vec![
+                vec![("oid", V::I(PG_CATALOG_OID)), ("nspname", s("pg_catalog")), ("nspowner", V::I(SUPERUSER_OID))],
+                vec![("oid", V::I(13_000)), ("nspname", s("information_schema")), ("nspowner", V::I(SUPERUSER_OID))],
+            ];
+            rows.extend(snap.schemas.keys().map(|name| {
+                vec![("oid", V::I(namespace_oid(snap, name))), ("nspname", s(name)), ("nspowner", V::I(SUPERUSER_OID))]
+            }));
+            rows
+        }
+        "pg_class" => {
+            let mut rows = Vec::new();
+            for t in tables() {
+                let ns = namespace_oid(snap, &t.schema);
+                rows.push(class_row(
+                    object_oid(t.id.0),
+                    &t.name,
+                    ns,
+                    'r',
+                    HEAP_AM_OID,
+                    t.columns.len(),
+                    !t.indexes.is_empty(),
+                ));
+                for i in &t.indexes {
+                    rows.push(class_row(object_oid(i.id.0), &i.name, ns, 'i', BTREE_AM_OID, i.columns.len(), false));
+                }
+            }
+            rows
+        }
+        "pg_attribute" => {
+            let mut rows = Vec::new();
+            for t in tables() {
+                for (k, c) in t.columns.iter().enumerate() {
+                    rows.push(vec![
+                        ("attrelid", V::I(object_oid(t.id.0))),
+                        ("attname", s(&c.name)),
+                        ("atttypid", V::I(i64::from(c.ty.pg_type_oid()))),
+                        ("attnum", V::I(k as i64 + 1)),
+                        ("atttypmod", V::I(i64::from(c.ty.pg_typmod()))),
+                        ("attlen", V::I(-1)),
+                        ("attnotnull", V::B(!c.nullable)),
+                        ("atthasdef", V::B(c.default.is_some() || c.identity.is_some())),
+                        ("attidentity", s(identity_code(c))),
+                        ("attgenerated", s("")),
+                        ("attisdropped", V::B(false)),
+                        ("attislocal", V::B(true)),
+                        ("attstattarget", V::I(-1)),
+                    ]);
+                }
+                for i in &t.indexes {
+                    for (k, &col) in i.columns.iter().enumerate() {
+                        let c = &t.columns[col];
+                        rows.push(vec![
+                            ("attrelid", V::I(object_oid(i.id.0))),
+                            ("attname", s(&c.name)),
+                            ("atttypid", V::I(i64::from(c.ty.pg_type_oid()))),
+                            ("attnum", V::I(k as i64 + 1)),
+                            ("atttypmod", V::I(i64::from(c.ty.pg_typmod()))),
+                            ("attnotnull", V::B(!c.nullable)),
+                            ("attislocal", V::B(true)),
+                        ]);
+                    }
+                }
+            }
+            rows
+        }
+        "pg_index" => tables()
+            .flat_map(|t| {
+                t.indexes.iter().map(move |i| {
+                    let n = i.columns.len() as i64;
+                    vec![
+                        ("indexrelid", V::I(object_oid(i.id.0))),
+                        ("indrelid", V::I(object_oid(t.id.0))),
+                        ("indnatts", V::I(n)),
+                        ("indnkeyatts", V::I(n)),
+                        ("indisunique", V::B(i.unique)),
+                        ("indisprimary", V::B(i.primary)),
+                        ("indimmediate", V::B(true)),
+                        ("indisvalid", V::B(true)),
+                        ("indisready", V::B(true)),
+                        ("indislive", V::B(true)),
+                        ("indkey", V::Ints(i.columns.iter().map(|&c| c as i64 + 1).collect())),
+                        ("indcollation", V::Ints(vec![0; i.columns.len()])),
+                        ("indclass", V::Ints(vec![0; i.columns.len()])),
+                        ("indoption", V::Ints(vec![0; i.columns.len()])),
+                        ("indexprs", V::Null),
+                        ("indpred", V::Null),
+                    ]
+                })
+            })
+            .collect(),
+        "pg_constraint" => tables()
+            .flat_map(|t| {
+                let ns = namespace_oid(snap, &t.schema);
+                t.indexes.iter().filter(|i| i.unique).map(move |i| {
+                    vec![
+                        ("oid", V::I(constraint_oid(i))),
+                        ("conname", s(&i.name)),
+                        ("connamespace", V::I(ns)),
+                        ("contype", s(if i.primary { "p" } else { "u" })),
+                        ("condeferrable", V::B(false)),
+                        ("condeferred", V::B(false)),
+                        ("convalidated", V::B(true)),
+                        ("conrelid", V::I(object_oid(t.id.0))),
+                        ("conindid", V::I(object_oid(i.id.0))),
+                        ("confupdtype", s(" ")),
+                        ("confdeltype", s(" ")),
+                        ("confmatchtype", s(" ")),
+                        ("conislocal", V::B(true)),
+                        ("connoinherit", V::B(true)),
+                        ("conkey", V::Ints(i.columns.iter().map(|&c| c as i64 + 1).collect())),
+                        ("confkey", V::Null),
+                        ("conbin", V::Null),
+                    ]
+                })
+            })
+            .collect(),
+        "pg_attrdef" => tables()
+            .flat_map(|t| {
+                t.columns.iter().enumerate().filter_map(move |(k, c)| {
+                    let expr = match (&c.default, &c.identity) {
+                        (Some(d), _) => d.clone(),
+                        (None, Some(_)) => return None,
+                        (None, None) => return None,
+                    };
+                    Some(vec![
+                        ("oid", V::I(object_oid(t.id.0) * 2048 + k as i64)),
+                        ("adrelid", V::I(object_oid(t.id.0))),
+                        ("adnum", V::I(k as i64 + 1)),
+                        ("adbin", V::S(expr)),
+                    ])
+                })
+            })
+            .collect(),
+        "pg_tables" => tables()
+            .map(|t| {
+                vec![
+                    ("schemaname", s(&t.schema)),
+                    ("tablename", s(&t.name)),
+                    ("tableowner", s("rustydb")),
+                    ("tablespace", V::Null),
+                    ("hasindexes", V::B(!t.indexes.is_empty())),
+                    ("hasrules", V::B(false)),
+                    ("hastriggers", V::B(false)),
+                    ("rowsecurity", V::B(false)),
+                ]
+            })
+            .collect(),
+        "pg_database" => vec![vec![
+            ("oid", V::I(DATABASE_OID)),
+            ("datname", s(DATABASE_NAME)),
+            ("datdba", V::I(SUPERUSER_OID)),
+            ("encoding", V::I(6)),
+            ("datlocprovider", s("c")),
+            ("datistemplate", V::B(false)),
+            ("datallowconn", V::B(true)),
+            ("datconnlimit", V::I(-1)),
+            ("datcollate", s("C.UTF-8")),
+            ("datctype", s("C.UTF-8")),
+            ("dattablespace", V::I(1663)),
+            ("datacl", V::Null),
+        ]],
+        _ => Vec::new(),
+    }
+}
+
+fn class_row(oid: i64, name: &str, ns: i64, kind: char, am: i64, natts: usize, has_index: bool) -> Row {
+    vec![
+        ("oid", V::I(oid)),
+        ("relname", s(name)),
+        ("relnamespace", V::I(ns)),
+        ("reltype", V::I(0)),
+        ("relowner", V::I(SUPERUSER_OID)),
+        ("relam", V::I(am)),
+        ("relfilenode", V::I(oid)),
+        ("reltablespace", V::I(0)),
+        ("reltuples", V::F(-1.0)),
+        ("relhasindex", V::B(has_index)),
+        ("relisshared", V::B(false)),
+        ("relpersistence", s("p")),
+        ("relkind", s(kind.to_string())),
+        ("relnatts", V::I(natts as i64)),
+        ("relreplident", s(if kind == 'r' { "d" } else { "n" })),
+        ("relispopulated", V::B(true)),
+        ("relispartition", V::B(false)),
+        ("relacl", V::Null),
+        ("reloptions", V::Null),
+        ("relpartbound", V::Null),
+    ]
+}
+
+fn identity_code(c: &rustydb_catalog::ColumnDef) -> &'static str {
+    match &c.identity {
+        Some(i) if i.always => "a",
+        Some(_) => "d",
+        None => "",
+    }
+}
+
+fn pg_indexes_schema() -> SchemaRef {
+    let text = |n: &str, nullable| Field::new(n, DataType::Utf8, nullable);
+    Arc::new(Schema::new(vec![
+        text("schemaname", false),
+        text("tablename", false),
+        text("indexname", false),
+        text("tablespace", true),
+        text("indexdef", false),
+    ]))
+}
+
+fn pg_tables_schema() -> SchemaRef {
+    let text = |n: &str, nullable| Field::new(n, DataType::Utf8, nullable);
+    let flag = |n: &str| Field::new(n, DataType::Boolean, false);
+    Arc::new(Schema::new(vec![
+        text("schemaname", false),
+        text("tablename", false),
+        text("tableowner", false),
+        text("tablespace", true),
+        flag("hasindexes"),
+        flag("hasrules"),
+        flag("hastriggers"),
+        flag("rowsecurity"),
+    ]))
+}
+
+fn pg_indexes(snap: &CatalogSnapshot) -> Vec<Row> {
+    snap.tables
+        .values()
+        .flat_map(|t| {
+            t.indexes.iter().map(move |i| {
+                vec![
+                    ("schemaname", s(&t.schema)),
+                    ("tablename", s(&t.name)),
+                    ("indexname", s(&i.name)),
+                    ("tablespace", V::Null),
+                    ("indexdef", V::S(index_def(t, i))),
+                ]
+            })
+        })
+        .collect()
+}
+
+/// `CREATE [UNIQUE] INDEX name ON schema.table USING btree (cols)`.
+fn index_def(t: &TableDef, i: &IndexDef) -> String {
+    format!(
+        "CREATE {}INDEX {} ON {}.{} USING btree ({})",
+        if i.unique { "UNIQUE " } else { "" },
+        crate::names::quote_if_needed(&i.name),
+        crate::names::quote_if_needed(&t.schema),
+        crate::names::quote_if_needed(&t.name),
+        column_list(t, i)
+    )
+}
+
+fn column_list(t: &TableDef, i: &IndexDef) -> String {
+    i.columns.iter().map(|&c| crate::names::quote_if_needed(&t.columns[c].name)).collect::<Vec<_>>().join(", ")
+}
+
+/// Builds one batch in `layout`'s column order; columns a row does not name
+/// get PostgreSQL's neutral value (false, 0, '') or NULL. Every column is
+/// made nullable so that absent values never fail the batch.
+fn build_batch(layout: &SchemaRef, rows: &[Row]) -> DfResult<(SchemaRef, RecordBatch)> {
+    let fields: Vec<Field> = layout.fields().iter().map(|f| f.as_ref().clone().with_nullable(true)).collect();
+    let schema = Arc::new(Schema::new_with_metadata(fields, layout.metadata().clone()));
+    let mut columns: Vec<ArrayRef> = Vec::with_capacity(schema.fields().len());
+    for (field, declared) in schema.fields().iter().zip(layout.fields()) {
+        let dt = field.data_type();
+        if rows.is_empty() {
+            columns.push(new_empty_array(dt));
+            continue;
+        }
+        let values = rows
+            .iter()
+            .map(|row| match row.iter().find(|(n, _)| *n == field.name()) {
+                Some((_, v)) => scalar(v, dt),
+                None if declared.is_nullable() => ScalarValue::try_from(dt),
+                None => neutral(dt),
+            })
+            .collect::<DfResult<Vec<_>>>()?;
+        columns.push(ScalarValue::iter_to_array(values)?);
+    }
+    let batch = RecordBatch::try_new(schema.clone(), columns)?;
+    Ok((schema, batch))
+}
+
+fn neutral(dt: &DataType) -> DfResult<ScalarValue> {
+    Ok(match dt {
+        DataType::Boolean => ScalarValue::Boolean(Some(false)),
+        DataType::Utf8 => ScalarValue::Utf8(Some(String::new())),
+        DataType::Utf8View => ScalarValue::Utf8View(Some(String::new())),
+        dt if dt.is_numeric() => ScalarValue::new_zero(dt)?,
+        dt => ScalarValue::try_from(dt)?,
+    })
+}
+
+fn scalar(v: &V, dt: &DataType) -> DfResult<ScalarValue> {
+    let raw = match v {
+        V::Null => return ScalarValue::try_from(dt),
+        V::I(i) => ScalarValue::Int64(Some(*i)),
+        V::F(f) => ScalarValue::Float64(Some(*f)),
+        V::B(b) => ScalarValue::Boolean(Some(*b)),
+        V::S(s) => ScalarValue::Utf8(Some(s.clone())),
+        V::Ints(ints) => match dt {
+            DataType::List(elem) | DataType::LargeList(elem) | DataType::FixedSizeList(elem, _) => {
+                let items: Vec<ScalarValue> = ints
+                    .iter()
+                    .map(|i| ScalarValue::Int64(Some(*i)).cast_to(elem.data_type()))
+                    .collect::<DfResult<_>>()?;
+                return Ok(ScalarValue::List(ScalarValue::new_list_nullable(&items, elem.data_type())));
+            }
+            _ => ScalarValue::Utf8(Some(ints.iter().map(i64::to_string).collect::<Vec<_>>().join(" "))),
+        },
+    };
+    if raw.data_type() == *dt { Ok(raw) } else { raw.cast_to(dt) }
+}
+
+// ----- functions -----
+
+/// Registers the functions PostgreSQL clients call on connect and in `\d`.
+pub fn register_functions(ctx: &SessionContext, cell: Arc<StatementCell>, info: Arc<RwLock<SessionInfo>>) {
+    for udf in [
+        pgc::create_current_schemas_udf(),
+        pgc::create_pg_get_userbyid_udf(),
+        pgc::create_pg_table_is_visible(),
+        pgc::create_pg_encoding_to_char_udf(),
+        pgc::create_pg_relation_size_udf(),
+        pgc::create_pg_total_relation_size_udf(),
+        pgc::create_pg_get_partkeydef_udf(),
+        pgc::create_pg_relation_is_publishable_udf(),
+        pgc::create_pg_get_statisticsobjdef_columns_udf(),
+        pgc::create_pg_stat_get_numscans(),
+        pgc::create_pg_get_partition_ancestors_udf(),
+        pgc::format_type::create_format_type_udf(),
+        pgc::quote_ident_udf::create_quote_ident_udf(),
+        pgc::quote_ident_udf::create_parse_ident_udf(),
+        pgc::array_bounds_udf::create_array_upper_udf(),
+        pgc::array_bounds_udf::create_array_lower_udf(),
+        pgc::has_privilege_udf::create_has_privilege_udf("has_table_privilege"),
+        pgc::has_privilege_udf::create_has_privilege_udf("has_schema_privilege"),
+        pgc::has_privilege_udf::create_has_privilege_udf("has_database_privilege"),
+        pgc::has_privilege_udf::create_has_privilege_udf("has_any_column_privilege"),
+    ] {
+        ctx.register_udf(udf);
+    }
+    let version = format!(
+        "PostgreSQL 16.0 (RustyDB {}) on {}-linux, compiled by rustc, 64-bit",
+        env!("CARGO_PKG_VERSION"),
+        std::env::consts::ARCH
+    );
+    ctx.register_udf(constant_text("version", version));
+    ctx.register_udf(constant_text("current_database", DATABASE_NAME.to_owned()));
+    ctx.register_udf(constant_text("current_catalog", DATABASE_NAME.to_owned()));
+    for name in ["current_user", "session_user", "user", "current_role"] {
+        let info = info.clone();
+        ctx.register_udf(session_text(name, move || info.read().user.clone()));
+    }
+    let pid = info.clone();
+    ctx.register_udf(create_udf(
+        "pg_backend_pid",
+        vec![],
+        DataType::Int32,
+        Volatility::Stable,
+        Arc::new(move |_| Ok(ColumnarValue::Scalar(ScalarValue::Int32(Some(pid.read().backend_pid))))),
+    ));
+    for (name, f) in [
+        ("pg_get_indexdef", indexdef as fn(&CatalogSnapshot, i64) -> Option<String>),
+        ("pg_get_constraintdef", constraintdef),
+    ] {
+        ctx.register_udf(ScalarUDF::new_from_impl(OidLookup::new(name, cell.clone(), f)));
+    }
+    ctx.register_udf(ScalarUDF::new_from_impl(CurrentSchema::default()));
+    // Column defaults are stored as SQL text, which pg_get_expr returns.
+    ctx.register_udf(ScalarUDF::new_from_impl(PassText::new("pg_get_expr")));
+    for name in ["obj_description", "col_description", "shobj_description"] {
+        ctx.register_udf(ScalarUDF::new_from_impl(NullText::new(name)));
+    }
+}
+
+fn constant_text(name: &str, value: String) -> ScalarUDF {
+    create_udf(
+        name,
+        vec![],
+        DataType::Utf8,
+        Volatility::Stable,
+        Arc::new(move |_| Ok(ColumnarValue::Scalar(ScalarValue::Utf8(Some(value.clone()))))),
+    )
+}
+
+fn session_text(name: &str, f: impl Fn() -> String + Send + Sync + 'static) -> ScalarUDF {
+    create_udf(
+        name,
+        vec![],
+        DataType::Utf8,
+        Volatility::Stable,
+        Arc::new(move |_| Ok(ColumnarValue::Scalar(ScalarValue::Utf8(Some(f()))))),
+    )
+}
+
+fn find_index(snap: &CatalogSnapshot, oid: i64) -> Option<(&Arc<TableDef>, &IndexDef)> {
+    snap.tables.values().find_map(|t| t.indexes.iter().find(|i| object_oid(i.id.0) == oid).map(|i| (t, i)))
+}
+
+fn indexdef(snap: &CatalogSnapshot, oid: i64) -> Option<String> {
+    find_index(snap, oid).map(|(t, i)| index_def(t, i))
+}
+
+fn constraintdef(snap: &CatalogSnapshot, oid: i64) -> Option<String> {
+    let (t, i) = find_index(snap, oid - CONSTRAINT_OID_OFFSET)?;
+    Some(format!("{} ({})", if i.primary { "PRIMARY KEY" } else { "UNIQUE" }, column_list(t, i)))
+}
+
+/// A function of an object's OID (first argument) answered from the
+/// statement's catalog snapshot; later arguments (column, pretty) are
+/// accepted and ignored.
+#[derive(Debug)]
+struct OidLookup {
+    name: &'static str,
+    signature: Signature,
+    cell: Arc<StatementCell>,
+    f: fn(&CatalogSnapshot, i64) -> Option<String>,
+}
+
+impl OidLookup {
+    fn new(name: &'static str, cell: Arc<StatementCell>, f: fn(&CatalogSnapshot, i64) -> Option<String>) -> Self {
+        OidLookup { name, signature: Signature::variadic_any(Volatility::Stable), cell, f }
+    }
+}
+
+impl PartialEq for OidLookup {
+    fn eq(&self, other: &Self) -> bool {
+        self.name == other.name
+    }
+}
+impl Eq for OidLookup {}
+impl std::hash::Hash for OidLookup {
+    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
+        self.name.hash(state)
+    }
+}
+
+impl ScalarUDFImpl for OidLookup {
+    fn name(&self) -> &str {
+        self.name
+    }
+    fn signature(&self) -> &Signature {
+        &self.signature
+    }
+    fn return_type(&self, _: &[DataType]) -> DfResult<DataType> {
+        Ok(DataType::Utf8)
+    }
+    fn invoke_with_args(&self, args: ScalarFunctionArgs) -> DfResult<ColumnarValue> {
+        let arrays = ColumnarValue::values_to_arrays(&args.args)?;
+        let oids = arrays.first().ok_or_else(|| DataFusionError::Plan(format!("{} needs an OID", self.name)))?;
+        let oids = cast(oids, &DataType::Int64)?;
+        let oids: &Int64Array = oids.as_primitive::<Int64Type>();
+        let snap = self.cell.get().map(|c| c.catalog);
+        let out: StringArray =
+            oids.iter().map(|oid| oid.and_then(|oid| snap.as_ref().and_then(|s| (self.f)(s, oid)))).collect();
+        Ok(ColumnarValue::Array(Arc::new(out)))
+    }
+}
+
+/// current_schema(): the first schema of search_path, which SET keeps as
+/// DataFusion's default schema.
+#[derive(Debug, PartialEq, Eq, Hash)]
+struct CurrentSchema {
+    signature: Signature,
+}
+
+impl Default for CurrentSchema {
+    fn default() -> Self {
+        CurrentSchema { signature: Signature::exact(vec![], Volatility::Stable) }
+    }
+}
+
+impl ScalarUDFImpl for CurrentSchema {
+    fn name(&self) -> &str {
+        "current_schema"
+    }
+    fn signature(&self) -> &Signature {
+        &self.signature
+    }
+    fn return_type(&self, _: &[DataType]) -> DfResult<DataType> {
+        Ok(DataType::Utf8)
+    }
+    fn invoke_with_args(&self, args: ScalarFunctionArgs) -> DfResult<ColumnarValue> {
+        let schema = args.config_options.catalog.default_schema.clone();
+        Ok(ColumnarValue::Scalar(ScalarValue::Utf8(Some(schema))))
+    }
+}
+
+/// Returns its first argument as text (pg_get_expr over stored SQL text).
+#[derive(Debug, PartialEq, Eq, Hash)]
+struct PassText {
+    name: &'static str,
+    signature: Signature,
+}
+
+impl PassText {
+    fn new(name: &'static str) -> Self {
+        PassText { name, signature: Signature::variadic_any(Volatility::Stable) }
+    }
+}
+
+impl ScalarUDFImpl for PassText {
+    fn name(&self) -> &str {
+        self.name
+    }
+    fn signature(&self) -> &Signature {
+        &self.signature
+    }
+    fn return_type(&self, _: &[DataType]) -> DfResult<DataType> {
+        Ok(DataType::Utf8)
+    }
+    fn invoke_with_args(&self, args: ScalarFunctionArgs) -> DfResult<ColumnarValue> {
+        let arrays = ColumnarValue::values_to_arrays(&args.args)?;
+        let first = arrays.first().ok_or_else(|| DataFusionError::Plan(format!("{} needs an argument", self.name)))?;
+        Ok(ColumnarValue::Array(cast(first, &DataType::Utf8)?))
+    }
+}
+
+/// Always NULL text: object comments, which RustyDB does not store yet.
+#[derive(Debug, PartialEq, Eq, Hash)]
+struct NullText {
+    name: &'static str,
+    signature: Signature,
+}
+
+impl NullText {
+    fn new(name: &'static str) -> Self {
+        NullText { name, signature: Signature::variadic_any(Volatility::Stable) }
+    }
+}
+
+impl ScalarUDFImpl for NullText {
+    fn name(&self) -> &str {
+        self.name
+    }
+    fn signature(&self) -> &Signature {
+        &self.signature
+    }
+    fn return_type(&self, _: &[DataType]) -> DfResult<DataType> {
+        Ok(DataType::Utf8)
+    }
+    fn invoke_with_args(&self, args: ScalarFunctionArgs) -> DfResult<ColumnarValue> {
+        Ok(ColumnarValue::Scalar(ScalarValue::Utf8(None)).to_array(args.number_rows).map(ColumnarValue::Array)?)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn values_take_their_column_types() {
+        let layout = Arc::new(Schema::new(vec![
+            Field::new("oid", DataType::Int32, false),
+            Field::new("flag", DataType::Boolean, false),
+            Field::new("name", DataType::Utf8, false),
+            Field::new("key", DataType::List(Arc::new(Field::new_list_field(DataType::Int16, true))), true),
+            Field::new("keytext", DataType::Utf8, true),
+        ]));
+        let rows = vec![vec![("oid", V::I(7)), ("key", V::Ints(vec![1, 3])), ("keytext", V::Ints(vec![1, 3]))]];
+        let (_, batch) = build_batch(&layout, &rows).unwrap();
+        assert_eq!(batch.column(0).as_primitive::<datafusion::arrow::datatypes::Int32Type>().value(0), 7);
+        assert!(!batch.column(1).as_boolean().value(0));
+        assert_eq!(batch.column(2).as_string::<i32>().value(0), "");
+        assert_eq!(batch.column(3).as_list::<i32>().value(0).len(), 2);
+        assert_eq!(batch.column(4).as_string::<i32>().value(0), "1 3");
+    }
+}
