@@ -1,12 +1,26 @@
 #!/usr/bin/env bash
 # Installs what the end-to-end tests need, idempotently: the PostgreSQL
-# client tools (psql, pgbench). Safe to run repeatedly; does nothing when present.
+# client tools (psql, pgbench) and the Python drivers (psycopg 3). Safe to
+# run repeatedly; does nothing when everything is present.
 set -euo pipefail
 
-if ! command -v psql >/dev/null 2>&1; then
+if [ "$(id -u)" -ne 0 ] && command -v sudo >/dev/null 2>&1; then SUDO=sudo; else SUDO=""; fi
+
+if ! command -v psql >/dev/null 2>&1 || ! command -v pgbench >/dev/null 2>&1; then
   echo "installing postgresql-client (psql, pgbench)"
-  if [ "$(id -u)" -ne 0 ] && command -v sudo >/dev/null 2>&1; then SUDO=sudo; else SUDO=""; fi
   $SUDO apt-get update -qq
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq postgresql-client >/dev/null
 fi
 psql --version
+
+if ! command -v python3 >/dev/null 2>&1; then
+  echo "installing python3"
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq python3 python3-pip >/dev/null
+fi
+if ! python3 -c "import psycopg" >/dev/null 2>&1; then
+  echo "installing psycopg 3"
+  python3 -m pip install --quiet --disable-pip-version-check "psycopg[binary]>=3.2,<3.4" \
+    || python3 -m pip install --quiet --disable-pip-version-check --break-system-packages "psycopg[binary]>=3.2,<3.4"
+fi
+python3 -c "import psycopg; print('psycopg', psycopg.__version__)"

@@ -84,14 +84,50 @@ impl Default for SessionInfo {
     }
 }
 
-/// The static tables, parsed once per database (they are read-only).
-pub struct PgCatalogTables(Arc<PgCatalogStaticTables>);
+/// The static tables, parsed once per database (they are read-only), and
+/// pg_type's name → OID map for to_regtype.
+pub struct PgCatalogTables {
+    tables: Arc<PgCatalogStaticTables>,
+    type_oids: Arc<std::collections::HashMap<String, i64>>,
+}
 
 impl PgCatalogTables {
     pub fn load() -> crate::Result<Self> {
-        PgCatalogStaticTables::try_new()
-            .map(|t| PgCatalogTables(Arc::new(t)))
-            .map_err(|e| crate::EngineError::internal(format!("loading pg_catalog tables: {e}")))
+        let tables = PgCatalogStaticTables::try_new()
+            .map_err(|e| crate::EngineError::internal(format!("loading pg_catalog tables: {e}")))?;
+        let mut type_oids = std::collections::HashMap::new();
+        for batch in tables.pg_type.data() {
+            let (Some(oids), Some(names)) = (batch.column_by_name("oid"), batch.column_by_name("typname")) else {
+                continue;
+            };
+            let oids = cast(oids, &DataType::Int64).map_err(|e| crate::EngineError::internal(e.to_string()))?;
+            let names = cast(names, &DataType::Utf8).map_err(|e| crate::EngineError::internal(e.to_string()))?;
+            for (oid, name) in oids.as_primitive::<Int64Type>().iter().zip(names.as_string::<i32>().iter()) {
+                if let (Some(oid), Some(name)) = (oid, name) {
+                    type_oids.insert(name.to_owned(), oid);
+                }
+            }
+        }
+        // SQL spellings of the built-in types.
+        for (alias, name) in [
+            ("integer", "int4"),
+            ("int", "int4"),
+            ("smallint", "int2"),
+            ("bigint", "int8"),
+            ("real", "float4"),
+            ("double precision", "float8"),
+            ("boolean", "bool"),
+            ("character varying", "varchar"),
+            ("character", "bpchar"),
+            ("decimal", "numeric"),
+            ("timestamp without time zone", "timestamp"),
+            ("timestamp with time zone", "timestamptz"),
+        ] {
+            if let Some(&oid) = type_oids.get(name) {
+                type_oids.insert(alias.to_owned(), oid);
+            }
+        }
+        Ok(PgCatalogTables { tables: Arc::new(tables), type_oids: Arc::new(type_oids) })
     }
 }
 
@@ -107,7 +143,7 @@ pub struct PgCatalogSchema {
 impl PgCatalogSchema {
     pub fn new(tables: &PgCatalogTables, cell: Arc<StatementCell>) -> DfResult<Self> {
         let empty: Arc<dyn datafusion::catalog::CatalogProviderList> = Arc::new(MemoryCatalogProviderList::new());
-        let inner = Arc::new(PgCatalogSchemaProvider::try_new(empty, tables.0.clone(), EmptyContextProvider)?);
+        let inner = Arc::new(PgCatalogSchemaProvider::try_new(empty, tables.tables.clone(), EmptyContextProvider)?);
         Ok(PgCatalogSchema { inner, cell })
     }
 }
@@ -507,7 +543,12 @@ fn scalar(v: &V, dt: &DataType) -> DfResult<ScalarValue> {
 // ----- functions -----
 
 /// Registers the functions PostgreSQL clients call on connect and in `\d`.
-pub fn register_functions(ctx: &SessionContext, cell: Arc<StatementCell>, info: Arc<RwLock<SessionInfo>>) {
+pub fn register_functions(
+    ctx: &SessionContext,
+    tables: &PgCatalogTables,
+    cell: Arc<StatementCell>,
+    info: Arc<RwLock<SessionInfo>>,
+) {
     for udf in [
         pgc::create_current_schemas_udf(),
         pgc::create_pg_get_userbyid_udf(),
@@ -559,6 +600,23 @@ pub fn register_functions(ctx: &SessionContext, cell: Arc<StatementCell>, info: 
         ctx.register_udf(ScalarUDF::new_from_impl(OidLookup::new(name, cell.clone(), f)));
     }
     ctx.register_udf(ScalarUDF::new_from_impl(CurrentSchema::default()));
+    let type_oids = tables.type_oids.clone();
+    ctx.register_udf(create_udf(
+        "to_regtype",
+        vec![DataType::Utf8],
+        DataType::Int32,
+        Volatility::Stable,
+        Arc::new(move |args: &[ColumnarValue]| {
+            let names = ColumnarValue::values_to_arrays(args)?;
+            let names = cast(&names[0], &DataType::Utf8)?;
+            let oids: datafusion::arrow::array::Int32Array = names
+                .as_string::<i32>()
+                .iter()
+                .map(|n| n.and_then(|n| type_oids.get(n.trim().to_ascii_lowercase().as_str()).map(|&o| o as i32)))
+                .collect();
+            Ok(ColumnarValue::Array(Arc::new(oids)))
+        }),
+    ));
     // Column defaults are stored as SQL text, which pg_get_expr returns.
     ctx.register_udf(ScalarUDF::new_from_impl(PassText::new("pg_get_expr")));
     for name in ["obj_description", "col_description", "shobj_description"] {

@@ -200,7 +200,7 @@ impl Session {
         let ctx = context_with_rules(config);
         let cell = Arc::new(StatementCell::default());
         let info = Arc::new(parking_lot::RwLock::new(SessionInfo::default()));
-        pg_catalog::register_functions(&ctx, cell.clone(), info.clone());
+        pg_catalog::register_functions(&ctx, &db.pg_tables, cell.clone(), info.clone());
         datafusion_pg_catalog::pg_catalog::generate_series_arg_coercion::CoerceIntArgsToBigInt::widen(&ctx);
         // Cannot fail: the crate's provider only wraps tables loaded at open.
         let pg = PgCatalogSchema::new(&db.pg_tables, cell.clone()).expect("pg_catalog provider");

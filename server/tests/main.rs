@@ -3,6 +3,7 @@
 
 mod pg;
 mod pgbench;
+mod python;
 mod server;
 
 use std::process::Command;

@@ -105,7 +105,7 @@ fn rand_pid() -> i32 {
 
 #[async_trait]
 impl SimpleQueryHandler for Connection {
-    async fn do_query<C>(&self, _client: &mut C, query: &str) -> PgWireResult<Vec<Response>>
+    async fn do_query<C>(&self, client: &mut C, query: &str) -> PgWireResult<Vec<Response>>
     where
         C: ClientInfo + ClientPortalStore + Sink<PgWireBackendMessage> + Unpin + Send + Sync,
         C::PortalStore: PortalStore,
@@ -120,6 +120,10 @@ impl SimpleQueryHandler for Connection {
         let mut responses = Vec::with_capacity(statements.len());
         let last = statements.len().saturating_sub(1);
         for (i, stmt) in statements.into_iter().enumerate() {
+            if let rustydb_engine::Statement::Deallocate { name, .. } = &stmt {
+                responses.push(deallocate(client, &name.value));
+                continue;
+            }
             let before = session.transaction_status();
             // Responses go out after every statement has run, so all but the
             // last result are materialised now; the last one streams.
@@ -148,6 +152,30 @@ impl SimpleQueryHandler for Connection {
             }
         }
         Ok(responses)
+    }
+}
+
+/// DEALLOCATE: protocol-level prepared statements live in pgwire's store.
+/// That store cannot list its entries, so DEALLOCATE ALL removes nothing;
+/// a later Parse under the same name replaces the old statement.
+fn deallocate<C>(client: &C, name: &str) -> Response
+where
+    C: ClientPortalStore,
+    C::PortalStore: PortalStore,
+{
+    if name.eq_ignore_ascii_case("all") {
+        return Response::Execution(encode::tag("DEALLOCATE ALL"));
+    }
+    match client.portal_store().get_statement(name) {
+        Some(_) => {
+            client.portal_store().rm_statement(name);
+            Response::Execution(encode::tag("DEALLOCATE"))
+        }
+        None => Response::Error(Box::new(ErrorInfo::new(
+            "ERROR".into(),
+            "26000".into(),
+            format!("prepared statement \"{name}\" does not exist"),
+        ))),
     }
 }
 

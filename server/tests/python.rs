@@ -1,0 +1,25 @@
+//! Python drivers against `rustydb serve` (installed by
+//! scripts/install-test-deps.sh): each script exits non-zero on the first
+//! failed check and prints what it saw.
+
+use std::process::Command;
+
+use crate::server::Server;
+
+fn run_script(script: &str) {
+    let server = Server::start();
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/python").join(script);
+    let out = Command::new("python3")
+        .arg(&path)
+        .arg(server.port.to_string())
+        .output()
+        .expect("python3 is installed by scripts/install-test-deps.sh");
+    let text = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    assert!(out.status.success(), "{script} failed:\n{text}");
+    assert!(text.contains(": ok"), "{text}");
+}
+
+#[test]
+fn psycopg_types_transactions_prepared_fetchmany_and_copy() {
+    run_script("psycopg_client.py");
+}
