@@ -18,13 +18,14 @@ pub struct SchemaDef {
 /// Id of the `public` schema.
 pub const PUBLIC_SCHEMA_ID: u64 = 3;
 
-/// Storage sequence that hands out schema ids. Schemas own no storage, so
-/// storage's object ids (recovered from table creations) cannot number
-/// them; a sequence is durable and never repeats a value.
-pub const SCHEMA_ID_SEQUENCE: u64 = 2;
+/// Storage sequence that hands out ids of catalog objects that own no
+/// storage (schemas, roles): storage's object ids are recovered from table
+/// creations and cannot number them; a sequence is durable and never
+/// repeats a value.
+pub const OBJECT_ID_SEQUENCE: u64 = 2;
 
-/// First id the schema sequence hands out.
-pub const SCHEMA_ID_START: i64 = 16;
+/// First id the object sequence hands out.
+pub const OBJECT_ID_START: i64 = 16;
 
 /// Where a column's values come from when an INSERT omits it.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

@@ -19,6 +19,10 @@ pub enum CatalogError {
     UndefinedTable(String),
     #[error("schema \"{0}\" does not exist")]
     UndefinedSchema(String),
+    #[error("role \"{0}\" already exists")]
+    DuplicateRole(String),
+    #[error("role \"{0}\" does not exist")]
+    UndefinedRole(String),
     #[error("cannot drop schema {0} because other objects depend on it")]
     DependentObjects(String),
     #[error("corrupt catalog entry {0}")]
@@ -29,8 +33,12 @@ impl CatalogError {
     pub fn kind(&self) -> ErrorKind {
         match self {
             CatalogError::Storage(e) => e.kind(),
-            CatalogError::DuplicateTable(_) | CatalogError::DuplicateSchema(_) => ErrorKind::AlreadyExists,
-            CatalogError::UndefinedTable(_) | CatalogError::UndefinedSchema(_) => ErrorKind::NotFound,
+            CatalogError::DuplicateTable(_) | CatalogError::DuplicateSchema(_) | CatalogError::DuplicateRole(_) => {
+                ErrorKind::AlreadyExists
+            }
+            CatalogError::UndefinedTable(_) | CatalogError::UndefinedSchema(_) | CatalogError::UndefinedRole(_) => {
+                ErrorKind::NotFound
+            }
             CatalogError::DependentObjects(_) => ErrorKind::InvalidInput,
             CatalogError::Corrupt(_) => ErrorKind::Corruption,
         }
@@ -43,6 +51,8 @@ impl CatalogError {
             CatalogError::DuplicateSchema(_) => "42P06",
             CatalogError::UndefinedTable(_) => "42P01",
             CatalogError::UndefinedSchema(_) => "3F000",
+            CatalogError::DuplicateRole(_) => "42710",
+            CatalogError::UndefinedRole(_) => "42704",
             CatalogError::DependentObjects(_) => "2BP01",
             CatalogError::Corrupt(_) => "XX001",
         }

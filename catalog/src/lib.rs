@@ -5,6 +5,7 @@
 //! system table 1 "rustydb_catalog":  kind | schema | name | body (JSON)
 //!   ("schema", "",       "public", {})
 //!   ("table",  "public", "t",      TableDef)
+//!   ("role",   "",       "alice",  RoleDef)
 //! ```
 //!
 //! Because catalog rows are ordinary MVCC rows, DDL commits atomically with
@@ -15,15 +16,17 @@
 
 mod defs;
 mod error;
+mod roles;
 mod store;
 mod types;
 
 pub use defs::{
-    ColumnDef, Identity, IndexDef, PUBLIC_SCHEMA_ID, SCHEMA_ID_SEQUENCE, SCHEMA_ID_START, SchemaDef, TableDef,
+    ColumnDef, Identity, IndexDef, OBJECT_ID_SEQUENCE, OBJECT_ID_START, PUBLIC_SCHEMA_ID, SchemaDef, TableDef,
 };
 pub use error::{CatalogError, Result};
+pub use roles::{RoleDef, SCRAM_ITERATIONS, ScramSecret};
 pub use store::{
-    CATALOG_TABLE, CatalogCache, CatalogSnapshot, bootstrap, create_schema, create_table, drop_schema, drop_table,
-    replace_table,
+    CATALOG_TABLE, CatalogCache, CatalogSnapshot, bootstrap, create_role, create_schema, create_table, drop_role,
+    drop_schema, drop_table, replace_role, replace_table,
 };
 pub use types::{NUMERIC_DEFAULT_SCALE, NUMERIC_PRECISION_MAX, SqlType};

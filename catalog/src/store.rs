@@ -14,12 +14,14 @@ use serde::de::DeserializeOwned;
 
 use crate::defs::{SchemaDef, TableDef};
 use crate::error::{CatalogError, Result};
+use crate::roles::RoleDef;
 
 /// The system table holding the catalog.
 pub const CATALOG_TABLE: TableId = TableId(1);
 const CATALOG_PKEY: IndexId = IndexId(2);
 const KIND_SCHEMA: &str = "schema";
 const KIND_TABLE: &str = "table";
+const KIND_ROLE: &str = "role";
 
 fn system_spec() -> TableSpec {
     let col = |name: &str| ColumnSpec { name: name.into(), ty: ColumnType::Text, nullable: false };
@@ -53,6 +55,7 @@ pub fn bootstrap(storage: &Arc<Storage>) -> Result<()> {
 pub struct CatalogSnapshot {
     pub schemas: BTreeMap<String, SchemaDef>,
     pub tables: BTreeMap<(String, String), Arc<TableDef>>,
+    pub roles: BTreeMap<String, RoleDef>,
 }
 
 impl CatalogSnapshot {
@@ -75,6 +78,9 @@ impl CatalogSnapshot {
                     }
                     KIND_TABLE => {
                         snap.tables.insert((schema.to_string(), name.to_string()), Arc::new(parse(body)?));
+                    }
+                    KIND_ROLE => {
+                        snap.roles.insert(name.to_string(), parse(body)?);
                     }
                     other => return Err(CatalogError::Corrupt(format!("unknown catalog kind {other}"))),
                 }
@@ -195,6 +201,28 @@ pub fn create_table(txn: &mut Transaction, def: &TableDef) -> Result<()> {
         e => e.into(),
     })?;
     txn.create_table(def.storage_spec())?;
+    Ok(())
+}
+
+/// Creates a role.
+pub fn create_role(txn: &mut Transaction, role: &RoleDef) -> Result<()> {
+    insert_entry(txn, KIND_ROLE, "", &role.name, json(role)).map_err(|e| match e {
+        StorageError::UniqueViolation { .. } => CatalogError::DuplicateRole(role.name.clone()),
+        e => e.into(),
+    })
+}
+
+/// Replaces a role's definition (ALTER ROLE).
+pub fn replace_role(txn: &mut Transaction, role: &RoleDef) -> Result<()> {
+    drop_role(txn, &role.name)?;
+    create_role(txn, role)
+}
+
+/// Drops a role.
+pub fn drop_role(txn: &mut Transaction, name: &str) -> Result<()> {
+    if !delete_entry(txn, KIND_ROLE, "", name)? {
+        return Err(CatalogError::UndefinedRole(name.into()));
+    }
     Ok(())
 }
 

@@ -39,13 +39,8 @@ impl Session {
                     }
                     return Err(EngineError::sql("42P06", format!("schema \"{name}\" already exists")));
                 }
-                let storage = self.db.storage().clone();
-                slot.blocking(move |t| {
-                    let id = storage
-                        .next_sequence_value(rustydb_catalog::SCHEMA_ID_SEQUENCE, rustydb_catalog::SCHEMA_ID_START)?;
-                    rustydb_catalog::create_schema(t, &name, id as u64)
-                })
-                .await??;
+                let id = self.db.next_object_id()?;
+                slot.blocking(move |t| rustydb_catalog::create_schema(t, &name, id)).await??;
                 Ok(QueryOutput::command("CREATE SCHEMA"))
             }
             Statement::CreateIndex(ci) => self.create_index(slot, &catalog, ci).await,

@@ -8,7 +8,7 @@ use datafusion::sql::sqlparser::ast::Statement;
 use datafusion::sql::sqlparser::dialect::PostgreSqlDialect;
 use datafusion::sql::sqlparser::keywords::Keyword;
 use datafusion::sql::sqlparser::parser::Parser;
-use datafusion::sql::sqlparser::tokenizer::{Token, TokenWithSpan, Tokenizer};
+use datafusion::sql::sqlparser::tokenizer::{Span, Token, TokenWithSpan, Tokenizer, Whitespace};
 
 use std::sync::LazyLock;
 
@@ -25,6 +25,7 @@ pub fn parse(sql: &str) -> Result<Vec<Statement>> {
         .map_err(|e| EngineError::syntax(e.to_string()))?;
     copy_boolean_options(&mut tokens);
     vacuum_without_options(&mut tokens);
+    user_as_role(&mut tokens);
     let mut statements = Parser::new(&dialect)
         .with_tokens_with_locations(tokens)
         .parse_statements()
@@ -96,6 +97,48 @@ fn copy_boolean_options(tokens: &mut [TokenWithSpan]) {
     }
 }
 
+/// `CREATE USER` is `CREATE ROLE ... LOGIN` in PostgreSQL, and ALTER/DROP
+/// USER are ALTER/DROP ROLE; sqlparser reads CREATE USER in another
+/// dialect's syntax, so the statements are spelled with ROLE here.
+fn user_as_role(tokens: &mut Vec<TokenWithSpan>) {
+    let significant: Vec<usize> =
+        (0..tokens.len()).filter(|&i| !matches!(tokens[i].token, Token::Whitespace(_))).collect();
+    let is_word = |t: &Token, k: Keyword| matches!(t, Token::Word(w) if w.keyword == k);
+    let mut login_at = Vec::new();
+    let mut statement_start = true;
+    for (pos, &i) in significant.iter().enumerate() {
+        if matches!(tokens[i].token, Token::SemiColon) {
+            statement_start = true;
+            continue;
+        }
+        if statement_start
+            && let Some(&next) = significant.get(pos + 1)
+            && is_word(&tokens[next].token, Keyword::USER)
+        {
+            let verb = &tokens[i].token;
+            if is_word(verb, Keyword::CREATE) || is_word(verb, Keyword::ALTER) || is_word(verb, Keyword::DROP) {
+                let create = is_word(verb, Keyword::CREATE);
+                tokens[next].token = Token::make_keyword("ROLE");
+                if create {
+                    // LOGIN goes at the end of the statement's options.
+                    let end = significant[pos..]
+                        .iter()
+                        .copied()
+                        .find(|&j| matches!(tokens[j].token, Token::SemiColon))
+                        .unwrap_or(tokens.len());
+                    login_at.push(end);
+                }
+            }
+        }
+        statement_start = false;
+    }
+    for at in login_at.into_iter().rev() {
+        let span = tokens.get(at.saturating_sub(1)).map(|t| t.span).unwrap_or_else(Span::empty);
+        tokens.insert(at, TokenWithSpan::new(Token::make_keyword("LOGIN"), span));
+        tokens.insert(at, TokenWithSpan::new(Token::Whitespace(Whitespace::Space), span));
+    }
+}
+
 /// VACUUM has PostgreSQL forms sqlparser does not know (`VACUUM ANALYZE t`,
 /// `VACUUM (VERBOSE) a, b`). The engine has nothing to vacuum yet (old
 /// versions are dropped by checkpoint compaction), so a VACUUM's options
@@ -152,6 +195,15 @@ mod tests {
             assert_eq!(s.len(), 2, "{sql}");
             assert!(matches!(s[0], Statement::Vacuum(_)), "{sql}");
         }
+    }
+
+    #[test]
+    fn user_statements_are_role_statements() {
+        let s = parse("create user alice with password 'pw'; ALTER USER alice PASSWORD 'x'; drop user if exists alice")
+            .unwrap();
+        assert!(matches!(&s[0], Statement::CreateRole(c) if c.login == Some(true) && c.password.is_some()), "{}", s[0]);
+        assert!(matches!(s[1], Statement::AlterRole { .. }), "{}", s[1]);
+        assert_eq!(s[2].to_string(), "DROP ROLE IF EXISTS alice");
     }
 
     #[test]

@@ -34,7 +34,7 @@ use datafusion::logical_expr::{
 use datafusion_pg_catalog::pg_catalog::context::EmptyContextProvider;
 use datafusion_pg_catalog::pg_catalog::{self as pgc, PgCatalogSchemaProvider, PgCatalogStaticTables};
 use parking_lot::RwLock;
-use rustydb_catalog::{CatalogSnapshot, IndexDef, PUBLIC_SCHEMA_ID, TableDef};
+use rustydb_catalog::{CatalogSnapshot, IndexDef, PUBLIC_SCHEMA_ID, RoleDef, TableDef};
 
 use crate::names::DATABASE_NAME;
 use crate::schema::StatementCell;
@@ -65,6 +65,22 @@ fn namespace_oid(snapshot: &CatalogSnapshot, schema: &str) -> i64 {
         Some(s) => object_oid(s.id),
         None => 0,
     }
+}
+
+/// The first superuser owns every object and has PostgreSQL's OID 10.
+fn owner(snap: &CatalogSnapshot) -> Option<&RoleDef> {
+    snap.roles.values().filter(|r| r.superuser).min_by_key(|r| r.id)
+}
+
+fn role_oid(snap: &CatalogSnapshot, role: &RoleDef) -> i64 {
+    if owner(snap).is_some_and(|o| o.id == role.id) { SUPERUSER_OID } else { object_oid(role.id) }
+}
+
+fn user_by_id(snap: &CatalogSnapshot, oid: i64) -> Option<String> {
+    if oid == SUPERUSER_OID {
+        return Some(owner(snap).map_or_else(|| "rustydb".to_owned(), |o| o.name.clone()));
+    }
+    snap.roles.values().find(|r| object_oid(r.id) == oid).map(|r| r.name.clone())
 }
 
 fn constraint_oid(index: &IndexDef) -> i64 {
@@ -149,7 +165,8 @@ impl PgCatalogSchema {
 }
 
 /// Tables built from our catalog.
-const OWN_TABLES: [&str; 9] = [
+const OWN_TABLES: [&str; 10] = [
+    "pg_roles",
     "pg_namespace",
     "pg_class",
     "pg_attribute",
@@ -363,12 +380,33 @@ fn own_rows(table: &str, snap: &CatalogSnapshot) -> Vec<Row> {
                 vec![
                     ("schemaname", s(&t.schema)),
                     ("tablename", s(&t.name)),
-                    ("tableowner", s("rustydb")),
+                    ("tableowner", V::S(user_by_id(snap, SUPERUSER_OID).unwrap_or_default())),
                     ("tablespace", V::Null),
                     ("hasindexes", V::B(!t.indexes.is_empty())),
                     ("hasrules", V::B(false)),
                     ("hastriggers", V::B(false)),
                     ("rowsecurity", V::B(false)),
+                ]
+            })
+            .collect(),
+        "pg_roles" => snap
+            .roles
+            .values()
+            .map(|r| {
+                vec![
+                    ("oid", V::I(role_oid(snap, r))),
+                    ("rolname", s(&r.name)),
+                    ("rolsuper", V::B(r.superuser)),
+                    ("rolinherit", V::B(true)),
+                    ("rolcreaterole", V::B(r.superuser)),
+                    ("rolcreatedb", V::B(r.superuser)),
+                    ("rolcanlogin", V::B(r.login)),
+                    ("rolreplication", V::B(false)),
+                    ("rolconnlimit", V::I(-1)),
+                    ("rolpassword", s("********")),
+                    ("rolvaliduntil", V::Null),
+                    ("rolbypassrls", V::B(r.superuser)),
+                    ("rolconfig", V::Null),
                 ]
             })
             .collect(),
@@ -551,7 +589,6 @@ pub fn register_functions(
 ) {
     for udf in [
         pgc::create_current_schemas_udf(),
-        pgc::create_pg_get_userbyid_udf(),
         pgc::create_pg_table_is_visible(),
         pgc::create_pg_encoding_to_char_udf(),
         pgc::create_pg_relation_size_udf(),
@@ -596,6 +633,7 @@ pub fn register_functions(
     for (name, f) in [
         ("pg_get_indexdef", indexdef as fn(&CatalogSnapshot, i64) -> Option<String>),
         ("pg_get_constraintdef", constraintdef),
+        ("pg_get_userbyid", user_by_id),
     ] {
         ctx.register_udf(ScalarUDF::new_from_impl(OidLookup::new(name, cell.clone(), f)));
     }

@@ -22,7 +22,7 @@ use datafusion::physical_plan::SendableRecordBatchStream;
 use datafusion::physical_plan::stream::RecordBatchStreamAdapter;
 use datafusion::prelude::SessionConfig;
 use datafusion::sql::parser::Statement as DfStatement;
-use datafusion::sql::sqlparser::ast::Statement;
+use datafusion::sql::sqlparser::ast::{ObjectType, Statement};
 use futures::TryStreamExt;
 use futures::future::BoxFuture;
 use rustydb_catalog::{CatalogCache, CatalogSnapshot, bootstrap};
@@ -43,6 +43,12 @@ pub struct Database {
     pg_tables: PgCatalogTables,
 }
 
+impl std::fmt::Debug for Database {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Database")
+    }
+}
+
 impl Database {
     /// Opens (creating if needed) the database in `dir`, replaying its log.
     pub fn open(dir: &std::path::Path) -> Result<Arc<Database>> {
@@ -60,6 +66,20 @@ impl Database {
     /// A new session.
     pub fn session(self: &Arc<Self>) -> Session {
         Session::new(self.clone())
+    }
+
+    /// The catalog as of now (outside any transaction).
+    pub(crate) fn latest_catalog(&self) -> Result<Arc<CatalogSnapshot>> {
+        let mut txn = self.storage.begin(Isolation::ReadCommitted);
+        txn.begin_statement();
+        Ok(self.catalog.get(&txn.view())?)
+    }
+
+    /// A durable id for a catalog object without storage (schema, role).
+    pub(crate) fn next_object_id(&self) -> Result<u64> {
+        let id =
+            self.storage.next_sequence_value(rustydb_catalog::OBJECT_ID_SEQUENCE, rustydb_catalog::OBJECT_ID_START)?;
+        Ok(id as u64)
     }
 
     /// The storage under this database.
@@ -209,6 +229,11 @@ impl Session {
         Session { db, ctx, cell, catalog_provider, block: None, settings: Settings::default(), copy: None, info }
     }
 
+    /// The connected user's name.
+    pub fn current_user(&self) -> String {
+        self.info.read().user.clone()
+    }
+
     /// Who is connected, as current_user and pg_backend_pid report it.
     pub fn set_session_info(&mut self, user: &str, backend_pid: i32) {
         *self.info.write() = SessionInfo { user: user.to_owned(), backend_pid };
@@ -328,6 +353,9 @@ impl Session {
     async fn run(&mut self, slot: &mut TxnSlot, stmt: Statement, explicit: bool) -> Result<QueryOutput> {
         use Statement as S;
         match stmt {
+            S::CreateRole(_) | S::AlterRole { .. } | S::Drop { object_type: ObjectType::Role, .. } => {
+                self.role_statement(slot, stmt).await
+            }
             S::CreateTable(_)
             | S::CreateSchema { .. }
             | S::CreateIndex(_)

@@ -42,6 +42,13 @@ enum Command {
         /// Most client connections at once.
         #[arg(long, env = "RUSTYDB_MAX_CONNECTIONS", default_value_t = 100)]
         max_connections: usize,
+        /// Superuser created on first start (with RUSTYDB_PASSWORD).
+        #[arg(long, env = "RUSTYDB_USER", default_value = "rustydb")]
+        user: String,
+        /// Password of that superuser. Once any role has a password, every
+        /// client authenticates with SCRAM-SHA-256.
+        #[arg(long, env = "RUSTYDB_PASSWORD", hide_env_values = true)]
+        password: Option<String>,
     },
 }
 
@@ -60,8 +67,9 @@ fn main() -> ExitCode {
     };
     let result = match cli.command {
         Command::Sql { data, command, file } => runtime.block_on(shell::run(data, command, file)),
-        Command::Serve { data, pg_listen, max_connections } => {
-            runtime.block_on(serve(data, pgwire::PgOptions { listen: pg_listen, max_connections }))
+        Command::Serve { data, pg_listen, max_connections, user, password } => {
+            let superuser = password.map(|p| (user, p));
+            runtime.block_on(serve(data, pgwire::PgOptions { listen: pg_listen, max_connections }, superuser))
         }
     };
     match result {
@@ -74,20 +82,27 @@ fn main() -> ExitCode {
 }
 
 /// Runs the server until SIGINT or SIGTERM.
-async fn serve(data: PathBuf, pg: pgwire::PgOptions) -> anyhow::Result<ExitCode> {
+async fn serve(data: PathBuf, pg: pgwire::PgOptions, superuser: Option<(String, String)>) -> anyhow::Result<ExitCode> {
     use anyhow::Context;
-    if !pg.listen.ip().is_loopback() {
-        anyhow::bail!(
-            "refusing to listen on {} : password authentication is not implemented yet, so only loopback \
-             addresses (127.0.0.1, ::1) are allowed",
-            pg.listen
-        );
-    }
     if pg.max_connections == 0 {
         anyhow::bail!("--max-connections must be at least 1");
     }
     let db =
         rustydb_engine::Database::open(&data).with_context(|| format!("opening the database in {}", data.display()))?;
+    if let Some((user, password)) = superuser
+        && db.ensure_superuser(&user, &password).context("creating the superuser")?
+    {
+        eprintln!("created superuser \"{user}\"");
+    }
+    // Without any password every loopback client is trusted; that must
+    // never be reachable from another machine.
+    if !pg.listen.ip().is_loopback() && !db.password_required()? {
+        anyhow::bail!(
+            "refusing to listen on {}: no role has a password, so clients are not authenticated. Set \
+             RUSTYDB_PASSWORD (and RUSTYDB_USER) to create a superuser, or listen on 127.0.0.1",
+            pg.listen
+        );
+    }
     let (listener, addr) = pgwire::bind(&pg).await?;
     println!(
         "RustyDB {} listening for PostgreSQL clients on {addr} (data in {})",

@@ -162,3 +162,60 @@ fn psql_describes_schemas_tables_and_indexes() {
         assert!(out.contains(expected), "missing {expected:?} in:\n{out}");
     }
 }
+
+#[test]
+fn scram_authenticates_catalog_users() {
+    let server = Server::start_with_password(Some("s3cret"));
+    // The bootstrap superuser logs in with SCRAM-SHA-256.
+    let (code, out, err) = server.psql("\\pset tuples_only on\nSELECT current_user;");
+    assert_eq!((code, out.trim()), (0, "rustydb"), "{err}");
+    // A wrong or missing password is refused with 28P01.
+    for password in [Some("wrong"), None] {
+        let (code, _, err) = server.psql_as("rustydb", password, "SELECT 1");
+        assert_ne!(code, 0);
+        let err = err.to_lowercase();
+        assert!(err.contains("password authentication failed") || err.contains("no password supplied"), "{err}");
+    }
+    let (code, _, err) = server.psql_as("nobody", Some("s3cret"), "SELECT 1");
+    assert_ne!(code, 0);
+    assert!(err.contains("password authentication failed"), "{err}");
+
+    // Users are created, log in, and cannot manage roles unless superusers.
+    let (code, _, err) = server.psql("CREATE USER bob WITH PASSWORD 'bobpw';\nCREATE ROLE carol LOGIN PASSWORD 'c';");
+    assert_eq!(code, 0, "{err}");
+    let (code, out, err) = server.psql_as("bob", Some("bobpw"), "\\pset tuples_only on\nSELECT current_user;");
+    assert_eq!((code, out.trim()), (0, "bob"), "{err}");
+    let (code, _, err) = server.psql_as("bob", Some("bobpw"), "CREATE USER eve PASSWORD 'e';");
+    assert_ne!(code, 0);
+    assert!(err.contains("42501"), "{err}");
+    // A user may change their own password.
+    let (code, _, err) = server.psql_as("bob", Some("bobpw"), "ALTER USER bob WITH PASSWORD 'newpw';");
+    assert_eq!(code, 0, "{err}");
+    assert_ne!(server.psql_as("bob", Some("bobpw"), "SELECT 1").0, 0);
+    assert_eq!(server.psql_as("bob", Some("newpw"), "SELECT 1").0, 0);
+
+    let (code, out, err) = server.psql(
+        "\\pset tuples_only on\n\\pset format unaligned\nSELECT rolname, rolsuper, rolcanlogin FROM pg_roles ORDER BY rolname;",
+    );
+    assert_eq!(code, 0, "{err}");
+    assert_eq!(out.trim(), "bob|f|t\ncarol|f|t\nrustydb|t|t");
+    let (code, _, err) = server.psql("DROP USER carol;\nDROP ROLE IF EXISTS carol;");
+    assert_eq!(code, 0, "{err}");
+    let (code, _, err) = server.psql("DROP USER rustydb;");
+    assert_ne!(code, 0);
+    assert!(err.contains("55006"), "{err}");
+    assert_ne!(server.psql_as("carol", Some("c"), "SELECT 1").0, 0);
+}
+
+#[test]
+fn non_loopback_listen_needs_a_password() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_rustydb"))
+        .args(["serve", "--pg-listen", "0.0.0.0:0", "--data"])
+        .arg(dir.path().join("data"))
+        .env_remove("RUSTYDB_PASSWORD")
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("no role has a password"));
+}

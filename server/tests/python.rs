@@ -6,12 +6,15 @@ use std::process::Command;
 
 use crate::server::Server;
 
+/// Runs a client script against a server with a superuser password, so the
+/// drivers authenticate with SCRAM-SHA-256 (libpq reads PGPASSWORD).
 fn run_script(script: &str) {
-    let server = Server::start();
+    let server = Server::start_with_password(Some("py-secret"));
     let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/python").join(script);
     let out = Command::new("python3")
         .arg(&path)
         .arg(server.port.to_string())
+        .env("PGPASSWORD", "py-secret")
         .output()
         .expect("python3 is installed by scripts/install-test-deps.sh");
     let text = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));

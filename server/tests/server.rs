@@ -7,31 +7,46 @@ use std::process::{Child, Command, Stdio};
 pub struct Server {
     pub child: Child,
     pub port: u16,
+    /// Superuser password (RUSTYDB_PASSWORD) the clients send, if any.
+    pub password: Option<String>,
     _dir: Option<tempfile::TempDir>,
 }
 
 impl Server {
     pub fn start() -> Server {
+        Server::start_with_password(None)
+    }
+
+    /// A fresh server whose superuser `rustydb` has `password`: every
+    /// client then authenticates with SCRAM-SHA-256.
+    pub fn start_with_password(password: Option<&str>) -> Server {
         let dir = tempfile::tempdir().unwrap();
-        let mut server = Server::start_at(&dir.path().join("data"));
+        let mut server = Server::launch(&dir.path().join("data"), password);
         server._dir = Some(dir);
         server
     }
 
     /// Starts on a data directory the caller keeps (restart after a crash).
     pub fn start_at(data: &std::path::Path) -> Server {
+        Server::launch(data, None)
+    }
+
+    fn launch(data: &std::path::Path, password: Option<&str>) -> Server {
         let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
-        let mut child = Command::new(env!("CARGO_BIN_EXE_rustydb"))
-            .args(["serve", "--pg-listen", &format!("127.0.0.1:{port}"), "--max-connections", "8", "--data"])
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_rustydb"));
+        cmd.args(["serve", "--pg-listen", &format!("127.0.0.1:{port}"), "--max-connections", "8", "--data"])
             .arg(data)
+            .env_remove("RUSTYDB_PASSWORD")
             .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap();
+            .stderr(Stdio::null());
+        if let Some(p) = password {
+            cmd.env("RUSTYDB_PASSWORD", p);
+        }
+        let mut child = cmd.spawn().unwrap();
         let mut line = String::new();
         BufReader::new(child.stdout.as_mut().unwrap()).read_line(&mut line).unwrap();
         assert!(line.contains("listening"), "unexpected first line: {line}");
-        Server { child, port, _dir: None }
+        Server { child, port, password: password.map(str::to_owned), _dir: None }
     }
 
     /// Environment for PostgreSQL client tools (psql, pgbench).
@@ -41,7 +56,11 @@ impl Server {
             .env("PGPORT", self.port.to_string())
             .env("PGUSER", "rustydb")
             .env("PGDATABASE", "rustydb")
-            .env("PGCONNECT_TIMEOUT", "10");
+            .env("PGCONNECT_TIMEOUT", "10")
+            .env_remove("PGPASSWORD");
+        if let Some(p) = &self.password {
+            cmd.env("PGPASSWORD", p);
+        }
         cmd
     }
 
@@ -53,10 +72,18 @@ impl Server {
     }
 
     pub fn psql(&self, script: &str) -> (i32, String, String) {
-        let mut child = Command::new("psql")
-            .args(["-X", "-q", "-v", "ON_ERROR_STOP=1", "-v", "VERBOSITY=verbose", "-h", "127.0.0.1"])
-            .args(["-p", &self.port.to_string(), "-U", "rustydb", "-d", "rustydb"])
-            .env("PGCONNECT_TIMEOUT", "10")
+        self.psql_as("rustydb", self.password.as_deref(), script)
+    }
+
+    /// psql as another user, with a password (SCRAM) or none.
+    pub fn psql_as(&self, user: &str, password: Option<&str>, script: &str) -> (i32, String, String) {
+        let mut cmd = self.client("psql");
+        cmd.args(["-X", "-q", "-w", "-v", "ON_ERROR_STOP=1", "-v", "VERBOSITY=verbose", "-U", user]);
+        match password {
+            Some(p) => cmd.env("PGPASSWORD", p),
+            None => cmd.env_remove("PGPASSWORD"),
+        };
+        let mut child = cmd
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())

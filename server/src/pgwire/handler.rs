@@ -8,9 +8,11 @@ use arrow_pg::datatypes::into_pg_type;
 use async_trait::async_trait;
 use datafusion::arrow::datatypes::{DataType, TimeUnit};
 use futures::{Sink, SinkExt};
+use pgwire::api::auth::sasl::SASLAuthStartupHandler;
+use pgwire::api::auth::sasl::scram::ScramAuth;
 use pgwire::api::auth::{
-    DefaultServerParameterProvider, StartupHandler, finish_authentication, protocol_negotiation,
-    save_startup_parameters_to_metadata,
+    AuthSource, DefaultServerParameterProvider, LoginInfo, Password, StartupHandler, finish_authentication,
+    protocol_negotiation, save_startup_parameters_to_metadata,
 };
 use pgwire::api::copy::CopyHandler;
 use pgwire::api::portal::{Format, Portal};
@@ -22,7 +24,7 @@ use pgwire::api::{ClientInfo, ClientPortalStore, PgWireConnectionState, Type};
 use pgwire::error::{ErrorInfo, PgWireError, PgWireResult};
 use pgwire::messages::copy::{CopyData, CopyDone, CopyFail};
 use pgwire::messages::{PgWireBackendMessage, PgWireFrontendMessage};
-use rustydb_engine::{DATABASE_NAME, Database, Prepared, QueryOutput, Session, TransactionStatus};
+use rustydb_engine::{DATABASE_NAME, Database, Prepared, QueryOutput, SCRAM_ITERATIONS, Session, TransactionStatus};
 use tokio::io::AsyncWriteExt;
 use tokio::sync::Mutex;
 
@@ -32,12 +34,58 @@ use super::encode::{self, to_pgwire};
 pub struct Connection {
     session: Arc<Mutex<Session>>,
     parser: Arc<Parser>,
+    /// The SCRAM-SHA-256 exchange, when some role has a password (decided
+    /// when the connection opens). Without passwords the server trusts
+    /// loopback clients, and refuses to listen anywhere else.
+    scram: Option<SASLAuthStartupHandler<DefaultServerParameterProvider>>,
 }
 
 impl Connection {
-    pub fn new(db: Arc<Database>) -> Self {
+    pub fn new(db: Arc<Database>) -> PgWireResult<Self> {
         let session = Arc::new(Mutex::new(db.session()));
-        Connection { parser: Arc::new(Parser { session: session.clone() }), session }
+        let scram = if db.password_required().map_err(to_pgwire)? {
+            let mut auth = ScramAuth::new(Arc::new(CatalogAuth(db.clone())));
+            auth.set_iterations(SCRAM_ITERATIONS as usize);
+            Some(SASLAuthStartupHandler::new(Arc::new(server_parameters())).with_scram(auth))
+        } else {
+            None
+        };
+        Ok(Connection { parser: Arc::new(Parser { session: session.clone() }), session, scram })
+    }
+}
+
+/// What the server reports at startup.
+fn server_parameters() -> DefaultServerParameterProvider {
+    let mut params = DefaultServerParameterProvider::default();
+    params.server_version = format!("16.0 (RustyDB {})", env!("CARGO_PKG_VERSION"));
+    params.time_zone = "UTC".into();
+    params.date_style = "ISO, MDY".into();
+    params
+}
+
+/// Role secrets from the catalog, for the SCRAM exchange.
+#[derive(Debug)]
+struct CatalogAuth(Arc<Database>);
+
+#[async_trait]
+impl AuthSource for CatalogAuth {
+    async fn get_password(&self, login: &LoginInfo) -> PgWireResult<Password> {
+        let user = login.user().unwrap_or_default().to_owned();
+        let db = self.0.clone();
+        let secret = tokio::task::spawn_blocking(move || db.login_secret(&user))
+            .await
+            .map_err(|e| PgWireError::ApiError(Box::new(e)))?
+            .map_err(to_pgwire)?;
+        match secret {
+            Some(s) => Ok(Password::new(Some(s.salt), s.salted_password)),
+            // As PostgreSQL: the same message whether the role is missing,
+            // cannot log in, or has no password.
+            None => Err(PgWireError::UserError(Box::new(ErrorInfo::new(
+                "FATAL".into(),
+                "28P01".into(),
+                format!("password authentication failed for user \"{}\"", login.user().unwrap_or_default()),
+            )))),
+        }
     }
 }
 
@@ -64,15 +112,12 @@ fn respond(
 impl StartupHandler for Connection {
     async fn on_startup<C>(&self, client: &mut C, message: PgWireFrontendMessage) -> PgWireResult<()>
     where
-        C: ClientInfo + Sink<PgWireBackendMessage> + Unpin + Send,
+        C: ClientInfo + Sink<PgWireBackendMessage> + Unpin + Send + Sync,
         C::Error: Debug,
         PgWireError: From<<C as Sink<PgWireBackendMessage>>::Error>,
     {
-        let PgWireFrontendMessage::Startup(ref startup) = message else { return Ok(()) };
-        protocol_negotiation(client, startup).await?;
-        save_startup_parameters_to_metadata(client, startup);
-        let database = client.metadata().get("database").cloned();
-        if let Some(db) = database
+        if let PgWireFrontendMessage::Startup(ref startup) = message
+            && let Some(db) = startup.parameters.get("database")
             && db != DATABASE_NAME
         {
             return Err(PgWireError::UserError(Box::new(ErrorInfo::new(
@@ -81,16 +126,23 @@ impl StartupHandler for Connection {
                 format!("database \"{db}\" does not exist"),
             ))));
         }
+        if let Some(scram) = &self.scram {
+            scram.on_startup(client, message).await?;
+            if matches!(client.state(), PgWireConnectionState::ReadyForQuery) {
+                let user = client.metadata().get("user").cloned().unwrap_or_default();
+                let (pid, _) = client.pid_and_secret_key();
+                self.session.lock().await.set_session_info(&user, pid);
+            }
+            return Ok(());
+        }
+        let PgWireFrontendMessage::Startup(ref startup) = message else { return Ok(()) };
+        protocol_negotiation(client, startup).await?;
+        save_startup_parameters_to_metadata(client, startup);
         let pid = std::process::id() as i32 ^ rand_pid();
         client.set_pid_and_secret_key(pid, pgwire::messages::startup::SecretKey::I32(rand_pid()));
         let user = client.metadata().get("user").cloned().unwrap_or_else(|| "rustydb".into());
         self.session.lock().await.set_session_info(&user, pid);
-        let mut params = DefaultServerParameterProvider::default();
-        params.server_version = format!("16.0 (RustyDB {})", env!("CARGO_PKG_VERSION"));
-        params.time_zone = "UTC".into();
-        params.date_style = "ISO, MDY".into();
-        params.application_name = client.metadata().get("application_name").cloned();
-        finish_authentication(client, &params).await?;
+        finish_authentication(client, &server_parameters()).await?;
         client.set_state(PgWireConnectionState::ReadyForQuery);
         Ok(())
     }

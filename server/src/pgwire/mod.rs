@@ -82,7 +82,13 @@ pub async fn serve(
             tokio::spawn(handler::refuse_too_many(socket));
             continue;
         };
-        let conn = Arc::new(Connection::new(db.clone()));
+        let conn = match Connection::new(db.clone()) {
+            Ok(c) => Arc::new(c),
+            Err(e) => {
+                tracing::error!("cannot set up a connection from {peer}: {e}");
+                continue;
+            }
+        };
         tokio::spawn(async move {
             if let Err(e) = pgwire::tokio::process_socket(socket, None, Arc::new(Handlers(conn))).await {
                 tracing::debug!("connection from {peer} ended: {e}");

@@ -1,0 +1,85 @@
+#!/usr/bin/env bash
+# pgbench against RustyDB and a throwaway PostgreSQL on the same machine,
+# same load, one run. Prints a Markdown table of tps and ratios (paste it
+# into docs/benchmarks.md).
+#
+#   benches/pgbench-compare.sh            # scale 10, 30 s per load
+#   SCALE=1 SECONDS_PER_RUN=10 benches/pgbench-compare.sh
+#
+# Needs pgbench and PostgreSQL's server binaries (Debian: postgresql-15);
+# installs them with apt when missing. Builds RustyDB in release mode.
+set -euo pipefail
+
+SCALE=${SCALE:-10}
+SECS=${SECONDS_PER_RUN:-30}
+CLIENTS=${CLIENTS:-4}
+JOBS=${JOBS:-2}
+ROOT=$(cd "$(dirname "$0")/.." && pwd)
+export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-$HOME/.cache/rustydb/target}
+WORK=$(mktemp -d)
+RUSTY_PORT=${RUSTY_PORT:-54400}
+PG_PORT=${PG_PORT:-54401}
+
+PGBIN=$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -1 || true)
+if [ -z "$PGBIN" ] || [ ! -x "$PGBIN/postgres" ]; then
+  if [ "$(id -u)" -ne 0 ] && command -v sudo >/dev/null 2>&1; then SUDO=sudo; else SUDO=""; fi
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq postgresql >/dev/null
+  PGBIN=$(ls -d /usr/lib/postgresql/*/bin | sort -V | tail -1)
+fi
+
+cleanup() {
+  [ -n "${RUSTY_PID:-}" ] && kill "$RUSTY_PID" 2>/dev/null || true
+  [ -d "$WORK/pg" ] && su_pg "$PGBIN/pg_ctl" -D "$WORK/pg" -m immediate stop >/dev/null 2>&1 || true
+  rm -rf "$WORK"
+}
+trap cleanup EXIT
+
+# PostgreSQL refuses to run as root: run it as the postgres user when we are root.
+su_pg() {
+  if [ "$(id -u)" -eq 0 ]; then runuser -u postgres -- "$@"; else "$@"; fi
+}
+
+(cd "$ROOT" && cargo build --release --quiet --bin rustydb)
+
+run_load() { # label host port user extra-args...
+  local label=$1 port=$2 user=$3; shift 3
+  PGHOST=127.0.0.1 PGPORT=$port PGUSER=$user pgbench -n -T "$SECS" -c "$CLIENTS" -j "$JOBS" "$@" rustydb 2>&1 \
+    | awk -v l="$label" '/^tps/ {print l, $3}'
+}
+
+init() { # port user
+  PGHOST=127.0.0.1 PGPORT=$1 PGUSER=$2 pgbench -i -q -s "$SCALE" rustydb >/dev/null 2>&1
+}
+
+# RustyDB
+"$CARGO_TARGET_DIR/release/rustydb" serve --data "$WORK/rusty" --pg-listen "127.0.0.1:$RUSTY_PORT" >/dev/null 2>&1 &
+RUSTY_PID=$!
+for _ in $(seq 50); do pg_isready -q -h 127.0.0.1 -p "$RUSTY_PORT" && break; sleep 0.2; done
+init "$RUSTY_PORT" rustydb
+R_SELECT=$(run_load select "$RUSTY_PORT" rustydb -S -M prepared | awk '{print $2}')
+R_TPCB_P=$(run_load tpcb "$RUSTY_PORT" rustydb -M prepared | awk '{print $2}')
+R_TPCB_S=$(run_load tpcb "$RUSTY_PORT" rustydb | awk '{print $2}')
+kill "$RUSTY_PID"; wait "$RUSTY_PID" 2>/dev/null || true; RUSTY_PID=
+
+# PostgreSQL, default settings (fsync and synchronous_commit on)
+mkdir -p "$WORK/pg" && chmod 777 "$WORK"
+[ "$(id -u)" -eq 0 ] && chown postgres "$WORK/pg"
+su_pg "$PGBIN/initdb" -D "$WORK/pg" -U rustydb --auth=trust >/dev/null
+su_pg "$PGBIN/pg_ctl" -D "$WORK/pg" -o "-p $PG_PORT -k $WORK -c listen_addresses=127.0.0.1" -w -l "$WORK/pg.log" start >/dev/null
+PGHOST=127.0.0.1 PGPORT=$PG_PORT psql -q -U rustydb -d postgres -c "CREATE DATABASE rustydb" >/dev/null
+init "$PG_PORT" rustydb
+P_SELECT=$(run_load select "$PG_PORT" rustydb -S -M prepared | awk '{print $2}')
+P_TPCB_P=$(run_load tpcb "$PG_PORT" rustydb -M prepared | awk '{print $2}')
+P_TPCB_S=$(run_load tpcb "$PG_PORT" rustydb | awk '{print $2}')
+
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", a / b }'; }
+cat <<TABLE
+pgbench scale $SCALE, $CLIENTS clients, $JOBS threads, ${SECS}s per load, $(nproc) cores
+
+| load | RustyDB tps | PostgreSQL $("$PGBIN/postgres" --version | awk '{print $3}') tps | ratio |
+|---|---|---|---|
+| select-only (-S -M prepared) | $R_SELECT | $P_SELECT | $(ratio "$R_SELECT" "$P_SELECT") |
+| TPC-B-like (-M prepared) | $R_TPCB_P | $P_TPCB_P | $(ratio "$R_TPCB_P" "$P_TPCB_P") |
+| TPC-B-like (simple) | $R_TPCB_S | $P_TPCB_S | $(ratio "$R_TPCB_S" "$P_TPCB_S") |
+TABLE
