@@ -17,6 +17,7 @@ mod error;
 mod names;
 mod parse;
 mod pg_catalog;
+mod point_lookup;
 mod prepared;
 mod provider;
 mod roles;

@@ -22,6 +22,7 @@ use rustydb_catalog::CatalogSnapshot;
 use std::ops::ControlFlow;
 
 use crate::error::{EngineError, Result};
+use crate::point_lookup::PointLookup;
 use crate::session::{QueryOutput, Session, TxnSlot};
 
 /// Most parameters one statement may have (PostgreSQL's protocol limit).
@@ -34,6 +35,8 @@ pub struct Prepared {
     param_types: Vec<DataType>,
     schema: Option<SchemaRef>,
     plan: Option<(Arc<CatalogSnapshot>, LogicalPlan)>,
+    /// The index-lookup fast path, valid with the plan's catalog snapshot.
+    point: Option<PointLookup>,
 }
 
 impl Prepared {
@@ -45,6 +48,10 @@ impl Prepared {
     /// known before execution.
     pub fn schema(&self) -> Option<&SchemaRef> {
         self.schema.as_ref()
+    }
+    /// Whether executions answer from one index lookup, skipping DataFusion.
+    pub fn uses_index_lookup(&self) -> bool {
+        self.point.is_some()
     }
     /// The statement text (normalised).
     pub fn sql(&self) -> String {
@@ -162,7 +169,7 @@ impl Session {
             Statement::Insert(_) | Statement::Update(_) | Statement::Delete(_) => Some(statement.clone()),
             _ => None,
         };
-        let mut prepared = Prepared { statement, param_types: Vec::new(), schema: None, plan: None };
+        let mut prepared = Prepared { statement, param_types: Vec::new(), schema: None, plan: None, point: None };
         let mut inferred: std::collections::HashMap<String, Option<DataType>> = Default::default();
         if let Statement::ShowVariable { variable } = &prepared.statement {
             prepared.schema = Some(self.show_schema(variable));
@@ -194,6 +201,10 @@ impl Session {
                         prepared.schema = Some(Arc::new(plan.schema().as_arrow().clone()));
                     }
                     if cacheable {
+                        if let Some(schema) = &prepared.schema {
+                            let current = self.settings.current_schema();
+                            prepared.point = PointLookup::recognise(&prepared.statement, &catalog, &current, schema);
+                        }
                         prepared.plan = Some((catalog, plan));
                     }
                 }
@@ -243,12 +254,21 @@ impl Session {
 
     async fn run_prepared_query(&mut self, prepared: &mut Prepared, params: Vec<ScalarValue>) -> Result<QueryOutput> {
         let prepared_copy = prepared.clone();
+        // A plan made again after DDL comes back through here, so that later
+        // executions reuse it instead of planning every time.
+        let replanned: Arc<parking_lot::Mutex<Option<Prepared>>> = Default::default();
+        let replanned_out = replanned.clone();
         let out = self
             .run_in_transaction(move |session, slot, explicit| {
-                Box::pin(async move { session.prepared_query(slot, prepared_copy, params, explicit).await })
+                Box::pin(
+                    async move { session.prepared_query(slot, prepared_copy, params, explicit, &replanned_out).await },
+                )
             })
-            .await?;
-        Ok(out)
+            .await;
+        if let Some(newer) = replanned.lock().take() {
+            *prepared = newer;
+        }
+        out
     }
 
     async fn prepared_query(
@@ -257,20 +277,30 @@ impl Session {
         mut prepared: Prepared,
         params: Vec<ScalarValue>,
         explicit: bool,
+        replanned: &parking_lot::Mutex<Option<Prepared>>,
     ) -> Result<QueryOutput> {
         let catalog = self.prepare_context(slot.get()?)?;
-        let plan = match &prepared.plan {
-            Some((planned_with, plan)) if Arc::ptr_eq(planned_with, &catalog) => plan.clone(),
-            _ => {
-                // The catalog changed since PREPARE: plan again.
-                let plan = self
-                    .ctx
-                    .state()
-                    .statement_to_plan(DfStatement::Statement(Box::new(prepared.statement.clone())))
-                    .await?;
-                prepared.plan = Some((catalog, plan.clone()));
-                plan
-            }
+        let current = matches!(&prepared.plan, Some((planned_with, _)) if Arc::ptr_eq(planned_with, &catalog));
+        if !current {
+            // The catalog changed since PREPARE: plan again.
+            let plan = self
+                .ctx
+                .state()
+                .statement_to_plan(DfStatement::Statement(Box::new(prepared.statement.clone())))
+                .await?;
+            let schema = Arc::new(plan.schema().as_arrow().clone());
+            let current_schema = self.settings.current_schema();
+            prepared.point = PointLookup::recognise(&prepared.statement, &catalog, &current_schema, &schema);
+            prepared.plan = Some((catalog, plan));
+            *replanned.lock() = Some(prepared.clone());
+        }
+        if let Some(point) = &prepared.point
+            && let Some(batch) = point.run(&slot.get()?.view(), &params)?
+        {
+            return Ok(QueryOutput::batches(batch.schema(), vec![batch], None));
+        }
+        let Some((_, plan)) = prepared.plan else {
+            return Err(EngineError::internal("prepared query without a plan"));
         };
         let plan = plan.with_param_values(ParamValues::List(params.into_iter().map(Into::into).collect()))?;
         self.run_plan(plan, explicit).await

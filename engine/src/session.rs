@@ -305,7 +305,12 @@ impl Session {
             }
             (false, Some(txn)) => match result {
                 Ok(out) => {
-                    commit(txn).await?;
+                    if txn.has_writes() {
+                        commit(txn).await?;
+                    } else {
+                        // Nothing to log: no fsync to wait for off the runtime.
+                        txn.commit()?;
+                    }
                     Ok(out)
                 }
                 Err(e) => {

@@ -74,3 +74,73 @@ async fn prepared_dml_binds_parameters() {
     assert_eq!(collect(out).await, rows(&[&["7"]]));
     exec(&mut s, "ROLLBACK").await;
 }
+
+/// The index-lookup fast path answers exactly what DataFusion answers.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn point_lookups_take_the_fast_path_and_agree_with_datafusion() {
+    let (_d, db) = database();
+    let mut s = db.session();
+    exec(
+        &mut s,
+        "CREATE TABLE acc (id INT PRIMARY KEY, region TEXT NOT NULL, n INT NOT NULL, bal BIGINT, note TEXT);
+         CREATE UNIQUE INDEX acc_region_n ON acc (region, n);
+         INSERT INTO acc VALUES (1, 'eu', 1, 100, 'one'), (2, 'eu', 2, NULL, NULL), (3, 'us', 1, 300, 'three')",
+    )
+    .await;
+    let fast = [
+        ("SELECT bal FROM acc WHERE id = $1", vec![ScalarValue::Int32(Some(1))], rows(&[&["100"]])),
+        ("SELECT bal, note FROM acc WHERE id = $1", vec![ScalarValue::Int32(Some(2))], rows(&[&["NULL", "NULL"]])),
+        (
+            "SELECT * FROM acc a WHERE a.id = $1",
+            vec![ScalarValue::Int32(Some(3))],
+            rows(&[&["3", "us", "1", "300", "three"]]),
+        ),
+        ("SELECT id FROM acc WHERE id = $1", vec![ScalarValue::Int32(Some(9))], vec![]),
+        ("SELECT id FROM acc WHERE id = $1", vec![ScalarValue::Int32(None)], vec![]),
+        (
+            "SELECT note AS x FROM acc WHERE n = $2 AND region = $1",
+            vec![ScalarValue::Utf8(Some("us".into())), ScalarValue::Int32(Some(1))],
+            rows(&[&["three"]]),
+        ),
+        ("SELECT bal FROM acc WHERE 1 = id", vec![], rows(&[&["100"]])),
+    ];
+    for (sql, params, expected) in fast {
+        let mut p = s.prepare(sql, &[]).await.unwrap();
+        assert!(p.uses_index_lookup(), "{sql} should take the fast path");
+        let out = s.execute_prepared(&mut p, params.clone()).await.unwrap();
+        assert_eq!(collect(out).await, expected, "{sql}");
+    }
+    // Shapes that need DataFusion stay with it.
+    for sql in [
+        "SELECT bal + 1 FROM acc WHERE id = $1",
+        "SELECT bal FROM acc WHERE id = $1 OR id = 2",
+        "SELECT bal FROM acc WHERE region = $1",
+        "SELECT bal FROM acc WHERE id = $1 ORDER BY bal",
+        "SELECT count(*) FROM acc WHERE id = $1",
+        "SELECT bal FROM acc WHERE id = $1 AND bal > 0",
+    ] {
+        let p = s.prepare(sql, &[]).await.unwrap();
+        assert!(!p.uses_index_lookup(), "{sql} must not take the fast path");
+    }
+    // A parameter declared wider than the key falls back rather than fail.
+    let mut p = s.prepare("SELECT bal FROM acc WHERE id = $1", &[Some(DataType::Int64)]).await.unwrap();
+    let out = s.execute_prepared(&mut p, vec![ScalarValue::Int64(Some(1 << 40))]).await.unwrap();
+    assert!(collect(out).await.is_empty());
+    let out = s.execute_prepared(&mut p, vec![ScalarValue::Int64(Some(1))]).await.unwrap();
+    assert_eq!(collect(out).await, rows(&[&["100"]]));
+
+    // Snapshots: own uncommitted writes are seen, others' are not; after
+    // DDL the lookup is planned again.
+    let mut p = s.prepare("SELECT * FROM acc WHERE id = $1", &[]).await.unwrap();
+    let mut other = db.session();
+    exec(&mut other, "BEGIN; UPDATE acc SET bal = 111 WHERE id = 1").await;
+    let out = s.execute_prepared(&mut p, vec![ScalarValue::Int32(Some(1))]).await.unwrap();
+    assert_eq!(collect(out).await, rows(&[&["1", "eu", "1", "100", "one"]]));
+    let mut q = other.prepare("SELECT bal FROM acc WHERE id = $1", &[]).await.unwrap();
+    let out = other.execute_prepared(&mut q, vec![ScalarValue::Int32(Some(1))]).await.unwrap();
+    assert_eq!(collect(out).await, rows(&[&["111"]]));
+    exec(&mut other, "COMMIT").await;
+    exec(&mut s, "ALTER TABLE acc ADD COLUMN extra INT DEFAULT 7").await;
+    let out = s.execute_prepared(&mut p, vec![ScalarValue::Int32(Some(1))]).await.unwrap();
+    assert_eq!(collect(out).await, rows(&[&["1", "eu", "1", "111", "one", "7"]]));
+}
