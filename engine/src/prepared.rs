@@ -22,8 +22,9 @@ use rustydb_catalog::CatalogSnapshot;
 use std::ops::ControlFlow;
 
 use crate::error::{EngineError, Result};
-use crate::point_lookup::PointLookup;
+use crate::fast_path::{PointInsert, PointLookup, PointUpdate};
 use crate::session::{QueryOutput, Session, TxnSlot};
+use rustydb_storage::WriteOutcome;
 
 /// Most parameters one statement may have (PostgreSQL's protocol limit).
 pub const PARAMS_MAX: usize = 65_535;
@@ -37,6 +38,10 @@ pub struct Prepared {
     plan: Option<(Arc<CatalogSnapshot>, LogicalPlan)>,
     /// The index-lookup fast path, valid with the plan's catalog snapshot.
     point: Option<PointLookup>,
+    /// The single-row UPDATE fast path and the catalog it was made with.
+    point_update: Option<(Arc<CatalogSnapshot>, PointUpdate)>,
+    /// The single-row INSERT fast path and the catalog it was made with.
+    point_insert: Option<(Arc<CatalogSnapshot>, PointInsert)>,
 }
 
 impl Prepared {
@@ -51,7 +56,7 @@ impl Prepared {
     }
     /// Whether executions answer from one index lookup, skipping DataFusion.
     pub fn uses_index_lookup(&self) -> bool {
-        self.point.is_some()
+        self.point.is_some() || self.point_update.is_some() || self.point_insert.is_some()
     }
     /// The statement text (normalised).
     pub fn sql(&self) -> String {
@@ -169,7 +174,15 @@ impl Session {
             Statement::Insert(_) | Statement::Update(_) | Statement::Delete(_) => Some(statement.clone()),
             _ => None,
         };
-        let mut prepared = Prepared { statement, param_types: Vec::new(), schema: None, plan: None, point: None };
+        let mut prepared = Prepared {
+            statement,
+            param_types: Vec::new(),
+            schema: None,
+            plan: None,
+            point: None,
+            point_update: None,
+            point_insert: None,
+        };
         let mut inferred: std::collections::HashMap<String, Option<DataType>> = Default::default();
         if let Statement::ShowVariable { variable } = &prepared.statement {
             prepared.schema = Some(self.show_schema(variable));
@@ -184,6 +197,18 @@ impl Session {
                 // DataFusion plans no RETURNING / ON CONFLICT; the statement
                 // without them has the same parameters.
                 planned = self.ctx.state().statement_to_plan(DfStatement::Statement(Box::new(plain))).await;
+            }
+            let current = self.settings.current_schema();
+            match &prepared.statement {
+                Statement::Update(_) => {
+                    prepared.point_update =
+                        PointUpdate::recognise(&prepared.statement, &catalog, &current).map(|u| (catalog.clone(), u));
+                }
+                Statement::Insert(_) => {
+                    prepared.point_insert =
+                        PointInsert::recognise(&prepared.statement, &catalog, &current).map(|i| (catalog.clone(), i));
+                }
+                _ => {}
             }
             let returning = match &describe_only {
                 // RETURNING columns must be described before execution.
@@ -249,7 +274,70 @@ impl Session {
         }
         let mut stmt = prepared.statement.clone();
         bind_literals(&mut stmt, &params)?;
+        if let Some((made_with, update)) = &prepared.point_update
+            && let Some(key) = update.key(&params)?
+        {
+            let (made_with, update) = (made_with.clone(), update.clone());
+            return self
+                .run_in_transaction(move |session, slot, explicit| {
+                    Box::pin(async move {
+                        let catalog = session.prepare_context(slot.get()?)?;
+                        if !Arc::ptr_eq(&made_with, &catalog) {
+                            // DDL since PREPARE: the ordinary path checks everything again.
+                            return session.run(slot, stmt, explicit).await;
+                        }
+                        session.point_update(slot, &update, key, &params).await
+                    })
+                })
+                .await;
+        }
+        if let Some((made_with, insert)) = &prepared.point_insert {
+            let (made_with, insert) = (made_with.clone(), insert.clone());
+            return self
+                .run_in_transaction(move |session, slot, explicit| {
+                    Box::pin(async move {
+                        let catalog = session.prepare_context(slot.get()?)?;
+                        if !Arc::ptr_eq(&made_with, &catalog) {
+                            return session.run(slot, stmt, explicit).await;
+                        }
+                        let arrays = insert.arrays(&params)?;
+                        let rows = session.complete_rows(&insert.def, insert.targets(), &arrays, 1).await?;
+                        let table = insert.def.id;
+                        slot.blocking(move |t| t.insert(table, rows)).await??;
+                        Ok(QueryOutput::command("INSERT 0 1"))
+                    })
+                })
+                .await;
+        }
         self.execute_statement(stmt).await
+    }
+
+    /// UPDATE of the row a unique key finds, with PostgreSQL's write rules:
+    /// a row changed by a transaction that committed after our snapshot is
+    /// read again (READ COMMITTED) and updated from its latest version.
+    async fn point_update(
+        &mut self,
+        slot: &mut TxnSlot,
+        update: &PointUpdate,
+        key: Option<Vec<rustydb_storage::Value>>,
+        params: &[ScalarValue],
+    ) -> Result<QueryOutput> {
+        let Some(key) = key else { return Ok(QueryOutput::command("UPDATE 0")) };
+        for _round in 0..3 {
+            let Some((row, old)) = update.find(&slot.get()?.view(), &key)? else {
+                return Ok(QueryOutput::command("UPDATE 0"));
+            };
+            let new = update.new_row(&old, params)?;
+            let (table, snapshot) = (update.def.id, slot.get()?.snapshot());
+            match slot.blocking(move |t| t.update(table, row, new, snapshot)).await?? {
+                WriteOutcome::Done => return Ok(QueryOutput::command("UPDATE 1")),
+                WriteOutcome::Gone => return Ok(QueryOutput::command("UPDATE 0")),
+                WriteOutcome::Changed => {
+                    slot.get_mut()?.refresh_snapshot();
+                }
+            }
+        }
+        Err(EngineError::internal("row kept changing while locked"))
     }
 
     async fn run_prepared_query(&mut self, prepared: &mut Prepared, params: Vec<ScalarValue>) -> Result<QueryOutput> {

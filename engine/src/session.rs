@@ -355,7 +355,8 @@ impl Session {
         Ok(catalog)
     }
 
-    async fn run(&mut self, slot: &mut TxnSlot, stmt: Statement, explicit: bool) -> Result<QueryOutput> {
+    /// Runs one statement in `slot` (inside run_in_transaction).
+    pub(crate) async fn run(&mut self, slot: &mut TxnSlot, stmt: Statement, explicit: bool) -> Result<QueryOutput> {
         use Statement as S;
         match stmt {
             S::CreateRole(_) | S::AlterRole { .. } | S::Drop { object_type: ObjectType::Role, .. } => {

@@ -144,3 +144,110 @@ async fn point_lookups_take_the_fast_path_and_agree_with_datafusion() {
     let out = s.execute_prepared(&mut p, vec![ScalarValue::Int32(Some(1))]).await.unwrap();
     assert_eq!(collect(out).await, rows(&[&["1", "eu", "1", "111", "one", "7"]]));
 }
+
+/// Single-row UPDATEs through a unique key skip DataFusion and keep every
+/// rule of the ordinary path: checks, NULL keys, READ COMMITTED re-reads.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn point_updates_keep_checks_and_write_rules() {
+    let (_d, db) = database();
+    let mut s = db.session();
+    exec(
+        &mut s,
+        "CREATE TABLE acc (id INT PRIMARY KEY, bal INT NOT NULL, note VARCHAR(3));
+         INSERT INTO acc VALUES (1, 100, 'a'), (2, 2147483000, NULL)",
+    )
+    .await;
+    let mut add = s.prepare("UPDATE acc SET bal = bal + $1 WHERE id = $2", &[]).await.unwrap();
+    assert!(add.uses_index_lookup());
+    let tag = |out| match out {
+        rustydb_engine::QueryOutput::Command { tag } => tag,
+        other => panic!("{other:?}"),
+    };
+    let run = |v: i32, id: Option<i32>| vec![ScalarValue::Int32(Some(v)), ScalarValue::Int32(id)];
+    assert_eq!(tag(s.execute_prepared(&mut add, run(5, Some(1))).await.unwrap()), "UPDATE 1");
+    assert_eq!(tag(s.execute_prepared(&mut add, run(5, Some(9))).await.unwrap()), "UPDATE 0");
+    assert_eq!(tag(s.execute_prepared(&mut add, run(5, None)).await.unwrap()), "UPDATE 0");
+    let err = s.execute_prepared(&mut add, run(1000, Some(2))).await.unwrap_err();
+    assert_eq!(err.sqlstate(), "22003");
+    let mut set = s.prepare("UPDATE acc SET note = $1, bal = $2 WHERE id = $3", &[]).await.unwrap();
+    assert!(set.uses_index_lookup());
+    let vals = |note: Option<&str>, bal: Option<i32>| {
+        vec![ScalarValue::Utf8(note.map(str::to_owned)), ScalarValue::Int32(bal), ScalarValue::Int32(Some(1))]
+    };
+    assert_eq!(s.execute_prepared(&mut set, vals(Some("toolong"), Some(1))).await.unwrap_err().sqlstate(), "22001");
+    assert_eq!(s.execute_prepared(&mut set, vals(Some("ok"), None)).await.unwrap_err().sqlstate(), "23502");
+    assert_eq!(tag(s.execute_prepared(&mut set, vals(None, Some(7))).await.unwrap()), "UPDATE 1");
+    assert_eq!(
+        crate::query(&mut s, "SELECT bal, note FROM acc ORDER BY id").await.unwrap(),
+        rows(&[&["7", "NULL"], &["2147483000", "NULL"]])
+    );
+
+    // READ COMMITTED: a concurrent committed change is re-read, not lost.
+    let mut other = db.session();
+    exec(&mut other, "BEGIN; UPDATE acc SET bal = bal + 10 WHERE id = 1").await;
+    let waiter = {
+        let db = db.clone();
+        tokio::spawn(async move {
+            let mut s2 = db.session();
+            let mut add = s2.prepare("UPDATE acc SET bal = bal + $1 WHERE id = $2", &[]).await.unwrap();
+            s2.execute_prepared(&mut add, vec![ScalarValue::Int32(Some(1)), ScalarValue::Int32(Some(1))])
+                .await
+                .map(|_| ())
+        })
+    };
+    tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    exec(&mut other, "COMMIT").await;
+    waiter.await.unwrap().unwrap();
+    assert_eq!(crate::query(&mut s, "SELECT bal FROM acc WHERE id = 1").await.unwrap(), rows(&[&["18"]]));
+
+    // REPEATABLE READ: the same conflict is a serialization failure.
+    exec(&mut other, "BEGIN; UPDATE acc SET bal = bal + 10 WHERE id = 1").await;
+    exec(&mut s, "BEGIN ISOLATION LEVEL REPEATABLE READ; SELECT 1").await;
+    let rr = {
+        let mut add = s.prepare("UPDATE acc SET bal = bal + $1 WHERE id = $2", &[]).await.unwrap();
+        tokio::spawn(async move {
+            let r = s.execute_prepared(&mut add, vec![ScalarValue::Int32(Some(1)), ScalarValue::Int32(Some(1))]).await;
+            r.map(|_| ()).map_err(|e| e.sqlstate())
+        })
+    };
+    tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    exec(&mut other, "COMMIT").await;
+    assert_eq!(rr.await.unwrap(), Err("40001"));
+}
+
+/// Single-row INSERT VALUES skips DataFusion and still fills defaults and
+/// identities and enforces constraints.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn point_inserts_fill_defaults_and_check_constraints() {
+    let (_d, db) = database();
+    let mut s = db.session();
+    exec(
+        &mut s,
+        "CREATE TABLE h (id BIGSERIAL PRIMARY KEY, v INT NOT NULL, note TEXT DEFAULT 'x', d DATE, at TIMESTAMPTZ)",
+    )
+    .await;
+    let mut ins =
+        s.prepare("INSERT INTO h (v, d, at) VALUES ($1, '2024-02-29', CURRENT_TIMESTAMP)", &[]).await.unwrap();
+    assert!(ins.uses_index_lookup());
+    for v in [10, 20] {
+        s.execute_prepared(&mut ins, vec![ScalarValue::Int32(Some(v))]).await.unwrap();
+    }
+    let err = s.execute_prepared(&mut ins, vec![ScalarValue::Int32(None)]).await.unwrap_err();
+    assert_eq!(err.sqlstate(), "23502");
+    let mut dup = s.prepare("INSERT INTO h (id, v) VALUES ($1, $2)", &[]).await.unwrap();
+    assert!(dup.uses_index_lookup());
+    let err =
+        s.execute_prepared(&mut dup, vec![ScalarValue::Int64(Some(1)), ScalarValue::Int32(Some(0))]).await.unwrap_err();
+    assert_eq!(err.sqlstate(), "23505");
+    assert_eq!(
+        crate::query(&mut s, "SELECT id, v, note, d, at > now() - INTERVAL '1 minute' FROM h ORDER BY id")
+            .await
+            .unwrap(),
+        rows(&[&["1", "10", "x", "2024-02-29", "true"], &["2", "20", "x", "2024-02-29", "true"]])
+    );
+    // Inside a block the row is the block's until it commits.
+    exec(&mut s, "BEGIN").await;
+    s.execute_prepared(&mut ins, vec![ScalarValue::Int32(Some(30))]).await.unwrap();
+    exec(&mut s, "ROLLBACK").await;
+    assert_eq!(crate::query(&mut s, "SELECT count(*) FROM h").await.unwrap(), rows(&[&["2"]]));
+}
