@@ -31,6 +31,7 @@ use rustydb_storage::{Isolation, Savepoint, Storage, StorageOptions, Transaction
 use crate::copy::CopyOut;
 use crate::copy_format::CopyFormat;
 use crate::error::{EngineError, Result};
+use crate::interrupt::{self, Interrupt, Interruptible};
 use crate::names::DATABASE_NAME;
 use crate::pg_catalog::{self, PgCatalogSchema, PgCatalogTables, SessionInfo};
 use crate::schema::{RustyCatalog, StatementCell, StatementContext};
@@ -208,6 +209,7 @@ pub struct Session {
     pub(crate) settings: Settings,
     pub(crate) copy: Option<crate::copy::CopyIn>,
     info: Arc<parking_lot::RwLock<SessionInfo>>,
+    interrupt: Arc<Interrupt>,
 }
 
 impl Session {
@@ -226,7 +228,17 @@ impl Session {
         let pg = PgCatalogSchema::new(&db.pg_tables, cell.clone()).expect("pg_catalog provider");
         let catalog_provider = Arc::new(RustyCatalog::new(cell.clone(), pg));
         ctx.register_catalog(DATABASE_NAME, catalog_provider.clone());
-        Session { db, ctx, cell, catalog_provider, block: None, settings: Settings::default(), copy: None, info }
+        Session {
+            db,
+            ctx,
+            cell,
+            catalog_provider,
+            block: None,
+            settings: Settings::default(),
+            copy: None,
+            info,
+            interrupt: Arc::default(),
+        }
     }
 
     /// The connected user's name.
@@ -295,9 +307,23 @@ impl Session {
             None => (TxnSlot(Some(self.new_transaction(None)?)), false, Vec::new()),
         };
         slot.get_mut()?.begin_statement();
+        let since = self.interrupt.generation();
+        let deadline = interrupt::deadline_after(self.settings.statement_timeout()?);
+        let interrupt = self.interrupt.clone();
         // The statement context stays in the cell after `work`: a lazily
         // streamed result still evaluates catalog functions against it.
-        let result = work(self, &mut slot, explicit).await;
+        let result = tokio::select! {
+            r = work(self, &mut slot, explicit) => r,
+            _ = interrupt.cancelled(since) => Err(interrupt::user_cancel()),
+            _ = interrupt::deadline(deadline) => Err(interrupt::timeout()),
+        };
+        let result = result.map(|out| match out {
+            QueryOutput::Rows { schema, stream, tag } => {
+                let stream = Interruptible::wrap(stream, interrupt.clone(), since, deadline);
+                QueryOutput::Rows { schema, stream, tag }
+            }
+            other => other,
+        });
         match (explicit, slot.0.take()) {
             (true, Some(txn)) => {
                 self.block = Some(Block { txn, savepoints, failed: result.is_err() });
@@ -318,8 +344,23 @@ impl Session {
                     Err(e)
                 }
             },
-            (_, None) => result.and(Err(EngineError::internal("transaction lost during the statement"))),
+            (true, None) => {
+                // Interrupted while storage held the transaction on a blocking
+                // thread: it is rolled back there. The block stays failed
+                // (ROLLBACK ends it) on an empty transaction; its savepoints
+                // belonged to the lost one and are gone.
+                let txn = self.new_transaction(None)?;
+                self.block = Some(Block { txn, savepoints: Vec::new(), failed: true });
+                result.and(Err(EngineError::internal("transaction lost during the statement")))
+            }
+            (false, None) => result.and(Err(EngineError::internal("transaction lost during the statement"))),
         }
+    }
+
+    /// The handle that cancels this session's running statement (for the
+    /// protocol's CancelRequest, which arrives on another connection).
+    pub fn interrupt(&self) -> Arc<Interrupt> {
+        self.interrupt.clone()
     }
 
     /// What planning outside of a statement reads: the open block's view

@@ -153,6 +153,12 @@ impl Settings {
         parse_bool("synchronous_commit", &self.get("synchronous_commit")?)
     }
 
+    /// `None`: statements may run forever (PostgreSQL's 0).
+    pub fn statement_timeout(&self) -> Result<Option<Duration>> {
+        let ms = parse_duration_ms(&self.get("statement_timeout")?).unwrap_or(0);
+        Ok((ms > 0).then(|| Duration::from_millis(ms)))
+    }
+
     /// `None` means wait forever (PostgreSQL's 0).
     pub fn lock_timeout(&self) -> Result<Option<Duration>> {
         let ms = parse_duration_ms(&self.get("lock_timeout")?).unwrap_or(0);

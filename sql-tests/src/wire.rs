@@ -180,4 +180,41 @@ mod tests {
         assert_eq!((row.get::<_, i32>(0), row.get::<_, i64>(1)), (1, -10));
         drop(server);
     }
+
+    /// A statement that would run for minutes is stopped by CancelRequest
+    /// and by statement_timeout, with 57014; the connection stays usable
+    /// and a block it was in is failed until ROLLBACK.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn cancel_request_and_statement_timeout_stop_a_query() {
+        let dir = tempfile::tempdir().unwrap();
+        let server = Server::start(Database::open(dir.path()).unwrap()).await.unwrap();
+        let db = WireDb::connect(server.addr).await.unwrap();
+        let c = &db.client;
+        let long = "SELECT count(*) FROM generate_series(1, 100000000000) AS g(v) WHERE v % 7 = 3";
+        let started = std::time::Instant::now();
+        let token = c.cancel_token();
+        let canceller = tokio::spawn(async move {
+            tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+            token.cancel_query(NoTls).await
+        });
+        let err = c.query(long, &[]).await.unwrap_err();
+        canceller.await.unwrap().unwrap();
+        assert_eq!(err.code().map(|c| c.code()), Some("57014"), "{err}");
+        assert!(started.elapsed() < std::time::Duration::from_secs(20));
+        assert_eq!(c.query_one("SELECT 1 + 1", &[]).await.unwrap().get::<_, i64>(0), 2);
+
+        c.batch_execute("SET statement_timeout = '200ms'").await.unwrap();
+        let err = c.simple_query(long).await.unwrap_err();
+        assert_eq!(err.code().map(|c| c.code()), Some("57014"), "{err}");
+        let message = err.as_db_error().map(|e| e.message().to_owned()).unwrap_or_default();
+        assert!(message.contains("statement timeout"), "{message}");
+        c.batch_execute("BEGIN").await.unwrap();
+        let err = c.query(long, &[]).await.unwrap_err();
+        assert_eq!(err.code().map(|c| c.code()), Some("57014"), "{err}");
+        let err = c.query("SELECT 1", &[]).await.unwrap_err();
+        assert_eq!(err.code().map(|c| c.code()), Some("25P02"), "{err}");
+        c.batch_execute("ROLLBACK; SET statement_timeout = 0").await.unwrap();
+        assert_eq!(c.query_one("SELECT 2 + 2", &[]).await.unwrap().get::<_, i64>(0), 4);
+        drop(server);
+    }
 }

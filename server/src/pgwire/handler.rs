@@ -23,11 +23,13 @@ use pgwire::api::store::PortalStore;
 use pgwire::api::{ClientInfo, ClientPortalStore, PgWireConnectionState, Type};
 use pgwire::error::{ErrorInfo, PgWireError, PgWireResult};
 use pgwire::messages::copy::{CopyData, CopyDone, CopyFail};
+use pgwire::messages::startup::SecretKey;
 use pgwire::messages::{PgWireBackendMessage, PgWireFrontendMessage};
 use rustydb_engine::{DATABASE_NAME, Database, Prepared, QueryOutput, SCRAM_ITERATIONS, Session, TransactionStatus};
 use tokio::io::AsyncWriteExt;
 use tokio::sync::Mutex;
 
+use super::CancelRegistry;
 use super::encode::{self, to_pgwire};
 
 /// The server's state for one connection.
@@ -38,10 +40,21 @@ pub struct Connection {
     /// when the connection opens). Without passwords the server trusts
     /// loopback clients, and refuses to listen anywhere else.
     scram: Option<SASLAuthStartupHandler<DefaultServerParameterProvider>>,
+    cancels: Arc<CancelRegistry>,
+    /// The (pid, secret key) this connection is registered under.
+    cancel_key: std::sync::Mutex<Option<(i32, SecretKey)>>,
+}
+
+impl Drop for Connection {
+    fn drop(&mut self) {
+        if let Ok(Some((pid, key))) = self.cancel_key.lock().map(|mut k| k.take()) {
+            self.cancels.remove(pid, &key);
+        }
+    }
 }
 
 impl Connection {
-    pub fn new(db: Arc<Database>) -> PgWireResult<Self> {
+    pub fn new(db: Arc<Database>, cancels: Arc<CancelRegistry>) -> PgWireResult<Self> {
         let session = Arc::new(Mutex::new(db.session()));
         let scram = if db.password_required().map_err(to_pgwire)? {
             let mut auth = ScramAuth::new(Arc::new(CatalogAuth(db.clone())));
@@ -50,7 +63,26 @@ impl Connection {
         } else {
             None
         };
-        Ok(Connection { parser: Arc::new(Parser { session: session.clone() }), session, scram })
+        Ok(Connection {
+            parser: Arc::new(Parser { session: session.clone() }),
+            session,
+            scram,
+            cancels,
+            cancel_key: std::sync::Mutex::new(None),
+        })
+    }
+
+    /// Called once the client is authenticated: who it is, and how a
+    /// CancelRequest finds its session.
+    async fn started<C: ClientInfo>(&self, client: &C) {
+        let user = client.metadata().get("user").cloned().unwrap_or_else(|| "rustydb".into());
+        let (pid, key) = client.pid_and_secret_key();
+        let mut session = self.session.lock().await;
+        session.set_session_info(&user, pid);
+        self.cancels.register(pid, &key, session.interrupt());
+        if let Ok(mut k) = self.cancel_key.lock() {
+            *k = Some((pid, key));
+        }
     }
 }
 
@@ -129,9 +161,7 @@ impl StartupHandler for Connection {
         if let Some(scram) = &self.scram {
             scram.on_startup(client, message).await?;
             if matches!(client.state(), PgWireConnectionState::ReadyForQuery) {
-                let user = client.metadata().get("user").cloned().unwrap_or_default();
-                let (pid, _) = client.pid_and_secret_key();
-                self.session.lock().await.set_session_info(&user, pid);
+                self.started(client).await;
             }
             return Ok(());
         }
@@ -139,9 +169,8 @@ impl StartupHandler for Connection {
         protocol_negotiation(client, startup).await?;
         save_startup_parameters_to_metadata(client, startup);
         let pid = std::process::id() as i32 ^ rand_pid();
-        client.set_pid_and_secret_key(pid, pgwire::messages::startup::SecretKey::I32(rand_pid()));
-        let user = client.metadata().get("user").cloned().unwrap_or_else(|| "rustydb".into());
-        self.session.lock().await.set_session_info(&user, pid);
+        client.set_pid_and_secret_key(pid, SecretKey::I32(rand_pid()));
+        self.started(client).await;
         finish_authentication(client, &server_parameters()).await?;
         client.set_state(PgWireConnectionState::ReadyForQuery);
         Ok(())

@@ -7,19 +7,26 @@
 //!
 //! Every statement goes through the engine's Session API; errors become
 //! ErrorResponse messages in exactly one function (`encode::error_info`).
-//! Connections beyond `max_connections` are refused with 53300.
+//! Connections beyond `max_connections` are refused with 53300. A
+//! CancelRequest (its own short connection) finds the session by backend
+//! pid and secret key and interrupts its running statement.
 
 mod copy_out;
 mod encode;
 mod handler;
 mod params;
 
+use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::sync::Arc;
 
 use anyhow::Context;
 use pgwire::api::PgWireServerHandlers;
+use pgwire::api::cancel::CancelHandler;
+use pgwire::messages::cancel::CancelRequest;
+use pgwire::messages::startup::SecretKey;
 use rustydb_engine::Database;
+use rustydb_engine::Interrupt;
 use tokio::net::TcpListener;
 use tokio::sync::Semaphore;
 
@@ -31,9 +38,46 @@ pub struct PgOptions {
     pub max_connections: usize,
 }
 
-struct Handlers(Arc<Connection>);
+/// Running statements by (backend pid, secret key), for CancelRequest.
+#[derive(Default)]
+pub(crate) struct CancelRegistry(parking_lot::Mutex<HashMap<(i32, Vec<u8>), Arc<Interrupt>>>);
+
+/// The key's bytes: BackendKeyData sends an i32 key, and a CancelRequest
+/// comes back decoded as bytes (protocol 3.2 allows longer keys).
+fn key_bytes(key: &SecretKey) -> Vec<u8> {
+    match key {
+        SecretKey::I32(k) => k.to_be_bytes().to_vec(),
+        SecretKey::Bytes(b) => b.to_vec(),
+    }
+}
+
+impl CancelRegistry {
+    pub(crate) fn register(&self, pid: i32, key: &SecretKey, interrupt: Arc<Interrupt>) {
+        self.0.lock().insert((pid, key_bytes(key)), interrupt);
+    }
+    pub(crate) fn remove(&self, pid: i32, key: &SecretKey) {
+        self.0.lock().remove(&(pid, key_bytes(key)));
+    }
+}
+
+#[async_trait::async_trait]
+impl CancelHandler for CancelRegistry {
+    async fn on_cancel_request(&self, request: CancelRequest) {
+        // Unknown keys are ignored without a reply, as PostgreSQL does.
+        let interrupt = self.0.lock().get(&(request.pid, key_bytes(&request.secret_key))).cloned();
+        match interrupt {
+            Some(interrupt) => interrupt.cancel(),
+            None => tracing::debug!("cancel request for unknown backend {}", request.pid),
+        }
+    }
+}
+
+struct Handlers(Arc<Connection>, Arc<CancelRegistry>);
 
 impl PgWireServerHandlers for Handlers {
+    fn cancel_handler(&self) -> Arc<impl pgwire::api::cancel::CancelHandler> {
+        self.1.clone()
+    }
     fn simple_query_handler(&self) -> Arc<impl pgwire::api::query::SimpleQueryHandler> {
         self.0.clone()
     }
@@ -64,6 +108,7 @@ pub async fn serve(
     shutdown: impl std::future::Future<Output = ()>,
 ) {
     let slots = Arc::new(Semaphore::new(max_connections));
+    let cancels = Arc::new(CancelRegistry::default());
     tokio::pin!(shutdown);
     loop {
         let (socket, peer) = tokio::select! {
@@ -82,7 +127,8 @@ pub async fn serve(
             tokio::spawn(handler::refuse_too_many(socket));
             continue;
         };
-        let conn = match Connection::new(db.clone()) {
+        let cancel_registry = cancels.clone();
+        let conn = match Connection::new(db.clone(), cancels.clone()) {
             Ok(c) => Arc::new(c),
             Err(e) => {
                 tracing::error!("cannot set up a connection from {peer}: {e}");
@@ -90,7 +136,8 @@ pub async fn serve(
             }
         };
         tokio::spawn(async move {
-            if let Err(e) = pgwire::tokio::process_socket(socket, None, Arc::new(Handlers(conn))).await {
+            let handlers = Arc::new(Handlers(conn, cancel_registry));
+            if let Err(e) = pgwire::tokio::process_socket(socket, None, handlers).await {
                 tracing::debug!("connection from {peer} ended: {e}");
             }
             drop(permit);
