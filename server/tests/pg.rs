@@ -219,3 +219,69 @@ fn non_loopback_listen_needs_a_password() {
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("no role has a password"));
 }
+
+/// Opens a connection and completes startup (trust mode), returning the
+/// socket positioned after the first ReadyForQuery.
+fn started_connection(port: u16) -> TcpStream {
+    let mut s = TcpStream::connect(("127.0.0.1", port)).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+    let mut body = Vec::new();
+    body.extend_from_slice(&196608u32.to_be_bytes());
+    for (k, v) in [("user", "rustydb"), ("database", "rustydb")] {
+        body.extend_from_slice(k.as_bytes());
+        body.push(0);
+        body.extend_from_slice(v.as_bytes());
+        body.push(0);
+    }
+    body.push(0);
+    let mut msg = ((body.len() + 4) as u32).to_be_bytes().to_vec();
+    msg.extend_from_slice(&body);
+    s.write_all(&msg).unwrap();
+    // Read messages until ReadyForQuery ('Z').
+    loop {
+        let mut head = [0u8; 5];
+        s.read_exact(&mut head).unwrap();
+        let len = u32::from_be_bytes([head[1], head[2], head[3], head[4]]) as usize;
+        let mut rest = vec![0u8; len - 4];
+        s.read_exact(&mut rest).unwrap();
+        if head[0] == b'Z' {
+            return s;
+        }
+    }
+}
+
+fn message(tag: u8, body: &[u8]) -> Vec<u8> {
+    let mut m = vec![tag];
+    m.extend_from_slice(&((body.len() + 4) as u32).to_be_bytes());
+    m.extend_from_slice(body);
+    m
+}
+
+#[test]
+fn malformed_messages_after_startup_end_only_that_connection() {
+    let server = Server::start();
+    let (code, _, err) = server.psql("CREATE TABLE c (id INT PRIMARY KEY, v TEXT);");
+    assert_eq!(code, 0, "{err}");
+    let mut copy_start = message(b'Q', b"COPY c FROM STDIN\0");
+    copy_start.extend_from_slice(&message(b'd', b"1\tnever ends"));
+    let cases: Vec<Vec<u8>> = vec![
+        message(b'?', b"unknown message type"),
+        b"Q\x7f\xff\xff\xffSELECT".to_vec(),                 // huge declared length, then the peer goes away
+        b"Q\x00\x00\x00\x20SEL".to_vec(),                    // truncated
+        message(b'Q', b"SELECT '\xff\xfe'\0"),               // invalid UTF-8
+        message(b'P', b"\0SELECT $1\0\xff\xff"),             // bad parameter count
+        message(b'B', b"nope\0nope\0\0\0\0\0\0\0"),          // bind to a missing statement
+        copy_start,                                           // a COPY that never ends
+    ];
+    for case in cases {
+        let mut s = started_connection(server.port);
+        let _ = s.write_all(&case);
+        let _ = s.shutdown(std::net::Shutdown::Write);
+        let mut buf = Vec::new();
+        let _ = s.read_to_end(&mut buf);
+    }
+    // Nothing of the unfinished COPY is kept, and the server serves others.
+    let (code, out, err) = server.psql("\\pset tuples_only on\nSELECT count(*) FROM c;");
+    assert_eq!(code, 0, "{err}");
+    assert_eq!(out.trim(), "0");
+}
