@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs what the end-to-end tests need, idempotently: the PostgreSQL
-# client tools (psql, pgbench) and the Python drivers (psycopg 3). Safe to
+# client tools (psql, pgbench), openssl for test certificates and the
+# Python drivers (psycopg 3). Safe to
 # run repeatedly; does nothing when everything is present.
 set -euo pipefail
 
@@ -12,6 +13,12 @@ if ! command -v psql >/dev/null 2>&1 || ! command -v pgbench >/dev/null 2>&1; th
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq postgresql-client >/dev/null
 fi
 psql --version
+
+if ! command -v openssl >/dev/null 2>&1; then
+  echo "installing openssl (test certificates)"
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq openssl >/dev/null
+fi
 
 if ! command -v python3 >/dev/null 2>&1; then
   echo "installing python3"

@@ -42,6 +42,12 @@ enum Command {
         /// Most client connections at once.
         #[arg(long, env = "RUSTYDB_MAX_CONNECTIONS", default_value_t = 100)]
         max_connections: usize,
+        /// TLS certificate chain (PEM); with --tls-key, clients may use SSL.
+        #[arg(long, env = "RUSTYDB_TLS_CERT", requires = "tls_key")]
+        tls_cert: Option<PathBuf>,
+        /// TLS private key (PEM).
+        #[arg(long, env = "RUSTYDB_TLS_KEY", requires = "tls_cert")]
+        tls_key: Option<PathBuf>,
         /// Superuser created on first start (with RUSTYDB_PASSWORD).
         #[arg(long, env = "RUSTYDB_USER", default_value = "rustydb")]
         user: String,
@@ -67,9 +73,11 @@ fn main() -> ExitCode {
     };
     let result = match cli.command {
         Command::Sql { data, command, file } => runtime.block_on(shell::run(data, command, file)),
-        Command::Serve { data, pg_listen, max_connections, user, password } => {
+        Command::Serve { data, pg_listen, max_connections, tls_cert, tls_key, user, password } => {
             let superuser = password.map(|p| (user, p));
-            runtime.block_on(serve(data, pgwire::PgOptions { listen: pg_listen, max_connections }, superuser))
+            let tls = tls_cert.zip(tls_key).map(|(cert, key)| pgwire::TlsFiles { cert, key });
+            let pg = pgwire::PgOptions { listen: pg_listen, max_connections };
+            runtime.block_on(serve(data, pg, tls, superuser))
         }
     };
     match result {
@@ -82,11 +90,19 @@ fn main() -> ExitCode {
 }
 
 /// Runs the server until SIGINT or SIGTERM.
-async fn serve(data: PathBuf, pg: pgwire::PgOptions, superuser: Option<(String, String)>) -> anyhow::Result<ExitCode> {
+async fn serve(
+    data: PathBuf,
+    pg: pgwire::PgOptions,
+    tls: Option<pgwire::TlsFiles>,
+    superuser: Option<(String, String)>,
+) -> anyhow::Result<ExitCode> {
     use anyhow::Context;
     if pg.max_connections == 0 {
         anyhow::bail!("--max-connections must be at least 1");
     }
+    // Without a certificate an SSLRequest is answered 'N' and clients that
+    // require TLS stop there.
+    let tls = tls.as_ref().map(pgwire::tls_acceptor).transpose()?;
     let db =
         rustydb_engine::Database::open(&data).with_context(|| format!("opening the database in {}", data.display()))?;
     if let Some((user, password)) = superuser
@@ -109,7 +125,7 @@ async fn serve(data: PathBuf, pg: pgwire::PgOptions, superuser: Option<(String, 
         env!("CARGO_PKG_VERSION"),
         data.display()
     );
-    pgwire::serve(db.clone(), listener, pg.max_connections, shutdown_signal()).await;
+    pgwire::serve(db.clone(), listener, pg.max_connections, tls, shutdown_signal()).await;
     db.storage().flush().context("flushing the WAL at shutdown")?;
     println!("RustyDB stopped");
     Ok(ExitCode::SUCCESS)

@@ -266,12 +266,12 @@ fn malformed_messages_after_startup_end_only_that_connection() {
     copy_start.extend_from_slice(&message(b'd', b"1\tnever ends"));
     let cases: Vec<Vec<u8>> = vec![
         message(b'?', b"unknown message type"),
-        b"Q\x7f\xff\xff\xffSELECT".to_vec(),                 // huge declared length, then the peer goes away
-        b"Q\x00\x00\x00\x20SEL".to_vec(),                    // truncated
-        message(b'Q', b"SELECT '\xff\xfe'\0"),               // invalid UTF-8
-        message(b'P', b"\0SELECT $1\0\xff\xff"),             // bad parameter count
-        message(b'B', b"nope\0nope\0\0\0\0\0\0\0"),          // bind to a missing statement
-        copy_start,                                           // a COPY that never ends
+        b"Q\x7f\xff\xff\xffSELECT".to_vec(), // huge declared length, then the peer goes away
+        b"Q\x00\x00\x00\x20SEL".to_vec(),    // truncated
+        message(b'Q', b"SELECT '\xff\xfe'\0"), // invalid UTF-8
+        message(b'P', b"\0SELECT $1\0\xff\xff"), // bad parameter count
+        message(b'B', b"nope\0nope\0\0\0\0\0\0\0"), // bind to a missing statement
+        copy_start,                          // a COPY that never ends
     ];
     for case in cases {
         let mut s = started_connection(server.port);
@@ -284,4 +284,30 @@ fn malformed_messages_after_startup_end_only_that_connection() {
     let (code, out, err) = server.psql("\\pset tuples_only on\nSELECT count(*) FROM c;");
     assert_eq!(code, 0, "{err}");
     assert_eq!(out.trim(), "0");
+}
+
+#[test]
+fn tls_is_offered_when_a_certificate_is_configured() {
+    let dir = tempfile::tempdir().unwrap();
+    let (cert, key) = (dir.path().join("server.crt"), dir.path().join("server.key"));
+    let made = Command::new("openssl")
+        .args(["req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2", "-subj", "/CN=localhost", "-keyout"])
+        .arg(&key)
+        .arg("-out")
+        .arg(&cert)
+        .output()
+        .expect("openssl is installed by scripts/install-test-deps.sh");
+    assert!(made.status.success(), "{}", String::from_utf8_lossy(&made.stderr));
+    let (c, k) = (cert.to_str().unwrap(), key.to_str().unwrap());
+    let server = Server::start_with(Some("tls-pw"), &["--tls-cert", c, "--tls-key", k]);
+    let (code, out, err) = server.client_with_sslmode("require", "\\conninfo\nSELECT 42;");
+    assert_eq!(code, 0, "{err}");
+    assert!(out.contains("SSL connection (protocol: TLSv1."), "{out}");
+    assert!(out.contains("42"), "{out}");
+
+    // Without a certificate, a client that requires TLS is refused.
+    let plain = Server::start();
+    let (code, _, err) = plain.client_with_sslmode("require", "SELECT 1;");
+    assert_ne!(code, 0);
+    assert!(err.contains("does not support SSL"), "{err}");
 }

@@ -20,22 +20,28 @@ impl Server {
     /// A fresh server whose superuser `rustydb` has `password`: every
     /// client then authenticates with SCRAM-SHA-256.
     pub fn start_with_password(password: Option<&str>) -> Server {
+        Server::start_with(password, &[])
+    }
+
+    /// A fresh server with extra `serve` arguments.
+    pub fn start_with(password: Option<&str>, args: &[&str]) -> Server {
         let dir = tempfile::tempdir().unwrap();
-        let mut server = Server::launch(&dir.path().join("data"), password);
+        let mut server = Server::launch(&dir.path().join("data"), password, args);
         server._dir = Some(dir);
         server
     }
 
     /// Starts on a data directory the caller keeps (restart after a crash).
     pub fn start_at(data: &std::path::Path) -> Server {
-        Server::launch(data, None)
+        Server::launch(data, None, &[])
     }
 
-    fn launch(data: &std::path::Path, password: Option<&str>) -> Server {
+    fn launch(data: &std::path::Path, password: Option<&str>, args: &[&str]) -> Server {
         let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
         let mut cmd = Command::new(env!("CARGO_BIN_EXE_rustydb"));
         cmd.args(["serve", "--pg-listen", &format!("127.0.0.1:{port}"), "--max-connections", "8", "--data"])
             .arg(data)
+            .args(args)
             .env_remove("RUSTYDB_PASSWORD")
             .stdout(Stdio::piped())
             .stderr(Stdio::null());
@@ -71,13 +77,21 @@ impl Server {
         out.trim().to_owned()
     }
 
+    /// psql with `sslmode` (as the bootstrap superuser).
+    pub fn client_with_sslmode(&self, sslmode: &str, script: &str) -> (i32, String, String) {
+        self.run_psql(self.client("psql").env("PGSSLMODE", sslmode), "rustydb", self.password.as_deref(), script)
+    }
+
     pub fn psql(&self, script: &str) -> (i32, String, String) {
         self.psql_as("rustydb", self.password.as_deref(), script)
     }
 
     /// psql as another user, with a password (SCRAM) or none.
     pub fn psql_as(&self, user: &str, password: Option<&str>, script: &str) -> (i32, String, String) {
-        let mut cmd = self.client("psql");
+        self.run_psql(&mut self.client("psql"), user, password, script)
+    }
+
+    fn run_psql(&self, cmd: &mut Command, user: &str, password: Option<&str>, script: &str) -> (i32, String, String) {
         cmd.args(["-X", "-q", "-w", "-v", "ON_ERROR_STOP=1", "-v", "VERBOSITY=verbose", "-U", user]);
         match password {
             Some(p) => cmd.env("PGPASSWORD", p),

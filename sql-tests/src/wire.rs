@@ -26,7 +26,7 @@ impl Server {
         let options = rustydb_server::pgwire::PgOptions { listen: "127.0.0.1:0".parse()?, max_connections: 64 };
         let (listener, addr) = rustydb_server::pgwire::bind(&options).await?;
         let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-        tokio::spawn(rustydb_server::pgwire::serve(db, listener, 64, async move {
+        tokio::spawn(rustydb_server::pgwire::serve(db, listener, 64, None, async move {
             let _ = stopped.await;
         }));
         Ok(Server { addr, stop: Some(stop) })

@@ -38,6 +38,34 @@ pub struct PgOptions {
     pub max_connections: usize,
 }
 
+/// A TLS certificate chain and private key, both PEM files.
+pub struct TlsFiles {
+    pub cert: std::path::PathBuf,
+    pub key: std::path::PathBuf,
+}
+
+/// The TLS acceptor for SSLRequest (and direct TLS) connections.
+pub fn tls_acceptor(files: &TlsFiles) -> anyhow::Result<pgwire::tokio::TlsAcceptor> {
+    use pgwire::tokio::tokio_rustls::rustls::ServerConfig;
+    use rustls_pki_types::pem::PemObject;
+    use rustls_pki_types::{CertificateDer, PrivateKeyDer};
+    let certs = CertificateDer::pem_file_iter(&files.cert)
+        .and_then(|certs| certs.collect::<Result<Vec<_>, _>>())
+        .with_context(|| format!("reading TLS certificates from {}", files.cert.display()))?;
+    if certs.is_empty() {
+        anyhow::bail!("no certificate in {}", files.cert.display());
+    }
+    let key = PrivateKeyDer::from_pem_file(&files.key)
+        .with_context(|| format!("reading the TLS private key from {}", files.key.display()))?;
+    let mut config = ServerConfig::builder()
+        .with_no_client_auth()
+        .with_single_cert(certs, key)
+        .context("the TLS certificate and key do not match")?;
+    // PostgreSQL 17 clients may start TLS directly and ask for this protocol.
+    config.alpn_protocols = vec![b"postgresql".to_vec()];
+    Ok(pgwire::tokio::TlsAcceptor::from(Arc::new(config)))
+}
+
 /// Running statements by (backend pid, secret key), for CancelRequest.
 #[derive(Default)]
 pub(crate) struct CancelRegistry(parking_lot::Mutex<HashMap<(i32, Vec<u8>), Arc<Interrupt>>>);
@@ -105,6 +133,7 @@ pub async fn serve(
     db: Arc<Database>,
     listener: TcpListener,
     max_connections: usize,
+    tls: Option<pgwire::tokio::TlsAcceptor>,
     shutdown: impl std::future::Future<Output = ()>,
 ) {
     let slots = Arc::new(Semaphore::new(max_connections));
@@ -128,6 +157,7 @@ pub async fn serve(
             continue;
         };
         let cancel_registry = cancels.clone();
+        let tls = tls.clone();
         let conn = match Connection::new(db.clone(), cancels.clone()) {
             Ok(c) => Arc::new(c),
             Err(e) => {
@@ -137,7 +167,7 @@ pub async fn serve(
         };
         tokio::spawn(async move {
             let handlers = Arc::new(Handlers(conn, cancel_registry));
-            if let Err(e) = pgwire::tokio::process_socket(socket, None, handlers).await {
+            if let Err(e) = pgwire::tokio::process_socket(socket, tls, handlers).await {
                 tracing::debug!("connection from {peer} ended: {e}");
             }
             drop(permit);
