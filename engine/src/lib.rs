@@ -11,6 +11,7 @@
 mod checked_arithmetic;
 mod copy;
 mod copy_format;
+mod cursors;
 mod ddl;
 mod dml;
 mod error;

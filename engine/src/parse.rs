@@ -26,6 +26,7 @@ pub fn parse(sql: &str) -> Result<Vec<Statement>> {
     copy_boolean_options(&mut tokens);
     vacuum_without_options(&mut tokens);
     user_as_role(&mut tokens);
+    move_as_fetch(&mut tokens);
     let mut statements = Parser::new(&dialect)
         .with_tokens_with_locations(tokens)
         .parse_statements()
@@ -139,6 +140,50 @@ fn user_as_role(tokens: &mut Vec<TokenWithSpan>) {
     }
 }
 
+/// sqlparser has no MOVE; `MOVE ... c` becomes `FETCH ... c INTO <marker>`,
+/// which the engine runs as FETCH without returning rows. (FETCH INTO is
+/// not PostgreSQL SQL, and the marker name is reserved.)
+fn move_as_fetch(tokens: &mut Vec<TokenWithSpan>) {
+    let mut statement_start = true;
+    let mut moving = false;
+    let mut i = 0;
+    while i < tokens.len() {
+        match &tokens[i].token {
+            Token::Whitespace(_) => {}
+            Token::SemiColon => {
+                if moving {
+                    insert_move_marker(tokens, i);
+                    i += 3;
+                    moving = false;
+                }
+                statement_start = true;
+            }
+            Token::Word(w) if statement_start && w.value.eq_ignore_ascii_case("move") && w.quote_style.is_none() => {
+                tokens[i].token = Token::make_keyword("FETCH");
+                moving = true;
+                statement_start = false;
+            }
+            _ => statement_start = false,
+        }
+        i += 1;
+    }
+    if moving {
+        insert_move_marker(tokens, tokens.len());
+    }
+}
+
+fn insert_move_marker(tokens: &mut Vec<TokenWithSpan>, at: usize) {
+    let span = tokens.get(at.saturating_sub(1)).map(|t| t.span).unwrap_or_else(Span::empty);
+    let marker = [
+        Token::Whitespace(Whitespace::Space),
+        Token::make_keyword("INTO"),
+        Token::make_word(crate::cursors::MOVE_MARKER, None),
+    ];
+    for (k, t) in marker.into_iter().enumerate() {
+        tokens.insert(at + k, TokenWithSpan::new(t, span));
+    }
+}
+
 /// VACUUM has PostgreSQL forms sqlparser does not know (`VACUUM ANALYZE t`,
 /// `VACUUM (VERBOSE) a, b`). The engine has nothing to vacuum yet (old
 /// versions are dropped by checkpoint compaction), so a VACUUM's options
@@ -204,6 +249,13 @@ mod tests {
         assert!(matches!(&s[0], Statement::CreateRole(c) if c.login == Some(true) && c.password.is_some()), "{}", s[0]);
         assert!(matches!(s[1], Statement::AlterRole { .. }), "{}", s[1]);
         assert_eq!(s[2].to_string(), "DROP ROLE IF EXISTS alice");
+    }
+
+    #[test]
+    fn move_is_fetch_into_the_marker() {
+        let s = parse("MOVE FORWARD 5 FROM c; move all in c").unwrap();
+        assert_eq!(s[0].to_string(), format!("FETCH FORWARD 5 FROM c INTO {}", crate::cursors::MOVE_MARKER));
+        assert!(s[1].to_string().ends_with(crate::cursors::MOVE_MARKER), "{}", s[1]);
     }
 
     #[test]

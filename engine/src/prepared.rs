@@ -184,8 +184,13 @@ impl Session {
             point_insert: None,
         };
         let mut inferred: std::collections::HashMap<String, Option<DataType>> = Default::default();
-        if let Statement::ShowVariable { variable } = &prepared.statement {
-            prepared.schema = Some(self.show_schema(variable));
+        match &prepared.statement {
+            Statement::ShowVariable { variable } => prepared.schema = Some(self.show_schema(variable)),
+            // A FETCH returns the rows of its cursor, declared earlier.
+            Statement::Fetch { name, into: None, .. } => {
+                prepared.schema = self.cursors.schema(&crate::names::ident(name));
+            }
+            _ => {}
         }
         if cacheable || describe_only.is_some() {
             let catalog = self.prepare_view(self.current_view()?)?;

@@ -210,6 +210,7 @@ pub struct Session {
     pub(crate) copy: Option<crate::copy::CopyIn>,
     info: Arc<parking_lot::RwLock<SessionInfo>>,
     interrupt: Arc<Interrupt>,
+    pub(crate) cursors: crate::cursors::Cursors,
 }
 
 impl Session {
@@ -238,6 +239,7 @@ impl Session {
             copy: None,
             info,
             interrupt: Arc::default(),
+            cursors: Default::default(),
         }
     }
 
@@ -287,8 +289,18 @@ impl Session {
         if let Some(out) = self.transaction_control(&stmt).await? {
             return Ok(out);
         }
-        if matches!(stmt, Statement::Copy { to: false, .. }) {
-            return self.copy_from(stmt).await;
+        match stmt {
+            Statement::Copy { to: false, .. } => return self.copy_from(stmt).await,
+            Statement::Declare { mut stmts } if stmts.len() == 1 => return self.declare_cursor(stmts.remove(0)).await,
+            Statement::Fetch { name, direction, into, .. } => {
+                let is_move = into.as_ref().is_some_and(|i| i.to_string() == crate::cursors::MOVE_MARKER);
+                if into.is_some() && !is_move {
+                    return Err(EngineError::unsupported("FETCH INTO"));
+                }
+                return self.fetch(&name, &direction, is_move).await;
+            }
+            Statement::Close { cursor } => return self.close_cursor(&cursor),
+            _ => {}
         }
         self.run_in_transaction(move |session, slot, explicit| Box::pin(session.run(slot, stmt, explicit))).await
     }

@@ -47,16 +47,20 @@ impl Session {
                 None => QueryOutput::command("COMMIT"),
                 Some(b) if b.failed => {
                     b.txn.rollback();
+                    self.cursors.end_of_block(false);
                     QueryOutput::command("ROLLBACK")
                 }
                 Some(b) => {
-                    commit(b.txn).await?;
+                    let committed = commit(b.txn).await;
+                    self.cursors.end_of_block(committed.is_ok());
+                    committed?;
                     QueryOutput::command("COMMIT")
                 }
             },
             Statement::Rollback { savepoint: None, .. } => {
                 if let Some(b) = self.block.take() {
                     b.txn.rollback();
+                    self.cursors.end_of_block(false);
                 }
                 QueryOutput::command("ROLLBACK")
             }
