@@ -25,6 +25,7 @@ use rustydb_catalog::TableDef;
 use rustydb_storage::Transaction;
 
 use crate::copy_format::{CopyOptions, Decoder, ForceQuote, Record};
+use crate::dml::target_columns;
 use crate::error::{EngineError, Result};
 use crate::names::{ident, quote};
 use crate::session::{Block, QueryOutput, Session, TxnSlot, commit};
@@ -121,21 +122,7 @@ impl Session {
         columns: &[Ident],
     ) -> Result<(Arc<TableDef>, Vec<usize>)> {
         let def = self.resolve_table(catalog, name)?;
-        if columns.is_empty() {
-            let all = (0..def.columns.len()).collect();
-            return Ok((def, all));
-        }
-        let mut targets = Vec::with_capacity(columns.len());
-        for c in columns {
-            let name = ident(c);
-            let pos = def.column(&name).ok_or_else(|| {
-                EngineError::sql("42703", format!("column \"{name}\" of relation \"{}\" does not exist", def.name))
-            })?;
-            if targets.contains(&pos) {
-                return Err(EngineError::sql("42701", format!("column \"{name}\" specified more than once")));
-            }
-            targets.push(pos);
-        }
+        let targets = target_columns(&def, columns.iter().map(ident))?;
         Ok((def, targets))
     }
 

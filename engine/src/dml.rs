@@ -91,20 +91,8 @@ impl Session {
         let def = self.resolve_table(&catalog, name)?;
         let alias = insert.table_alias.as_ref().map(|a| ident(&a.alias)).unwrap_or_else(|| def.name.clone());
         let target = Target { def: def.clone(), alias };
-        let mut targets: Vec<usize> = Vec::new();
-        for c in &insert.columns {
-            let name = c.0.last().and_then(|p| p.as_ident()).map(ident).unwrap_or_default();
-            let pos = def.column(&name).ok_or_else(|| {
-                EngineError::sql("42703", format!("column \"{name}\" of relation \"{}\" does not exist", def.name))
-            })?;
-            if targets.contains(&pos) {
-                return Err(EngineError::sql("42701", format!("column \"{name}\" specified more than once")));
-            }
-            targets.push(pos);
-        }
-        if insert.columns.is_empty() {
-            targets = (0..def.columns.len()).collect();
-        }
+        let names = insert.columns.iter().map(|c| c.0.last().and_then(|p| p.as_ident()).map(ident).unwrap_or_default());
+        let targets = target_columns(&def, names)?;
         let rows = self.insert_rows(&def, targets, insert.columns.is_empty(), insert.source.as_deref()).await?;
         let (written, affected) = match &insert.on {
             None => {
@@ -608,6 +596,25 @@ impl Session {
         // Collected: the rows were read under the locks just taken.
         self.run_plan(plan, true).await
     }
+}
+
+/// Positions of the named columns (all columns when none are named), as
+/// INSERT and COPY take them: each must exist and appear once.
+pub(crate) fn target_columns(def: &TableDef, names: impl ExactSizeIterator<Item = String>) -> Result<Vec<usize>> {
+    if names.len() == 0 {
+        return Ok((0..def.columns.len()).collect());
+    }
+    let mut targets = Vec::with_capacity(names.len());
+    for name in names {
+        let pos = def.column(&name).ok_or_else(|| {
+            EngineError::sql("42703", format!("column \"{name}\" of relation \"{}\" does not exist", def.name))
+        })?;
+        if targets.contains(&pos) {
+            return Err(EngineError::sql("42701", format!("column \"{name}\" specified more than once")));
+        }
+        targets.push(pos);
+    }
+    Ok(targets)
 }
 
 fn no_arbiter() -> EngineError {

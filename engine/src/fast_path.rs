@@ -77,24 +77,8 @@ impl PointLookup {
         if projection.len() != schema.fields().len() {
             return None;
         }
-        let mut equalities: Vec<(usize, KeyPart)> = Vec::new();
-        collect_equalities(select.selection.as_ref()?, &def, &alias, &mut equalities)?;
-        let index = def.indexes.iter().find(|i| {
-            i.unique
-                && i.columns.len() == equalities.len()
-                && i.columns.iter().all(|c| equalities.iter().filter(|(e, _)| e == c).count() == 1)
-        })?;
-        let mut key = Vec::with_capacity(index.columns.len());
-        for c in &index.columns {
-            let (_, part) = equalities.iter().find(|(e, _)| e == c)?;
-            let ty = def.columns[*c].ty;
-            let part = match part {
-                KeyPart::Const(v) => KeyPart::Const(v.cast_to(&arrow_type(ty)).ok()?),
-                p => p.clone(),
-            };
-            key.push((part, ty));
-        }
-        Some(PointLookup { table: def.id, index: index.id, key, projection, schema: schema.clone() })
+        let (index, key) = unique_key(select.selection.as_ref()?, &def, &alias)?;
+        Some(PointLookup { table: def.id, index, key, projection, schema: schema.clone() })
     }
 
     /// Runs the lookup at `view`. `None`: a parameter does not convert
@@ -190,19 +174,8 @@ impl PointUpdate {
             };
             assignments.push((col, assign));
         }
-        let mut equalities = Vec::new();
-        collect_equalities(u.selection.as_ref()?, &def, &alias, &mut equalities)?;
-        let index = def.indexes.iter().find(|i| {
-            i.unique
-                && i.columns.len() == equalities.len()
-                && i.columns.iter().all(|c| equalities.iter().filter(|(e, _)| e == c).count() == 1)
-        })?;
-        let mut key = Vec::with_capacity(index.columns.len());
-        for c in &index.columns {
-            let (_, part) = equalities.iter().find(|(e, _)| e == c)?;
-            key.push((part.clone(), def.columns[*c].ty));
-        }
-        Some(PointUpdate { index: index.id, key, assignments, def })
+        let (index, key) = unique_key(u.selection.as_ref()?, &def, &alias)?;
+        Some(PointUpdate { index, key, assignments, def })
     }
 
     /// The key as storage values; `None` when a parameter does not convert
@@ -464,6 +437,30 @@ fn single_table_select<'a>(
 fn resolve(catalog: &CatalogSnapshot, name: &ObjectName, current_schema: &str) -> Option<Arc<TableDef>> {
     let (schema, table) = split(name).ok()?;
     catalog.table(schema.as_deref().unwrap_or(current_schema), &table).cloned()
+}
+
+/// A WHERE clause that is equality on exactly the columns of a unique
+/// index: the index and, in its column order, where each key value comes
+/// from (literals already of the column's type).
+fn unique_key(selection: &Expr, def: &TableDef, alias: &str) -> Option<(IndexId, Vec<(KeyPart, SqlType)>)> {
+    let mut equalities: Vec<(usize, KeyPart)> = Vec::new();
+    collect_equalities(selection, def, alias, &mut equalities)?;
+    let index = def.indexes.iter().find(|i| {
+        i.unique
+            && i.columns.len() == equalities.len()
+            && i.columns.iter().all(|c| equalities.iter().filter(|(e, _)| e == c).count() == 1)
+    })?;
+    let mut key = Vec::with_capacity(index.columns.len());
+    for c in &index.columns {
+        let (_, part) = equalities.iter().find(|(e, _)| e == c)?;
+        let ty = def.columns[*c].ty;
+        let part = match part {
+            KeyPart::Const(v) => KeyPart::Const(v.cast_to(&arrow_type(ty)).ok()?),
+            p => p.clone(),
+        };
+        key.push((part, ty));
+    }
+    Some((index.id, key))
 }
 
 /// A plain column reference (`c` or `alias.c`) of the table.

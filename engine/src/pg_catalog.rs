@@ -19,7 +19,7 @@
 use std::sync::Arc;
 
 use async_trait::async_trait;
-use datafusion::arrow::array::{ArrayRef, AsArray, Int64Array, StringArray, new_empty_array};
+use datafusion::arrow::array::{ArrayRef, AsArray, StringArray, new_empty_array};
 use datafusion::arrow::compute::cast;
 use datafusion::arrow::datatypes::{DataType, Field, Int64Type, Schema, SchemaRef};
 use datafusion::arrow::record_batch::RecordBatch;
@@ -635,9 +635,13 @@ pub fn register_functions(
         ("pg_get_constraintdef", constraintdef),
         ("pg_get_userbyid", user_by_id),
     ] {
-        ctx.register_udf(ScalarUDF::new_from_impl(OidLookup::new(name, cell.clone(), f)));
+        ctx.register_udf(oid_lookup(name, cell.clone(), f));
     }
-    ctx.register_udf(ScalarUDF::new_from_impl(CurrentSchema::default()));
+    // current_schema(): the first schema of search_path, which SET keeps as
+    // DataFusion's default schema.
+    ctx.register_udf(text_function("current_schema", Signature::exact(vec![], Volatility::Stable), |args| {
+        Ok(ColumnarValue::Scalar(ScalarValue::Utf8(Some(args.config_options.catalog.default_schema.clone()))))
+    }));
     let type_oids = tables.type_oids.clone();
     ctx.register_udf(create_udf(
         "to_regtype",
@@ -656,9 +660,16 @@ pub fn register_functions(
         }),
     ));
     // Column defaults are stored as SQL text, which pg_get_expr returns.
-    ctx.register_udf(ScalarUDF::new_from_impl(PassText::new("pg_get_expr")));
+    ctx.register_udf(text_function("pg_get_expr", any_args(), |args| {
+        let arrays = ColumnarValue::values_to_arrays(&args.args)?;
+        let first = arrays.first().ok_or_else(|| DataFusionError::Plan("pg_get_expr needs an argument".into()))?;
+        Ok(ColumnarValue::Array(cast(first, &DataType::Utf8)?))
+    }));
+    // Object comments: RustyDB stores none yet.
     for name in ["obj_description", "col_description", "shobj_description"] {
-        ctx.register_udf(ScalarUDF::new_from_impl(NullText::new(name)));
+        ctx.register_udf(text_function(name, any_args(), |args| {
+            Ok(ColumnarValue::Array(ScalarValue::Utf8(None).to_array_of_size(args.number_rows)?))
+        }));
     }
 }
 
@@ -695,36 +706,32 @@ fn constraintdef(snap: &CatalogSnapshot, oid: i64) -> Option<String> {
     Some(format!("{} ({})", if i.primary { "PRIMARY KEY" } else { "UNIQUE" }, column_list(t, i)))
 }
 
-/// A function of an object's OID (first argument) answered from the
-/// statement's catalog snapshot; later arguments (column, pretty) are
-/// accepted and ignored.
-#[derive(Debug)]
-struct OidLookup {
+/// A text-valued catalog function; equal by name (one per name).
+struct TextFunction {
     name: &'static str,
     signature: Signature,
-    cell: Arc<StatementCell>,
-    f: fn(&CatalogSnapshot, i64) -> Option<String>,
+    body: Box<dyn Fn(ScalarFunctionArgs) -> DfResult<ColumnarValue> + Send + Sync>,
 }
 
-impl OidLookup {
-    fn new(name: &'static str, cell: Arc<StatementCell>, f: fn(&CatalogSnapshot, i64) -> Option<String>) -> Self {
-        OidLookup { name, signature: Signature::variadic_any(Volatility::Stable), cell, f }
+impl std::fmt::Debug for TextFunction {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "TextFunction({})", self.name)
     }
 }
 
-impl PartialEq for OidLookup {
+impl PartialEq for TextFunction {
     fn eq(&self, other: &Self) -> bool {
         self.name == other.name
     }
 }
-impl Eq for OidLookup {}
-impl std::hash::Hash for OidLookup {
+impl Eq for TextFunction {}
+impl std::hash::Hash for TextFunction {
     fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
         self.name.hash(state)
     }
 }
 
-impl ScalarUDFImpl for OidLookup {
+impl ScalarUDFImpl for TextFunction {
     fn name(&self) -> &str {
         self.name
     }
@@ -735,102 +742,42 @@ impl ScalarUDFImpl for OidLookup {
         Ok(DataType::Utf8)
     }
     fn invoke_with_args(&self, args: ScalarFunctionArgs) -> DfResult<ColumnarValue> {
+        (self.body)(args)
+    }
+}
+
+fn text_function(
+    name: &'static str,
+    signature: Signature,
+    body: impl Fn(ScalarFunctionArgs) -> DfResult<ColumnarValue> + Send + Sync + 'static,
+) -> ScalarUDF {
+    ScalarUDF::new_from_impl(TextFunction { name, signature, body: Box::new(body) })
+}
+
+fn any_args() -> Signature {
+    Signature::variadic_any(Volatility::Stable)
+}
+
+/// A function of an object's OID (first argument) answered from the
+/// statement's catalog snapshot; later arguments (column, pretty) are
+/// accepted and ignored.
+fn oid_lookup(
+    name: &'static str,
+    cell: Arc<StatementCell>,
+    f: fn(&CatalogSnapshot, i64) -> Option<String>,
+) -> ScalarUDF {
+    text_function(name, any_args(), move |args| {
         let arrays = ColumnarValue::values_to_arrays(&args.args)?;
-        let oids = arrays.first().ok_or_else(|| DataFusionError::Plan(format!("{} needs an OID", self.name)))?;
+        let oids = arrays.first().ok_or_else(|| DataFusionError::Plan(format!("{name} needs an OID")))?;
         let oids = cast(oids, &DataType::Int64)?;
-        let oids: &Int64Array = oids.as_primitive::<Int64Type>();
-        let snap = self.cell.get().map(|c| c.catalog);
-        let out: StringArray =
-            oids.iter().map(|oid| oid.and_then(|oid| snap.as_ref().and_then(|s| (self.f)(s, oid)))).collect();
+        let snap = cell.get().map(|c| c.catalog);
+        let out: StringArray = oids
+            .as_primitive::<Int64Type>()
+            .iter()
+            .map(|oid| oid.and_then(|oid| snap.as_ref().and_then(|s| f(s, oid))))
+            .collect();
         Ok(ColumnarValue::Array(Arc::new(out)))
-    }
-}
-
-/// current_schema(): the first schema of search_path, which SET keeps as
-/// DataFusion's default schema.
-#[derive(Debug, PartialEq, Eq, Hash)]
-struct CurrentSchema {
-    signature: Signature,
-}
-
-impl Default for CurrentSchema {
-    fn default() -> Self {
-        CurrentSchema { signature: Signature::exact(vec![], Volatility::Stable) }
-    }
-}
-
-impl ScalarUDFImpl for CurrentSchema {
-    fn name(&self) -> &str {
-        "current_schema"
-    }
-    fn signature(&self) -> &Signature {
-        &self.signature
-    }
-    fn return_type(&self, _: &[DataType]) -> DfResult<DataType> {
-        Ok(DataType::Utf8)
-    }
-    fn invoke_with_args(&self, args: ScalarFunctionArgs) -> DfResult<ColumnarValue> {
-        let schema = args.config_options.catalog.default_schema.clone();
-        Ok(ColumnarValue::Scalar(ScalarValue::Utf8(Some(schema))))
-    }
-}
-
-/// Returns its first argument as text (pg_get_expr over stored SQL text).
-#[derive(Debug, PartialEq, Eq, Hash)]
-struct PassText {
-    name: &'static str,
-    signature: Signature,
-}
-
-impl PassText {
-    fn new(name: &'static str) -> Self {
-        PassText { name, signature: Signature::variadic_any(Volatility::Stable) }
-    }
-}
-
-impl ScalarUDFImpl for PassText {
-    fn name(&self) -> &str {
-        self.name
-    }
-    fn signature(&self) -> &Signature {
-        &self.signature
-    }
-    fn return_type(&self, _: &[DataType]) -> DfResult<DataType> {
-        Ok(DataType::Utf8)
-    }
-    fn invoke_with_args(&self, args: ScalarFunctionArgs) -> DfResult<ColumnarValue> {
-        let arrays = ColumnarValue::values_to_arrays(&args.args)?;
-        let first = arrays.first().ok_or_else(|| DataFusionError::Plan(format!("{} needs an argument", self.name)))?;
-        Ok(ColumnarValue::Array(cast(first, &DataType::Utf8)?))
-    }
-}
-
-/// Always NULL text: object comments, which RustyDB does not store yet.
-#[derive(Debug, PartialEq, Eq, Hash)]
-struct NullText {
-    name: &'static str,
-    signature: Signature,
-}
-
-impl NullText {
-    fn new(name: &'static str) -> Self {
-        NullText { name, signature: Signature::variadic_any(Volatility::Stable) }
-    }
-}
-
-impl ScalarUDFImpl for NullText {
-    fn name(&self) -> &str {
-        self.name
-    }
-    fn signature(&self) -> &Signature {
-        &self.signature
-    }
-    fn return_type(&self, _: &[DataType]) -> DfResult<DataType> {
-        Ok(DataType::Utf8)
-    }
-    fn invoke_with_args(&self, args: ScalarFunctionArgs) -> DfResult<ColumnarValue> {
-        Ok(ColumnarValue::Scalar(ScalarValue::Utf8(None)).to_array(args.number_rows).map(ColumnarValue::Array)?)
-    }
+    })
 }
 
 #[cfg(test)]

@@ -26,6 +26,12 @@ use crate::fast_path::{PointInsert, PointLookup, PointUpdate};
 use crate::session::{QueryOutput, Session, TxnSlot};
 use rustydb_storage::WriteOutcome;
 
+/// A write answered without DataFusion, with its key when it has one.
+enum FastWrite {
+    Update(PointUpdate, Option<Vec<rustydb_storage::Value>>),
+    Insert(PointInsert),
+}
+
 /// Most parameters one statement may have (PostgreSQL's protocol limit).
 pub const PARAMS_MAX: usize = 65_535;
 
@@ -279,10 +285,14 @@ impl Session {
         }
         let mut stmt = prepared.statement.clone();
         bind_literals(&mut stmt, &params)?;
-        if let Some((made_with, update)) = &prepared.point_update
-            && let Some(key) = update.key(&params)?
-        {
-            let (made_with, update) = (made_with.clone(), update.clone());
+        let fast = match (&prepared.point_update, &prepared.point_insert) {
+            (Some((made_with, update)), _) => {
+                update.key(&params)?.map(|key| (made_with.clone(), FastWrite::Update(update.clone(), key)))
+            }
+            (_, Some((made_with, insert))) => Some((made_with.clone(), FastWrite::Insert(insert.clone()))),
+            _ => None,
+        };
+        if let Some((made_with, fast)) = fast {
             return self
                 .run_in_transaction(move |session, slot, explicit| {
                     Box::pin(async move {
@@ -291,25 +301,16 @@ impl Session {
                             // DDL since PREPARE: the ordinary path checks everything again.
                             return session.run(slot, stmt, explicit).await;
                         }
-                        session.point_update(slot, &update, key, &params).await
-                    })
-                })
-                .await;
-        }
-        if let Some((made_with, insert)) = &prepared.point_insert {
-            let (made_with, insert) = (made_with.clone(), insert.clone());
-            return self
-                .run_in_transaction(move |session, slot, explicit| {
-                    Box::pin(async move {
-                        let catalog = session.prepare_context(slot.get()?)?;
-                        if !Arc::ptr_eq(&made_with, &catalog) {
-                            return session.run(slot, stmt, explicit).await;
+                        match fast {
+                            FastWrite::Update(update, key) => session.point_update(slot, &update, key, &params).await,
+                            FastWrite::Insert(insert) => {
+                                let arrays = insert.arrays(&params)?;
+                                let rows = session.complete_rows(&insert.def, insert.targets(), &arrays, 1).await?;
+                                let table = insert.def.id;
+                                slot.blocking(move |t| t.insert(table, rows)).await??;
+                                Ok(QueryOutput::command("INSERT 0 1"))
+                            }
                         }
-                        let arrays = insert.arrays(&params)?;
-                        let rows = session.complete_rows(&insert.def, insert.targets(), &arrays, 1).await?;
-                        let table = insert.def.id;
-                        slot.blocking(move |t| t.insert(table, rows)).await??;
-                        Ok(QueryOutput::command("INSERT 0 1"))
                     })
                 })
                 .await;
