@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Installs what the end-to-end tests need, idempotently: the PostgreSQL
 # client tools (psql, pgbench), openssl for test certificates and the
-# Python drivers (psycopg 3). Safe to
+# Python drivers (psycopg 3, asyncpg). Safe to
 # run repeatedly; does nothing when everything is present.
 set -euo pipefail
 
@@ -30,4 +30,9 @@ if ! python3 -c "import psycopg" >/dev/null 2>&1; then
   python3 -m pip install --quiet --disable-pip-version-check "psycopg[binary]>=3.2,<3.4" \
     || python3 -m pip install --quiet --disable-pip-version-check --break-system-packages "psycopg[binary]>=3.2,<3.4"
 fi
-python3 -c "import psycopg; print('psycopg', psycopg.__version__)"
+if ! python3 -c "import asyncpg" >/dev/null 2>&1; then
+  echo "installing asyncpg"
+  python3 -m pip install --quiet --disable-pip-version-check "asyncpg>=0.29,<0.33" \
+    || python3 -m pip install --quiet --disable-pip-version-check --break-system-packages "asyncpg>=0.29,<0.33"
+fi
+python3 -c "import psycopg, asyncpg; print('psycopg', psycopg.__version__, 'asyncpg', asyncpg.__version__)"

@@ -103,10 +103,16 @@ impl Session {
         self.cell.clear();
         let (def, targets) = self.copy_target(&catalog, &table_name, &columns)?;
         let format = options.format;
+        let binary_types = targets
+            .iter()
+            .map(|&t| {
+                postgres_types::Type::from_oid(def.columns[t].ty.pg_type_oid()).unwrap_or(postgres_types::Type::TEXT)
+            })
+            .collect();
         self.copy = Some(CopyIn {
             def,
             targets: targets.clone(),
-            decoder: Decoder::new(options),
+            decoder: Decoder::new(options, binary_types),
             pending: Vec::new(),
             rows: 0,
             own,
@@ -256,6 +262,9 @@ impl Session {
             )));
         }
         let options = CopyOptions::from_statement(&options, &legacy_options)?;
+        if options.format == crate::copy_format::CopyFormat::Binary {
+            return Err(EngineError::unsupported("COPY TO in binary format is not supported; use text or CSV"));
+        }
         let query = match source {
             CopySource::Query(q) => Statement::Query(q),
             CopySource::Table { table_name, columns } => {

@@ -13,11 +13,12 @@ use rustydb_common::limits::COPY_LINE_BYTES_MAX;
 use crate::error::{EngineError, Result};
 use crate::names::ident;
 
-/// Text or CSV (binary COPY is refused when the statement is read).
+/// Text, CSV, or PostgreSQL's binary COPY format (COPY FROM only).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum CopyFormat {
     Text,
     Csv,
+    Binary,
 }
 
 /// The options of one COPY statement, with PostgreSQL's defaults filled in.
@@ -62,7 +63,7 @@ impl CopyOptions {
                     format = match ident(name).as_str() {
                         "text" => CopyFormat::Text,
                         "csv" => CopyFormat::Csv,
-                        "binary" => return Err(EngineError::unsupported("COPY in binary format is not supported")),
+                        "binary" => CopyFormat::Binary,
                         other => {
                             return Err(EngineError::sql("22023", format!("COPY format \"{other}\" not recognized")));
                         }
@@ -88,9 +89,7 @@ impl CopyOptions {
         }
         for o in legacy {
             match o {
-                CopyLegacyOption::Binary => {
-                    return Err(EngineError::unsupported("COPY in binary format is not supported"));
-                }
+                CopyLegacyOption::Binary => format = CopyFormat::Binary,
                 CopyLegacyOption::Delimiter(c) => delimiter = Some(single_byte("delimiter", *c)?),
                 CopyLegacyOption::Null(s) => null = Some(s.clone()),
                 CopyLegacyOption::Csv(csv) => {
@@ -113,6 +112,9 @@ impl CopyOptions {
             }
         }
         let csv = format == CopyFormat::Csv;
+        if format == CopyFormat::Binary && (delimiter.is_some() || null.is_some() || header) {
+            return Err(EngineError::sql("42601", "cannot specify DELIMITER, NULL or HEADER in BINARY mode"));
+        }
         if !csv && (quote.is_some() || escape.is_some() || force_quote != ForceQuote::None) {
             return Err(EngineError::sql("0A000", "COPY QUOTE, ESCAPE and FORCE_QUOTE are available only in CSV mode"));
         }
@@ -149,12 +151,18 @@ pub struct Decoder {
     /// Line number of the next record (1-based, counting the header).
     line: u64,
     skip_header: bool,
-    /// Saw the `\.` end marker: everything after it is ignored.
+    /// Saw the end marker (`\.`, or binary's -1): the rest is ignored.
     ended: bool,
+    /// Binary format: the target columns' types, and whether the file
+    /// header has been read.
+    binary_types: Vec<postgres_types::Type>,
+    header_read: bool,
 }
 
 impl Decoder {
-    pub fn new(options: CopyOptions) -> Self {
+    /// `binary_types`: the PostgreSQL types of the target columns, which
+    /// the binary format needs to read its values.
+    pub fn new(options: CopyOptions, binary_types: Vec<postgres_types::Type>) -> Self {
         let skip_header = options.header;
         Decoder {
             options,
@@ -165,6 +173,8 @@ impl Decoder {
             line: 1,
             skip_header,
             ended: false,
+            binary_types,
+            header_read: false,
         }
     }
 
@@ -172,6 +182,10 @@ impl Decoder {
     pub fn feed(&mut self, chunk: &[u8], out: &mut Vec<Record>) -> Result<()> {
         if self.ended {
             return Ok(());
+        }
+        if self.options.format == CopyFormat::Binary {
+            self.buf.extend_from_slice(chunk);
+            return self.binary_records(out);
         }
         // Taken out so records can borrow it while `self` is updated.
         let mut buf = std::mem::take(&mut self.buf);
@@ -181,6 +195,8 @@ impl Decoder {
         while i < buf.len() {
             let b = buf[i];
             let end_of_record = match self.options.format {
+                // Binary input never gets here (see binary_records).
+                CopyFormat::Binary => false,
                 CopyFormat::Text => {
                     if self.after_backslash {
                         self.after_backslash = false;
@@ -243,6 +259,9 @@ impl Decoder {
         if self.ended || self.buf.is_empty() {
             return Ok(());
         }
+        if self.options.format == CopyFormat::Binary {
+            return Err(EngineError::sql("22P04", "unexpected EOF in COPY data"));
+        }
         if self.in_quotes {
             return Err(EngineError::sql("22P04", format!("unterminated CSV quoted field (line {})", self.line)));
         }
@@ -250,6 +269,77 @@ impl Decoder {
         let line = line.strip_suffix(b"\r").unwrap_or(&line);
         self.record(line, out)?;
         self.ended = true;
+        Ok(())
+    }
+
+    /// Binary format: the 19-byte header with its extension area, then
+    /// tuples of (field count, then length and bytes per field), ending
+    /// with a field count of -1. Only complete tuples are decoded.
+    fn binary_records(&mut self, out: &mut Vec<Record>) -> Result<()> {
+        const SIGNATURE: &[u8] = b"PGCOPY\n\xff\r\n\0";
+        let buf = std::mem::take(&mut self.buf);
+        let mut pos = 0;
+        if !self.header_read {
+            if buf.len() < 19 {
+                self.buf = buf;
+                return Ok(());
+            }
+            if &buf[..11] != SIGNATURE {
+                return Err(EngineError::sql("22P04", "COPY file signature not recognized"));
+            }
+            let flags = u32::from_be_bytes([buf[11], buf[12], buf[13], buf[14]]);
+            if flags & (1 << 16) != 0 {
+                return Err(EngineError::sql("0A000", "COPY binary data with OIDs is not supported"));
+            }
+            let ext = u32::from_be_bytes([buf[15], buf[16], buf[17], buf[18]]) as usize;
+            if buf.len() < 19 + ext {
+                self.buf = buf;
+                return Ok(());
+            }
+            pos = 19 + ext;
+            self.header_read = true;
+        }
+        let be16 = |b: &[u8], at: usize| b.get(at..at + 2).map(|s| i16::from_be_bytes([s[0], s[1]]));
+        let be32 = |b: &[u8], at: usize| b.get(at..at + 4).map(|s| i32::from_be_bytes([s[0], s[1], s[2], s[3]]));
+        'tuples: while let Some(count) = be16(&buf, pos) {
+            if count == -1 {
+                self.ended = true;
+                return Ok(());
+            }
+            let n = self.line;
+            if count as usize != self.binary_types.len() {
+                return Err(EngineError::sql(
+                    "22P04",
+                    format!("row field count is {count}, expected {} (line {n})", self.binary_types.len()),
+                ));
+            }
+            let mut at = pos + 2;
+            let mut fields = Vec::with_capacity(count as usize);
+            for ty in &self.binary_types {
+                let Some(len) = be32(&buf, at) else { break 'tuples };
+                at += 4;
+                if len < 0 {
+                    fields.push(None);
+                    continue;
+                }
+                let Some(raw) = buf.get(at..at + len as usize) else { break 'tuples };
+                at += len as usize;
+                let value =
+                    crate::pg_binary::decode_binary(ty, raw).map_err(|e| e.with_context(format!("COPY, line {n}")))?;
+                fields.push(Some(crate::pg_binary::as_text(&value)));
+            }
+            out.push((n, fields));
+            self.line += 1;
+            pos = at;
+        }
+        self.buf = buf;
+        self.buf.drain(..pos);
+        if self.buf.len() > COPY_LINE_BYTES_MAX {
+            return Err(EngineError::sql(
+                "54000",
+                format!("COPY row {} is longer than {COPY_LINE_BYTES_MAX} bytes", self.line),
+            ));
+        }
         Ok(())
     }
 
@@ -267,6 +357,7 @@ impl Decoder {
         let fields = match self.options.format {
             CopyFormat::Text => text_fields(line, &self.options, n)?,
             CopyFormat::Csv => csv_fields(line, &self.options, n)?,
+            CopyFormat::Binary => return Err(EngineError::internal("binary COPY data read as lines")),
         };
         out.push((n, fields));
         Ok(false)
@@ -416,7 +507,7 @@ mod tests {
     fn decode(o: CopyOptions, input: &[u8]) -> Result<Vec<Record>> {
         let mut first: Option<Vec<Record>> = None;
         for size in 1..=input.len().max(1) {
-            let mut d = Decoder::new(o.clone());
+            let mut d = Decoder::new(o.clone(), Vec::new());
             let mut out = Vec::new();
             for chunk in input.chunks(size) {
                 d.feed(chunk, &mut out)?;
@@ -461,6 +552,38 @@ mod tests {
         o.escape = b'\\';
         let rows = decode(o, b"a,b\n\"x\\\"y\",z\n").unwrap();
         assert_eq!(rows, vec![(2, vec![s("x\"y"), s("z")])]);
+    }
+
+    #[test]
+    fn binary_tuples_decode_across_chunks() {
+        let mut o = options(false);
+        o.format = CopyFormat::Binary;
+        let mut input = b"PGCOPY\n\xff\r\n\0".to_vec();
+        input.extend_from_slice(&0u32.to_be_bytes());
+        input.extend_from_slice(&0u32.to_be_bytes());
+        for (id, text) in [(7i32, Some("seven")), (8, None)] {
+            input.extend_from_slice(&2i16.to_be_bytes());
+            input.extend_from_slice(&4i32.to_be_bytes());
+            input.extend_from_slice(&id.to_be_bytes());
+            match text {
+                Some(t) => {
+                    input.extend_from_slice(&(t.len() as i32).to_be_bytes());
+                    input.extend_from_slice(t.as_bytes());
+                }
+                None => input.extend_from_slice(&(-1i32).to_be_bytes()),
+            }
+        }
+        input.extend_from_slice(&(-1i16).to_be_bytes());
+        for size in 1..=input.len() {
+            let types = vec![postgres_types::Type::INT4, postgres_types::Type::TEXT];
+            let mut d = Decoder::new(o.clone(), types);
+            let mut out = Vec::new();
+            for chunk in input.chunks(size) {
+                d.feed(chunk, &mut out).unwrap();
+            }
+            d.finish(&mut out).unwrap();
+            assert_eq!(out, vec![(1, vec![s("7"), s("seven")]), (2, vec![s("8"), None])], "chunk size {size}");
+        }
     }
 
     #[test]

@@ -26,3 +26,8 @@ fn run_script(script: &str) {
 fn psycopg_types_transactions_prepared_fetchmany_and_copy() {
     run_script("psycopg_client.py");
 }
+
+#[test]
+fn asyncpg_binary_types_prepared_transactions_and_binary_copy() {
+    run_script("asyncpg_client.py");
+}

@@ -83,7 +83,8 @@ impl CopyWriter {
         }
         let o = &self.options;
         match o.format {
-            CopyFormat::Text => {
+            // The engine refuses COPY TO in binary; text is the fallback.
+            CopyFormat::Text | CopyFormat::Binary => {
                 for &b in self.value.iter() {
                     match b {
                         b'\\' => self.line.extend_from_slice(b"\\\\"),

@@ -9,7 +9,7 @@ use pgwire::api::portal::Format;
 use pgwire::api::results::{CopyResponse, FieldInfo, QueryResponse, Response, Tag};
 use pgwire::error::{ErrorInfo, PgWireError, PgWireResult};
 use pgwire::messages::copy::CopyData;
-use rustydb_engine::{CopyOut, EngineError, QueryOutput};
+use rustydb_engine::{CopyFormat, CopyOut, EngineError, QueryOutput};
 
 use super::copy_out::CopyWriter;
 
@@ -70,8 +70,9 @@ pub fn response(out: QueryOutput, format: &Format) -> PgWireResult<Response> {
             }
             Ok(Response::Query(resp))
         }
-        QueryOutput::CopyIn { columns, .. } => {
-            Ok(Response::CopyIn(CopyResponse::new(0, columns, futures::stream::empty())))
+        QueryOutput::CopyIn { columns, format } => {
+            let code = if format == CopyFormat::Binary { 1 } else { 0 };
+            Ok(Response::CopyIn(CopyResponse::new(code, columns, futures::stream::empty())))
         }
         QueryOutput::CopyOut(copy) => copy_out(copy),
     }

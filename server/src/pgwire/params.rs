@@ -1,50 +1,21 @@
 //! Bind parameters: wire bytes (text or binary format) to DataFusion values
 //! of the types the prepared statement expects.
 
-use chrono::{DateTime, NaiveDate, NaiveDateTime, Utc};
 use datafusion::arrow::datatypes::{DataType, TimeUnit};
 use datafusion::common::ScalarValue;
 use pgwire::api::Type;
 use pgwire::api::portal::Portal;
 use pgwire::api::results::FieldFormat;
 use pgwire::error::{ErrorInfo, PgWireError, PgWireResult};
-use postgres_types::FromSql;
 use rustydb_engine::Prepared;
 
 fn bad(message: String) -> PgWireError {
     PgWireError::UserError(Box::new(ErrorInfo::new("ERROR".into(), "22P02".into(), message)))
 }
 
-fn from_sql<'a, T: FromSql<'a>>(ty: &Type, raw: &'a [u8]) -> PgWireResult<T> {
-    T::from_sql(ty, raw).map_err(|e| bad(format!("invalid binary value for type {ty}: {e}")))
-}
-
 /// The value of a binary-format parameter sent as type `ty`.
 fn binary(ty: &Type, raw: &[u8]) -> PgWireResult<ScalarValue> {
-    Ok(match *ty {
-        Type::BOOL => ScalarValue::Boolean(Some(from_sql(ty, raw)?)),
-        Type::INT2 => ScalarValue::Int16(Some(from_sql(ty, raw)?)),
-        Type::INT4 => ScalarValue::Int32(Some(from_sql(ty, raw)?)),
-        Type::INT8 => ScalarValue::Int64(Some(from_sql(ty, raw)?)),
-        Type::FLOAT4 => ScalarValue::Float32(Some(from_sql(ty, raw)?)),
-        Type::FLOAT8 => ScalarValue::Float64(Some(from_sql(ty, raw)?)),
-        Type::BYTEA => ScalarValue::Binary(Some(from_sql::<Vec<u8>>(ty, raw)?)),
-        Type::DATE => {
-            let d: NaiveDate = from_sql(ty, raw)?;
-            let epoch = NaiveDate::from_ymd_opt(1970, 1, 1).expect("valid date");
-            ScalarValue::Date32(Some((d - epoch).num_days() as i32))
-        }
-        Type::TIMESTAMP => {
-            let t: NaiveDateTime = from_sql(ty, raw)?;
-            ScalarValue::TimestampMicrosecond(Some(t.and_utc().timestamp_micros()), None)
-        }
-        Type::TIMESTAMPTZ => {
-            let t: DateTime<Utc> = from_sql(ty, raw)?;
-            ScalarValue::TimestampMicrosecond(Some(t.timestamp_micros()), Some("+00:00".into()))
-        }
-        Type::NUMERIC => ScalarValue::Utf8(Some(from_sql::<rust_decimal::Decimal>(ty, raw)?.to_string())),
-        _ => ScalarValue::Utf8(Some(from_sql::<String>(&Type::TEXT, raw)?)),
-    })
+    rustydb_engine::decode_binary(ty, raw).map_err(super::encode::to_pgwire)
 }
 
 /// The value of a text-format parameter.
