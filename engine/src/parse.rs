@@ -58,8 +58,20 @@ fn rewrite_catalog_queries(sql: &str, statements: &mut [Statement]) {
 
 /// A query that names the system catalogs or catalog-only syntax.
 fn is_catalog_query(stmt: &Statement) -> bool {
-    const MARKERS: [&str; 8] =
-        ["pg_", "information_schema", "regclass", "regtype", "regproc", "regnamespace", "current_", "session_user"];
+    // Narrow on purpose: `current_date` in a user query must not opt it in.
+    const MARKERS: [&str; 11] = [
+        "pg_",
+        "information_schema",
+        "regclass",
+        "regtype",
+        "regproc",
+        "regnamespace",
+        "current_user",
+        "current_schema",
+        "current_catalog",
+        "current_role",
+        "session_user",
+    ];
     if !matches!(stmt, Statement::Query(_)) {
         return false;
     }
@@ -256,6 +268,14 @@ mod tests {
         let s = parse("MOVE FORWARD 5 FROM c; move all in c").unwrap();
         assert_eq!(s[0].to_string(), format!("FETCH FORWARD 5 FROM c INTO {}", crate::cursors::MOVE_MARKER));
         assert!(s[1].to_string().ends_with(crate::cursors::MOVE_MARKER), "{}", s[1]);
+    }
+
+    #[test]
+    fn only_catalog_queries_are_rewritten_for_clients() {
+        let catalog = parse("SELECT relname FROM pg_class WHERE oid = 't'::regclass").unwrap();
+        assert!(is_catalog_query(&catalog[0]));
+        let user = parse("SELECT (SELECT max(v) FROM u WHERE u.k = t.k) FROM t WHERE d < current_date").unwrap();
+        assert!(!is_catalog_query(&user[0]));
     }
 
     #[test]
