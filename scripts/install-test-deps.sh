@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Installs what the end-to-end tests need, idempotently: the PostgreSQL
 # client tools (psql, pgbench), openssl for test certificates and the
-# Python drivers (psycopg 3, asyncpg). Safe to
+# Python drivers (psycopg 3, asyncpg, SQLAlchemy). Safe to
 # run repeatedly; does nothing when everything is present.
 set -euo pipefail
 
@@ -35,4 +35,9 @@ if ! python3 -c "import asyncpg" >/dev/null 2>&1; then
   python3 -m pip install --quiet --disable-pip-version-check "asyncpg>=0.29,<0.33" \
     || python3 -m pip install --quiet --disable-pip-version-check --break-system-packages "asyncpg>=0.29,<0.33"
 fi
-python3 -c "import psycopg, asyncpg; print('psycopg', psycopg.__version__, 'asyncpg', asyncpg.__version__)"
+if ! python3 -c "import sqlalchemy" >/dev/null 2>&1; then
+  echo "installing SQLAlchemy"
+  python3 -m pip install --quiet --disable-pip-version-check "sqlalchemy>=2.0,<2.1" \
+    || python3 -m pip install --quiet --disable-pip-version-check --break-system-packages "sqlalchemy>=2.0,<2.1"
+fi
+python3 -c "import psycopg, asyncpg, sqlalchemy; print('psycopg', psycopg.__version__, 'asyncpg', asyncpg.__version__, 'sqlalchemy', sqlalchemy.__version__)"

@@ -49,11 +49,58 @@ fn rewrite_catalog_queries(sql: &str, statements: &mut [Statement]) {
     if rewritten.len() != statements.len() {
         return;
     }
-    for (stmt, new) in statements.iter_mut().zip(rewritten) {
+    for (stmt, mut new) in statements.iter_mut().zip(rewritten) {
         if is_catalog_query(stmt) {
+            aggregate_scalar_subqueries(&mut new);
             *stmt = new;
         }
     }
+}
+
+/// Catalog queries look up one row per outer row with correlated scalar
+/// subqueries (`(SELECT pg_get_expr(adbin, adrelid) FROM pg_attrdef WHERE
+/// adrelid = a.attrelid AND adnum = a.attnum)`), which DataFusion plans
+/// only when aggregated. The catalogs' keys make these subqueries return at
+/// most one row, where `max(x)` is `x`; so their single output is wrapped
+/// in max(). Only catalog queries get this (a user query that returns two
+/// rows there must fail, not pick one).
+fn aggregate_scalar_subqueries(stmt: &mut Statement) {
+    use datafusion::sql::sqlparser::ast::{
+        Expr, Function, FunctionArg, FunctionArgExpr, FunctionArgumentList, FunctionArguments, GroupByExpr, Ident,
+        ObjectName, SelectItem, SetExpr, visit_expressions_mut,
+    };
+    const AGGREGATES: [&str; 9] =
+        ["count", "sum", "max", "min", "avg", "array_agg", "string_agg", "bool_and", "bool_or"];
+    let _ = visit_expressions_mut(stmt, |e: &mut Expr| {
+        if let Expr::Subquery(q) = e
+            && let SetExpr::Select(select) = q.body.as_mut()
+            && matches!(&select.group_by, GroupByExpr::Expressions(g, _) if g.is_empty())
+            && select.selection.is_some()
+            && let [item] = select.projection.as_mut_slice()
+            && let SelectItem::UnnamedExpr(inner) | SelectItem::ExprWithAlias { expr: inner, .. } = item
+        {
+            let text = inner.to_string().to_ascii_lowercase();
+            if AGGREGATES.iter().any(|a| text.starts_with(&format!("{a}("))) {
+                return std::ops::ControlFlow::<()>::Continue(());
+            }
+            let arg = FunctionArg::Unnamed(FunctionArgExpr::Expr(inner.clone()));
+            *inner = Expr::Function(Function {
+                name: ObjectName::from(vec![Ident::new("max")]),
+                uses_odbc_syntax: false,
+                parameters: FunctionArguments::None,
+                args: FunctionArguments::List(FunctionArgumentList {
+                    duplicate_treatment: None,
+                    args: vec![arg],
+                    clauses: vec![],
+                }),
+                filter: None,
+                null_treatment: None,
+                over: None,
+                within_group: vec![],
+            });
+        }
+        std::ops::ControlFlow::<()>::Continue(())
+    });
 }
 
 /// A query that names the system catalogs or catalog-only syntax.

@@ -665,6 +665,31 @@ pub fn register_functions(
         let first = arrays.first().ok_or_else(|| DataFusionError::Plan("pg_get_expr needs an argument".into()))?;
         Ok(ColumnarValue::Array(cast(first, &DataType::Utf8)?))
     }));
+    // Every type and function lives in pg_catalog, which is always on the path.
+    for name in ["pg_type_is_visible", "pg_function_is_visible"] {
+        ctx.register_udf(catalog_function(name, any_args(), DataType::Boolean, |args| {
+            Ok(ColumnarValue::Array(ScalarValue::Boolean(Some(true)).to_array_of_size(args.number_rows)?))
+        }));
+    }
+    // json_build_object(k1, v1, ...): ORMs ask for identity options with it.
+    ctx.register_udf(text_function("json_build_object", any_args(), |args| {
+        let arrays = ColumnarValue::values_to_arrays(&args.args)?;
+        if arrays.len() % 2 != 0 {
+            return Err(DataFusionError::Plan("json_build_object needs an even number of arguments".into()));
+        }
+        let mut out = datafusion::arrow::array::StringBuilder::new();
+        for row in 0..args.number_rows {
+            // PostgreSQL keeps argument order and writes `{"k" : v, ...}`.
+            let mut fields = Vec::with_capacity(arrays.len() / 2);
+            for pair in arrays.chunks(2) {
+                let key = ScalarValue::try_from_array(&pair[0], row)?;
+                let value = ScalarValue::try_from_array(&pair[1], row)?;
+                fields.push(format!("{} : {}", serde_json::Value::String(key.to_string()), json_value(&value)));
+            }
+            out.append_value(format!("{{{}}}", fields.join(", ")));
+        }
+        Ok(ColumnarValue::Array(Arc::new(out.finish())))
+    }));
     // Object comments: RustyDB stores none yet.
     for name in ["obj_description", "col_description", "shobj_description"] {
         ctx.register_udf(text_function(name, any_args(), |args| {
@@ -706,32 +731,52 @@ fn constraintdef(snap: &CatalogSnapshot, oid: i64) -> Option<String> {
     Some(format!("{} ({})", if i.primary { "PRIMARY KEY" } else { "UNIQUE" }, column_list(t, i)))
 }
 
-/// A text-valued catalog function; equal by name (one per name).
-struct TextFunction {
-    name: &'static str,
-    signature: Signature,
-    body: Box<dyn Fn(ScalarFunctionArgs) -> DfResult<ColumnarValue> + Send + Sync>,
-}
-
-impl std::fmt::Debug for TextFunction {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "TextFunction({})", self.name)
+/// A value as JSON: numbers and booleans stay typed, the rest is text.
+fn json_value(v: &ScalarValue) -> serde_json::Value {
+    use serde_json::Value as J;
+    if v.is_null() {
+        return J::Null;
+    }
+    match v {
+        ScalarValue::Boolean(Some(b)) => J::Bool(*b),
+        ScalarValue::Int8(Some(i)) => J::from(*i),
+        ScalarValue::Int16(Some(i)) => J::from(*i),
+        ScalarValue::Int32(Some(i)) => J::from(*i),
+        ScalarValue::Int64(Some(i)) => J::from(*i),
+        ScalarValue::UInt32(Some(i)) => J::from(*i),
+        ScalarValue::UInt64(Some(i)) => J::from(*i),
+        ScalarValue::Float64(Some(f)) => J::from(*f),
+        other => J::String(other.to_string()),
     }
 }
 
-impl PartialEq for TextFunction {
+/// A catalog function; equal by name (one per name).
+struct CatalogFunction {
+    name: &'static str,
+    signature: Signature,
+    returns: DataType,
+    body: Box<dyn Fn(ScalarFunctionArgs) -> DfResult<ColumnarValue> + Send + Sync>,
+}
+
+impl std::fmt::Debug for CatalogFunction {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "CatalogFunction({})", self.name)
+    }
+}
+
+impl PartialEq for CatalogFunction {
     fn eq(&self, other: &Self) -> bool {
         self.name == other.name
     }
 }
-impl Eq for TextFunction {}
-impl std::hash::Hash for TextFunction {
+impl Eq for CatalogFunction {}
+impl std::hash::Hash for CatalogFunction {
     fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
         self.name.hash(state)
     }
 }
 
-impl ScalarUDFImpl for TextFunction {
+impl ScalarUDFImpl for CatalogFunction {
     fn name(&self) -> &str {
         self.name
     }
@@ -739,7 +784,7 @@ impl ScalarUDFImpl for TextFunction {
         &self.signature
     }
     fn return_type(&self, _: &[DataType]) -> DfResult<DataType> {
-        Ok(DataType::Utf8)
+        Ok(self.returns.clone())
     }
     fn invoke_with_args(&self, args: ScalarFunctionArgs) -> DfResult<ColumnarValue> {
         (self.body)(args)
@@ -751,7 +796,16 @@ fn text_function(
     signature: Signature,
     body: impl Fn(ScalarFunctionArgs) -> DfResult<ColumnarValue> + Send + Sync + 'static,
 ) -> ScalarUDF {
-    ScalarUDF::new_from_impl(TextFunction { name, signature, body: Box::new(body) })
+    catalog_function(name, signature, DataType::Utf8, body)
+}
+
+fn catalog_function(
+    name: &'static str,
+    signature: Signature,
+    returns: DataType,
+    body: impl Fn(ScalarFunctionArgs) -> DfResult<ColumnarValue> + Send + Sync + 'static,
+) -> ScalarUDF {
+    ScalarUDF::new_from_impl(CatalogFunction { name, signature, returns, body: Box::new(body) })
 }
 
 fn any_args() -> Signature {

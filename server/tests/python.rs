@@ -31,3 +31,8 @@ fn psycopg_types_transactions_prepared_fetchmany_and_copy() {
 fn asyncpg_binary_types_prepared_transactions_and_binary_copy() {
     run_script("asyncpg_client.py");
 }
+
+#[test]
+fn sqlalchemy_orm_round_trip_and_column_reflection() {
+    run_script("sqlalchemy_client.py");
+}
