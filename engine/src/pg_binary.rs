@@ -24,8 +24,8 @@ pub fn decode_binary(ty: &Type, raw: &[u8]) -> Result<ScalarValue> {
         Type::BYTEA => ScalarValue::Binary(Some(from_sql::<Vec<u8>>(ty, raw)?)),
         Type::DATE => {
             let d: NaiveDate = from_sql(ty, raw)?;
-            let epoch = NaiveDate::from_ymd_opt(1970, 1, 1).expect("valid date");
-            ScalarValue::Date32(Some((d - epoch).num_days() as i32))
+            // NaiveDate::default() is 1970-01-01, Arrow's date epoch.
+            ScalarValue::Date32(Some((d - NaiveDate::default()).num_days() as i32))
         }
         Type::TIMESTAMP => {
             let t: NaiveDateTime = from_sql(ty, raw)?;

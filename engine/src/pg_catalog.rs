@@ -103,9 +103,14 @@ impl Default for SessionInfo {
 /// The static tables, parsed once per database (they are read-only), and
 /// pg_type's name → OID map for to_regtype.
 pub struct PgCatalogTables {
-    tables: Arc<PgCatalogStaticTables>,
+    /// The crate's provider, over an empty catalog list: every table that
+    /// would read the catalog list is built here instead, so one provider
+    /// serves all sessions.
+    provider: Arc<CratePgCatalog>,
     type_oids: Arc<std::collections::HashMap<String, i64>>,
 }
+
+type CratePgCatalog = PgCatalogSchemaProvider<Arc<dyn datafusion::catalog::CatalogProviderList>, EmptyContextProvider>;
 
 impl PgCatalogTables {
     pub fn load() -> crate::Result<Self> {
@@ -143,24 +148,23 @@ impl PgCatalogTables {
                 type_oids.insert(alias.to_owned(), oid);
             }
         }
-        Ok(PgCatalogTables { tables: Arc::new(tables), type_oids: Arc::new(type_oids) })
+        let empty: Arc<dyn datafusion::catalog::CatalogProviderList> = Arc::new(MemoryCatalogProviderList::new());
+        let provider = PgCatalogSchemaProvider::try_new(empty, Arc::new(tables), EmptyContextProvider)
+            .map_err(|e| crate::EngineError::internal(format!("pg_catalog provider: {e}")))?;
+        Ok(PgCatalogTables { provider: Arc::new(provider), type_oids: Arc::new(type_oids) })
     }
 }
 
 /// The `pg_catalog` schema of one session.
 #[derive(Debug)]
 pub struct PgCatalogSchema {
-    /// The crate's provider, over an empty catalog list: every table that
-    /// would read the catalog list is built here instead.
-    inner: Arc<PgCatalogSchemaProvider<Arc<dyn datafusion::catalog::CatalogProviderList>, EmptyContextProvider>>,
+    inner: Arc<CratePgCatalog>,
     cell: Arc<StatementCell>,
 }
 
 impl PgCatalogSchema {
-    pub fn new(tables: &PgCatalogTables, cell: Arc<StatementCell>) -> DfResult<Self> {
-        let empty: Arc<dyn datafusion::catalog::CatalogProviderList> = Arc::new(MemoryCatalogProviderList::new());
-        let inner = Arc::new(PgCatalogSchemaProvider::try_new(empty, tables.tables.clone(), EmptyContextProvider)?);
-        Ok(PgCatalogSchema { inner, cell })
+    pub fn new(tables: &PgCatalogTables, cell: Arc<StatementCell>) -> Self {
+        PgCatalogSchema { inner: tables.provider.clone(), cell }
     }
 }
 

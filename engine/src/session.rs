@@ -225,8 +225,7 @@ impl Session {
         let info = Arc::new(parking_lot::RwLock::new(SessionInfo::default()));
         pg_catalog::register_functions(&ctx, &db.pg_tables, cell.clone(), info.clone());
         datafusion_pg_catalog::pg_catalog::generate_series_arg_coercion::CoerceIntArgsToBigInt::widen(&ctx);
-        // Cannot fail: the crate's provider only wraps tables loaded at open.
-        let pg = PgCatalogSchema::new(&db.pg_tables, cell.clone()).expect("pg_catalog provider");
+        let pg = PgCatalogSchema::new(&db.pg_tables, cell.clone());
         let catalog_provider = Arc::new(RustyCatalog::new(cell.clone(), pg));
         ctx.register_catalog(DATABASE_NAME, catalog_provider.clone());
         Session {
