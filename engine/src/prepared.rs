@@ -60,6 +60,14 @@ impl Prepared {
     pub fn schema(&self) -> Option<&SchemaRef> {
         self.schema.as_ref()
     }
+    /// The cursor this statement declares, if it is a DECLARE ... CURSOR.
+    pub fn declared_cursor(&self) -> Option<String> {
+        match &self.statement {
+            Statement::Declare { stmts } => stmts.first().and_then(|d| d.names.first()).map(crate::names::ident),
+            _ => None,
+        }
+    }
+
     /// Whether executions answer from one index lookup, skipping DataFusion.
     pub fn uses_index_lookup(&self) -> bool {
         self.point.is_some() || self.point_update.is_some() || self.point_insert.is_some()
@@ -261,6 +269,16 @@ impl Session {
             })
             .collect();
         Ok(prepared)
+    }
+
+    /// `FETCH ALL FROM cursor`, prepared with the cursor's columns: the
+    /// protocol portal through which clients describe a SQL cursor.
+    pub async fn prepare_fetch_all(&mut self, cursor: &str) -> Result<Option<Prepared>> {
+        if self.cursors.schema(cursor).is_none() {
+            return Ok(None);
+        }
+        let sql = format!("FETCH ALL FROM {}", crate::names::quote(cursor));
+        self.prepare(&sql, &[]).await.map(Some)
     }
 
     /// Executes a prepared statement with parameter values (`$1` first).

@@ -18,7 +18,7 @@ use pgwire::api::copy::CopyHandler;
 use pgwire::api::portal::{Format, Portal};
 use pgwire::api::query::{ExtendedQueryHandler, SimpleQueryHandler};
 use pgwire::api::results::{FieldInfo, Response};
-use pgwire::api::stmt::QueryParser;
+use pgwire::api::stmt::{QueryParser, StoredStatement};
 use pgwire::api::store::PortalStore;
 use pgwire::api::{ClientInfo, ClientPortalStore, PgWireConnectionState, Type};
 use pgwire::error::{ErrorInfo, PgWireError, PgWireResult};
@@ -353,7 +353,7 @@ impl ExtendedQueryHandler for Connection {
         self.parser.clone()
     }
 
-    async fn do_query<C>(&self, _client: &mut C, portal: &Portal<Prepared>, _max_rows: usize) -> PgWireResult<Response>
+    async fn do_query<C>(&self, client: &mut C, portal: &Portal<Prepared>, _max_rows: usize) -> PgWireResult<Response>
     where
         C: ClientInfo + ClientPortalStore + Sink<PgWireBackendMessage> + Unpin + Send + Sync,
         C::PortalStore: PortalStore<Statement = Prepared>,
@@ -366,6 +366,14 @@ impl ExtendedQueryHandler for Connection {
         let before = session.transaction_status();
         let out = session.execute_prepared(&mut prepared, params).await.map_err(to_pgwire)?;
         let out = out.materialize().await.map_err(to_pgwire)?;
+        if let Some(cursor) = prepared.declared_cursor() {
+            // In PostgreSQL a SQL cursor is also a protocol portal: drivers
+            // (psycopg's named cursors) Describe it to learn its columns.
+            if let Ok(Some(fetch)) = session.prepare_fetch_all(&cursor).await {
+                let statement = Arc::new(StoredStatement::new(cursor.clone(), fetch, vec![]));
+                client.portal_store().put_portal(Arc::new(Portal::new_cursor(cursor, statement)));
+            }
+        }
         let after = session.transaction_status();
         respond(out, before, after, &portal.result_column_format)
     }

@@ -1,6 +1,7 @@
 """psycopg 3 against a running RustyDB server: types in text and binary,
 transactions, executemany, server-side prepared statements, fetchmany over a
-large result, COPY in and out. Run by server/tests/python.rs with the port
+large result, named (server-side) cursors, COPY in and out. Run by
+server/tests/python.rs with the port
 as the only argument; any failed assertion exits non-zero."""
 
 import datetime as dt
@@ -135,6 +136,19 @@ def fetchmany_large(conn):
     conn.commit()
 
 
+def server_side_cursor(conn):
+    # A named cursor is DECLARE + Describe of its portal + FETCH FORWARD n.
+    with conn.cursor(name="big") as cur:
+        cur.execute("SELECT value, value * 2 AS twice FROM generate_series(1, 100000) AS g(value)")
+        assert [d.name for d in cur.description] == ["value", "twice"], cur.description
+        count, total = 0, 0
+        while rows := cur.fetchmany(7000):
+            count += len(rows)
+            total += sum(r[1] for r in rows)
+        assert (count, total) == (100000, 100000 * 100001), (count, total)
+    conn.commit()
+
+
 def copy_in_and_out(conn):
     conn.execute("DROP TABLE IF EXISTS c")
     conn.execute("CREATE TABLE c (id INT PRIMARY KEY, name TEXT, at DATE)")
@@ -186,6 +200,7 @@ def main():
         transactions(conn)
         executemany_and_prepared(conn)
         fetchmany_large(conn)
+        server_side_cursor(conn)
         copy_in_and_out(conn)
         introspection(conn)
     print("psycopg: ok")
