@@ -17,7 +17,6 @@ use datafusion::sql::sqlparser::ast::{CloseCursor, Declare, DeclareType, FetchDi
 use futures::StreamExt;
 
 use crate::error::{EngineError, Result};
-use crate::interrupt;
 use crate::names::ident;
 use crate::session::{QueryOutput, Session};
 
@@ -129,9 +128,7 @@ impl Session {
     }
 
     async fn fetch_rows(&mut self, name: &str, limit: Option<usize>) -> Result<(SchemaRef, Vec<RecordBatch>)> {
-        let since = self.interrupt().generation();
-        let deadline = interrupt::deadline_after(self.settings.statement_timeout()?);
-        let interrupt = self.interrupt();
+        let stop = self.statement_stop()?;
         let cursor = self
             .cursors
             .0
@@ -145,8 +142,7 @@ impl Session {
                 None => {
                     let next = tokio::select! {
                         next = cursor.stream.get_mut().next() => next,
-                        _ = interrupt.cancelled(since) => return Err(interrupt::user_cancel()),
-                        _ = interrupt::deadline(deadline) => return Err(interrupt::timeout()),
+                        e = stop.stopped() => return Err(e),
                     };
                     match next {
                         None => break,

@@ -132,16 +132,7 @@ impl PointUpdate {
         {
             return None;
         }
-        let TableFactor::Table { name, alias, args: None, with_hints, version: None, partitions, .. } =
-            &u.table.relation
-        else {
-            return None;
-        };
-        if !with_hints.is_empty() || !partitions.is_empty() {
-            return None;
-        }
-        let def = resolve(catalog, name, current_schema)?;
-        let alias = alias.as_ref().map(|a| ident(&a.name)).unwrap_or_else(|| def.name.clone());
+        let (def, alias) = plain_table(&u.table.relation, catalog, current_schema)?;
         let mut assignments = Vec::new();
         for a in &u.assignments {
             let AssignmentTarget::ColumnName(target) = &a.target else { return None };
@@ -421,9 +412,18 @@ fn single_table_select<'a>(
     if !plain_query || !plain_select {
         return None;
     }
-    let TableFactor::Table { name, alias, args: None, with_hints, version: None, partitions, .. } =
-        &select.from[0].relation
-    else {
+    let (def, alias) = plain_table(&select.from[0].relation, catalog, current_schema)?;
+    Some((def, alias, select))
+}
+
+/// A plain table reference (`[schema.]t [AS a]`): the table and the name
+/// its columns are qualified with.
+fn plain_table(
+    relation: &TableFactor,
+    catalog: &CatalogSnapshot,
+    current_schema: &str,
+) -> Option<(Arc<TableDef>, String)> {
+    let TableFactor::Table { name, alias, args: None, with_hints, version: None, partitions, .. } = relation else {
         return None;
     };
     if !with_hints.is_empty() || !partitions.is_empty() || alias.as_ref().is_some_and(|a| !a.columns.is_empty()) {
@@ -431,7 +431,7 @@ fn single_table_select<'a>(
     }
     let def = resolve(catalog, name, current_schema)?;
     let alias = alias.as_ref().map(|a| ident(&a.name)).unwrap_or_else(|| def.name.clone());
-    Some((def, alias, select))
+    Some((def, alias))
 }
 
 fn resolve(catalog: &CatalogSnapshot, name: &ObjectName, current_schema: &str) -> Option<Arc<TableDef>> {

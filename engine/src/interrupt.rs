@@ -56,31 +56,48 @@ impl Interrupt {
     }
 }
 
-pub(crate) fn user_cancel() -> EngineError {
+fn user_cancel() -> EngineError {
     EngineError::sql("57014", "canceling statement due to user request")
 }
 
-pub(crate) fn timeout() -> EngineError {
+fn timeout() -> EngineError {
     EngineError::sql("57014", "canceling statement due to statement timeout")
 }
 
-/// Resolves at `deadline`, or never.
-pub(crate) async fn deadline(deadline: Option<Instant>) {
-    match deadline {
-        Some(d) => tokio::time::sleep_until(d.into()).await,
-        None => std::future::pending().await,
+/// When the statement that starts now must stop: a cancel after its start,
+/// or its `statement_timeout`.
+#[derive(Clone)]
+pub(crate) struct Stop {
+    interrupt: Arc<Interrupt>,
+    since: u64,
+    deadline: Option<Instant>,
+}
+
+impl Stop {
+    pub(crate) fn starting_now(interrupt: Arc<Interrupt>, timeout: Option<Duration>) -> Stop {
+        let since = interrupt.generation();
+        Stop { interrupt, since, deadline: timeout.map(|t| Instant::now() + t) }
+    }
+
+    /// Resolves with the 57014 error once the statement must stop.
+    pub(crate) async fn stopped(&self) -> EngineError {
+        let deadline = async {
+            match self.deadline {
+                Some(d) => tokio::time::sleep_until(d.into()).await,
+                None => std::future::pending().await,
+            }
+        };
+        tokio::select! {
+            _ = self.interrupt.cancelled(self.since) => user_cancel(),
+            _ = deadline => timeout(),
+        }
     }
 }
 
-/// The deadline of a statement starting now under `statement_timeout`.
-pub(crate) fn deadline_after(timeout: Option<Duration>) -> Option<Instant> {
-    timeout.map(|t| Instant::now() + t)
-}
-
-/// A result stream that stops with 57014 when cancelled or past its
-/// deadline. The stop condition is a future polled beside the rows, so it
-/// fires even while the inner stream waits for work running on other tasks
-/// (an aggregate produces nothing until its input ends); dropping the inner
+/// A result stream that stops with 57014 when its statement must stop. The
+/// stop condition is a future polled beside the rows, so it fires even
+/// while the inner stream waits for work running on other tasks (an
+/// aggregate produces nothing until its input ends); dropping the inner
 /// stream then stops that work.
 pub(crate) struct Interruptible {
     inner: SendableRecordBatchStream,
@@ -89,18 +106,8 @@ pub(crate) struct Interruptible {
 }
 
 impl Interruptible {
-    pub(crate) fn wrap(
-        inner: SendableRecordBatchStream,
-        interrupt: Arc<Interrupt>,
-        since: u64,
-        deadline_at: Option<Instant>,
-    ) -> SendableRecordBatchStream {
-        let stop = Box::pin(async move {
-            tokio::select! {
-                _ = interrupt.cancelled(since) => user_cancel(),
-                _ = deadline(deadline_at) => timeout(),
-            }
-        });
+    pub(crate) fn wrap(inner: SendableRecordBatchStream, stop: Stop) -> SendableRecordBatchStream {
+        let stop = Box::pin(async move { stop.stopped().await });
         Box::pin(Interruptible { inner, stop, stopped: false })
     }
 }

@@ -31,7 +31,7 @@ use rustydb_storage::{Isolation, Savepoint, Storage, StorageOptions, Transaction
 use crate::copy::CopyOut;
 use crate::copy_format::CopyFormat;
 use crate::error::{EngineError, Result};
-use crate::interrupt::{self, Interrupt, Interruptible};
+use crate::interrupt::{Interrupt, Interruptible, Stop};
 use crate::names::DATABASE_NAME;
 use crate::pg_catalog::{self, PgCatalogSchema, PgCatalogTables, SessionInfo};
 use crate::schema::{RustyCatalog, StatementCell, StatementContext};
@@ -318,19 +318,16 @@ impl Session {
             None => (TxnSlot(Some(self.new_transaction(None)?)), false, Vec::new()),
         };
         slot.get_mut()?.begin_statement();
-        let since = self.interrupt.generation();
-        let deadline = interrupt::deadline_after(self.settings.statement_timeout()?);
-        let interrupt = self.interrupt.clone();
+        let stop = self.statement_stop()?;
         // The statement context stays in the cell after `work`: a lazily
         // streamed result still evaluates catalog functions against it.
         let result = tokio::select! {
             r = work(self, &mut slot, explicit) => r,
-            _ = interrupt.cancelled(since) => Err(interrupt::user_cancel()),
-            _ = interrupt::deadline(deadline) => Err(interrupt::timeout()),
+            e = stop.stopped() => Err(e),
         };
         let result = result.map(|out| match out {
             QueryOutput::Rows { schema, stream, tag } => {
-                let stream = Interruptible::wrap(stream, interrupt.clone(), since, deadline);
+                let stream = Interruptible::wrap(stream, stop.clone());
                 QueryOutput::Rows { schema, stream, tag }
             }
             other => other,
@@ -366,6 +363,11 @@ impl Session {
             }
             (false, None) => result.and(Err(EngineError::internal("transaction lost during the statement"))),
         }
+    }
+
+    /// When the statement starting now must stop (cancel, statement_timeout).
+    pub(crate) fn statement_stop(&self) -> Result<Stop> {
+        Ok(Stop::starting_now(self.interrupt.clone(), self.settings.statement_timeout()?))
     }
 
     /// The handle that cancels this session's running statement (for the
