@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs what the end-to-end tests need, idempotently: the PostgreSQL
-# client tools (psql, pgbench), openssl for test certificates and the
-# Python drivers (psycopg 3, asyncpg, SQLAlchemy). Safe to
+# client tools (psql, pgbench), openssl for test certificates, the
+# Python drivers (psycopg 3, asyncpg, SQLAlchemy) and PgJDBC with a Java
+# runtime. Safe to
 # run repeatedly; does nothing when everything is present.
 set -euo pipefail
 
@@ -18,6 +19,17 @@ if ! command -v openssl >/dev/null 2>&1; then
   echo "installing openssl (test certificates)"
   $SUDO apt-get update -qq
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq openssl >/dev/null
+fi
+
+if ! command -v java >/dev/null 2>&1; then
+  echo "installing a Java runtime (PgJDBC tests)"
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq default-jre-headless >/dev/null
+fi
+if [ ! -f "${RUSTYDB_PGJDBC_JAR:-/usr/share/java/postgresql.jar}" ]; then
+  echo "installing PgJDBC (libpostgresql-jdbc-java)"
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq libpostgresql-jdbc-java >/dev/null
 fi
 
 if ! command -v python3 >/dev/null 2>&1; then

@@ -37,6 +37,7 @@ pub use error::{EngineError, Result};
 pub use interrupt::Interrupt;
 pub use names::DATABASE_NAME;
 pub use pg_binary::decode_binary;
+pub use pg_catalog::PG_VECTOR_TYPE_KEY;
 pub use prepared::Prepared;
 pub use rustydb_catalog::SCRAM_ITERATIONS;
 pub use rustydb_storage::{StorageOptions, io};

@@ -31,8 +31,15 @@ pub fn parse(sql: &str) -> Result<Vec<Statement>> {
         .with_tokens_with_locations(tokens)
         .parse_statements()
         .map_err(|e| EngineError::syntax(e.to_string()))?;
-    if statements.iter().any(is_catalog_query) {
-        rewrite_catalog_queries(sql, &mut statements);
+    let rewritten = match statements.iter().any(is_catalog_query) {
+        true => rewrite_catalog_queries(sql, &mut statements),
+        false => vec![false; statements.len()],
+    };
+    for (stmt, rewritten) in statements.iter_mut().zip(rewritten) {
+        postgres_expressions(stmt);
+        if rewritten {
+            aggregate_scalar_subqueries(stmt);
+        }
     }
     Ok(statements)
 }
@@ -40,21 +47,47 @@ pub fn parse(sql: &str) -> Result<Vec<Statement>> {
 /// Client metadata queries (psql's `\d`, drivers, BI tools) use PostgreSQL
 /// syntax DataFusion lacks: `'t'::regclass`, `OPERATOR(pg_catalog.~)`,
 /// `= ANY(array)`, qualified function names. datafusion-pg-catalog's parser
-/// rewrites those (and substitutes a few known client queries wholesale);
-/// it is applied only to queries that read the catalog, since some of its
-/// rewrites (a correlated subquery becomes NULL) must not touch user queries.
-fn rewrite_catalog_queries(sql: &str, statements: &mut [Statement]) {
+/// rewrites those, and substitutes a few known client queries wholesale.
+/// It is applied only to queries that read the catalog.
+///
+/// One of its rules replaces every correlated scalar subquery in a select
+/// list with NULL (psql's `\d` lost its Default column that way); we plan
+/// those instead (see [`aggregate_scalar_subqueries`]). So a statement the
+/// crate did not substitute wholesale gets the crate's rules without that
+/// one. Returns which statements were replaced.
+fn rewrite_catalog_queries(sql: &str, statements: &mut [Statement]) -> Vec<bool> {
+    use datafusion_pg_catalog::sql::rules::*;
     static COMPAT: LazyLock<PostgresCompatibilityParser> = LazyLock::new(PostgresCompatibilityParser::new);
-    let Ok(rewritten) = COMPAT.parse(sql) else { return };
+    // The crate's rule order, without RemoveSubqueryFromProjection.
+    static RULES: LazyLock<Vec<Box<dyn SqlStatementRewriteRule>>> = LazyLock::new(|| {
+        vec![
+            Box::new(AliasDuplicatedProjectionRewrite),
+            Box::new(ResolveUnqualifiedIdentifier),
+            Box::new(RewriteArrayAnyAllOperation),
+            Box::new(PrependUnqualifiedPgTableName),
+            Box::new(StripCallableQualifier),
+            Box::new(FixArrayLiteral),
+            Box::new(CurrentUserVariableToSessionUserFunctionCall),
+            Box::new(StripCollate),
+            Box::new(RewritePgCatalogOperator),
+            Box::new(RewriteRegCastToSubquery::new()),
+            Box::new(FixVersionColumnName),
+        ]
+    });
+    let mut replaced = vec![false; statements.len()];
+    let Ok(rewritten) = COMPAT.parse(sql) else { return replaced };
     if rewritten.len() != statements.len() {
-        return;
+        return replaced;
     }
-    for (stmt, mut new) in statements.iter_mut().zip(rewritten) {
-        if is_catalog_query(stmt) {
-            aggregate_scalar_subqueries(&mut new);
-            *stmt = new;
+    for ((stmt, crate_version), replaced) in statements.iter_mut().zip(rewritten).zip(&mut replaced) {
+        if !is_catalog_query(stmt) {
+            continue;
         }
+        let substituted = crate_version != COMPAT.rewrite(stmt.clone());
+        *stmt = if substituted { crate_version } else { RULES.iter().fold(stmt.clone(), |s, rule| rule.rewrite(s)) };
+        *replaced = true;
     }
+    replaced
 }
 
 /// Catalog queries look up one row per outer row with correlated scalar
@@ -64,43 +97,258 @@ fn rewrite_catalog_queries(sql: &str, statements: &mut [Statement]) {
 /// most one row, where `max(x)` is `x`; so their single output is wrapped
 /// in max(). Only catalog queries get this (a user query that returns two
 /// rows there must fail, not pick one).
+///
+/// DataFusion also needs every condition that ties such a subquery to the
+/// outer row to be an equality of an outer column with one of its own. A condition on the
+/// outer row alone (psql's `AND a.atthasdef`) moves out as
+/// `CASE WHEN cond THEN (subquery) END`, the same value for an aggregate
+/// that is NULL over no rows. A subquery in a select list with any other
+/// correlated condition is answered NULL, as datafusion-pg-catalog does for
+/// all of them; psql's collation column (`a.attcollation <> t.typcollation`)
+/// is one, and NULL is what PostgreSQL shows for default collations.
 fn aggregate_scalar_subqueries(stmt: &mut Statement) {
+    use datafusion::sql::sqlparser::ast::helpers::attached_token::AttachedToken;
     use datafusion::sql::sqlparser::ast::{
-        Expr, Function, FunctionArg, FunctionArgExpr, FunctionArgumentList, FunctionArguments, GroupByExpr, Ident,
-        ObjectName, SelectItem, SetExpr, visit_expressions_mut,
+        CaseWhen, Expr, GroupByExpr, Query, SelectItem, SetExpr, Value, VisitMut, VisitorMut, visit_expressions_mut,
     };
+    use std::ops::ControlFlow;
+
+    struct NullUnplannable;
+    impl VisitorMut for NullUnplannable {
+        type Break = ();
+        fn pre_visit_query(&mut self, query: &mut Query) -> ControlFlow<()> {
+            if let SetExpr::Select(select) = query.body.as_mut() {
+                for item in &mut select.projection {
+                    if let SelectItem::UnnamedExpr(e) | SelectItem::ExprWithAlias { expr: e, .. } = item
+                        && let Expr::Subquery(q) = e
+                        && correlation(q).is_some_and(|c| c.unplannable)
+                    {
+                        *e = Expr::value(Value::Null);
+                    }
+                }
+            }
+            ControlFlow::Continue(())
+        }
+    }
+    let _ = VisitMut::visit(stmt, &mut NullUnplannable);
+
     const AGGREGATES: [&str; 9] =
         ["count", "sum", "max", "min", "avg", "array_agg", "string_agg", "bool_and", "bool_or"];
     let _ = visit_expressions_mut(stmt, |e: &mut Expr| {
-        if let Expr::Subquery(q) = e
-            && let SetExpr::Select(select) = q.body.as_mut()
-            && matches!(&select.group_by, GroupByExpr::Expressions(g, _) if g.is_empty())
-            && select.selection.is_some()
-            && let [item] = select.projection.as_mut_slice()
-            && let SelectItem::UnnamedExpr(inner) | SelectItem::ExprWithAlias { expr: inner, .. } = item
-        {
-            let text = inner.to_string().to_ascii_lowercase();
-            if AGGREGATES.iter().any(|a| text.starts_with(&format!("{a}("))) {
-                return std::ops::ControlFlow::<()>::Continue(());
+        let Expr::Subquery(q) = e else { return ControlFlow::<()>::Continue(()) };
+        let outer_only = correlation(q).map(|c| c.outer_only).unwrap_or_default();
+        let SetExpr::Select(select) = q.body.as_mut() else { return ControlFlow::Continue(()) };
+        let [item] = select.projection.as_mut_slice() else { return ControlFlow::Continue(()) };
+        let (SelectItem::UnnamedExpr(inner) | SelectItem::ExprWithAlias { expr: inner, .. }) = item else {
+            return ControlFlow::Continue(());
+        };
+        let Some(selection) = select.selection.as_ref() else { return ControlFlow::Continue(()) };
+        if !matches!(&select.group_by, GroupByExpr::Expressions(g, _) if g.is_empty()) {
+            return ControlFlow::Continue(());
+        }
+        let text = inner.to_string().to_ascii_lowercase();
+        if !AGGREGATES.iter().any(|a| text.starts_with(&format!("{a}("))) {
+            *inner = call("max", vec![inner.clone()]);
+        } else if text.starts_with("count(") {
+            // count() over no rows is 0, not NULL: leave its conditions.
+            return ControlFlow::Continue(());
+        }
+        let and = |a, b| Expr::BinaryOp { left: Box::new(a), op: BinaryOperator::And, right: Box::new(b) };
+        let remaining = conjuncts(selection).into_iter().filter(|c| !outer_only.contains(c)).cloned().reduce(and);
+        let Some(condition) = outer_only.into_iter().reduce(and) else { return ControlFlow::Continue(()) };
+        select.selection = remaining;
+        *e = Expr::Case {
+            case_token: AttachedToken::empty(),
+            end_token: AttachedToken::empty(),
+            operand: None,
+            conditions: vec![CaseWhen { condition, result: e.clone() }],
+            else_result: None,
+        };
+        ControlFlow::Continue(())
+    });
+}
+
+use datafusion::sql::sqlparser::ast::{BinaryOperator, Expr as AstExpr, Query as AstQuery};
+
+/// How a subquery's WHERE ties it to the outer row.
+struct Correlation {
+    /// Conditions on outer columns alone.
+    outer_only: Vec<AstExpr>,
+    /// A condition over outer and own columns that is not an equality of
+    /// two columns.
+    unplannable: bool,
+}
+
+/// The correlation of a single-SELECT subquery with a WHERE clause. Own
+/// columns are those qualified by a table of its FROM clause, or not
+/// qualified at all; other qualified columns are outer ones.
+fn correlation(q: &AstQuery) -> Option<Correlation> {
+    use datafusion::sql::sqlparser::ast::{SetExpr, TableFactor, visit_expressions};
+    let SetExpr::Select(select) = q.body.as_ref() else { return None };
+    let selection = select.selection.as_ref()?;
+    let mut own_tables = std::collections::HashSet::new();
+    for twj in &select.from {
+        for factor in std::iter::once(&twj.relation).chain(twj.joins.iter().map(|j| &j.relation)) {
+            if let TableFactor::Table { name, alias, .. } = factor {
+                let name = match alias {
+                    Some(a) => a.name.value.clone(),
+                    None => name.0.last().map(|p| p.to_string()).unwrap_or_default(),
+                };
+                own_tables.insert(name.to_ascii_lowercase());
             }
-            let arg = FunctionArg::Unnamed(FunctionArgExpr::Expr(inner.clone()));
-            *inner = Expr::Function(Function {
-                name: ObjectName::from(vec![Ident::new("max")]),
-                uses_odbc_syntax: false,
-                parameters: FunctionArguments::None,
-                args: FunctionArguments::List(FunctionArgumentList {
-                    duplicate_treatment: None,
-                    args: vec![arg],
-                    clauses: vec![],
-                }),
-                filter: None,
-                null_treatment: None,
-                over: None,
-                within_group: vec![],
-            });
+        }
+    }
+    let mut result = Correlation { outer_only: Vec::new(), unplannable: false };
+    for condition in conjuncts(selection) {
+        let (mut own, mut outer) = (false, false);
+        let _ = visit_expressions(condition, |x: &AstExpr| {
+            match x {
+                // `t.col` or `schema.t.col`: the table is the part before the column.
+                AstExpr::CompoundIdentifier(parts) if parts.len() >= 2 => {
+                    if own_tables.contains(&parts[parts.len() - 2].value.to_ascii_lowercase()) {
+                        own = true
+                    } else {
+                        outer = true
+                    }
+                }
+                AstExpr::Identifier(_) => own = true,
+                _ => {}
+            }
+            std::ops::ControlFlow::<()>::Continue(())
+        });
+        match (own, outer) {
+            (false, true) => result.outer_only.push(condition.clone()),
+            (true, true) => {
+                let column = |e: &AstExpr| matches!(e, AstExpr::CompoundIdentifier(_) | AstExpr::Identifier(_));
+                let column_equality = matches!(condition,
+                    AstExpr::BinaryOp { left, op: BinaryOperator::Eq, right } if column(left) && column(right));
+                result.unplannable |= !column_equality;
+            }
+            _ => {}
+        }
+    }
+    Some(result)
+}
+
+/// The AND-ed parts of a condition.
+fn conjuncts(e: &AstExpr) -> Vec<&AstExpr> {
+    match e {
+        AstExpr::BinaryOp { left, op: BinaryOperator::And, right } => {
+            let mut out = conjuncts(left);
+            out.extend(conjuncts(right));
+            out
+        }
+        AstExpr::Nested(inner) => conjuncts(inner),
+        other => vec![other],
+    }
+}
+
+/// PostgreSQL expressions DataFusion spells differently, rewritten in
+/// place (driver metadata queries use all of them):
+/// - `(expr).field` (composite field access) is `expr['field']`;
+/// - `generate_subscripts(arr, 1)` in a select list is the set 1..n, which is
+///   `unnest(generate_series(1, cardinality(arr)))`: DataFusion zips the
+///   unnests of one select list, as PostgreSQL does with set-returning
+///   functions, so it pairs with `unnest(arr)` beside it;
+/// - `information_schema._pg_expandarray(arr)`, the set of (x, n) pairs,
+///   is `unnest(_pg_expandarray(arr))` over our list-returning function;
+/// - `'pg_catalog.array_in'::regproc` is the name itself, which is what
+///   pg_type's regproc columns hold (PgJDBC's type cache compares them).
+fn postgres_expressions(stmt: &mut Statement) {
+    use datafusion::sql::sqlparser::ast::{AccessExpr, Expr, Subscript, Value, visit_expressions_mut};
+    let _ = visit_expressions_mut(stmt, |e: &mut Expr| {
+        match e {
+            // `t.col[1]` also parses as a field access, of root `t`; only a
+            // parenthesised root is a composite value.
+            Expr::CompoundFieldAccess { root, access_chain } if matches!(**root, Expr::Nested(_)) => {
+                for access in access_chain.iter_mut() {
+                    if let AccessExpr::Dot(Expr::Identifier(field)) = access {
+                        let index = Expr::value(Value::SingleQuotedString(field.value.clone()));
+                        *access = AccessExpr::Subscript(Subscript::Index { index });
+                    }
+                }
+            }
+            // pg_type's regproc columns (typinput, ...) hold function names.
+            Expr::Cast { expr, data_type, .. }
+                if data_type.to_string().to_ascii_lowercase().trim_start_matches("pg_catalog.") == "regproc"
+                    && let Expr::Value(v) = expr.as_ref()
+                    && let Value::SingleQuotedString(name) = &v.value =>
+            {
+                let bare = name.strip_prefix("pg_catalog.").unwrap_or(name);
+                *e = Expr::value(Value::SingleQuotedString(bare.to_owned()));
+            }
+            // The same cast as datafusion-pg-catalog rewrites it (to an OID
+            // lookup, which would not compare with those names).
+            Expr::Subquery(q) => {
+                let text = q.to_string();
+                if let Some(name) = text
+                    .strip_prefix("SELECT oid FROM pg_catalog.pg_proc WHERE proname = '")
+                    .and_then(|rest| rest.strip_suffix(" LIMIT 1").unwrap_or(rest).strip_suffix('\''))
+                    .filter(|name| !name.contains('\''))
+                {
+                    let bare = name.strip_prefix("pg_catalog.").unwrap_or(name);
+                    *e = Expr::value(Value::SingleQuotedString(bare.to_owned()));
+                }
+            }
+            Expr::Function(f) => {
+                let name = f.name.0.last().and_then(|p| p.as_ident()).map(|i| i.value.to_ascii_lowercase());
+                match name.as_deref() {
+                    Some("generate_subscripts") => {
+                        if let Some(array) = function_args(f).first().cloned() {
+                            let length = call("cardinality", vec![array]);
+                            let series =
+                                call("generate_series", vec![Expr::value(Value::Number("1".into(), false)), length]);
+                            *e = call("unnest", vec![series]);
+                        }
+                    }
+                    Some("_pg_expandarray") if f.name.0.len() <= 2 => {
+                        let args = function_args(f);
+                        *e = call("unnest", vec![call("_pg_expandarray", args)]);
+                    }
+                    _ => {}
+                }
+            }
+            _ => {}
         }
         std::ops::ControlFlow::<()>::Continue(())
     });
+}
+
+/// A function's plain positional arguments.
+fn function_args(f: &datafusion::sql::sqlparser::ast::Function) -> Vec<datafusion::sql::sqlparser::ast::Expr> {
+    use datafusion::sql::sqlparser::ast::{FunctionArg, FunctionArgExpr, FunctionArguments};
+    match &f.args {
+        FunctionArguments::List(list) => list
+            .args
+            .iter()
+            .filter_map(|a| match a {
+                FunctionArg::Unnamed(FunctionArgExpr::Expr(e)) => Some(e.clone()),
+                _ => None,
+            })
+            .collect(),
+        _ => Vec::new(),
+    }
+}
+
+/// `name(args)` as an expression.
+fn call(name: &str, args: Vec<datafusion::sql::sqlparser::ast::Expr>) -> datafusion::sql::sqlparser::ast::Expr {
+    use datafusion::sql::sqlparser::ast::{
+        Expr, Function, FunctionArg, FunctionArgExpr, FunctionArgumentList, FunctionArguments, Ident, ObjectName,
+    };
+    Expr::Function(Function {
+        name: ObjectName::from(vec![Ident::new(name)]),
+        uses_odbc_syntax: false,
+        parameters: FunctionArguments::None,
+        args: FunctionArguments::List(FunctionArgumentList {
+            duplicate_treatment: None,
+            args: args.into_iter().map(|a| FunctionArg::Unnamed(FunctionArgExpr::Expr(a))).collect(),
+            clauses: vec![],
+        }),
+        filter: None,
+        null_treatment: None,
+        over: None,
+        within_group: vec![],
+    })
 }
 
 /// A query that names the system catalogs or catalog-only syntax.
@@ -323,6 +571,21 @@ mod tests {
         assert!(is_catalog_query(&catalog[0]));
         let user = parse("SELECT (SELECT max(v) FROM u WHERE u.k = t.k) FROM t WHERE d < current_date").unwrap();
         assert!(!is_catalog_query(&user[0]));
+    }
+
+    #[test]
+    fn postgres_expressions_become_datafusion_ones() {
+        let sql = |q: &str| parse(q).unwrap()[0].to_string();
+        assert_eq!(sql("SELECT (f(x)).n, t.a[1] FROM t"), "SELECT (f(x))['n'], t.a[1] FROM t");
+        assert_eq!(
+            sql("SELECT generate_subscripts(k, 1) FROM t"),
+            "SELECT unnest(generate_series(1, cardinality(k))) FROM t"
+        );
+        assert_eq!(
+            sql("SELECT information_schema._pg_expandarray(k) FROM t"),
+            "SELECT unnest(_pg_expandarray(k)) FROM t"
+        );
+        assert_eq!(sql("SELECT 'pg_catalog.array_in'::regproc"), "SELECT 'array_in'");
     }
 
     #[test]

@@ -108,6 +108,8 @@ pub struct PgCatalogTables {
     /// serves all sessions.
     provider: Arc<CratePgCatalog>,
     type_oids: Arc<std::collections::HashMap<String, i64>>,
+    /// Type OID → its default btree operator class, for pg_index.indclass.
+    btree_opclasses: Arc<std::collections::HashMap<i64, i64>>,
 }
 
 type CratePgCatalog = PgCatalogSchemaProvider<Arc<dyn datafusion::catalog::CatalogProviderList>, EmptyContextProvider>;
@@ -148,23 +150,105 @@ impl PgCatalogTables {
                 type_oids.insert(alias.to_owned(), oid);
             }
         }
+        let btree_opclasses = default_btree_opclasses(&tables)?;
         let empty: Arc<dyn datafusion::catalog::CatalogProviderList> = Arc::new(MemoryCatalogProviderList::new());
         let provider = PgCatalogSchemaProvider::try_new(empty, Arc::new(tables), EmptyContextProvider)
             .map_err(|e| crate::EngineError::internal(format!("pg_catalog provider: {e}")))?;
-        Ok(PgCatalogTables { provider: Arc::new(provider), type_oids: Arc::new(type_oids) })
+        Ok(PgCatalogTables {
+            provider: Arc::new(provider),
+            type_oids: Arc::new(type_oids),
+            btree_opclasses: Arc::new(btree_opclasses),
+        })
     }
+}
+
+/// pg_opclass rows with `opcmethod` = btree and `opcdefault`, by input type.
+fn default_btree_opclasses(tables: &PgCatalogStaticTables) -> crate::Result<std::collections::HashMap<i64, i64>> {
+    const BTREE_AM_OID: i64 = 403;
+    let internal = |e: datafusion::arrow::error::ArrowError| crate::EngineError::internal(e.to_string());
+    let mut out = std::collections::HashMap::new();
+    for batch in tables.pg_opclass.data() {
+        let columns = ["oid", "opcmethod", "opcintype"].map(|c| batch.column_by_name(c));
+        let ([Some(oid), Some(method), Some(input)], Some(default)) = (columns, batch.column_by_name("opcdefault"))
+        else {
+            continue;
+        };
+        let [oid, method, input] = [oid, method, input].map(|a| cast(a, &DataType::Int64));
+        let (oid, method, input) = (oid.map_err(internal)?, method.map_err(internal)?, input.map_err(internal)?);
+        let default = cast(default, &DataType::Boolean).map_err(internal)?;
+        let (oid, method, input) =
+            (oid.as_primitive::<Int64Type>(), method.as_primitive::<Int64Type>(), input.as_primitive::<Int64Type>());
+        for row in 0..batch.num_rows() {
+            if method.value(row) == BTREE_AM_OID && default.as_boolean().value(row) {
+                out.entry(input.value(row)).or_insert(oid.value(row));
+            }
+        }
+    }
+    // varchar has no operator class of its own: PostgreSQL indexes it with
+    // text's, as it is binary-coercible to text.
+    const TEXT_OID: i64 = 25;
+    const VARCHAR_OID: i64 = 1043;
+    if let Some(&text) = out.get(&TEXT_OID) {
+        out.entry(VARCHAR_OID).or_insert(text);
+    }
+    Ok(out)
+}
+
+/// Field metadata marking a list column as a PostgreSQL vector type
+/// (`int2vector`, `oidvector`). Inside the engine it is a list, so queries
+/// unnest and subscript it; on the PostgreSQL wire it is space-separated
+/// text ("1 2"), as PostgreSQL sends it and drivers split it (SQLAlchemy).
+pub const PG_VECTOR_TYPE_KEY: &str = "rustydb.pg_vector_type";
+
+/// int2vector, oidvector and int2[] columns, which the crate's layouts carry
+/// as text. Drivers unnest and subscript them (SQLAlchemy's reflection,
+/// PgJDBC's getPrimaryKeys), so here they are lists; the vector types are
+/// marked with [`PG_VECTOR_TYPE_KEY`].
+const ARRAY_COLUMNS: [(&str, &str, DataType, Option<&str>); 6] = [
+    ("pg_index", "indkey", DataType::Int16, Some("int2vector")),
+    ("pg_index", "indoption", DataType::Int16, Some("int2vector")),
+    ("pg_index", "indclass", DataType::Int32, Some("oidvector")),
+    ("pg_index", "indcollation", DataType::Int32, Some("oidvector")),
+    ("pg_constraint", "conkey", DataType::Int16, None),
+    ("pg_constraint", "confkey", DataType::Int16, None),
+];
+
+/// Columns PostgreSQL has that the crate's layouts lack, each placed
+/// before the named column as in PostgreSQL (SQLAlchemy reads reloptions).
+const MISSING_COLUMNS: [(&str, &str, &str); 2] =
+    [("pg_class", "relacl", "relpartbound"), ("pg_class", "reloptions", "relpartbound")];
+
+/// The crate's layout of one of our tables, with list-typed vector columns
+/// and PostgreSQL's columns that the layout lacks.
+fn own_layout(table: &str, layout: SchemaRef) -> SchemaRef {
+    let mut fields = Vec::with_capacity(layout.fields().len() + MISSING_COLUMNS.len());
+    for f in layout.fields() {
+        for (_, column, _) in MISSING_COLUMNS.iter().filter(|(t, _, before)| *t == table && before == f.name()) {
+            fields.push(Arc::new(Field::new(*column, DataType::new_list(DataType::Utf8, true), true)));
+        }
+        fields.push(match ARRAY_COLUMNS.iter().find(|(t, c, _, _)| *t == table && c == f.name()) {
+            Some((_, _, elem, vector)) => {
+                let list = Field::new(f.name(), DataType::new_list(elem.clone(), true), f.is_nullable());
+                let metadata = vector.iter().map(|v| (PG_VECTOR_TYPE_KEY.to_owned(), (*v).to_owned()));
+                Arc::new(list.with_metadata(metadata.collect()))
+            }
+            None => f.clone(),
+        });
+    }
+    Arc::new(Schema::new_with_metadata(fields, layout.metadata().clone()))
 }
 
 /// The `pg_catalog` schema of one session.
 #[derive(Debug)]
 pub struct PgCatalogSchema {
     inner: Arc<CratePgCatalog>,
+    btree_opclasses: Arc<std::collections::HashMap<i64, i64>>,
     cell: Arc<StatementCell>,
 }
 
 impl PgCatalogSchema {
     pub fn new(tables: &PgCatalogTables, cell: Arc<StatementCell>) -> Self {
-        PgCatalogSchema { inner: tables.provider.clone(), cell }
+        PgCatalogSchema { inner: tables.provider.clone(), btree_opclasses: tables.btree_opclasses.clone(), cell }
     }
 }
 
@@ -203,7 +287,7 @@ impl SchemaProvider for PgCatalogSchema {
         let (schema, rows) = match name.as_str() {
             "pg_indexes" => (pg_indexes_schema(), pg_indexes(&snapshot)),
             // The crate names a column `hasindex`; PostgreSQL's is `hasindexes`.
-            "pg_tables" => (pg_tables_schema(), own_rows("pg_tables", &snapshot)),
+            "pg_tables" => (pg_tables_schema(), own_rows("pg_tables", &snapshot, &self.btree_opclasses)),
             other => {
                 let layout = self
                     .inner
@@ -211,7 +295,7 @@ impl SchemaProvider for PgCatalogSchema {
                     .await?
                     .ok_or_else(|| DataFusionError::Internal(format!("no layout for {other}")))?
                     .schema();
-                (layout, own_rows(other, &snapshot))
+                (own_layout(other, layout), own_rows(other, &snapshot, &self.btree_opclasses))
             }
         };
         let (schema, batch) = build_batch(&schema, &rows)?;
@@ -242,7 +326,7 @@ fn s(v: impl Into<String>) -> V {
     V::S(v.into())
 }
 
-fn own_rows(table: &str, snap: &CatalogSnapshot) -> Vec<Row> {
+fn own_rows(table: &str, snap: &CatalogSnapshot, btree_opclasses: &std::collections::HashMap<i64, i64>) -> Vec<Row> {
     let tables = || snap.tables.values();
     match table {
         "pg_namespace" => {
@@ -328,7 +412,18 @@ fn own_rows(table: &str, snap: &CatalogSnapshot) -> Vec<Row> {
                         ("indislive", V::B(true)),
                         ("indkey", V::Ints(i.columns.iter().map(|&c| c as i64 + 1).collect())),
                         ("indcollation", V::Ints(vec![0; i.columns.len()])),
-                        ("indclass", V::Ints(vec![0; i.columns.len()])),
+                        (
+                            "indclass",
+                            V::Ints(
+                                i.columns
+                                    .iter()
+                                    .map(|&c| {
+                                        let ty = t.columns.get(c).map(|c| i64::from(c.ty.pg_type_oid()));
+                                        ty.and_then(|ty| btree_opclasses.get(&ty).copied()).unwrap_or(0)
+                                    })
+                                    .collect(),
+                            ),
+                        ),
                         ("indoption", V::Ints(vec![0; i.columns.len()])),
                         ("indexprs", V::Null),
                         ("indpred", V::Null),
@@ -634,9 +729,10 @@ pub fn register_functions(
         Volatility::Stable,
         Arc::new(move |_| Ok(ColumnarValue::Scalar(ScalarValue::Int32(Some(pid.read().backend_pid))))),
     ));
+    ctx.register_udf(pg_get_indexdef(cell.clone()));
+    ctx.register_udf(ScalarUDF::new_from_impl(ExpandArray::new()));
     for (name, f) in [
-        ("pg_get_indexdef", indexdef as fn(&CatalogSnapshot, i64) -> Option<String>),
-        ("pg_get_constraintdef", constraintdef),
+        ("pg_get_constraintdef", constraintdef as fn(&CatalogSnapshot, i64) -> Option<String>),
         ("pg_get_userbyid", user_by_id),
     ] {
         ctx.register_udf(oid_lookup(name, cell.clone(), f));
@@ -694,6 +790,11 @@ pub fn register_functions(
         }
         Ok(ColumnarValue::Array(Arc::new(out.finish())))
     }));
+    // Identity columns draw from sequences that are not relations of their
+    // own here (pg_class lists none), so no column has a serial sequence.
+    ctx.register_udf(text_function("pg_get_serial_sequence", any_args(), |args| {
+        Ok(ColumnarValue::Array(ScalarValue::Utf8(None).to_array_of_size(args.number_rows)?))
+    }));
     // Object comments: RustyDB stores none yet.
     for name in ["obj_description", "col_description", "shobj_description"] {
         ctx.register_udf(text_function(name, any_args(), |args| {
@@ -726,8 +827,97 @@ fn find_index(snap: &CatalogSnapshot, oid: i64) -> Option<(&Arc<TableDef>, &Inde
     snap.tables.values().find_map(|t| t.indexes.iter().find(|i| object_oid(i.id.0) == oid).map(|i| (t, i)))
 }
 
-fn indexdef(snap: &CatalogSnapshot, oid: i64) -> Option<String> {
-    find_index(snap, oid).map(|(t, i)| index_def(t, i))
+/// pg_get_indexdef(index_oid [, column, pretty]): the CREATE INDEX
+/// statement, or with a column number above 0 that key column's name
+/// (PgJDBC's getIndexInfo asks for each column this way).
+fn pg_get_indexdef(cell: Arc<StatementCell>) -> ScalarUDF {
+    text_function("pg_get_indexdef", any_args(), move |args| {
+        let arrays = ColumnarValue::values_to_arrays(&args.args)?;
+        let oids = arrays.first().ok_or_else(|| DataFusionError::Plan("pg_get_indexdef needs an OID".into()))?;
+        let oids = cast(oids, &DataType::Int64)?;
+        let columns = match arrays.get(1) {
+            Some(c) => cast(c, &DataType::Int64)?,
+            None => ScalarValue::Int64(Some(0)).to_array_of_size(oids.len())?,
+        };
+        let snap = cell.get().map(|c| c.catalog);
+        let out: StringArray = oids
+            .as_primitive::<Int64Type>()
+            .iter()
+            .zip(columns.as_primitive::<Int64Type>().iter())
+            .map(|(oid, column)| {
+                let (t, i) = find_index(snap.as_ref()?, oid?)?;
+                match column.unwrap_or(0) {
+                    0 => Some(index_def(t, i)),
+                    k => {
+                        let c = *i.columns.get(usize::try_from(k - 1).ok()?)?;
+                        Some(crate::names::quote_if_needed(&t.columns.get(c)?.name))
+                    }
+                }
+            })
+            .collect();
+        Ok(ColumnarValue::Array(Arc::new(out)))
+    })
+}
+
+/// `_pg_expandarray(list)`: the list's elements paired with their 1-based
+/// positions, as a list of `{x, n}` structs. PostgreSQL's
+/// information_schema._pg_expandarray returns these as a set; the parser
+/// wraps calls in unnest() to make the set (see parse.rs).
+#[derive(Debug, PartialEq, Eq, Hash)]
+struct ExpandArray {
+    signature: Signature,
+}
+
+impl ExpandArray {
+    fn new() -> Self {
+        ExpandArray { signature: Signature::any(1, Volatility::Immutable) }
+    }
+
+    fn pair_fields(element: &DataType) -> datafusion::arrow::datatypes::Fields {
+        vec![Field::new("x", element.clone(), true), Field::new("n", DataType::Int32, false)].into()
+    }
+}
+
+impl ScalarUDFImpl for ExpandArray {
+    fn name(&self) -> &str {
+        "_pg_expandarray"
+    }
+    fn signature(&self) -> &Signature {
+        &self.signature
+    }
+    fn return_type(&self, args: &[DataType]) -> DfResult<DataType> {
+        match args {
+            [DataType::List(element)] => {
+                Ok(DataType::new_list(DataType::Struct(Self::pair_fields(element.data_type())), true))
+            }
+            other => Err(DataFusionError::Plan(format!("_pg_expandarray needs an array, not {other:?}"))),
+        }
+    }
+    fn invoke_with_args(&self, args: ScalarFunctionArgs) -> DfResult<ColumnarValue> {
+        use datafusion::arrow::array::{Array, Int32Array, ListArray, StructArray};
+        let arrays = ColumnarValue::values_to_arrays(&args.args)?;
+        let list = arrays
+            .first()
+            .and_then(|a| a.as_list_opt::<i32>())
+            .ok_or_else(|| DataFusionError::Plan("_pg_expandarray needs an array".into()))?;
+        let values = list.values().clone();
+        let mut positions = vec![0i32; values.len()];
+        for window in list.offsets().windows(2) {
+            let (start, end) = (window[0] as usize, window[1] as usize);
+            for (k, slot) in positions[start..end].iter_mut().enumerate() {
+                *slot = k as i32 + 1;
+            }
+        }
+        let element = values.data_type().clone();
+        let pairs = StructArray::try_new(
+            Self::pair_fields(&element),
+            vec![values, Arc::new(Int32Array::from(positions))],
+            None,
+        )?;
+        let item = Arc::new(Field::new_list_field(pairs.data_type().clone(), true));
+        let out = ListArray::try_new(item, list.offsets().clone(), Arc::new(pairs), list.nulls().cloned())?;
+        Ok(ColumnarValue::Array(Arc::new(out)))
+    }
 }
 
 fn constraintdef(snap: &CatalogSnapshot, oid: i64) -> Option<String> {

@@ -219,7 +219,10 @@ impl Session {
             .with_default_catalog_and_schema(DATABASE_NAME, "public")
             .with_create_default_catalog_and_schema(false)
             .with_information_schema(true)
-            .set_str("datafusion.sql_parser.dialect", "postgresql");
+            .set_str("datafusion.sql_parser.dialect", "postgresql")
+            // Our tables and the catalog hold Utf8; `CAST(x AS TEXT)` as Utf8View
+            // made CASE and array_agg over both disagree on their type.
+            .set_bool("datafusion.sql_parser.map_string_types_to_utf8view", false);
         let ctx = context_with_rules(config);
         let cell = Arc::new(StatementCell::default());
         let info = Arc::new(parking_lot::RwLock::new(SessionInfo::default()));

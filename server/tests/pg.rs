@@ -137,7 +137,7 @@ COPY (SELECT a, b FROM t WHERE a IN (4, 5, 11) ORDER BY a) TO STDOUT WITH (FORMA
 fn psql_describes_schemas_tables_and_indexes() {
     let server = Server::start();
     let (code, _, err) = server.psql(
-        "CREATE TABLE acc (id INT PRIMARY KEY, owner VARCHAR(20) NOT NULL, note TEXT);
+        "CREATE TABLE acc (id INT PRIMARY KEY, owner VARCHAR(20) NOT NULL, note TEXT DEFAULT 'none');
          CREATE UNIQUE INDEX acc_owner ON acc (owner);
          CREATE SCHEMA sales;
          CREATE TABLE sales.orders (n BIGINT GENERATED ALWAYS AS IDENTITY, placed DATE);",
@@ -152,7 +152,7 @@ fn psql_describes_schemas_tables_and_indexes() {
         "sales|orders|table|",
         "id|integer||not null|",
         "owner|character varying(20)||not null|",
-        "note|text|||",
+        "note|text|||'none'",
         "\"acc_pkey\" PRIMARY KEY, btree (id)",
         "\"acc_owner\" UNIQUE CONSTRAINT, btree (owner)",
         "public|acc_owner|index|",

@@ -3,13 +3,16 @@
 use std::sync::Arc;
 
 use arrow_pg::datatypes::{arrow_schema_to_pg_fields, encode_recordbatch};
-use datafusion::arrow::datatypes::Schema;
+use datafusion::arrow::array::{ArrayRef, AsArray, RecordBatch, StringBuilder};
+use datafusion::arrow::compute::cast;
+use datafusion::arrow::datatypes::{DataType, Field, Int64Type, Schema, SchemaRef};
+use datafusion::arrow::error::ArrowError;
 use futures::StreamExt;
 use pgwire::api::portal::Format;
 use pgwire::api::results::{CopyResponse, FieldInfo, QueryResponse, Response, Tag};
 use pgwire::error::{ErrorInfo, PgWireError, PgWireResult};
 use pgwire::messages::copy::CopyData;
-use rustydb_engine::{CopyFormat, CopyOut, EngineError, QueryOutput};
+use rustydb_engine::{CopyFormat, CopyOut, EngineError, PG_VECTOR_TYPE_KEY, QueryOutput};
 
 use super::copy_out::CopyWriter;
 
@@ -41,7 +44,54 @@ pub fn tag(text: &str) -> Tag {
 
 /// Row descriptions for a result schema in the requested formats.
 pub fn fields(schema: &Schema, format: &Format) -> PgWireResult<Vec<FieldInfo>> {
-    arrow_schema_to_pg_fields(schema, format, None)
+    match wire_schema(schema) {
+        Some(wire) => arrow_schema_to_pg_fields(&wire, format, None),
+        None => arrow_schema_to_pg_fields(schema, format, None),
+    }
+}
+
+fn is_vector(field: &Field) -> bool {
+    field.metadata().contains_key(PG_VECTOR_TYPE_KEY)
+}
+
+/// The schema as sent, when it has int2vector / oidvector columns: those
+/// are lists in the engine and space-separated text on the wire, as
+/// PostgreSQL sends them (SQLAlchemy splits `indoption`'s text).
+fn wire_schema(schema: &Schema) -> Option<SchemaRef> {
+    if !schema.fields().iter().any(|f| is_vector(f)) {
+        return None;
+    }
+    let fields = schema.fields().iter().map(|f| {
+        if is_vector(f) { Arc::new(Field::new(f.name(), DataType::Utf8, f.is_nullable())) } else { f.clone() }
+    });
+    Some(Arc::new(Schema::new(fields.collect::<Vec<_>>())))
+}
+
+/// A batch of `schema` in the [`wire_schema`] `wire`.
+fn wire_batch(batch: RecordBatch, wire: &SchemaRef) -> Result<RecordBatch, ArrowError> {
+    let schema = batch.schema();
+    let columns = schema.fields().iter().zip(batch.columns()).map(|(f, column)| {
+        if !is_vector(f) {
+            return Ok(column.clone());
+        }
+        let list = column.as_list_opt::<i32>().ok_or_else(|| {
+            ArrowError::InvalidArgumentError(format!("{} is marked as a vector but is not a list", f.name()))
+        })?;
+        let mut text = StringBuilder::new();
+        for items in list.iter() {
+            match items {
+                None => text.append_null(),
+                Some(items) => {
+                    let items = cast(&items, &DataType::Int64)?;
+                    let words: Vec<String> =
+                        items.as_primitive::<Int64Type>().iter().map(|v| v.unwrap_or(0).to_string()).collect();
+                    text.append_value(words.join(" "));
+                }
+            }
+        }
+        Ok(Arc::new(text.finish()) as ArrayRef)
+    });
+    RecordBatch::try_new(wire.clone(), columns.collect::<Result<Vec<_>, ArrowError>>()?)
 }
 
 /// Turns one statement's output into a protocol response.
@@ -55,7 +105,12 @@ pub fn response(out: QueryOutput, format: &Format) -> PgWireResult<Response> {
         QueryOutput::Rows { schema, stream, tag: t } => {
             let fields = Arc::new(fields(&schema, format)?);
             let row_fields = fields.clone();
+            let wire = wire_schema(&schema);
             let rows = stream.flat_map(move |batch| {
+                let batch = match &wire {
+                    Some(wire) => batch.and_then(|b| Ok(wire_batch(b, wire)?)),
+                    None => batch,
+                };
                 let rows: Vec<PgWireResult<_>> = match batch {
                     Ok(batch) => encode_recordbatch(row_fields.clone(), batch).collect(),
                     Err(e) => vec![Err(to_pgwire(EngineError::from(e)))],

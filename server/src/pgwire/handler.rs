@@ -19,10 +19,12 @@ use pgwire::api::portal::{Format, Portal};
 use pgwire::api::query::{ExtendedQueryHandler, SimpleQueryHandler};
 use pgwire::api::results::{FieldInfo, Response};
 use pgwire::api::stmt::{QueryParser, StoredStatement};
-use pgwire::api::store::PortalStore;
+use pgwire::api::store::{Entry, PortalStore};
 use pgwire::api::{ClientInfo, ClientPortalStore, PgWireConnectionState, Type};
 use pgwire::error::{ErrorInfo, PgWireError, PgWireResult};
 use pgwire::messages::copy::{CopyData, CopyDone, CopyFail};
+use pgwire::messages::data::{NoData, ParameterDescription};
+use pgwire::messages::extendedquery::Describe;
 use pgwire::messages::startup::SecretKey;
 use pgwire::messages::{PgWireBackendMessage, PgWireFrontendMessage};
 use rustydb_engine::{DATABASE_NAME, Database, Prepared, QueryOutput, SCRAM_ITERATIONS, Session, TransactionStatus};
@@ -351,6 +353,33 @@ impl ExtendedQueryHandler for Connection {
 
     fn query_parser(&self) -> Arc<Parser> {
         self.parser.clone()
+    }
+
+    /// PostgreSQL answers Describe of a statement that returns no rows
+    /// (INSERT, UPDATE, DDL) with ParameterDescription and NoData. pgwire
+    /// sends NoData only when there are also no parameters, and an empty
+    /// RowDescription makes PgJDBC treat `INSERT ... VALUES (?)` as a query
+    /// ("A result was returned when none was expected").
+    async fn on_describe<C>(&self, client: &mut C, message: Describe) -> PgWireResult<()>
+    where
+        C: ClientInfo + ClientPortalStore + Sink<PgWireBackendMessage> + Unpin + Send + Sync,
+        C::PortalStore: PortalStore<Statement = Prepared>,
+        C::Error: Debug,
+        PgWireError: From<<C as Sink<PgWireBackendMessage>>::Error>,
+    {
+        if message.target_type == b'S' {
+            let name = message.name.as_deref().unwrap_or("");
+            if let Some(Entry::Value(stored)) = client.portal_store().get_statement(name)
+                && stored.statement.schema().is_none()
+            {
+                let response = self.do_describe_statement(client, &stored).await?;
+                let oids = response.parameters.iter().map(Type::oid).collect();
+                client.feed(PgWireBackendMessage::ParameterDescription(ParameterDescription::new(oids))).await?;
+                client.feed(PgWireBackendMessage::NoData(NoData::new())).await?;
+                return Ok(());
+            }
+        }
+        self._on_describe(client, message).await
     }
 
     async fn do_query<C>(&self, client: &mut C, portal: &Portal<Prepared>, _max_rows: usize) -> PgWireResult<Response>
