@@ -35,7 +35,7 @@ pub use copy_format::{CopyFormat, CopyOptions};
 pub use datafusion::sql::sqlparser::ast::Statement;
 pub use error::{EngineError, Result};
 pub use interrupt::Interrupt;
-pub use names::DATABASE_NAME;
+pub use names::{BOOTSTRAP_USER, DATABASE_NAME};
 pub use pg_binary::decode_binary;
 pub use pg_catalog::PG_VECTOR_TYPE_KEY;
 pub use prepared::Prepared;

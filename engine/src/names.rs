@@ -10,6 +10,10 @@ use crate::provider::ROWID_PREFIX;
 /// The database name every session sees.
 pub const DATABASE_NAME: &str = "rustydb";
 
+/// The superuser a fresh server trusts on loopback (and the default name
+/// RUSTYDB_USER gives the first superuser).
+pub const BOOTSTRAP_USER: &str = "rustydb";
+
 /// An identifier as stored: quoted keeps case, unquoted folds to lower case.
 pub fn ident(id: &Ident) -> String {
     if id.quote_style.is_some() { id.value.clone() } else { id.value.to_lowercase() }

@@ -253,9 +253,13 @@ fn conjuncts(e: &AstExpr) -> Vec<&AstExpr> {
 /// - `information_schema._pg_expandarray(arr)`, the set of (x, n) pairs,
 ///   is `unnest(_pg_expandarray(arr))` over our list-returning function;
 /// - `'pg_catalog.array_in'::regproc` is the name itself, which is what
-///   pg_type's regproc columns hold (PgJDBC's type cache compares them).
+///   pg_type's regproc columns hold (PgJDBC's type cache compares them);
+/// - `ARRAY(SELECT x ...)` is `coalesce((SELECT array_agg(x) ...), ARRAY[])`
+///   (psql's `\du` lists role memberships so).
 fn postgres_expressions(stmt: &mut Statement) {
-    use datafusion::sql::sqlparser::ast::{AccessExpr, Expr, Subscript, Value, visit_expressions_mut};
+    use datafusion::sql::sqlparser::ast::{
+        AccessExpr, Expr, FunctionArguments, Subscript, Value, visit_expressions_mut,
+    };
     let _ = visit_expressions_mut(stmt, |e: &mut Expr| {
         match e {
             // `t.col[1]` also parses as a field access, of root `t`; only a
@@ -301,6 +305,13 @@ fn postgres_expressions(stmt: &mut Statement) {
                             *e = call("unnest", vec![series]);
                         }
                     }
+                    Some("array") => {
+                        if let FunctionArguments::Subquery(q) = &f.args
+                            && let Some(aggregated) = array_of_subquery(q)
+                        {
+                            *e = aggregated;
+                        }
+                    }
                     Some("_pg_expandarray") if f.name.0.len() <= 2 => {
                         let args = function_args(f);
                         *e = call("unnest", vec![call("_pg_expandarray", args)]);
@@ -312,6 +323,42 @@ fn postgres_expressions(stmt: &mut Statement) {
         }
         std::ops::ControlFlow::<()>::Continue(())
     });
+}
+
+/// `ARRAY(subquery)` as an aggregate of the subquery's one column, in the
+/// subquery's order; an empty array when it has no rows.
+fn array_of_subquery(q: &AstQuery) -> Option<AstExpr> {
+    use datafusion::sql::sqlparser::ast::{
+        Array, FunctionArgumentClause, FunctionArguments, OrderBy, OrderByKind, SelectItem, SetExpr, Value,
+    };
+    let mut q = q.clone();
+    let order = q.order_by.take();
+    let SetExpr::Select(select) = q.body.as_mut() else { return None };
+    let [SelectItem::UnnamedExpr(x) | SelectItem::ExprWithAlias { expr: x, .. }] = select.projection.as_mut_slice()
+    else {
+        return None;
+    };
+    let mut aggregate = call("array_agg", vec![x.clone()]);
+    match order {
+        None => {}
+        Some(OrderBy { kind: OrderByKind::Expressions(mut keys), .. }) => {
+            for key in &mut keys {
+                // `ORDER BY 1` is the one column.
+                if matches!(&key.expr, AstExpr::Value(v) if v.value == Value::Number("1".into(), false)) {
+                    key.expr = x.clone();
+                }
+            }
+            if let AstExpr::Function(f) = &mut aggregate
+                && let FunctionArguments::List(list) = &mut f.args
+            {
+                list.clauses.push(FunctionArgumentClause::OrderBy(keys));
+            }
+        }
+        Some(_) => return None,
+    }
+    *x = aggregate;
+    let empty = AstExpr::Array(Array { elem: Vec::new(), named: true });
+    Some(call("coalesce", vec![AstExpr::Subquery(Box::new(q)), empty]))
 }
 
 /// A function's plain positional arguments.
@@ -586,6 +633,10 @@ mod tests {
             "SELECT unnest(_pg_expandarray(k)) FROM t"
         );
         assert_eq!(sql("SELECT 'pg_catalog.array_in'::regproc"), "SELECT 'array_in'");
+        assert_eq!(
+            sql("SELECT ARRAY(SELECT b.n FROM b WHERE b.k = t.k ORDER BY 1) FROM t"),
+            "SELECT coalesce((SELECT array_agg(b.n ORDER BY b.n) FROM b WHERE b.k = t.k), ARRAY[]) FROM t"
+        );
     }
 
     #[test]

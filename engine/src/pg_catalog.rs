@@ -19,7 +19,7 @@
 use std::sync::Arc;
 
 use async_trait::async_trait;
-use datafusion::arrow::array::{ArrayRef, AsArray, StringArray, new_empty_array};
+use datafusion::arrow::array::{Array, ArrayRef, AsArray, StringArray, new_empty_array};
 use datafusion::arrow::compute::cast;
 use datafusion::arrow::datatypes::{DataType, Field, Int64Type, Schema, SchemaRef};
 use datafusion::arrow::record_batch::RecordBatch;
@@ -36,7 +36,7 @@ use datafusion_pg_catalog::pg_catalog::{self as pgc, PgCatalogSchemaProvider, Pg
 use parking_lot::RwLock;
 use rustydb_catalog::{CatalogSnapshot, IndexDef, PUBLIC_SCHEMA_ID, RoleDef, TableDef};
 
-use crate::names::DATABASE_NAME;
+use crate::names::{BOOTSTRAP_USER, DATABASE_NAME};
 use crate::schema::StatementCell;
 
 /// OID of the `pg_catalog` namespace in every PostgreSQL cluster.
@@ -78,7 +78,7 @@ fn role_oid(snap: &CatalogSnapshot, role: &RoleDef) -> i64 {
 
 fn user_by_id(snap: &CatalogSnapshot, oid: i64) -> Option<String> {
     if oid == SUPERUSER_OID {
-        return Some(owner(snap).map_or_else(|| "rustydb".to_owned(), |o| o.name.clone()));
+        return Some(owner(snap).map_or_else(|| BOOTSTRAP_USER.to_owned(), |o| o.name.clone()));
     }
     snap.roles.values().find(|r| object_oid(r.id) == oid).map(|r| r.name.clone())
 }
@@ -96,7 +96,7 @@ pub struct SessionInfo {
 
 impl Default for SessionInfo {
     fn default() -> Self {
-        SessionInfo { user: "rustydb".into(), backend_pid: std::process::id() as i32 }
+        SessionInfo { user: BOOTSTRAP_USER.into(), backend_pid: std::process::id() as i32 }
     }
 }
 
@@ -110,6 +110,9 @@ pub struct PgCatalogTables {
     type_oids: Arc<std::collections::HashMap<String, i64>>,
     /// Type OID → its default btree operator class, for pg_index.indclass.
     btree_opclasses: Arc<std::collections::HashMap<i64, i64>>,
+    /// pg_proc OID → (result type, argument types), as
+    /// pg_get_function_result / pg_get_function_arguments give them.
+    function_signatures: Arc<std::collections::HashMap<i64, (String, String)>>,
 }
 
 type CratePgCatalog = PgCatalogSchemaProvider<Arc<dyn datafusion::catalog::CatalogProviderList>, EmptyContextProvider>;
@@ -131,21 +134,12 @@ impl PgCatalogTables {
                 }
             }
         }
+        let function_signatures = function_signatures(&tables, &type_oids)?;
         // SQL spellings of the built-in types.
-        for (alias, name) in [
-            ("integer", "int4"),
-            ("int", "int4"),
-            ("smallint", "int2"),
-            ("bigint", "int8"),
-            ("real", "float4"),
-            ("double precision", "float8"),
-            ("boolean", "bool"),
-            ("character varying", "varchar"),
-            ("character", "bpchar"),
-            ("decimal", "numeric"),
-            ("timestamp without time zone", "timestamp"),
-            ("timestamp with time zone", "timestamptz"),
-        ] {
+        for (alias, name) in [("int", "int4"), ("decimal", "numeric")]
+            .into_iter()
+            .chain(SQL_TYPE_NAMES.iter().map(|&(name, sql)| (sql, name)))
+        {
             if let Some(&oid) = type_oids.get(name) {
                 type_oids.insert(alias.to_owned(), oid);
             }
@@ -158,8 +152,64 @@ impl PgCatalogTables {
             provider: Arc::new(provider),
             type_oids: Arc::new(type_oids),
             btree_opclasses: Arc::new(btree_opclasses),
+            function_signatures: Arc::new(function_signatures),
         })
     }
+}
+
+/// The SQL spellings PostgreSQL's format_type gives built-in types.
+const SQL_TYPE_NAMES: [(&str, &str); 10] = [
+    ("int4", "integer"),
+    ("int2", "smallint"),
+    ("int8", "bigint"),
+    ("float4", "real"),
+    ("float8", "double precision"),
+    ("bool", "boolean"),
+    ("varchar", "character varying"),
+    ("bpchar", "character"),
+    ("timestamp", "timestamp without time zone"),
+    ("timestamptz", "timestamp with time zone"),
+];
+
+/// Every pg_proc row's result and argument types, by the function's OID.
+fn function_signatures(
+    tables: &PgCatalogStaticTables,
+    type_oids: &std::collections::HashMap<String, i64>,
+) -> crate::Result<std::collections::HashMap<i64, (String, String)>> {
+    let internal = |e: datafusion::arrow::error::ArrowError| crate::EngineError::internal(e.to_string());
+    let mut type_names: std::collections::HashMap<i64, String> =
+        type_oids.iter().map(|(name, &oid)| (oid, name.clone())).collect();
+    for (name, sql) in SQL_TYPE_NAMES {
+        if let Some(&oid) = type_oids.get(name) {
+            type_names.insert(oid, sql.to_owned());
+        }
+    }
+    let name_of = |oid: i64| type_names.get(&oid).cloned().unwrap_or_else(|| oid.to_string());
+    let mut out = std::collections::HashMap::new();
+    for batch in tables.pg_proc.data() {
+        let (Some(oid), Some(result), Some(args), Some(set)) = (
+            batch.column_by_name("oid"),
+            batch.column_by_name("prorettype"),
+            batch.column_by_name("proargtypes"),
+            batch.column_by_name("proretset"),
+        ) else {
+            continue;
+        };
+        let (oid, result) =
+            (cast(oid, &DataType::Int64).map_err(internal)?, cast(result, &DataType::Int64).map_err(internal)?);
+        let (args, set) =
+            (cast(args, &DataType::Utf8).map_err(internal)?, cast(set, &DataType::Boolean).map_err(internal)?);
+        let (oid, result) = (oid.as_primitive::<Int64Type>(), result.as_primitive::<Int64Type>());
+        let (args, set) = (args.as_string::<i32>(), set.as_boolean());
+        for row in 0..batch.num_rows() {
+            let setof = if set.is_valid(row) && set.value(row) { "SETOF " } else { "" };
+            let arguments = if args.is_valid(row) { args.value(row) } else { "" };
+            let arguments: Vec<String> =
+                arguments.split_whitespace().filter_map(|a| a.parse().ok()).map(name_of).collect();
+            out.insert(oid.value(row), (format!("{setof}{}", name_of(result.value(row))), arguments.join(", ")));
+        }
+    }
+    Ok(out)
 }
 
 /// pg_opclass rows with `opcmethod` = btree and `opcdefault`, by input type.
@@ -488,27 +538,17 @@ fn own_rows(table: &str, snap: &CatalogSnapshot, btree_opclasses: &std::collecti
                 ]
             })
             .collect(),
-        "pg_roles" => snap
-            .roles
-            .values()
-            .map(|r| {
-                vec![
-                    ("oid", V::I(role_oid(snap, r))),
-                    ("rolname", s(&r.name)),
-                    ("rolsuper", V::B(r.superuser)),
-                    ("rolinherit", V::B(true)),
-                    ("rolcreaterole", V::B(r.superuser)),
-                    ("rolcreatedb", V::B(r.superuser)),
-                    ("rolcanlogin", V::B(r.login)),
-                    ("rolreplication", V::B(false)),
-                    ("rolconnlimit", V::I(-1)),
-                    ("rolpassword", s("********")),
-                    ("rolvaliduntil", V::Null),
-                    ("rolbypassrls", V::B(r.superuser)),
-                    ("rolconfig", V::Null),
-                ]
-            })
-            .collect(),
+        "pg_roles" => {
+            let mut rows: Vec<Row> =
+                snap.roles.values().map(|r| role_row(role_oid(snap, r), &r.name, r.superuser, r.login)).collect();
+            // Until a superuser is created (RUSTYDB_PASSWORD), loopback
+            // clients are trusted as the bootstrap superuser, which owns
+            // every object (OID 10, see user_by_id).
+            if owner(snap).is_none() {
+                rows.push(role_row(SUPERUSER_OID, BOOTSTRAP_USER, true, true));
+            }
+            rows
+        }
         "pg_database" => vec![vec![
             ("oid", V::I(DATABASE_OID)),
             ("datname", s(DATABASE_NAME)),
@@ -525,6 +565,24 @@ fn own_rows(table: &str, snap: &CatalogSnapshot, btree_opclasses: &std::collecti
         ]],
         _ => Vec::new(),
     }
+}
+
+fn role_row(oid: i64, name: &str, superuser: bool, login: bool) -> Row {
+    vec![
+        ("oid", V::I(oid)),
+        ("rolname", s(name)),
+        ("rolsuper", V::B(superuser)),
+        ("rolinherit", V::B(true)),
+        ("rolcreaterole", V::B(superuser)),
+        ("rolcreatedb", V::B(superuser)),
+        ("rolcanlogin", V::B(login)),
+        ("rolreplication", V::B(false)),
+        ("rolconnlimit", V::I(-1)),
+        ("rolpassword", s("********")),
+        ("rolvaliduntil", V::Null),
+        ("rolbypassrls", V::B(superuser)),
+        ("rolconfig", V::Null),
+    ]
 }
 
 fn class_row(oid: i64, name: &str, ns: i64, kind: char, am: i64, natts: usize, has_index: bool) -> Row {
@@ -730,6 +788,23 @@ pub fn register_functions(
         Arc::new(move |_| Ok(ColumnarValue::Scalar(ScalarValue::Int32(Some(pid.read().backend_pid))))),
     ));
     ctx.register_udf(pg_get_indexdef(cell.clone()));
+    for (name, part) in [("pg_get_function_result", 0), ("pg_get_function_arguments", 1)] {
+        let signatures = tables.function_signatures.clone();
+        ctx.register_udf(text_function(name, any_args(), move |args| {
+            let arrays = ColumnarValue::values_to_arrays(&args.args)?;
+            let oids = arrays.first().ok_or_else(|| DataFusionError::Plan(format!("{name} needs an OID")))?;
+            let oids = cast(oids, &DataType::Int64)?;
+            let out: StringArray = oids
+                .as_primitive::<Int64Type>()
+                .iter()
+                .map(|oid| {
+                    let (result, arguments) = signatures.get(&oid?)?;
+                    Some(if part == 0 { result.clone() } else { arguments.clone() })
+                })
+                .collect();
+            Ok(ColumnarValue::Array(Arc::new(out)))
+        }));
+    }
     ctx.register_udf(ScalarUDF::new_from_impl(ExpandArray::new()));
     for (name, f) in [
         ("pg_get_constraintdef", constraintdef as fn(&CatalogSnapshot, i64) -> Option<String>),
@@ -894,7 +969,7 @@ impl ScalarUDFImpl for ExpandArray {
         }
     }
     fn invoke_with_args(&self, args: ScalarFunctionArgs) -> DfResult<ColumnarValue> {
-        use datafusion::arrow::array::{Array, Int32Array, ListArray, StructArray};
+        use datafusion::arrow::array::{Int32Array, ListArray, StructArray};
         let arrays = ColumnarValue::values_to_arrays(&args.args)?;
         let list = arrays
             .first()

@@ -49,7 +49,7 @@ enum Command {
         #[arg(long, env = "RUSTYDB_TLS_KEY", requires = "tls_cert")]
         tls_key: Option<PathBuf>,
         /// Superuser created on first start (with RUSTYDB_PASSWORD).
-        #[arg(long, env = "RUSTYDB_USER", default_value = "rustydb")]
+        #[arg(long, env = "RUSTYDB_USER", default_value = rustydb_engine::BOOTSTRAP_USER)]
         user: String,
         /// Password of that superuser. Once any role has a password, every
         /// client authenticates with SCRAM-SHA-256.

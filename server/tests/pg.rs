@@ -140,10 +140,12 @@ fn psql_describes_schemas_tables_and_indexes() {
         "CREATE TABLE acc (id INT PRIMARY KEY, owner VARCHAR(20) NOT NULL, note TEXT DEFAULT 'none');
          CREATE UNIQUE INDEX acc_owner ON acc (owner);
          CREATE SCHEMA sales;
-         CREATE TABLE sales.orders (n BIGINT GENERATED ALWAYS AS IDENTITY, placed DATE);",
+         CREATE TABLE sales.orders (n BIGINT GENERATED ALWAYS AS IDENTITY, placed DATE);
+         CREATE ROLE alice LOGIN;",
     );
     assert_eq!(code, 0, "{err}");
-    let (code, out, err) = server.psql("\\pset format unaligned\n\\dn\n\\dt *.*\n\\d acc\n\\di\n\\d sales.orders\n\\l");
+    let (code, out, err) =
+        server.psql("\\pset format unaligned\n\\dn\n\\dt *.*\n\\d acc\n\\di\n\\d sales.orders\n\\l\n\\du\n\\df abs");
     assert_eq!(code, 0, "{err}");
     for expected in [
         "public|",
@@ -158,6 +160,9 @@ fn psql_describes_schemas_tables_and_indexes() {
         "public|acc_owner|index|",
         "n|bigint||not null|generated always as identity",
         "rustydb|",
+        "alice||{}",
+        "rustydb|Superuser",
+        "pg_catalog|abs|integer|integer|func",
     ] {
         assert!(out.contains(expected), "missing {expected:?} in:\n{out}");
     }

@@ -27,7 +27,9 @@ use pgwire::messages::data::{NoData, ParameterDescription};
 use pgwire::messages::extendedquery::Describe;
 use pgwire::messages::startup::SecretKey;
 use pgwire::messages::{PgWireBackendMessage, PgWireFrontendMessage};
-use rustydb_engine::{DATABASE_NAME, Database, Prepared, QueryOutput, SCRAM_ITERATIONS, Session, TransactionStatus};
+use rustydb_engine::{
+    BOOTSTRAP_USER, DATABASE_NAME, Database, Prepared, QueryOutput, SCRAM_ITERATIONS, Session, TransactionStatus,
+};
 use tokio::io::AsyncWriteExt;
 use tokio::sync::Mutex;
 
@@ -77,7 +79,7 @@ impl Connection {
     /// Called once the client is authenticated: who it is, and how a
     /// CancelRequest finds its session.
     async fn started<C: ClientInfo>(&self, client: &C) {
-        let user = client.metadata().get("user").cloned().unwrap_or_else(|| "rustydb".into());
+        let user = client.metadata().get("user").cloned().unwrap_or_else(|| BOOTSTRAP_USER.into());
         let (pid, key) = client.pid_and_secret_key();
         let mut session = self.session.lock().await;
         session.set_session_info(&user, pid);
