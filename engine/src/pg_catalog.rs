@@ -38,6 +38,7 @@ use rustydb_catalog::{CatalogSnapshot, IndexDef, PUBLIC_SCHEMA_ID, RoleDef, Tabl
 
 use crate::names::{BOOTSTRAP_USER, DATABASE_NAME};
 use crate::schema::StatementCell;
+use crate::types::PG_TYPE_KEY;
 
 /// OID of the `pg_catalog` namespace in every PostgreSQL cluster.
 const PG_CATALOG_OID: i64 = 11;
@@ -244,16 +245,10 @@ fn default_btree_opclasses(tables: &PgCatalogStaticTables) -> crate::Result<std:
     Ok(out)
 }
 
-/// Field metadata marking a list column as a PostgreSQL vector type
-/// (`int2vector`, `oidvector`). Inside the engine it is a list, so queries
-/// unnest and subscript it; on the PostgreSQL wire it is space-separated
-/// text ("1 2"), as PostgreSQL sends it and drivers split it (SQLAlchemy).
-pub const PG_VECTOR_TYPE_KEY: &str = "rustydb.pg_vector_type";
-
 /// int2vector, oidvector and int2[] columns, which the crate's layouts carry
 /// as text. Drivers unnest and subscript them (SQLAlchemy's reflection,
 /// PgJDBC's getPrimaryKeys), so here they are lists; the vector types are
-/// marked with [`PG_VECTOR_TYPE_KEY`].
+/// marked with [`PG_TYPE_KEY`].
 const ARRAY_COLUMNS: [(&str, &str, DataType, Option<&str>); 6] = [
     ("pg_index", "indkey", DataType::Int16, Some("int2vector")),
     ("pg_index", "indoption", DataType::Int16, Some("int2vector")),
@@ -279,7 +274,7 @@ fn own_layout(table: &str, layout: SchemaRef) -> SchemaRef {
         fields.push(match ARRAY_COLUMNS.iter().find(|(t, c, _, _)| *t == table && c == f.name()) {
             Some((_, _, elem, vector)) => {
                 let list = Field::new(f.name(), DataType::new_list(elem.clone(), true), f.is_nullable());
-                let metadata = vector.iter().map(|v| (PG_VECTOR_TYPE_KEY.to_owned(), (*v).to_owned()));
+                let metadata = vector.iter().map(|v| (PG_TYPE_KEY.to_owned(), (*v).to_owned()));
                 Arc::new(list.with_metadata(metadata.collect()))
             }
             None => f.clone(),

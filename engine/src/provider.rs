@@ -38,7 +38,7 @@ use rustydb_common::limits::SCAN_BATCH_ROWS_MAX;
 use rustydb_storage::{Chunk, KeyRange, ReadView, ScanCursor, Value};
 
 use crate::schema::StatementCell;
-use crate::types::{arrow_type, scalar_to_value, value_array};
+use crate::types::{column_field, scalar_to_value, value_array};
 
 /// Name prefix of a table's row-id variant.
 pub const ROWID_PREFIX: &str = "__rowid__";
@@ -47,8 +47,7 @@ pub const ROWID_COLUMN: &str = "__rowid";
 
 /// The Arrow schema of a table (plus `__rowid` for the row-id variant).
 pub fn table_schema(def: &TableDef, with_rowid: bool) -> SchemaRef {
-    let mut fields: Vec<Field> =
-        def.columns.iter().map(|c| Field::new(&c.name, arrow_type(c.ty), c.nullable)).collect();
+    let mut fields: Vec<Field> = def.columns.iter().map(|c| column_field(&c.name, c.ty, c.nullable)).collect();
     if with_rowid {
         fields.push(Field::new(ROWID_COLUMN, DataType::UInt64, false));
     }

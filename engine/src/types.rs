@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use datafusion::arrow::array::{Array, ArrayRef, AsArray};
 use datafusion::arrow::compute::{CastOptions, cast_with_options};
-use datafusion::arrow::datatypes::DataType;
+use datafusion::arrow::datatypes::{DataType, Field};
 use datafusion::common::ScalarValue;
 use datafusion::sql::sqlparser::ast::{self, CharacterLength, ExactNumberInfo};
 use rustydb_catalog::{NUMERIC_DEFAULT_SCALE, NUMERIC_PRECISION_MAX, SqlType};
@@ -101,6 +101,24 @@ pub fn declared_type(dt: &ast::DataType) -> Result<DeclaredType> {
 }
 
 /// The Arrow type of a column of this SQL type.
+/// Field metadata naming the PostgreSQL type of a column whose Arrow type
+/// stands for more than one PostgreSQL type, for the wire protocol:
+/// - `json` / `jsonb`: Utf8 holding the document;
+/// - `int2vector` / `oidvector` (catalog columns): a list inside the engine,
+///   so queries unnest and subscript it, and space-separated text ("1 2")
+///   on the wire, as PostgreSQL sends it and drivers split it (SQLAlchemy).
+pub const PG_TYPE_KEY: &str = "rustydb.pg_type";
+
+/// A column's Arrow field, with [`PG_TYPE_KEY`] where its type needs it.
+pub fn column_field(name: &str, ty: SqlType, nullable: bool) -> Field {
+    let field = Field::new(name, arrow_type(ty), nullable);
+    match ty {
+        SqlType::Json => field.with_metadata([(PG_TYPE_KEY.to_owned(), "json".to_owned())].into()),
+        SqlType::Jsonb => field.with_metadata([(PG_TYPE_KEY.to_owned(), "jsonb".to_owned())].into()),
+        _ => field,
+    }
+}
+
 pub fn arrow_type(ty: SqlType) -> DataType {
     batch::arrow_type(ty.column_type())
 }

@@ -3,16 +3,17 @@
 use std::sync::Arc;
 
 use arrow_pg::datatypes::{arrow_schema_to_pg_fields, encode_recordbatch};
-use datafusion::arrow::array::{ArrayRef, AsArray, RecordBatch, StringBuilder};
+use datafusion::arrow::array::{ArrayRef, AsArray, BinaryBuilder, RecordBatch, StringBuilder};
 use datafusion::arrow::compute::cast;
 use datafusion::arrow::datatypes::{DataType, Field, Int64Type, Schema, SchemaRef};
 use datafusion::arrow::error::ArrowError;
 use futures::StreamExt;
+use pgwire::api::Type;
 use pgwire::api::portal::Format;
 use pgwire::api::results::{CopyResponse, FieldInfo, QueryResponse, Response, Tag};
 use pgwire::error::{ErrorInfo, PgWireError, PgWireResult};
 use pgwire::messages::copy::CopyData;
-use rustydb_engine::{CopyFormat, CopyOut, EngineError, PG_VECTOR_TYPE_KEY, QueryOutput};
+use rustydb_engine::{CopyFormat, CopyOut, EngineError, PG_TYPE_KEY, QueryOutput};
 
 use super::copy_out::CopyWriter;
 
@@ -44,54 +45,103 @@ pub fn tag(text: &str) -> Tag {
 
 /// Row descriptions for a result schema in the requested formats.
 pub fn fields(schema: &Schema, format: &Format) -> PgWireResult<Vec<FieldInfo>> {
-    match wire_schema(schema) {
-        Some(wire) => arrow_schema_to_pg_fields(&wire, format, None),
-        None => arrow_schema_to_pg_fields(schema, format, None),
+    let mut fields = match wire_schema(schema, format) {
+        Some(wire) => arrow_schema_to_pg_fields(&wire, format, None)?,
+        None => arrow_schema_to_pg_fields(schema, format, None)?,
+    };
+    for (info, field) in fields.iter_mut().zip(schema.fields()) {
+        let datatype = match wire_type(field) {
+            Some(WireType::Json) => Type::JSON,
+            Some(WireType::Jsonb) => Type::JSONB,
+            _ => continue,
+        };
+        *info = FieldInfo::new(info.name().to_owned(), info.table_id(), info.column_id(), datatype, info.format());
+    }
+    Ok(fields)
+}
+
+/// Columns whose PostgreSQL type the engine names with [`PG_TYPE_KEY`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum WireType {
+    /// int2vector / oidvector: a list in the engine, space-separated text
+    /// on the wire, as PostgreSQL sends it (SQLAlchemy splits `indoption`).
+    Vector,
+    Json,
+    /// jsonb's binary form is a version byte (1) and the text.
+    Jsonb,
+}
+
+fn wire_type(field: &Field) -> Option<WireType> {
+    match field.metadata().get(PG_TYPE_KEY)?.as_str() {
+        "int2vector" | "oidvector" => Some(WireType::Vector),
+        "json" => Some(WireType::Json),
+        "jsonb" => Some(WireType::Jsonb),
+        _ => None,
     }
 }
 
-fn is_vector(field: &Field) -> bool {
-    field.metadata().contains_key(PG_VECTOR_TYPE_KEY)
+/// How column `idx` of `schema` is sent, when not as the engine holds it.
+fn wire_field(schema: &Schema, idx: usize, format: &Format) -> Option<DataType> {
+    match wire_type(schema.field(idx))? {
+        WireType::Vector => Some(DataType::Utf8),
+        WireType::Jsonb if format.is_binary(idx) => Some(DataType::Binary),
+        WireType::Json | WireType::Jsonb => None,
+    }
 }
 
-/// The schema as sent, when it has int2vector / oidvector columns: those
-/// are lists in the engine and space-separated text on the wire, as
-/// PostgreSQL sends them (SQLAlchemy splits `indoption`'s text).
-fn wire_schema(schema: &Schema) -> Option<SchemaRef> {
-    if !schema.fields().iter().any(|f| is_vector(f)) {
+/// The schema as sent, when some column travels in another form.
+fn wire_schema(schema: &Schema, format: &Format) -> Option<SchemaRef> {
+    let changed: Vec<Option<DataType>> = (0..schema.fields().len()).map(|i| wire_field(schema, i, format)).collect();
+    if changed.iter().all(Option::is_none) {
         return None;
     }
-    let fields = schema.fields().iter().map(|f| {
-        if is_vector(f) { Arc::new(Field::new(f.name(), DataType::Utf8, f.is_nullable())) } else { f.clone() }
+    let fields = schema.fields().iter().zip(changed).map(|(f, wire)| match wire {
+        Some(dt) => Arc::new(Field::new(f.name(), dt, f.is_nullable())),
+        None => f.clone(),
     });
     Some(Arc::new(Schema::new(fields.collect::<Vec<_>>())))
 }
 
-/// A batch of `schema` in the [`wire_schema`] `wire`.
+/// A batch in the [`wire_schema`] `wire`.
 fn wire_batch(batch: RecordBatch, wire: &SchemaRef) -> Result<RecordBatch, ArrowError> {
-    let schema = batch.schema();
-    let columns = schema.fields().iter().zip(batch.columns()).map(|(f, column)| {
-        if !is_vector(f) {
-            return Ok(column.clone());
-        }
-        let list = column.as_list_opt::<i32>().ok_or_else(|| {
-            ArrowError::InvalidArgumentError(format!("{} is marked as a vector but is not a list", f.name()))
-        })?;
-        let mut text = StringBuilder::new();
-        for items in list.iter() {
-            match items {
-                None => text.append_null(),
-                Some(items) => {
-                    let items = cast(&items, &DataType::Int64)?;
-                    let words: Vec<String> =
-                        items.as_primitive::<Int64Type>().iter().map(|v| v.unwrap_or(0).to_string()).collect();
-                    text.append_value(words.join(" "));
-                }
-            }
-        }
-        Ok(Arc::new(text.finish()) as ArrayRef)
+    let columns = batch.columns().iter().zip(wire.fields()).map(|(column, to)| {
+        Ok(match (column.data_type(), to.data_type()) {
+            (DataType::List(_), DataType::Utf8) => vector_text(column)?,
+            (DataType::Utf8, DataType::Binary) => jsonb_binary(column)?,
+            _ => column.clone(),
+        })
     });
     RecordBatch::try_new(wire.clone(), columns.collect::<Result<Vec<_>, ArrowError>>()?)
+}
+
+/// int2vector / oidvector text: the elements separated by spaces.
+fn vector_text(column: &ArrayRef) -> Result<ArrayRef, ArrowError> {
+    let list = column.as_list::<i32>();
+    let mut text = StringBuilder::new();
+    for items in list.iter() {
+        match items {
+            None => text.append_null(),
+            Some(items) => {
+                let items = cast(&items, &DataType::Int64)?;
+                let words: Vec<String> =
+                    items.as_primitive::<Int64Type>().iter().map(|v| v.unwrap_or(0).to_string()).collect();
+                text.append_value(words.join(" "));
+            }
+        }
+    }
+    Ok(Arc::new(text.finish()))
+}
+
+/// jsonb in binary format: version 1, then the document's text.
+fn jsonb_binary(column: &ArrayRef) -> Result<ArrayRef, ArrowError> {
+    let mut out = BinaryBuilder::new();
+    for doc in column.as_string::<i32>().iter() {
+        match doc {
+            None => out.append_null(),
+            Some(doc) => out.append_value([&[1u8][..], doc.as_bytes()].concat()),
+        }
+    }
+    Ok(Arc::new(out.finish()))
 }
 
 /// Turns one statement's output into a protocol response.
@@ -105,7 +155,7 @@ pub fn response(out: QueryOutput, format: &Format) -> PgWireResult<Response> {
         QueryOutput::Rows { schema, stream, tag: t } => {
             let fields = Arc::new(fields(&schema, format)?);
             let row_fields = fields.clone();
-            let wire = wire_schema(&schema);
+            let wire = wire_schema(&schema, format);
             let rows = stream.flat_map(move |batch| {
                 let batch = match &wire {
                     Some(wire) => batch.and_then(|b| Ok(wire_batch(b, wire)?)),

@@ -31,6 +31,12 @@ async def main():
     got = await conn.fetchrow("SELECT * FROM a WHERE id = $1", 1)
     assert tuple(got) == row, (tuple(got), row)
 
+    # json and jsonb travel in binary (jsonb with its version byte) and come
+    # back as the documents' text, asyncpg's default for both.
+    await conn.execute("CREATE TABLE docs (id INT PRIMARY KEY, j JSON, jb JSONB)")
+    await conn.execute("INSERT INTO docs VALUES (1, $1, $2)", '{"x": [1, 2]}', '{"y": true}')
+    assert tuple(await conn.fetchrow("SELECT j, jb FROM docs")) == ('{"x": [1, 2]}', '{"y": true}')
+
     stmt = await conn.prepare("SELECT t FROM a WHERE id = $1")
     assert await stmt.fetchval(1) == "tekst €"
     assert await stmt.fetchval(2) is None
