@@ -72,6 +72,24 @@ impl WireDb {
     }
 }
 
+/// A json or jsonb value's text, as the in-process runner prints it.
+struct JsonText(String);
+
+impl<'a> tokio_postgres::types::FromSql<'a> for JsonText {
+    fn from_sql(ty: &Type, raw: &'a [u8]) -> Result<Self, Box<dyn std::error::Error + Sync + Send>> {
+        let raw = match (ty, raw.split_first()) {
+            (&Type::JSONB, Some((1, text))) => text,
+            (&Type::JSONB, _) => return Err("unsupported jsonb version".into()),
+            _ => raw,
+        };
+        Ok(JsonText(std::str::from_utf8(raw)?.to_owned()))
+    }
+
+    fn accepts(ty: &Type) -> bool {
+        matches!(*ty, Type::JSON | Type::JSONB)
+    }
+}
+
 fn text(row: &Row, i: usize) -> Result<String, tokio_postgres::Error> {
     let ty = row.columns()[i].type_().clone();
     macro_rules! get {
@@ -93,6 +111,7 @@ fn text(row: &Row, i: usize) -> Result<String, tokio_postgres::Error> {
         Type::TIMESTAMPTZ => {
             get!(chrono::DateTime<chrono::Utc>, |t| t.format("%Y-%m-%d %H:%M:%S%.f%:::z").to_string())
         }
+        Type::JSON | Type::JSONB => get!(JsonText, |j| j.0),
         _ => get!(String, |s| s),
     };
     Ok(match v {
