@@ -12,6 +12,7 @@
 //! pid and secret key and interrupts its running statement.
 
 mod copy_out;
+mod deferred;
 mod encode;
 mod handler;
 mod params;
