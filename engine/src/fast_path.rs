@@ -23,7 +23,7 @@ use datafusion::arrow::record_batch::{RecordBatch, RecordBatchOptions};
 use datafusion::common::ScalarValue;
 use datafusion::sql::sqlparser::ast::{
     AssignmentTarget, BinaryOperator, Expr, GroupByExpr, ObjectName, Query, SelectItem, SetExpr, Statement,
-    TableFactor, TableObject, Value as SqlValue,
+    TableFactor, TableObject, UnaryOperator, Value as SqlValue,
 };
 use rustydb_catalog::{CatalogSnapshot, SqlType, TableDef};
 use rustydb_common::{IndexId, RowId, TableId};
@@ -500,6 +500,13 @@ fn collect_equalities(e: &Expr, def: &TableDef, alias: &str, out: &mut Vec<(usiz
 }
 
 fn key_part(e: &Expr, ty: SqlType) -> Option<KeyPart> {
+    // A negative number (pgbench's `abalance + -1234`).
+    if let Expr::UnaryOp { op: UnaryOperator::Minus, expr } = e
+        && let Expr::Value(v) = expr.as_ref()
+        && let SqlValue::Number(n, false) = &v.value
+    {
+        return ScalarValue::try_from_string(format!("-{n}"), &arrow_type(ty)).ok().map(KeyPart::Const);
+    }
     let Expr::Value(v) = e else { return None };
     match &v.value {
         SqlValue::Placeholder(p) => p.strip_prefix('$')?.parse().ok().filter(|n| *n >= 1).map(KeyPart::Param),

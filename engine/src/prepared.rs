@@ -319,21 +319,49 @@ impl Session {
                             // DDL since PREPARE: the ordinary path checks everything again.
                             return session.run(slot, stmt, explicit).await;
                         }
-                        match fast {
-                            FastWrite::Update(update, key) => session.point_update(slot, &update, key, &params).await,
-                            FastWrite::Insert(insert) => {
-                                let arrays = insert.arrays(&params)?;
-                                let rows = session.complete_rows(&insert.def, insert.targets(), &arrays, 1).await?;
-                                let table = insert.def.id;
-                                slot.blocking(move |t| t.insert(table, rows)).await??;
-                                Ok(QueryOutput::command("INSERT 0 1"))
-                            }
-                        }
+                        session.fast_write(slot, fast, &params).await
                     })
                 })
                 .await;
         }
         self.execute_statement(stmt).await
+    }
+
+    /// A single-row UPDATE or INSERT written without DataFusion, when `stmt`
+    /// is one whose values are all literals (the simple query protocol).
+    pub(crate) async fn literal_fast_write(
+        &mut self,
+        slot: &mut TxnSlot,
+        stmt: &Statement,
+    ) -> Result<Option<QueryOutput>> {
+        let catalog = self.prepare_context(slot.get()?)?;
+        let catalog = catalog.as_ref();
+        let current = self.settings.current_schema();
+        let fast = match stmt {
+            Statement::Update(_) => match PointUpdate::recognise(stmt, catalog, &current) {
+                Some(update) => update.key(&[])?.map(|key| FastWrite::Update(update, key)),
+                None => None,
+            },
+            Statement::Insert(_) => PointInsert::recognise(stmt, catalog, &current).map(FastWrite::Insert),
+            _ => None,
+        };
+        match fast {
+            Some(fast) => self.fast_write(slot, fast, &[]).await.map(Some),
+            None => Ok(None),
+        }
+    }
+
+    async fn fast_write(&mut self, slot: &mut TxnSlot, fast: FastWrite, params: &[ScalarValue]) -> Result<QueryOutput> {
+        match fast {
+            FastWrite::Update(update, key) => self.point_update(slot, &update, key, params).await,
+            FastWrite::Insert(insert) => {
+                let arrays = insert.arrays(params)?;
+                let rows = self.complete_rows(&insert.def, insert.targets(), &arrays, 1).await?;
+                let table = insert.def.id;
+                slot.blocking(move |t| t.insert(table, rows)).await??;
+                Ok(QueryOutput::command("INSERT 0 1"))
+            }
+        }
     }
 
     /// UPDATE of the row a unique key finds, with PostgreSQL's write rules:

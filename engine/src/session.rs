@@ -425,6 +425,7 @@ impl Session {
             | S::Drop { .. }
             | S::AlterTable(_)
             | S::Truncate(_) => self.ddl(slot, stmt).await,
+            S::Insert(_) | S::Update(_) if let Some(out) = self.literal_fast_write(slot, &stmt).await? => Ok(out),
             S::Insert(insert) => self.insert(slot, insert).await,
             S::Update(update) => self.update(slot, update).await,
             S::Delete(delete) => self.delete(slot, delete).await,
