@@ -5,7 +5,7 @@
 //! is written in one transaction: the open block's, or one of its own that
 //! commits after the last batch.
 
-use datafusion::arrow::datatypes::{DataType, Schema, TimeUnit};
+use datafusion::arrow::datatypes::{DataType, Schema};
 use datafusion::arrow::record_batch::RecordBatch;
 use datafusion::sql::sqlparser::ast::{Ident, ObjectName};
 use futures::StreamExt;
@@ -109,7 +109,7 @@ fn sql_type_of(dt: &DataType) -> Option<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use datafusion::arrow::datatypes::Field;
+    use datafusion::arrow::datatypes::{Field, TimeUnit};
 
     #[test]
     fn arrow_schemas_become_tables() {

@@ -39,6 +39,9 @@ enum Command {
         /// Address for the PostgreSQL protocol.
         #[arg(long, env = "RUSTYDB_PG_LISTEN", default_value = "127.0.0.1:5432")]
         pg_listen: std::net::SocketAddr,
+        /// Address for Arrow Flight SQL (gRPC), or `off`.
+        #[arg(long, env = "RUSTYDB_FLIGHT_LISTEN", default_value = "127.0.0.1:50051", value_parser = parse_listen)]
+        flight_listen: Listen,
         /// Most client connections at once.
         #[arg(long, env = "RUSTYDB_MAX_CONNECTIONS", default_value_t = 100)]
         max_connections: usize,
@@ -73,11 +76,11 @@ fn main() -> ExitCode {
     };
     let result = match cli.command {
         Command::Sql { data, command, file } => runtime.block_on(shell::run(data, command, file)),
-        Command::Serve { data, pg_listen, max_connections, tls_cert, tls_key, user, password } => {
+        Command::Serve { data, pg_listen, flight_listen, max_connections, tls_cert, tls_key, user, password } => {
             let superuser = password.map(|p| (user, p));
             let tls = tls_cert.zip(tls_key).map(|(cert, key)| pgwire::TlsFiles { cert, key });
             let pg = pgwire::PgOptions { listen: pg_listen, max_connections };
-            runtime.block_on(serve(data, pg, tls, superuser))
+            runtime.block_on(serve(data, pg, flight_listen.0, tls, superuser))
         }
     };
     match result {
@@ -89,10 +92,22 @@ fn main() -> ExitCode {
     }
 }
 
+/// A listen address, or none (`off`).
+#[derive(Clone, Debug)]
+struct Listen(Option<std::net::SocketAddr>);
+
+fn parse_listen(text: &str) -> Result<Listen, String> {
+    if text.eq_ignore_ascii_case("off") {
+        return Ok(Listen(None));
+    }
+    text.parse().map(|a| Listen(Some(a))).map_err(|e| format!("{e} (an address such as 127.0.0.1:50051, or off)"))
+}
+
 /// Runs the server until SIGINT or SIGTERM.
 async fn serve(
     data: PathBuf,
     pg: pgwire::PgOptions,
+    flight: Option<std::net::SocketAddr>,
     tls: Option<pgwire::TlsFiles>,
     superuser: Option<(String, String)>,
 ) -> anyhow::Result<ExitCode> {
@@ -112,12 +127,13 @@ async fn serve(
     }
     // Without any password every loopback client is trusted; that must
     // never be reachable from another machine.
-    if !pg.listen.ip().is_loopback() && !db.password_required()? {
-        anyhow::bail!(
-            "refusing to listen on {}: no role has a password, so clients are not authenticated. Set \
-             RUSTYDB_PASSWORD (and RUSTYDB_USER) to create a superuser, or listen on 127.0.0.1",
-            pg.listen
-        );
+    for listen in std::iter::once(pg.listen).chain(flight) {
+        if !listen.ip().is_loopback() && !db.password_required()? {
+            anyhow::bail!(
+                "refusing to listen on {listen}: no role has a password, so clients are not authenticated. Set \
+                 RUSTYDB_PASSWORD (and RUSTYDB_USER) to create a superuser, or listen on 127.0.0.1"
+            );
+        }
     }
     let (listener, addr) = pgwire::bind(&pg).await?;
     println!(
@@ -125,7 +141,38 @@ async fn serve(
         env!("CARGO_PKG_VERSION"),
         data.display()
     );
-    pgwire::serve(db.clone(), listener, pg.max_connections, tls, shutdown_signal()).await;
+    // One shutdown signal stops both front ends.
+    let (stop, stopped) = tokio::sync::watch::channel(false);
+    let when_stopped = move || {
+        let mut stopped = stopped.clone();
+        async move {
+            let _ = stopped.wait_for(|s| *s).await;
+        }
+    };
+    let flight = match flight {
+        None => None,
+        Some(listen) => {
+            let listener = tokio::net::TcpListener::bind(listen)
+                .await
+                .with_context(|| format!("listening for Flight SQL on {listen}"))?;
+            let addr = listener.local_addr()?;
+            println!("RustyDB listening for Arrow Flight SQL clients on grpc://{addr}");
+            Some(tokio::spawn(rustydb_flight::serve(db.clone(), listener, when_stopped())))
+        }
+    };
+    let pg_stopped = when_stopped();
+    tokio::spawn(async move {
+        shutdown_signal().await;
+        let _ = stop.send(true);
+    });
+    pgwire::serve(db.clone(), listener, pg.max_connections, tls, pg_stopped).await;
+    if let Some(flight) = flight {
+        match flight.await {
+            Ok(Ok(())) => {}
+            Ok(Err(e)) => eprintln!("rustydb: Flight SQL stopped with an error: {e}"),
+            Err(e) => eprintln!("rustydb: Flight SQL task failed: {e}"),
+        }
+    }
     db.storage().flush().context("flushing the WAL at shutdown")?;
     println!("RustyDB stopped");
     Ok(ExitCode::SUCCESS)

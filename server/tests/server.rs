@@ -7,6 +7,8 @@ use std::process::{Child, Command, Stdio};
 pub struct Server {
     pub child: Child,
     pub port: u16,
+    /// Where Arrow Flight SQL listens.
+    pub flight_port: u16,
     /// Superuser password (RUSTYDB_PASSWORD) the clients send, if any.
     pub password: Option<String>,
     _dir: Option<tempfile::TempDir>,
@@ -37,9 +39,12 @@ impl Server {
     }
 
     fn launch(data: &std::path::Path, password: Option<&str>, args: &[&str]) -> Server {
-        let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+        let free_port = || std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+        let (port, flight_port) = (free_port(), free_port());
         let mut cmd = Command::new(env!("CARGO_BIN_EXE_rustydb"));
-        cmd.args(["serve", "--pg-listen", &format!("127.0.0.1:{port}"), "--max-connections", "8", "--data"])
+        cmd.args(["serve", "--pg-listen", &format!("127.0.0.1:{port}")])
+            .args(["--flight-listen", &format!("127.0.0.1:{flight_port}")])
+            .args(["--max-connections", "8", "--data"])
             .arg(data)
             .args(args)
             .env_remove("RUSTYDB_PASSWORD")
@@ -52,7 +57,7 @@ impl Server {
         let mut line = String::new();
         BufReader::new(child.stdout.as_mut().unwrap()).read_line(&mut line).unwrap();
         assert!(line.contains("listening"), "unexpected first line: {line}");
-        Server { child, port, password: password.map(str::to_owned), _dir: None }
+        Server { child, port, flight_port, password: password.map(str::to_owned), _dir: None }
     }
 
     /// Environment for PostgreSQL client tools (psql, pgbench).
