@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
 # Installs what the end-to-end tests need, idempotently: the PostgreSQL
 # client tools (psql, pgbench), openssl for test certificates, the
-# Python drivers (psycopg 3, asyncpg, SQLAlchemy) and PgJDBC with a Java
-# runtime. Safe to
-# run repeatedly; does nothing when everything is present.
+# Python drivers (psycopg 3, asyncpg, SQLAlchemy, ADBC Flight SQL with
+# pyarrow) and PgJDBC with a Java runtime. Safe to run repeatedly; does
+# nothing when everything is present.
 set -euo pipefail
 
 if [ "$(id -u)" -ne 0 ] && command -v sudo >/dev/null 2>&1; then SUDO=sudo; else SUDO=""; fi
@@ -52,4 +52,10 @@ if ! python3 -c "import sqlalchemy" >/dev/null 2>&1; then
   python3 -m pip install --quiet --disable-pip-version-check "sqlalchemy>=2.0,<2.1" \
     || python3 -m pip install --quiet --disable-pip-version-check --break-system-packages "sqlalchemy>=2.0,<2.1"
 fi
+if ! python3 -c "import adbc_driver_flightsql.dbapi, pyarrow.flight" >/dev/null 2>&1; then
+  echo "installing the ADBC Flight SQL driver and pyarrow"
+  python3 -m pip install --quiet --disable-pip-version-check "adbc-driver-flightsql>=1.0" "pyarrow>=14" \
+    || python3 -m pip install --quiet --disable-pip-version-check --break-system-packages "adbc-driver-flightsql>=1.0" "pyarrow>=14"
+fi
 python3 -c "import psycopg, asyncpg, sqlalchemy; print('psycopg', psycopg.__version__, 'asyncpg', asyncpg.__version__, 'sqlalchemy', sqlalchemy.__version__)"
+python3 -c "import adbc_driver_flightsql, pyarrow; print('adbc_driver_flightsql', adbc_driver_flightsql.__version__, 'pyarrow', pyarrow.__version__)"

@@ -40,6 +40,7 @@ pub use error::{EngineError, Result};
 pub use ingest::create_table_sql;
 pub use interrupt::Interrupt;
 pub use names::{BOOTSTRAP_USER, DATABASE_NAME, quote as quote_ident};
+pub use parse::numbered_parameters;
 pub use pg_binary::decode_binary;
 pub use prepared::Prepared;
 pub use rustydb_catalog::SCRAM_ITERATIONS;

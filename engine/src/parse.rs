@@ -44,6 +44,36 @@ pub fn parse(sql: &str) -> Result<Vec<Statement>> {
     Ok(statements)
 }
 
+/// SQL with `?` parameter markers (ODBC / JDBC / ADBC style, which Arrow
+/// Flight SQL clients send) rewritten to PostgreSQL's `$1, $2, ...`. Text
+/// in string literals, quoted identifiers and comments is left as it is.
+pub fn numbered_parameters(sql: &str) -> Result<String> {
+    let dialect = PostgreSqlDialect {};
+    let tokens = Tokenizer::new(&dialect, sql)
+        .with_unescape(false)
+        .tokenize()
+        .map_err(|e| EngineError::syntax(e.to_string()))?;
+    if !tokens.iter().any(|t| matches!(t, Token::Question) || matches!(t, Token::Placeholder(p) if p == "?")) {
+        return Ok(sql.to_owned());
+    }
+    let mut n = 0;
+    let mut out = String::with_capacity(sql.len() + 8);
+    for token in tokens {
+        match token {
+            Token::Question => {
+                n += 1;
+                out.push_str(&format!("${n}"));
+            }
+            Token::Placeholder(p) if p == "?" => {
+                n += 1;
+                out.push_str(&format!("${n}"));
+            }
+            other => out.push_str(&other.to_string()),
+        }
+    }
+    Ok(out)
+}
+
 /// Client metadata queries (psql's `\d`, drivers, BI tools) use PostgreSQL
 /// syntax DataFusion lacks: `'t'::regclass`, `OPERATOR(pg_catalog.~)`,
 /// `= ANY(array)`, qualified function names. datafusion-pg-catalog's parser
@@ -637,6 +667,15 @@ mod tests {
             sql("SELECT ARRAY(SELECT b.n FROM b WHERE b.k = t.k ORDER BY 1) FROM t"),
             "SELECT coalesce((SELECT array_agg(b.n ORDER BY b.n) FROM b WHERE b.k = t.k), ARRAY[]) FROM t"
         );
+    }
+
+    #[test]
+    fn question_marks_become_numbered_parameters() {
+        assert_eq!(
+            numbered_parameters("SELECT a FROM t WHERE b = ? AND c = '?' AND \"?\" = ? -- ?").unwrap(),
+            "SELECT a FROM t WHERE b = $1 AND c = '?' AND \"?\" = $2 -- ?"
+        );
+        assert_eq!(numbered_parameters("SELECT 'it''s', $1").unwrap(), "SELECT 'it''s', $1");
     }
 
     #[test]

@@ -11,7 +11,8 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use base64::Engine as _;
-use base64::prelude::BASE64_STANDARD;
+use base64::alphabet::STANDARD;
+use base64::engine::{DecodePaddingMode, GeneralPurpose, GeneralPurposeConfig};
 use parking_lot::Mutex;
 use rand::RngCore;
 use rustydb_engine::{BOOTSTRAP_USER, Database};
@@ -95,9 +96,13 @@ fn basic_credentials(value: &str) -> Result<(String, String), Status> {
     let encoded = value
         .strip_prefix("Basic ")
         .ok_or_else(|| Status::unauthenticated("the handshake takes basic authentication"))?;
-    let decoded = BASE64_STANDARD
-        .decode(encoded.trim())
-        .map_err(|_| Status::unauthenticated("basic credentials are not base64"))?;
+    // Padding is optional: ADBC's Go driver leaves it out.
+    const BASE64: GeneralPurpose = GeneralPurpose::new(
+        &STANDARD,
+        GeneralPurposeConfig::new().with_decode_padding_mode(DecodePaddingMode::Indifferent),
+    );
+    let decoded =
+        BASE64.decode(encoded.trim()).map_err(|_| Status::unauthenticated("basic credentials are not base64"))?;
     let text = String::from_utf8(decoded).map_err(|_| Status::unauthenticated("basic credentials are not UTF-8"))?;
     let (user, password) =
         text.split_once(':').ok_or_else(|| Status::unauthenticated("basic credentials need user:password"))?;
@@ -107,11 +112,14 @@ fn basic_credentials(value: &str) -> Result<(String, String), Status> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use base64::prelude::{BASE64_STANDARD, BASE64_STANDARD_NO_PAD};
 
     #[test]
     fn basic_credentials_parse() {
         let value = format!("Basic {}", BASE64_STANDARD.encode("ann:pa:ss"));
         assert_eq!(basic_credentials(&value).unwrap(), ("ann".into(), "pa:ss".into()));
+        let unpadded = format!("Basic {}", BASE64_STANDARD_NO_PAD.encode("ann:pw"));
+        assert_eq!(basic_credentials(&unpadded).unwrap(), ("ann".into(), "pw".into()));
         assert!(basic_credentials("Bearer x").is_err());
         assert!(basic_credentials("Basic !!!").is_err());
     }

@@ -42,6 +42,7 @@ use prost::Message;
 use rand::RngCore;
 use rustydb_engine::{
     DATABASE_NAME, Database, EngineError, Interrupt, Prepared, QueryOutput, Session, create_table_sql,
+    numbered_parameters,
 };
 use tonic::metadata::MetadataValue;
 use tonic::{Request, Response, Status, Streaming};
@@ -267,7 +268,8 @@ impl FlightSqlService for FlightSqlServer {
     ) -> Result<Response<FlightInfo>, Status> {
         let user = self.user(&request)?;
         let session = self.session_for(&user, query.transaction_id.as_ref())?;
-        let prepared = session.lock().await.prepare(&query.query, &[]).await.map_err(to_status)?;
+        let sql = numbered_parameters(&query.query).map_err(to_status)?;
+        let prepared = session.lock().await.prepare(&sql, &[]).await.map_err(to_status)?;
         let (schema, prepared) = match prepared.schema() {
             Some(schema) => (schema.as_ref().clone(), Some(prepared)),
             // Not a query (clients send DDL this way too): it runs now.
@@ -355,7 +357,9 @@ impl FlightSqlService for FlightSqlServer {
     ) -> Result<ActionCreatePreparedStatementResult, Status> {
         let user = self.user(&request)?;
         let session = self.session_for(&user, query.transaction_id.as_ref())?;
-        let prepared = session.lock().await.prepare(&query.query, &[]).await.map_err(to_status)?;
+        // Flight SQL clients mark parameters with `?`.
+        let sql = numbered_parameters(&query.query).map_err(to_status)?;
+        let prepared = session.lock().await.prepare(&sql, &[]).await.map_err(to_status)?;
         let dataset = prepared.schema().map(|s| s.as_ref().clone()).unwrap_or_else(Schema::empty);
         let parameters = Schema::new(
             prepared
@@ -421,6 +425,13 @@ impl FlightSqlService for FlightSqlServer {
     ) -> Result<Response<FlightInfo>, Status> {
         let user = self.user(&request)?;
         let entry = self.prepared_entry(&user, &query.prepared_statement_handle)?;
+        if entry.prepared.schema().is_none() {
+            // A statement without rows (DDL, DML) executed as a query: it
+            // runs now, since clients read no result for it (ADBC's
+            // cursor.execute prepares everything).
+            let params = entry.params.lock().clone();
+            execute_rows(&entry.session, &entry.prepared, params.as_ref()).await?;
+        }
         let schema = entry.prepared.schema().map(|s| s.as_ref().clone()).unwrap_or_else(Schema::empty);
         let ticket = query.as_any().encode_to_vec();
         Ok(Response::new(flight_info(&schema, ticket, request.into_inner())?))
@@ -433,8 +444,11 @@ impl FlightSqlService for FlightSqlServer {
     ) -> Result<Response<DoGetStream>, Status> {
         let user = self.user(&request)?;
         let entry = self.prepared_entry(&user, &query.prepared_statement_handle)?;
+        let Some(schema) = entry.prepared.schema().cloned() else {
+            // It ran at GetFlightInfo.
+            return Ok(Response::new(batches_stream(Arc::new(Schema::empty()), futures::stream::empty())));
+        };
         let params = entry.params.lock().clone();
-        let schema = entry.prepared.schema().cloned().unwrap_or_else(|| Arc::new(Schema::empty()));
         let outputs = execute_rows(&entry.session, &entry.prepared, params.as_ref()).await?;
         let streams = outputs.into_iter().filter_map(|out| match out {
             QueryOutput::Rows { stream, .. } => Some(stream.map_err(EngineError::from)),

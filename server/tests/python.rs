@@ -14,6 +14,7 @@ fn run_script(script: &str) {
     let out = Command::new("python3")
         .arg(&path)
         .arg(server.port.to_string())
+        .arg(server.flight_port.to_string())
         .env("PGPASSWORD", "py-secret")
         .output()
         .expect("python3 is installed by scripts/install-test-deps.sh");
@@ -35,4 +36,9 @@ fn asyncpg_binary_types_prepared_transactions_and_binary_copy() {
 #[test]
 fn sqlalchemy_orm_round_trip_and_column_reflection() {
     run_script("sqlalchemy_client.py");
+}
+
+#[test]
+fn adbc_flight_sql_queries_ingests_browses_and_meets_postgres_clients() {
+    run_script("adbc_client.py");
 }
