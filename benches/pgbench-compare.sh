@@ -20,25 +20,13 @@ WORK=$(mktemp -d)
 RUSTY_PORT=${RUSTY_PORT:-54400}
 PG_PORT=${PG_PORT:-54401}
 
-PGBIN=$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -1 || true)
-if [ -z "$PGBIN" ] || [ ! -x "$PGBIN/postgres" ]; then
-  if [ "$(id -u)" -ne 0 ] && command -v sudo >/dev/null 2>&1; then SUDO=sudo; else SUDO=""; fi
-  $SUDO apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq postgresql >/dev/null
-  PGBIN=$(ls -d /usr/lib/postgresql/*/bin | sort -V | tail -1)
-fi
-
+source "$ROOT/benches/postgres.sh"
 cleanup() {
   [ -n "${RUSTY_PID:-}" ] && kill "$RUSTY_PID" 2>/dev/null || true
-  [ -d "$WORK/pg" ] && su_pg "$PGBIN/pg_ctl" -D "$WORK/pg" -m immediate stop >/dev/null 2>&1 || true
+  stop_postgres
   rm -rf "$WORK"
 }
 trap cleanup EXIT
-
-# PostgreSQL refuses to run as root: run it as the postgres user when we are root.
-su_pg() {
-  if [ "$(id -u)" -eq 0 ]; then runuser -u postgres -- "$@"; else "$@"; fi
-}
 
 (cd "$ROOT" && cargo build --release --quiet --bin rustydb)
 
@@ -63,11 +51,7 @@ R_TPCB_S=$(run_load tpcb "$RUSTY_PORT" rustydb | awk '{print $2}')
 kill "$RUSTY_PID"; wait "$RUSTY_PID" 2>/dev/null || true; RUSTY_PID=
 
 # PostgreSQL, default settings (fsync and synchronous_commit on)
-mkdir -p "$WORK/pg" && chmod 777 "$WORK"
-[ "$(id -u)" -eq 0 ] && chown postgres "$WORK/pg"
-su_pg "$PGBIN/initdb" -D "$WORK/pg" -U rustydb --auth=trust >/dev/null
-su_pg "$PGBIN/pg_ctl" -D "$WORK/pg" -o "-p $PG_PORT -k $WORK -c listen_addresses=127.0.0.1" -w -l "$WORK/pg.log" start >/dev/null
-PGHOST=127.0.0.1 PGPORT=$PG_PORT psql -q -U rustydb -d postgres -c "CREATE DATABASE rustydb" >/dev/null
+start_postgres "$WORK/pg" "$PG_PORT"
 init "$PG_PORT" rustydb
 P_SELECT=$(run_load select "$PG_PORT" rustydb -S -M prepared | awk '{print $2}')
 P_TPCB_P=$(run_load tpcb "$PG_PORT" rustydb -M prepared | awk '{print $2}')
