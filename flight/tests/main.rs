@@ -324,3 +324,26 @@ async fn metadata_calls_describe_the_catalog() {
     let names = strings(&fetch(&mut c, info).await, "type_name");
     assert!(names.contains(&"bigint".to_owned()), "{names:?}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_planned_query_can_be_cancelled_and_large_results_stream() {
+    use arrow_flight::{Action, CancelFlightInfoRequest, CancelFlightInfoResult, CancelStatus};
+    use prost::Message;
+    let served = serve(None).await;
+    let mut c = client(&served).await;
+    let info = c.execute("SELECT 1".into(), None).await.unwrap();
+    let ticket = info.endpoint[0].ticket.clone().unwrap();
+    let body = CancelFlightInfoRequest::new(info).encode_to_vec();
+    let mut results = c.do_action(Action { r#type: "CancelFlightInfo".into(), body: body.into() }).await.unwrap();
+    let result = results.try_next().await.unwrap().expect("one result");
+    let status = CancelFlightInfoResult::decode(result.body).unwrap().status;
+    assert_eq!(status, CancelStatus::Cancelled as i32);
+    assert_eq!(code_of(c.do_get(ticket).await.unwrap_err()).0, Code::NotFound, "a cancelled query is gone");
+
+    // A result larger than one batch arrives as a stream of batches.
+    let info = c.execute("SELECT value FROM generate_series(1, 300000) AS s(value)".into(), None).await.unwrap();
+    let batches = fetch(&mut c, info).await;
+    assert!(batches.len() > 1, "{} batches", batches.len());
+    assert_eq!(batches.iter().map(|b| b.num_rows()).sum::<usize>(), 300_000);
+    assert_eq!(int64s(&batches, 0).iter().sum::<i64>(), (1..=300_000i64).sum::<i64>());
+}
