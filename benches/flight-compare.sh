@@ -21,13 +21,13 @@ PG_PORT=${PG_PORT:-54412}
 
 "$ROOT/scripts/install-test-deps.sh" >/dev/null
 source "$ROOT/benches/postgres.sh"
+stop_rustydb() { if [ -n "${RUSTY_PID:-}" ]; then kill "$RUSTY_PID" 2>/dev/null || true; fi; }
 trap 'stop_rustydb; stop_postgres; rm -rf "$WORK"' EXIT
 
 (cd "$ROOT" && cargo build --release --quiet --bin rustydb)
 "$CARGO_TARGET_DIR/release/rustydb" serve --data "$WORK/rusty" --pg-listen "127.0.0.1:$RUSTY_PORT" \
   --flight-listen "127.0.0.1:$FLIGHT_PORT" >/dev/null 2>&1 &
 RUSTY_PID=$!
-stop_rustydb() { [ -n "${RUSTY_PID:-}" ] && kill "$RUSTY_PID" 2>/dev/null || true; }
 for _ in $(seq 50); do pg_isready -q -h 127.0.0.1 -p "$RUSTY_PORT" && break; sleep 0.2; done
 start_postgres "$WORK/pg" "$PG_PORT"
 

@@ -8,7 +8,6 @@ mod ingest;
 mod metadata;
 mod service;
 
-use std::net::SocketAddr;
 use std::sync::Arc;
 
 use arrow_flight::flight_service_server::FlightServiceServer;
@@ -21,10 +20,18 @@ pub use service::FlightSqlServer;
 /// Largest message a client may send (a DoPut batch, for example).
 pub const MESSAGE_BYTES_MAX: usize = 64 * 1024 * 1024;
 
-/// Serves Flight SQL on `listener` until `shutdown` resolves.
+/// A certificate chain and private key, both PEM, for gRPC over TLS.
+pub struct FlightTls {
+    pub cert_pem: Vec<u8>,
+    pub key_pem: Vec<u8>,
+}
+
+/// Serves Flight SQL on `listener` (over TLS when `tls` is given) until
+/// `shutdown` resolves.
 pub async fn serve(
     db: Arc<Database>,
     listener: tokio::net::TcpListener,
+    tls: Option<FlightTls>,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
     let service = FlightSqlServer::new(db).map_err(|s| format!("starting Flight SQL: {}", s.message()))?;
@@ -32,11 +39,11 @@ pub async fn serve(
         .max_decoding_message_size(MESSAGE_BYTES_MAX)
         .max_encoding_message_size(MESSAGE_BYTES_MAX);
     let incoming = tonic::transport::server::TcpIncoming::from(listener);
-    tonic::transport::Server::builder().add_service(server).serve_with_incoming_shutdown(incoming, shutdown).await?;
+    let mut builder = tonic::transport::Server::builder();
+    if let Some(tls) = tls {
+        let identity = tonic::transport::Identity::from_pem(tls.cert_pem, tls.key_pem);
+        builder = builder.tls_config(tonic::transport::ServerTlsConfig::new().identity(identity))?;
+    }
+    builder.add_service(server).serve_with_incoming_shutdown(incoming, shutdown).await?;
     Ok(())
-}
-
-/// The address a listener is bound to, for messages.
-pub fn describe(addr: SocketAddr) -> String {
-    format!("Flight SQL on grpc://{addr}")
 }

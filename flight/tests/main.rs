@@ -31,7 +31,7 @@ async fn serve(password: Option<&str>) -> Served {
     }
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
-    tokio::spawn(rustydb_flight::serve(db, listener, std::future::pending()));
+    tokio::spawn(rustydb_flight::serve(db, listener, None, std::future::pending()));
     Served { addr, _dir: dir }
 }
 

@@ -117,7 +117,8 @@ async fn serve(
     }
     // Without a certificate an SSLRequest is answered 'N' and clients that
     // require TLS stop there.
-    let tls = tls.as_ref().map(pgwire::tls_acceptor).transpose()?;
+    let tls_files = tls;
+    let tls = tls_files.as_ref().map(pgwire::tls_acceptor).transpose()?;
     let db =
         rustydb_engine::Database::open(&data).with_context(|| format!("opening the database in {}", data.display()))?;
     if let Some((user, password)) = superuser
@@ -156,8 +157,18 @@ async fn serve(
                 .await
                 .with_context(|| format!("listening for Flight SQL on {listen}"))?;
             let addr = listener.local_addr()?;
-            println!("RustyDB listening for Arrow Flight SQL clients on grpc://{addr}");
-            Some(tokio::spawn(rustydb_flight::serve(db.clone(), listener, when_stopped())))
+            // The same certificate as the PostgreSQL front end's.
+            let tls = match &tls_files {
+                None => None,
+                Some(files) => Some(rustydb_flight::FlightTls {
+                    cert_pem: std::fs::read(&files.cert)
+                        .with_context(|| format!("reading {}", files.cert.display()))?,
+                    key_pem: std::fs::read(&files.key).with_context(|| format!("reading {}", files.key.display()))?,
+                }),
+            };
+            let scheme = if tls.is_some() { "grpc+tls" } else { "grpc" };
+            println!("RustyDB listening for Arrow Flight SQL clients on {scheme}://{addr}");
+            Some(tokio::spawn(rustydb_flight::serve(db.clone(), listener, tls, when_stopped())))
         }
     };
     let pg_stopped = when_stopped();

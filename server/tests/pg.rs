@@ -296,7 +296,9 @@ fn tls_is_offered_when_a_certificate_is_configured() {
     let dir = tempfile::tempdir().unwrap();
     let (cert, key) = (dir.path().join("server.crt"), dir.path().join("server.key"));
     let made = Command::new("openssl")
-        .args(["req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2", "-subj", "/CN=localhost", "-keyout"])
+        .args(["req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2", "-subj", "/CN=localhost"])
+        // gRPC clients match the host against the subject alternative names.
+        .args(["-addext", "subjectAltName=DNS:localhost,IP:127.0.0.1", "-keyout"])
         .arg(&key)
         .arg("-out")
         .arg(&cert)
@@ -309,6 +311,22 @@ fn tls_is_offered_when_a_certificate_is_configured() {
     assert_eq!(code, 0, "{err}");
     assert!(out.contains("SSL connection (protocol: TLSv1."), "{out}");
     assert!(out.contains("42"), "{out}");
+
+    // Flight SQL serves gRPC over TLS with the same certificate.
+    let script = "import sys, pyarrow.flight as f\n\
+        c = f.FlightClient(f'grpc+tls://localhost:{sys.argv[1]}', tls_root_certs=open(sys.argv[2], 'rb').read())\n\
+        token = c.authenticate_basic_token('rustydb', 'tls-pw')\n\
+        print('flight tls:', token[0].decode())";
+    let out = Command::new("python3")
+        .args(["-c", script, &server.flight_port.to_string(), c])
+        .output()
+        .expect("python3 with pyarrow is installed by scripts/install-test-deps.sh");
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success() && text.contains("flight tls: authorization"),
+        "{text}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
 
     // Without a certificate, a client that requires TLS is refused.
     let plain = Server::start();
