@@ -130,6 +130,18 @@ impl FlightSqlServer {
         }
     }
 
+    /// FlightInfo for a metadata command: its ticket is the command itself,
+    /// which DoGet answers.
+    fn command_info(
+        &self,
+        request: Request<FlightDescriptor>,
+        command: &impl ProstMessageExt,
+        schema: &Schema,
+    ) -> Result<Response<FlightInfo>, Status> {
+        self.user(&request)?;
+        Ok(Response::new(flight_info(schema, command.as_any().encode_to_vec(), request.into_inner())?))
+    }
+
     fn prepared_entry(&self, user: &str, handle: &Bytes) -> Result<Arc<PreparedEntry>, Status> {
         match self.statements.lock().get(handle) {
             Some(e) if e.user == user => Ok(e.clone()),
@@ -562,9 +574,7 @@ impl FlightSqlService for FlightSqlServer {
         query: CommandGetCatalogs,
         request: Request<FlightDescriptor>,
     ) -> Result<Response<FlightInfo>, Status> {
-        self.user(&request)?;
-        let schema = query.clone().into_builder().schema();
-        Ok(Response::new(flight_info(&schema, query.as_any().encode_to_vec(), request.into_inner())?))
+        self.command_info(request, &query, &query.clone().into_builder().schema())
     }
 
     async fn do_get_catalogs(
@@ -583,9 +593,7 @@ impl FlightSqlService for FlightSqlServer {
         query: CommandGetDbSchemas,
         request: Request<FlightDescriptor>,
     ) -> Result<Response<FlightInfo>, Status> {
-        self.user(&request)?;
-        let schema = query.clone().into_builder().schema();
-        Ok(Response::new(flight_info(&schema, query.as_any().encode_to_vec(), request.into_inner())?))
+        self.command_info(request, &query, &query.clone().into_builder().schema())
     }
 
     async fn do_get_schemas(
@@ -607,9 +615,7 @@ impl FlightSqlService for FlightSqlServer {
         query: CommandGetTables,
         request: Request<FlightDescriptor>,
     ) -> Result<Response<FlightInfo>, Status> {
-        self.user(&request)?;
-        let schema = query.clone().into_builder().schema();
-        Ok(Response::new(flight_info(&schema, query.as_any().encode_to_vec(), request.into_inner())?))
+        self.command_info(request, &query, &query.clone().into_builder().schema())
     }
 
     async fn do_get_tables(
@@ -633,9 +639,7 @@ impl FlightSqlService for FlightSqlServer {
         query: CommandGetTableTypes,
         request: Request<FlightDescriptor>,
     ) -> Result<Response<FlightInfo>, Status> {
-        self.user(&request)?;
-        let schema = query.clone().into_builder().schema();
-        Ok(Response::new(flight_info(&schema, query.as_any().encode_to_vec(), request.into_inner())?))
+        self.command_info(request, &query, &query.clone().into_builder().schema())
     }
 
     async fn do_get_table_types(
@@ -654,9 +658,7 @@ impl FlightSqlService for FlightSqlServer {
         query: CommandGetSqlInfo,
         request: Request<FlightDescriptor>,
     ) -> Result<Response<FlightInfo>, Status> {
-        self.user(&request)?;
-        let schema = query.clone().into_builder(&self.sql_info).schema();
-        Ok(Response::new(flight_info(&schema, query.as_any().encode_to_vec(), request.into_inner())?))
+        self.command_info(request, &query, &query.clone().into_builder(&self.sql_info).schema())
     }
 
     async fn do_get_sql_info(
@@ -674,9 +676,7 @@ impl FlightSqlService for FlightSqlServer {
         query: CommandGetPrimaryKeys,
         request: Request<FlightDescriptor>,
     ) -> Result<Response<FlightInfo>, Status> {
-        self.user(&request)?;
-        let ticket = query.as_any().encode_to_vec();
-        Ok(Response::new(flight_info(&metadata::primary_keys_schema(), ticket, request.into_inner())?))
+        self.command_info(request, &query, &metadata::primary_keys_schema())
     }
 
     async fn do_get_primary_keys(
@@ -694,9 +694,7 @@ impl FlightSqlService for FlightSqlServer {
         query: CommandGetXdbcTypeInfo,
         request: Request<FlightDescriptor>,
     ) -> Result<Response<FlightInfo>, Status> {
-        self.user(&request)?;
-        let schema = query.clone().into_builder(&self.xdbc_types).schema();
-        Ok(Response::new(flight_info(&schema, query.as_any().encode_to_vec(), request.into_inner())?))
+        self.command_info(request, &query, &query.clone().into_builder(&self.xdbc_types).schema())
     }
 
     async fn do_get_xdbc_type_info(
