@@ -1,6 +1,7 @@
 //! The `rustydb` binary: composition root for the shell (and, later, the
 //! network front ends).
 
+mod config;
 mod format;
 use rustydb_server::pgwire;
 mod shell;
@@ -31,8 +32,13 @@ enum Command {
         #[arg(short = 'f', long = "file")]
         file: Option<PathBuf>,
     },
-    /// Run the server: PostgreSQL protocol on --pg-listen.
+    /// Run the server: PostgreSQL protocol on --pg-listen, Flight SQL on --flight-listen.
     Serve {
+        /// TOML file of these settings (keys: data, pg_listen, flight_listen,
+        /// max_connections, tls_cert, tls_key, user); flags and RUSTYDB_*
+        /// variables win over it.
+        #[arg(long, env = "RUSTYDB_CONFIG")]
+        config: Option<PathBuf>,
         /// Data directory (created if missing).
         #[arg(long, env = "RUSTYDB_DATA", default_value = "rustydb-data")]
         data: PathBuf,
@@ -66,7 +72,14 @@ fn main() -> ExitCode {
         .with_env_filter(tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "warn".into()))
         .with_writer(std::io::stderr)
         .init();
-    let cli = Cli::parse();
+    let args = match config::with_file_settings(std::env::args_os().collect()) {
+        Ok(args) => args,
+        Err(e) => {
+            eprintln!("rustydb: {e:#}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let cli = Cli::parse_from(args);
     let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
         Ok(rt) => rt,
         Err(e) => {
@@ -76,7 +89,17 @@ fn main() -> ExitCode {
     };
     let result = match cli.command {
         Command::Sql { data, command, file } => runtime.block_on(shell::run(data, command, file)),
-        Command::Serve { data, pg_listen, flight_listen, max_connections, tls_cert, tls_key, user, password } => {
+        Command::Serve {
+            config: _,
+            data,
+            pg_listen,
+            flight_listen,
+            max_connections,
+            tls_cert,
+            tls_key,
+            user,
+            password,
+        } => {
             let superuser = password.map(|p| (user, p));
             let tls = tls_cert.zip(tls_key).map(|(cert, key)| pgwire::TlsFiles { cert, key });
             let pg = pgwire::PgOptions { listen: pg_listen, max_connections };
