@@ -77,7 +77,13 @@ struct PreparedEntry {
 struct Transaction {
     user: String,
     session: Shared,
+    last_used: Instant,
 }
+
+/// A transaction no call has used for this long is rolled back (dropping
+/// its session releases its locks): a client that went away must not
+/// hold them until restart.
+const TRANSACTION_IDLE_MAX: Duration = Duration::from_secs(30 * 60);
 
 /// The Flight SQL service of one database.
 pub struct FlightSqlServer {
@@ -122,8 +128,11 @@ impl FlightSqlServer {
     fn session_for(&self, user: &str, transaction_id: Option<&Bytes>) -> Result<Shared, Status> {
         match transaction_id.filter(|id| !id.is_empty()) {
             None => Ok(self.new_session(user)),
-            Some(id) => match self.transactions.lock().get(id) {
-                Some(t) if t.user == user => Ok(t.session.clone()),
+            Some(id) => match self.transactions.lock().get_mut(id) {
+                Some(t) if t.user == user => {
+                    t.last_used = Instant::now();
+                    Ok(t.session.clone())
+                }
                 Some(_) => Err(Status::permission_denied("the transaction belongs to another user")),
                 None => Err(Status::not_found("unknown transaction id")),
             },
@@ -503,7 +512,9 @@ impl FlightSqlService for FlightSqlServer {
         let session = self.new_session(&user);
         session.lock().await.execute("BEGIN").await.map_err(to_status)?;
         let id = new_handle();
-        self.transactions.lock().insert(id.clone(), Transaction { user, session });
+        let mut transactions = self.transactions.lock();
+        transactions.retain(|_, t| t.last_used.elapsed() < TRANSACTION_IDLE_MAX);
+        transactions.insert(id.clone(), Transaction { user, session, last_used: Instant::now() });
         Ok(ActionBeginTransactionResult { transaction_id: id })
     }
 
