@@ -100,6 +100,7 @@ fn rewrite_catalog_queries(sql: &str, statements: &mut [Statement]) -> Vec<bool>
             Box::new(CurrentUserVariableToSessionUserFunctionCall),
             Box::new(StripCollate),
             Box::new(RewritePgCatalogOperator),
+            Box::new(RegprocNames),
             Box::new(RewriteRegCastToSubquery::new()),
             Box::new(FixVersionColumnName),
         ]
@@ -118,6 +119,31 @@ fn rewrite_catalog_queries(sql: &str, statements: &mut [Statement]) -> Vec<bool>
         *replaced = true;
     }
     replaced
+}
+
+/// `'pg_catalog.array_in'::regproc` is the function's name itself: pg_type's
+/// regproc columns (typinput, ...) hold names, which PgJDBC's type cache
+/// compares with such casts. Runs before datafusion-pg-catalog's rule that
+/// turns the cast into a pg_proc OID lookup.
+#[derive(Debug)]
+struct RegprocNames;
+
+impl datafusion_pg_catalog::sql::rules::SqlStatementRewriteRule for RegprocNames {
+    fn rewrite(&self, mut s: Statement) -> Statement {
+        use datafusion::sql::sqlparser::ast::{Expr, Value, visit_expressions_mut};
+        let _ = visit_expressions_mut(&mut s, |e: &mut Expr| {
+            if let Expr::Cast { expr, data_type, .. } = e
+                && data_type.to_string().to_ascii_lowercase().trim_start_matches("pg_catalog.") == "regproc"
+                && let Expr::Value(v) = expr.as_ref()
+                && let Value::SingleQuotedString(name) = &v.value
+            {
+                let bare = name.strip_prefix("pg_catalog.").unwrap_or(name);
+                *e = Expr::value(Value::SingleQuotedString(bare.to_owned()));
+            }
+            std::ops::ControlFlow::<()>::Continue(())
+        });
+        s
+    }
 }
 
 /// Catalog queries look up one row per outer row with correlated scalar
@@ -282,8 +308,6 @@ fn conjuncts(e: &AstExpr) -> Vec<&AstExpr> {
 ///   functions, so it pairs with `unnest(arr)` beside it;
 /// - `information_schema._pg_expandarray(arr)`, the set of (x, n) pairs,
 ///   is `unnest(_pg_expandarray(arr))` over our list-returning function;
-/// - `'pg_catalog.array_in'::regproc` is the name itself, which is what
-///   pg_type's regproc columns hold (PgJDBC's type cache compares them);
 /// - `ARRAY(SELECT x ...)` is `coalesce((SELECT array_agg(x) ...), ARRAY[])`
 ///   (psql's `\du` lists role memberships so).
 fn postgres_expressions(stmt: &mut Statement) {
@@ -300,28 +324,6 @@ fn postgres_expressions(stmt: &mut Statement) {
                         let index = Expr::value(Value::SingleQuotedString(field.value.clone()));
                         *access = AccessExpr::Subscript(Subscript::Index { index });
                     }
-                }
-            }
-            // pg_type's regproc columns (typinput, ...) hold function names.
-            Expr::Cast { expr, data_type, .. }
-                if data_type.to_string().to_ascii_lowercase().trim_start_matches("pg_catalog.") == "regproc"
-                    && let Expr::Value(v) = expr.as_ref()
-                    && let Value::SingleQuotedString(name) = &v.value =>
-            {
-                let bare = name.strip_prefix("pg_catalog.").unwrap_or(name);
-                *e = Expr::value(Value::SingleQuotedString(bare.to_owned()));
-            }
-            // The same cast as datafusion-pg-catalog rewrites it (to an OID
-            // lookup, which would not compare with those names).
-            Expr::Subquery(q) => {
-                let text = q.to_string();
-                if let Some(name) = text
-                    .strip_prefix("SELECT oid FROM pg_catalog.pg_proc WHERE proname = '")
-                    .and_then(|rest| rest.strip_suffix(" LIMIT 1").unwrap_or(rest).strip_suffix('\''))
-                    .filter(|name| !name.contains('\''))
-                {
-                    let bare = name.strip_prefix("pg_catalog.").unwrap_or(name);
-                    *e = Expr::value(Value::SingleQuotedString(bare.to_owned()));
                 }
             }
             Expr::Function(f) => {
