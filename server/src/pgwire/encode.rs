@@ -45,10 +45,12 @@ pub fn tag(text: &str) -> Tag {
 
 /// Row descriptions for a result schema in the requested formats.
 pub fn fields(schema: &Schema, format: &Format) -> PgWireResult<Vec<FieldInfo>> {
-    let mut fields = match wire_schema(schema, format) {
-        Some(wire) => arrow_schema_to_pg_fields(&wire, format, None)?,
-        None => arrow_schema_to_pg_fields(schema, format, None)?,
-    };
+    described(schema, wire_schema(schema, format).as_deref(), format)
+}
+
+/// Row descriptions of `schema`, sent as `wire` (see [`wire_schema`]).
+fn described(schema: &Schema, wire: Option<&Schema>, format: &Format) -> PgWireResult<Vec<FieldInfo>> {
+    let mut fields = arrow_schema_to_pg_fields(wire.unwrap_or(schema), format, None)?;
     for (info, field) in fields.iter_mut().zip(schema.fields()) {
         let datatype = match wire_type(field) {
             Some(WireType::Json) => Type::JSON,
@@ -153,9 +155,9 @@ pub fn response(out: QueryOutput, format: &Format) -> PgWireResult<Response> {
             _ => Response::Execution(tag(&t)),
         }),
         QueryOutput::Rows { schema, stream, tag: t } => {
-            let fields = Arc::new(fields(&schema, format)?);
-            let row_fields = fields.clone();
             let wire = wire_schema(&schema, format);
+            let fields = Arc::new(described(&schema, wire.as_deref(), format)?);
+            let row_fields = fields.clone();
             let rows = stream.flat_map(move |batch| {
                 let batch = match &wire {
                     Some(wire) => batch.and_then(|b| Ok(wire_batch(b, wire)?)),
