@@ -51,14 +51,7 @@ impl Session {
                 })
             })
             .await?;
-        match out {
-            QueryOutput::Command { tag } => tag
-                .rsplit(' ')
-                .next()
-                .and_then(|n| n.parse().ok())
-                .ok_or_else(|| EngineError::internal(format!("ingest ended with tag {tag}"))),
-            _ => Err(EngineError::internal("ingest returned rows")),
-        }
+        out.rows_affected().ok_or_else(|| EngineError::internal(format!("ingest ended with {out:?}")))
     }
 }
 

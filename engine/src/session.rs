@@ -119,6 +119,15 @@ impl QueryOutput {
         QueryOutput::Command { tag: tag.into() }
     }
 
+    /// The row count a command's tag reports (`INSERT 0 3`, `UPDATE 2`);
+    /// None for rows and for commands without a count (`CREATE TABLE`).
+    pub fn rows_affected(&self) -> Option<u64> {
+        match self {
+            QueryOutput::Command { tag } => tag.rsplit(' ').next().and_then(|n| n.parse().ok()),
+            _ => None,
+        }
+    }
+
     /// Rows already in memory.
     pub fn from_batches(schema: SchemaRef, batches: Vec<RecordBatch>, tag: Option<String>) -> Self {
         Self::batches(schema, batches, tag)

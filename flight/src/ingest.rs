@@ -7,7 +7,7 @@ use arrow_flight::error::FlightError;
 use arrow_flight::sql::server::PeekableFlightDataStream;
 use arrow_flight::sql::{CommandStatementIngest, TableExistsOption, TableNotExistOption};
 use futures::{StreamExt, TryStreamExt};
-use rustydb_engine::{EngineError, QueryOutput, Session, quote_ident};
+use rustydb_engine::{EngineError, QueryOutput, Session, create_table_sql, quote_ident};
 use tonic::{Request, Status};
 
 use crate::error::to_status;
@@ -43,7 +43,8 @@ pub(crate) async fn ingest(
         .chain(stream.map_err(|e| EngineError::sql("08P01", format!("reading record batches: {e}"))))
         .boxed();
 
-    let (session, explicit) = server.session_for_ingest(user, command.transaction_id.as_ref())?;
+    let explicit = command.transaction_id.as_ref().is_some_and(|id| !id.is_empty());
+    let session = server.session_for(user, command.transaction_id.as_ref())?;
     let mut session = session.lock().await;
     if !explicit {
         session.execute("BEGIN").await.map_err(to_status)?;
@@ -54,7 +55,7 @@ pub(crate) async fn ingest(
             Some(s) => format!("{}.{}", quote_ident(s), quote_ident(table)),
             None => quote_ident(table),
         };
-        let create = FlightSqlServer::create_sql(schema, table, &arrow_schema)?;
+        let create = create_table_sql(schema, table, &arrow_schema).map_err(to_status)?;
         match (exists, if_exists, if_missing) {
             (true, TableExistsOption::Replace, _) => {
                 run(&mut session, &format!("DROP TABLE {name}")).await?;

@@ -41,8 +41,7 @@ use parking_lot::Mutex;
 use prost::Message;
 use rand::RngCore;
 use rustydb_engine::{
-    DATABASE_NAME, Database, EngineError, Interrupt, Prepared, QueryOutput, Session, create_table_sql,
-    numbered_parameters,
+    DATABASE_NAME, Database, EngineError, Interrupt, Prepared, QueryOutput, Session, numbered_parameters,
 };
 use tonic::metadata::MetadataValue;
 use tonic::{Request, Response, Status, Streaming};
@@ -125,7 +124,7 @@ impl FlightSqlServer {
     }
 
     /// The session a call runs in: its transaction's, or a new one.
-    fn session_for(&self, user: &str, transaction_id: Option<&Bytes>) -> Result<Shared, Status> {
+    pub(crate) fn session_for(&self, user: &str, transaction_id: Option<&Bytes>) -> Result<Shared, Status> {
         match transaction_id.filter(|id| !id.is_empty()) {
             None => Ok(self.new_session(user)),
             Some(id) => match self.transactions.lock().get_mut(id) {
@@ -196,12 +195,9 @@ fn one_batch(batch: RecordBatch) -> DoGetStream {
     batches_stream(batch.schema(), futures::stream::iter([Ok(batch)]))
 }
 
-/// Rows a statement's command tag reports (INSERT 0 3, UPDATE 2, ...).
+/// Rows a statement reports changing (0 for DDL and queries).
 fn affected(out: &QueryOutput) -> i64 {
-    match out {
-        QueryOutput::Command { tag } => tag.rsplit(' ').next().and_then(|n| n.parse().ok()).unwrap_or(0),
-        _ => 0,
-    }
+    out.rows_affected().and_then(|n| i64::try_from(n).ok()).unwrap_or(0)
 }
 
 /// One row of a parameter batch as statement parameters.
@@ -719,19 +715,4 @@ impl FlightSqlService for FlightSqlServer {
     }
 
     async fn register_sql_info(&self, _id: i32, _result: &SqlInfo) {}
-}
-
-impl FlightSqlServer {
-    pub(crate) fn session_for_ingest(
-        &self,
-        user: &str,
-        transaction_id: Option<&Bytes>,
-    ) -> Result<(Shared, bool), Status> {
-        let explicit = transaction_id.is_some_and(|id| !id.is_empty());
-        Ok((self.session_for(user, transaction_id)?, explicit))
-    }
-
-    pub(crate) fn create_sql(schema: Option<&str>, table: &str, arrow: &Schema) -> Result<String, Status> {
-        create_table_sql(schema, table, arrow).map_err(to_status)
-    }
 }

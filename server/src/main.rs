@@ -131,7 +131,7 @@ async fn serve(
     data: PathBuf,
     pg: pgwire::PgOptions,
     flight: Option<std::net::SocketAddr>,
-    tls: Option<pgwire::TlsFiles>,
+    tls_files: Option<pgwire::TlsFiles>,
     superuser: Option<(String, String)>,
 ) -> anyhow::Result<ExitCode> {
     use anyhow::Context;
@@ -140,7 +140,6 @@ async fn serve(
     }
     // Without a certificate an SSLRequest is answered 'N' and clients that
     // require TLS stop there.
-    let tls_files = tls;
     let tls = tls_files.as_ref().map(pgwire::tls_acceptor).transpose()?;
     let db =
         rustydb_engine::Database::open(&data).with_context(|| format!("opening the database in {}", data.display()))?;
