@@ -19,6 +19,7 @@ mod error;
 mod fast_path;
 mod ingest;
 mod interrupt;
+mod maintenance;
 mod names;
 mod parse;
 mod pg_binary;

@@ -27,6 +27,7 @@ pub fn parse(sql: &str) -> Result<Vec<Statement>> {
     vacuum_without_options(&mut tokens);
     user_as_role(&mut tokens);
     move_as_fetch(&mut tokens);
+    checkpoint_as_call(&mut tokens);
     let mut statements = Parser::new(&dialect)
         .with_tokens_with_locations(tokens)
         .parse_statements()
@@ -570,6 +571,39 @@ fn insert_move_marker(tokens: &mut Vec<TokenWithSpan>, at: usize) {
     }
 }
 
+/// The procedure a `CHECKPOINT` statement calls.
+pub const CHECKPOINT_PROCEDURE: &str = "rustydb_checkpoint";
+
+/// sqlparser has no CHECKPOINT statement: PostgreSQL's bare `CHECKPOINT`
+/// becomes `CALL rustydb_checkpoint()`, which the engine runs.
+fn checkpoint_as_call(tokens: &mut Vec<TokenWithSpan>) {
+    let mut statement_start = true;
+    let mut i = 0;
+    while i < tokens.len() {
+        match &tokens[i].token {
+            Token::Whitespace(_) => {}
+            Token::SemiColon => statement_start = true,
+            Token::Word(w)
+                if statement_start && w.value.eq_ignore_ascii_case("checkpoint") && w.quote_style.is_none() =>
+            {
+                let span = tokens[i].span;
+                let call = [
+                    Token::make_keyword("CALL"),
+                    Token::Whitespace(Whitespace::Space),
+                    Token::make_word(CHECKPOINT_PROCEDURE, None),
+                    Token::LParen,
+                    Token::RParen,
+                ];
+                tokens.splice(i..=i, call.into_iter().map(|t| TokenWithSpan::new(t, span)));
+                i += 4;
+                statement_start = false;
+            }
+            _ => statement_start = false,
+        }
+        i += 1;
+    }
+}
+
 /// VACUUM has PostgreSQL forms sqlparser does not know (`VACUUM ANALYZE t`,
 /// `VACUUM (VERBOSE) a, b`). The engine has nothing to vacuum yet (old
 /// versions are dropped by checkpoint compaction), so a VACUUM's options
@@ -617,6 +651,16 @@ mod tests {
         // Outside COPY, `on` stays a name.
         let s = parse("select freeze on from t").unwrap();
         assert_eq!(s[0].to_string(), "SELECT freeze AS on FROM t");
+    }
+
+    #[test]
+    fn checkpoint_is_a_call() {
+        let s = parse("checkpoint; CHECKPOINT").unwrap();
+        assert_eq!(s.len(), 2);
+        for stmt in &s {
+            assert_eq!(stmt.to_string(), format!("CALL {CHECKPOINT_PROCEDURE}()"));
+        }
+        assert!(parse("select 1 as checkpoint").unwrap()[0].to_string().contains("AS checkpoint"));
     }
 
     #[test]

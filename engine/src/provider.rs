@@ -20,14 +20,16 @@ use async_trait::async_trait;
 use datafusion::arrow::datatypes::{DataType, Field, Schema, SchemaRef};
 use datafusion::arrow::record_batch::{RecordBatch, RecordBatchOptions};
 use datafusion::catalog::{Session, TableProvider};
+use datafusion::common::stats::Precision;
 use datafusion::common::tree_node::TreeNodeRecursion;
-use datafusion::common::{ScalarValue, project_schema};
+use datafusion::common::{ScalarValue, Statistics, project_schema};
 use datafusion::datasource::TableType;
 use datafusion::error::{DataFusionError, Result as DfResult};
 use datafusion::execution::TaskContext;
 use datafusion::logical_expr::{BinaryExpr, Expr, Operator, TableProviderFilterPushDown};
 use datafusion::physical_expr::{EquivalenceProperties, PhysicalExpr};
 use datafusion::physical_plan::execution_plan::{Boundedness, EmissionType};
+use datafusion::physical_plan::statistics::StatisticsArgs;
 use datafusion::physical_plan::stream::RecordBatchStreamAdapter;
 use datafusion::physical_plan::{
     DisplayAs, DisplayFormatType, ExecutionPlan, Partitioning, PlanProperties, SendableRecordBatchStream,
@@ -35,7 +37,7 @@ use datafusion::physical_plan::{
 use rustydb_catalog::TableDef;
 use rustydb_common::IndexId;
 use rustydb_common::limits::SCAN_BATCH_ROWS_MAX;
-use rustydb_storage::{Chunk, KeyRange, ReadView, ScanCursor, Value};
+use rustydb_storage::{Chunk, KeyRange, ReadView, ScanCursor, ScanPart, Value};
 
 use crate::schema::StatementCell;
 use crate::types::{column_field, scalar_to_value, value_array};
@@ -96,7 +98,7 @@ impl TableProvider for RustyTable {
 
     async fn scan(
         &self,
-        _state: &dyn Session,
+        state: &dyn Session,
         projection: Option<&Vec<usize>>,
         filters: &[Expr],
         limit: Option<usize>,
@@ -114,7 +116,19 @@ impl TableProvider for RustyTable {
                 DataFusionError::Internal(format!("table {} scanned outside of a statement", self.def.name))
             })?
             .view;
-        Ok(Arc::new(RowStoreExec::new(self.def.clone(), view, projection, schema, access, limit)))
+        // Segments are dealt out over partitions so every core scans.
+        let storage_err = |e| DataFusionError::External(Box::new(e));
+        let (partitions, rows) = match access {
+            Access::Full => (
+                view.segment_count(self.def.id)
+                    .map_err(storage_err)?
+                    .clamp(1, state.config().target_partitions().max(1)),
+                Some(view.row_count_estimate(self.def.id).map_err(storage_err)?),
+            ),
+            Access::Index { .. } => (1, None),
+        };
+        let exec = RowStoreExec::new(self.def.clone(), view, projection, schema, access, limit, partitions);
+        Ok(Arc::new(RowStoreExec { estimated_rows: rows, ..exec }))
     }
 }
 
@@ -253,6 +267,9 @@ pub struct RowStoreExec {
     schema: SchemaRef,
     access: Access,
     limit: Option<usize>,
+    partitions: usize,
+    /// Rows the table holds, about (full scans only): join planning uses it.
+    estimated_rows: Option<usize>,
     properties: Arc<PlanProperties>,
 }
 
@@ -270,21 +287,22 @@ impl RowStoreExec {
         schema: SchemaRef,
         access: Access,
         limit: Option<usize>,
+        partitions: usize,
     ) -> Self {
         let properties = Arc::new(PlanProperties::new(
             EquivalenceProperties::new(schema.clone()),
-            Partitioning::UnknownPartitioning(1),
+            Partitioning::UnknownPartitioning(partitions),
             EmissionType::Incremental,
             Boundedness::Bounded,
         ));
-        RowStoreExec { def, view, projection, schema, access, limit, properties }
+        RowStoreExec { def, view, projection, schema, access, limit, partitions, estimated_rows: None, properties }
     }
 }
 
 impl DisplayAs for RowStoreExec {
     fn fmt_as(&self, _t: DisplayFormatType, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match &self.access {
-            Access::Full => write!(f, "RowStoreScan: table={}", self.def.name)?,
+            Access::Full => write!(f, "RowStoreScan: table={} partitions={}", self.def.name, self.partitions)?,
             Access::Index { name, range, .. } => {
                 write!(f, "IndexLookup: table={} index={name} {}", self.def.name, describe_range(range))?
             }
@@ -304,6 +322,7 @@ struct ScanState {
     storage_projection: Vec<usize>,
     output: Vec<Option<usize>>,
     cursor: ScanCursor,
+    part: ScanPart,
     access: Access,
     remaining: Option<usize>,
 }
@@ -316,7 +335,7 @@ impl ScanState {
         let chunk = match &self.access {
             Access::Full => {
                 let max = self.remaining.unwrap_or(SCAN_BATCH_ROWS_MAX).clamp(1, SCAN_BATCH_ROWS_MAX);
-                self.view.scan_chunk(self.def.id, &mut self.cursor, &self.storage_projection, max)
+                self.view.scan_part_chunk(self.def.id, self.part, &mut self.cursor, &self.storage_projection, max)
             }
             Access::Index { id, range, .. } => {
                 if self.cursor == ScanCursor::Done {
@@ -377,9 +396,24 @@ impl ExecutionPlan for RowStoreExec {
         Ok(self)
     }
 
+    fn statistics_from_inputs(&self, _inputs: &[Arc<Statistics>], args: &StatisticsArgs) -> DfResult<Arc<Statistics>> {
+        let mut stats = Statistics::new_unknown(&self.schema);
+        if let Some(total) = self.estimated_rows {
+            let rows = match args.partition() {
+                Some(_) => total.div_ceil(self.partitions),
+                None => total,
+            };
+            stats.num_rows = Precision::Inexact(self.limit.map_or(rows, |l| rows.min(l)));
+        }
+        Ok(Arc::new(stats))
+    }
+
     fn execute(&self, partition: usize, _context: Arc<TaskContext>) -> DfResult<SendableRecordBatchStream> {
-        if partition != 0 {
-            return Err(DataFusionError::Internal(format!("RowStoreExec has one partition, asked for {partition}")));
+        if partition >= self.partitions {
+            return Err(DataFusionError::Internal(format!(
+                "RowStoreExec has {} partitions, asked for {partition}",
+                self.partitions
+            )));
         }
         let ncols = self.def.columns.len();
         let storage_projection: Vec<usize> = self.projection.iter().copied().filter(|&p| p < ncols).collect();
@@ -401,6 +435,7 @@ impl ExecutionPlan for RowStoreExec {
             storage_projection,
             output,
             cursor: ScanCursor::default(),
+            part: ScanPart { index: partition, count: self.partitions },
             access: self.access.clone(),
             remaining: self.limit,
         };

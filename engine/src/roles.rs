@@ -58,11 +58,16 @@ impl Session {
         }
     }
 
+    /// Whether the session may administer the server: a superuser, or
+    /// anyone while the catalog has no superuser (trust mode).
+    pub(crate) fn is_admin(&self, catalog: &CatalogSnapshot) -> bool {
+        let has_superuser = catalog.roles.values().any(|r| r.superuser);
+        !has_superuser || catalog.roles.get(&self.current_user()).is_some_and(|r| r.superuser)
+    }
+
     /// Superusers change roles; while none exists, anyone may.
     fn check_role_admin(&self, catalog: &CatalogSnapshot) -> Result<()> {
-        let me = self.current_user();
-        let has_superuser = catalog.roles.values().any(|r| r.superuser);
-        if !has_superuser || catalog.roles.get(&me).is_some_and(|r| r.superuser) {
+        if self.is_admin(catalog) {
             return Ok(());
         }
         Err(EngineError::sql("42501", "permission denied to create, alter or drop roles"))

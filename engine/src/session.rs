@@ -311,6 +311,9 @@ impl Session {
                 return self.fetch(&name, &direction, is_move).await;
             }
             Statement::Close { cursor } => return self.close_cursor(&cursor),
+            Statement::Call(f) if f.name.to_string().eq_ignore_ascii_case(crate::parse::CHECKPOINT_PROCEDURE) => {
+                return self.checkpoint(&f).await;
+            }
             _ => {}
         }
         self.run_in_transaction(move |session, slot, explicit| Box::pin(session.run(slot, stmt, explicit))).await

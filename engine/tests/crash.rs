@@ -3,6 +3,10 @@
 //! and checks after each restart that every acknowledged commit is present
 //! and no transaction is half-applied.
 //!
+//! The child also checkpoints continuously on another thread, so kills land
+//! in every phase of a checkpoint too (segment writes, manifest switch, log
+//! removal).
+//!
 //! The child is this same test binary, started with `RUSTYDB_CRASH_CHILD`
 //! set so that `crash_child` runs the workload instead of returning.
 
@@ -28,6 +32,13 @@ async fn crash_child() {
     exec(&mut s, "INSERT INTO counter VALUES (1, 0) ON CONFLICT DO NOTHING").await;
     let start: i64 =
         query(&mut s, "SELECT coalesce(max(id), 0) FROM txns WHERE part = 1").await.unwrap()[0][0].parse().unwrap();
+    let storage = db.storage().clone();
+    std::thread::spawn(move || {
+        loop {
+            storage.checkpoint().unwrap();
+            std::thread::sleep(Duration::from_millis(3));
+        }
+    });
     for id in start + 1.. {
         // Three rows and a counter bump per transaction: all or nothing.
         exec(

@@ -28,6 +28,12 @@ pub trait Vfs: Send + Sync {
     fn open_append(&self, path: &Path) -> io::Result<Box<dyn LogFile>>;
     /// Syncs a directory so a created file's entry is durable.
     fn sync_dir(&self, dir: &Path) -> io::Result<()>;
+    /// Creates (or replaces) a file with `bytes` and syncs it.
+    fn write_file(&self, path: &Path, bytes: &[u8]) -> io::Result<()>;
+    /// Renames a file, replacing `to` atomically.
+    fn rename(&self, from: &Path, to: &Path) -> io::Result<()>;
+    /// Removes a file.
+    fn remove(&self, path: &Path) -> io::Result<()>;
 }
 
 /// The real file system.
@@ -72,6 +78,17 @@ impl Vfs for OsVfs {
     fn sync_dir(&self, dir: &Path) -> io::Result<()> {
         File::open(dir)?.sync_all()
     }
+    fn write_file(&self, path: &Path, bytes: &[u8]) -> io::Result<()> {
+        let mut f = File::create(path)?;
+        f.write_all(bytes)?;
+        f.sync_all()
+    }
+    fn rename(&self, from: &Path, to: &Path) -> io::Result<()> {
+        std::fs::rename(from, to)
+    }
+    fn remove(&self, path: &Path) -> io::Result<()> {
+        std::fs::remove_file(path)
+    }
 }
 
 /// Wraps [`OsVfs`] and fails writes or syncs on demand, for tests.
@@ -87,6 +104,10 @@ pub struct FaultState {
     pub fail_sync: AtomicBool,
     /// Fail every append from now on.
     pub fail_append: AtomicBool,
+    /// Fail every whole-file write and rename (checkpoints) from now on.
+    pub fail_write: AtomicBool,
+    /// Fail the write of a file whose name contains this text (once set).
+    pub fail_write_matching: parking_lot::Mutex<Option<String>>,
     /// Number of syncs that succeeded.
     pub syncs: AtomicU64,
 }
@@ -141,5 +162,27 @@ impl Vfs for FaultyVfs {
     }
     fn sync_dir(&self, dir: &Path) -> io::Result<()> {
         OsVfs.sync_dir(dir)
+    }
+    fn write_file(&self, path: &Path, bytes: &[u8]) -> io::Result<()> {
+        self.check_write(path)?;
+        OsVfs.write_file(path, bytes)
+    }
+    fn rename(&self, from: &Path, to: &Path) -> io::Result<()> {
+        self.check_write(to)?;
+        OsVfs.rename(from, to)
+    }
+    fn remove(&self, path: &Path) -> io::Result<()> {
+        OsVfs.remove(path)
+    }
+}
+
+impl FaultyVfs {
+    fn check_write(&self, path: &Path) -> io::Result<()> {
+        let matching = self.state.fail_write_matching.lock();
+        let name = path.to_string_lossy();
+        if self.state.fail_write.load(Ordering::SeqCst) || matching.as_deref().is_some_and(|m| name.contains(m)) {
+            return Err(io::Error::other(format!("injected write failure for {name}")));
+        }
+        Ok(())
     }
 }

@@ -10,11 +10,15 @@
 //! Start at [`Storage::open`] (recovery) and [`Transaction`] (the write rules).
 
 pub mod batch;
+mod checkpoint;
 mod codec;
 mod error;
 pub mod io;
 mod locks;
+mod manifest;
 mod record;
+mod segment;
+mod segment_file;
 mod spec;
 mod store;
 mod table;
@@ -29,4 +33,4 @@ pub use spec::{ColumnSource, ColumnSpec, IndexSpec, TableSpec};
 pub use store::{FIRST_OBJECT_ID, Storage, StorageOptions};
 pub use txn::{Arbiter, InsertOutcome, Isolation, ReadView, Savepoint, Transaction, WriteOutcome};
 pub use value::{ColumnType, Row, Value};
-pub use view::{Chunk, KeyRange, ScanCursor};
+pub use view::{Chunk, KeyRange, ScanCursor, ScanPart};

@@ -16,14 +16,16 @@ use std::collections::{BTreeSet, HashMap};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Weak};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use parking_lot::{Condvar, Mutex, RwLock};
 use rustydb_common::{RowId, Scn, TableId, TxnId};
 
+use crate::checkpoint::{load_tables, read_manifest, wal_file_name};
 use crate::error::{Result, StorageError};
 use crate::io::{OsVfs, Vfs};
 use crate::locks::LockManager;
+use crate::manifest::Manifest;
 use crate::record::{RedoOp, decode_ops, encode_ops};
 use crate::table::TableStore;
 use crate::txn::{Isolation, Transaction};
@@ -36,11 +38,20 @@ pub const FIRST_OBJECT_ID: u64 = 1000;
 #[derive(Clone)]
 pub struct StorageOptions {
     pub vfs: Arc<dyn Vfs>,
+    /// A checkpoint starts once the current WAL file holds this many bytes.
+    pub checkpoint_wal_bytes: u64,
+    /// ... or once this much time passed since the last one with commits
+    /// since; `None` checkpoints by WAL size (and CHECKPOINT) only.
+    pub checkpoint_interval: Option<Duration>,
 }
 
 impl Default for StorageOptions {
     fn default() -> Self {
-        StorageOptions { vfs: Arc::new(OsVfs) }
+        StorageOptions {
+            vfs: Arc::new(OsVfs),
+            checkpoint_wal_bytes: 256 * 1024 * 1024,
+            checkpoint_interval: Some(Duration::from_secs(300)),
+        }
     }
 }
 
@@ -52,33 +63,39 @@ struct Visibility {
 
 /// The durable row store of one database directory.
 pub struct Storage {
-    dir: PathBuf,
-    tables: RwLock<HashMap<TableId, Arc<RwLock<TableStore>>>>,
+    pub(crate) dir: PathBuf,
+    pub(crate) vfs: Arc<dyn Vfs>,
+    pub(crate) tables: RwLock<HashMap<TableId, Arc<RwLock<TableStore>>>>,
     /// Last SCN assigned; held while a commit appends and applies.
-    commit_lock: Mutex<Scn>,
-    wal: WalWriter,
+    pub(crate) commit_lock: Mutex<Scn>,
+    pub(crate) wal: WalWriter,
     visibility: Mutex<Visibility>,
     published: Condvar,
     pub(crate) locks: LockManager,
     next_txn: AtomicU64,
-    next_object_id: AtomicU64,
-    next_row_id: AtomicU64,
-    sequences: Mutex<HashMap<u64, Sequence>>,
+    pub(crate) next_object_id: AtomicU64,
+    pub(crate) next_row_id: AtomicU64,
+    pub(crate) next_segment_id: AtomicU64,
+    pub(crate) sequences: Mutex<HashMap<u64, Sequence>>,
+    /// SCN of the last checkpoint; held while one runs.
+    pub(crate) checkpoint_lock: Mutex<Scn>,
+    /// Taken for writing by a checkpoint and for reading by commits that
+    /// change a table's layout, which therefore wait for the checkpoint.
+    pub(crate) ddl_gate: RwLock<()>,
 }
 
 /// A sequence: values below `next` were handed out; up to `reserved` are
 /// already logged, so handing them out needs no WAL write.
 #[derive(Debug, Clone, Copy)]
-struct Sequence {
+pub(crate) struct Sequence {
     next: i64,
-    reserved: i64,
+    pub(crate) reserved: i64,
 }
 
 /// Values reserved per WAL write of a sequence (PostgreSQL logs 32 ahead).
 const SEQUENCE_RESERVE: i64 = 32;
 
-const WAL_DIR: &str = "wal";
-const FIRST_WAL_FILE: &str = "00000000000000000001.wal";
+pub(crate) const WAL_DIR: &str = "wal";
 
 impl Storage {
     /// Opens (creating if needed) the database in `dir` and replays its log.
@@ -93,12 +110,32 @@ impl Storage {
             .filter(|p| p.extension().is_some_and(|e| e == "wal"))
             .collect();
 
-        let mut replay = Replay::default();
+        let manifest = read_manifest(&vfs, dir)?;
+        let mut replay = match &manifest {
+            Some(m) => Replay::from_manifest(load_tables(&vfs, dir, m)?, m),
+            None => Replay::default(),
+        };
+        let checkpoint_scn = replay.last;
         let mut tail: Option<(PathBuf, usize)> = None;
         for (i, path) in files.iter().enumerate() {
+            // A file followed by one that starts at or before the first
+            // record after the checkpoint is wholly covered by it.
+            if files.get(i + 1).and_then(|p| first_scn(p)).is_some_and(|next| next <= checkpoint_scn.next()) {
+                continue;
+            }
             let bytes = vfs.read(path).map_err(|e| StorageError::io(format!("reading {}", path.display()), e))?;
             let log = read_log(&bytes)?;
             for (scn, body) in &log.records {
+                if *scn <= replay.last {
+                    continue;
+                }
+                if *scn != replay.last.next() {
+                    return Err(StorageError::Corruption(format!(
+                        "{} continues the log at scn {scn}, after scn {}",
+                        path.display(),
+                        replay.last
+                    )));
+                }
                 replay.apply(*scn, decode_ops(body)?)?;
             }
             if log.valid_bytes < bytes.len() {
@@ -117,12 +154,17 @@ impl Storage {
             }
             tail = Some((path.clone(), log.valid_bytes));
         }
-        let (wal_path, wal_bytes) = tail.unwrap_or_else(|| (wal_dir.join(FIRST_WAL_FILE), 0));
+        let (wal_path, wal_bytes) = tail.unwrap_or_else(|| (wal_dir.join(wal_file_name(replay.last.next())), 0));
         let wal = WalWriter::open(&vfs, &wal_path, wal_bytes, replay.last)?;
-        tracing::info!("storage at {} recovered to scn {}", dir.display(), replay.last);
+        tracing::info!(
+            "storage at {} recovered to scn {} (checkpoint at scn {checkpoint_scn})",
+            dir.display(),
+            replay.last
+        );
 
         let storage = Arc::new(Storage {
             dir: dir.to_owned(),
+            vfs,
             tables: RwLock::new(replay.tables.into_iter().map(|(id, t)| (id, Arc::new(RwLock::new(t)))).collect()),
             commit_lock: Mutex::new(replay.last),
             wal,
@@ -132,8 +174,12 @@ impl Storage {
             next_txn: AtomicU64::new(1),
             next_object_id: AtomicU64::new(replay.max_object_id.max(FIRST_OBJECT_ID - 1) + 1),
             next_row_id: AtomicU64::new(replay.max_row_id + 1),
+            next_segment_id: AtomicU64::new(manifest.as_ref().map_or(1, |m| m.next_segment_id)),
             sequences: Mutex::new(replay.sequences),
+            checkpoint_lock: Mutex::new(checkpoint_scn),
+            ddl_gate: RwLock::new(()),
         });
+        start_checkpointer(Arc::downgrade(&storage), options.checkpoint_wal_bytes, options.checkpoint_interval);
         start_flusher(Arc::downgrade(&storage));
         Ok(storage)
     }
@@ -203,6 +249,8 @@ impl Storage {
 
     /// Writes, applies and publishes one transaction's redo; returns its SCN.
     pub(crate) fn commit(&self, ops: Vec<RedoOp>, sync: bool) -> Result<Scn> {
+        // A checkpoint records each table in one layout: layout changes wait.
+        let _gate = ops.iter().any(|op| matches!(op, RedoOp::AlterTable { .. })).then(|| self.ddl_gate.read());
         let mut body = Vec::new();
         encode_ops(&ops, &mut body);
         let scn = {
@@ -269,6 +317,34 @@ fn start_flusher(storage: Weak<Storage>) {
     }
 }
 
+/// Checkpoints in the background when the WAL grows past `wal_bytes` or
+/// `interval` passed with commits since the last one.
+fn start_checkpointer(storage: Weak<Storage>, wal_bytes: u64, interval: Option<Duration>) {
+    let spawned = std::thread::Builder::new().name("checkpointer".into()).spawn(move || {
+        let mut last = Instant::now();
+        loop {
+            std::thread::sleep(Duration::from_millis(500));
+            let Some(s) = storage.upgrade() else { return };
+            let due = interval.is_some_and(|i| last.elapsed() >= i);
+            if s.wal.file_bytes() < wal_bytes && !due {
+                continue;
+            }
+            last = Instant::now();
+            if let Err(e) = s.checkpoint() {
+                tracing::error!("automatic checkpoint failed: {e}");
+            }
+        }
+    });
+    if let Err(e) = spawned {
+        tracing::error!("could not start the checkpoint thread ({e}); only CHECKPOINT statements checkpoint");
+    }
+}
+
+/// The first SCN a WAL file may hold, from its name.
+fn first_scn(path: &Path) -> Option<Scn> {
+    path.file_stem()?.to_str()?.parse().ok().map(Scn)
+}
+
 /// State rebuilt from the log at startup.
 #[derive(Default)]
 struct Replay {
@@ -280,6 +356,21 @@ struct Replay {
 }
 
 impl Replay {
+    /// The state a checkpoint recorded, before the log after it is applied.
+    fn from_manifest(tables: HashMap<TableId, TableStore>, m: &Manifest) -> Self {
+        Replay {
+            tables,
+            last: m.scn,
+            max_object_id: m.next_object_id.saturating_sub(1),
+            max_row_id: m.next_row_id.saturating_sub(1),
+            sequences: m
+                .sequences
+                .iter()
+                .map(|&(id, reserved)| (id, Sequence { next: reserved + 1, reserved }))
+                .collect(),
+        }
+    }
+
     fn apply(&mut self, scn: Scn, ops: Vec<RedoOp>) -> Result<()> {
         for op in ops {
             match &op {

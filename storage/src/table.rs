@@ -1,26 +1,35 @@
-//! The row store of one table: version chains and their indexes.
+//! The committed contents of one table: hot version chains, frozen segments,
+//! and their indexes.
 //!
 //! ```text
-//! rows:    RowId ──► [v1 (begin 3, end 9), v2 (begin 9, end MAX)]
-//! index:   (key, RowId) set; an entry stays while any version has that key
+//! rows:      RowId ──► [v3 (begin 9, end MAX)]          hot: not yet checkpointed
+//! segments:  [seg 0: (row, begin, values…) + ends] …    frozen: see segment.rs
+//! frozen:    RowId ──► (segment, position) of its newest frozen version
+//! index:     (key, RowId) set; an entry stays while any version has that key
 //! ```
 //!
 //! Versions are appended by commits and never changed in place, except that
-//! the commit that supersedes or deletes a version sets its `end`. A version is
-//! visible at snapshot `s` when `begin <= s < end`. Index entries are never
-//! removed here (compaction will); lookups re-check the key on the version that
-//! is visible, so a stale entry costs a probe, never a wrong answer.
+//! the commit that supersedes or deletes a version sets its `end` (in the
+//! chain, or in the segment's delete vector once frozen). A version is
+//! visible at snapshot `s` when `begin <= s < end`. A row's versions are
+//! ordered by begin across both places: frozen ones are older than hot ones.
+//! Index entries are never removed here (compaction will); lookups re-check
+//! the key on the version that is visible, so a stale entry costs a probe,
+//! never a wrong answer.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::borrow::Cow;
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::ops::Bound;
 use std::sync::Arc;
 
 use rustydb_common::{RowId, Scn};
 
-use crate::spec::{ColumnSource, TableSpec, index_key, remap_row};
+use crate::batch::value_at;
+use crate::segment::{FrozenSegment, SEGMENT_ROWS_MAX, Segment, VersionRef};
+use crate::spec::{ColumnSource, IndexSpec, TableSpec, index_key, remap_row};
 use crate::value::{Row, Value};
 
-/// One committed version of a row.
+/// One committed version of a row in the row store.
 #[derive(Debug, Clone)]
 pub struct Version {
     pub begin: Scn,
@@ -33,6 +42,10 @@ impl Version {
     pub fn visible_at(&self, snapshot: Scn) -> bool {
         self.begin <= snapshot && snapshot < self.end
     }
+
+    fn as_ref(&self) -> VersionRef<'_> {
+        VersionRef { begin: self.begin, end: self.end, values: Cow::Borrowed(&self.values) }
+    }
 }
 
 /// An index key paired with a row; ordered by key, then row.
@@ -42,7 +55,13 @@ pub type IndexEntry = (Box<[Value]>, RowId);
 #[derive(Debug)]
 pub struct TableStore {
     pub spec: Arc<TableSpec>,
+    /// Versions not yet frozen into a segment.
     pub rows: BTreeMap<RowId, Vec<Version>>,
+    /// Frozen versions, oldest segment first. Only appended to (and
+    /// replaced in place by ALTER TABLE), so a position stays valid.
+    pub segments: Vec<FrozenSegment>,
+    /// The newest frozen version of each row: (segment, position).
+    frozen: HashMap<RowId, (u32, u32)>,
     /// One entry set per index, parallel to `spec.indexes`.
     pub indexes: Vec<BTreeSet<IndexEntry>>,
     /// SCN of the newest commit that changed this table (cache validation).
@@ -52,17 +71,96 @@ pub struct TableStore {
 impl TableStore {
     pub fn new(spec: TableSpec) -> Self {
         let indexes = spec.indexes.iter().map(|_| BTreeSet::new()).collect();
-        TableStore { spec: Arc::new(spec), rows: BTreeMap::new(), indexes, last_write: Scn::ZERO }
+        TableStore {
+            spec: Arc::new(spec),
+            rows: BTreeMap::new(),
+            segments: Vec::new(),
+            frozen: HashMap::new(),
+            indexes,
+            last_write: Scn::ZERO,
+        }
+    }
+
+    /// A table as a checkpoint left it: its segments and nothing hot.
+    pub fn from_segments(spec: TableSpec, segments: Vec<FrozenSegment>) -> Self {
+        let mut t = TableStore::new(spec);
+        for s in segments {
+            t.push_segment(s);
+        }
+        t
+    }
+
+    /// Adds a frozen segment: records where its rows are and indexes them.
+    fn push_segment(&mut self, seg: FrozenSegment) {
+        let si = self.segments.len() as u32;
+        for pos in 0..seg.data.len() {
+            self.frozen.insert(seg.data.row_id(pos), (si, pos as u32));
+        }
+        self.segments.push(seg);
+        self.index_segment(si as usize);
+    }
+
+    fn index_segment(&mut self, si: usize) {
+        let seg = &self.segments[si].data;
+        for (idx, entries) in self.spec.indexes.iter().zip(self.indexes.iter_mut()) {
+            for pos in 0..seg.len() {
+                entries.insert((segment_key(&self.spec, idx, seg, pos), seg.row_id(pos)));
+            }
+        }
+    }
+
+    /// Positions of the frozen versions of `row`, newest first.
+    fn frozen_versions(&self, row: RowId) -> Vec<(usize, usize)> {
+        let Some(&(si, pos)) = self.frozen.get(&row) else { return Vec::new() };
+        let (si, pos) = (si as usize, pos as usize);
+        let mut out = Vec::new();
+        let seg = &self.segments[si].data;
+        out.extend((0..=pos).rev().take_while(|&p| seg.row_id(p) == row).map(|p| (si, p)));
+        for older in (0..si).rev() {
+            let seg = &self.segments[older].data;
+            let first = seg.lower_bound(row);
+            let n = (first..seg.len()).take_while(|&p| seg.row_id(p) == row).count();
+            out.extend((first..first + n).rev().map(|p| (older, p)));
+        }
+        out
+    }
+
+    fn frozen_version(&self, (si, pos): (usize, usize)) -> VersionRef<'_> {
+        self.segments[si].version(&self.spec, pos)
     }
 
     /// The version of `row` visible at `snapshot`.
-    pub fn visible(&self, row: RowId, snapshot: Scn) -> Option<&Version> {
-        self.rows.get(&row)?.iter().rev().find(|v| v.visible_at(snapshot))
+    pub fn visible(&self, row: RowId, snapshot: Scn) -> Option<VersionRef<'_>> {
+        if let Some(chain) = self.rows.get(&row) {
+            if let Some(v) = chain.iter().rev().find(|v| v.visible_at(snapshot)) {
+                return Some(v.as_ref());
+            }
+            // Frozen versions all ended by the time the oldest hot one began.
+            if chain.first().is_some_and(|v| v.begin <= snapshot) {
+                return None;
+            }
+        }
+        self.frozen_versions(row).into_iter().find_map(|loc| {
+            let seg = &self.segments[loc.0];
+            (seg.data.begin(loc.1) <= snapshot && snapshot < seg.end(loc.1)).then(|| self.frozen_version(loc))
+        })
     }
 
     /// The newest committed version of `row`, live or ended.
-    pub fn latest(&self, row: RowId) -> Option<&Version> {
-        self.rows.get(&row)?.last()
+    pub fn latest(&self, row: RowId) -> Option<VersionRef<'_>> {
+        if let Some(v) = self.rows.get(&row).and_then(|c| c.last()) {
+            return Some(v.as_ref());
+        }
+        let &(si, pos) = self.frozen.get(&row)?;
+        Some(self.frozen_version((si as usize, pos as usize)))
+    }
+
+    /// Every row id with a committed version, in order.
+    pub fn row_ids(&self) -> Vec<RowId> {
+        let mut ids: Vec<RowId> = self.frozen.keys().copied().collect();
+        ids.extend(self.rows.keys().copied().filter(|id| !self.frozen.contains_key(id)));
+        ids.sort_unstable();
+        ids
     }
 
     /// Rows whose index entries fall in the key range (may include stale ones).
@@ -89,29 +187,33 @@ impl TableStore {
         out
     }
 
+    /// Ends the newest version of `row` at `scn` if it is live.
+    fn end_latest(&mut self, row: RowId, scn: Scn) {
+        if let Some(last) = self.rows.get_mut(&row).and_then(|c| c.last_mut()) {
+            if last.end == Scn::MAX {
+                last.end = scn;
+            }
+            return;
+        }
+        if let Some(&(si, pos)) = self.frozen.get(&row) {
+            self.segments[si as usize].end_at(pos as usize, scn);
+        }
+    }
+
     /// Appends a version created at `scn` and indexes it.
     pub fn put(&mut self, row: RowId, values: Row, scn: Scn) {
         self.last_write = scn;
         for (pos, idx) in self.spec.indexes.iter().enumerate() {
             self.indexes[pos].insert((index_key(idx, &values), row));
         }
-        let chain = self.rows.entry(row).or_default();
-        if let Some(last) = chain.last_mut()
-            && last.end == Scn::MAX
-        {
-            last.end = scn;
-        }
-        chain.push(Version { begin: scn, end: Scn::MAX, values });
+        self.end_latest(row, scn);
+        self.rows.entry(row).or_default().push(Version { begin: scn, end: Scn::MAX, values });
     }
 
     /// Ends the live version of `row` at `scn`.
     pub fn end(&mut self, row: RowId, scn: Scn) {
         self.last_write = scn;
-        if let Some(last) = self.rows.get_mut(&row).and_then(|c| c.last_mut())
-            && last.end == Scn::MAX
-        {
-            last.end = scn;
-        }
+        self.end_latest(row, scn);
     }
 
     /// Ends every live version at `scn` (TRUNCATE keeps history for old snapshots).
@@ -124,14 +226,28 @@ impl TableStore {
                 last.end = scn;
             }
         }
+        // Only a row's newest frozen version can be live, and only if the
+        // row has no hot versions (those were ended above).
+        let live: Vec<(u32, u32)> =
+            self.frozen.iter().filter(|(row, _)| !self.rows.contains_key(row)).map(|(_, loc)| *loc).collect();
+        for (si, pos) in live {
+            self.segments[si as usize].end_at(pos as usize, scn);
+        }
     }
 
     /// Changes the layout: remaps every version and rebuilds the indexes.
+    /// Remapped segments are written anew by the next checkpoint.
     pub fn alter(&mut self, spec: TableSpec, map: &[ColumnSource]) {
         for chain in self.rows.values_mut() {
             for v in chain.iter_mut() {
                 v.values = remap_row(map, &v.values);
             }
+        }
+        for seg in &mut self.segments {
+            seg.data = Arc::new(seg.data.remap(&spec, map));
+            seg.file = None;
+            seg.dv_file = None;
+            seg.dv_persisted = 0;
         }
         self.spec = Arc::new(spec);
         self.indexes = self.spec.indexes.iter().map(|_| BTreeSet::new()).collect();
@@ -142,5 +258,65 @@ impl TableStore {
                 }
             }
         }
+        for si in 0..self.segments.len() {
+            self.index_segment(si);
+        }
     }
+
+    /// Builds segments from the hot versions a checkpoint at `scn` freezes:
+    /// those that began at or before it. Run under the table's read lock;
+    /// [`TableStore::install`] moves them once they are stored.
+    pub fn capture(&self, scn: Scn) -> Vec<Segment> {
+        let mut out = Vec::new();
+        let mut versions: Vec<(RowId, Scn, &[Value])> = Vec::new();
+        for (row, chain) in &self.rows {
+            for v in chain.iter().take_while(|v| v.begin <= scn) {
+                versions.push((*row, v.begin, &v.values));
+            }
+            // A row's versions stay in one segment (readers expect them
+            // consecutive), so cut only between rows.
+            if versions.len() >= SEGMENT_ROWS_MAX {
+                out.push(Segment::build(&self.spec, &versions));
+                versions.clear();
+            }
+        }
+        if !versions.is_empty() {
+            out.push(Segment::build(&self.spec, &versions));
+        }
+        out
+    }
+
+    /// Moves the versions `capture(scn)` copied into `segments` out of the
+    /// row store, carrying over ends set since the capture.
+    pub fn install(&mut self, scn: Scn, segments: Vec<FrozenSegment>) {
+        for mut seg in segments {
+            let si = self.segments.len() as u32;
+            let mut pos = 0;
+            while pos < seg.data.len() {
+                let row = seg.data.row_id(pos);
+                let chain = self.rows.get_mut(&row).expect("captured rows stay in the row store until installed");
+                let frozen = chain.iter().take_while(|v| v.begin <= scn).count();
+                for (i, v) in chain.drain(..frozen).enumerate() {
+                    debug_assert_eq!(v.begin, seg.data.begin(pos + i), "install matches the capture");
+                    if v.end != Scn::MAX {
+                        seg.ends.insert((pos + i) as u32, v.end);
+                    }
+                }
+                if chain.is_empty() {
+                    self.rows.remove(&row);
+                }
+                pos += frozen;
+                self.frozen.insert(row, (si, pos as u32 - 1));
+            }
+            self.segments.push(seg);
+        }
+    }
+}
+
+/// The key of `idx` for the version at `pos` of a segment.
+fn segment_key(spec: &TableSpec, idx: &IndexSpec, seg: &Segment, pos: usize) -> Box<[Value]> {
+    idx.columns
+        .iter()
+        .map(|&c| value_at(seg.columns[c].as_ref(), spec.columns[c].ty, pos).expect("segment columns match the spec"))
+        .collect()
 }

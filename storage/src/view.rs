@@ -12,26 +12,61 @@ use std::sync::Arc;
 use arrow::array::ArrayRef;
 use rustydb_common::{IndexId, RowId, Scn, TableId};
 
+use arrow::compute::filter;
+
 use crate::batch::{column_array, row_id_array};
 use crate::error::{Result, StorageError};
+use crate::segment::remap_columns;
 use crate::spec::{IndexSpec, TableSpec, index_key, remap_row};
 use crate::table::TableStore;
 use crate::txn::{ReadView, TableWrites, Write};
 use crate::value::{Row, Value};
 
 /// Where a chunked scan continues.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+///
+/// Frozen segments come first, then hot rows in row-id order, then the
+/// transaction's own rows. A checkpoint may freeze hot rows while a scan is
+/// between chunks; the hot stage notices new segments and reads the part of
+/// them it has not passed yet (`resume`) before going on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum ScanCursor {
-    /// Committed rows after this row id.
-    Base(Option<RowId>),
+    /// Not started.
+    #[default]
+    Start,
+    /// Segment `segment` from position `pos`, up to segment `end`
+    /// (exclusive); with `resume`, only rows after that row id, and hot
+    /// rows after it next.
+    Frozen {
+        segment: usize,
+        pos: usize,
+        end: usize,
+        resume: Option<RowId>,
+    },
+    /// Hot rows after `after`; the table had `segments` segments when the
+    /// frozen stage ended.
+    Hot {
+        after: Option<RowId>,
+        segments: usize,
+    },
     /// The transaction's own rows after this row id.
     Own(Option<RowId>),
     Done,
 }
 
-impl Default for ScanCursor {
-    fn default() -> Self {
-        ScanCursor::Base(None)
+/// Which share of a table a scan reads: segments are dealt out round-robin
+/// over `count` partitions; partition 0 also reads hot and own rows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ScanPart {
+    pub index: usize,
+    pub count: usize,
+}
+
+impl ScanPart {
+    /// The whole table.
+    pub const ALL: ScanPart = ScanPart { index: 0, count: 1 };
+
+    fn owns(&self, segment: usize) -> bool {
+        segment % self.count == self.index
     }
 }
 
@@ -141,12 +176,12 @@ impl ReadView {
         let mut out = Vec::new();
         if let Some(base) = self.base(table)? {
             let base = base.read();
-            for (id, chain) in &base.rows {
-                if tw.is_some_and(|t| t.rows.contains_key(id)) {
+            for id in base.row_ids() {
+                if tw.is_some_and(|t| t.rows.contains_key(&id)) {
                     continue;
                 }
-                if let Some(v) = chain.iter().rev().find(|v| v.visible_at(self.snapshot)) {
-                    out.push((*id, self.base_row(tw, &v.values)));
+                if let Some(v) = base.visible(id, self.snapshot) {
+                    out.push((id, self.base_row(tw, &v.values)));
                 }
             }
         }
@@ -168,48 +203,85 @@ impl ReadView {
         projection: &[usize],
         max_rows: usize,
     ) -> Result<Option<Chunk>> {
+        self.scan_part_chunk(table, ScanPart::ALL, cursor, projection, max_rows)
+    }
+
+    /// How many segments `table` has now (for choosing scan partitions).
+    pub fn segment_count(&self, table: TableId) -> Result<usize> {
+        Ok(self.base(table)?.map_or(0, |b| b.read().segments.len()))
+    }
+
+    /// About how many committed rows `table` has (for planning): frozen
+    /// versions not ended plus hot rows, ignoring snapshots.
+    pub fn row_count_estimate(&self, table: TableId) -> Result<usize> {
+        let Some(base) = self.base(table)? else { return Ok(0) };
+        let base = base.read();
+        let frozen: usize = base.segments.iter().map(|s| s.data.len().saturating_sub(s.ends.len())).sum();
+        Ok(frozen + base.rows.len())
+    }
+
+    /// The next chunk of one partition of a scan (see [`ScanPart`]).
+    pub fn scan_part_chunk(
+        &self,
+        table: TableId,
+        part: ScanPart,
+        cursor: &mut ScanCursor,
+        projection: &[usize],
+        max_rows: usize,
+    ) -> Result<Option<Chunk>> {
         assert!(max_rows > 0, "a scan chunk holds at least one row");
+        assert!(part.index < part.count, "partition {} of {}", part.index, part.count);
         let spec = self.spec(table)?;
         let tw = self.own(table);
         loop {
             match *cursor {
                 ScanCursor::Done => return Ok(None),
-                ScanCursor::Base(after) => {
+                ScanCursor::Start | ScanCursor::Frozen { .. } | ScanCursor::Hot { .. } => {
                     let Some(base) = self.base(table)? else {
-                        *cursor = ScanCursor::Own(None);
+                        *cursor = if part.index == 0 { ScanCursor::Own(None) } else { ScanCursor::Done };
                         continue;
                     };
                     let base = base.read();
-                    let start = after.map_or(Bound::Unbounded, Bound::Excluded);
-                    let mut ids = Vec::new();
-                    let mut owned: Vec<Row> = Vec::new();
-                    let mut refs: Vec<&[Value]> = Vec::new();
-                    let mut last = after;
-                    for (id, chain) in base.rows.range((start, Bound::Unbounded)) {
-                        last = Some(*id);
-                        if tw.is_some_and(|t| t.rows.contains_key(id)) {
+                    let chunk = match *cursor {
+                        ScanCursor::Start => {
+                            // Segments added later hold rows that were hot
+                            // when the scan began: partition 0 reads those.
+                            let end = base.segments.len();
+                            *cursor = ScanCursor::Frozen { segment: 0, pos: 0, end, resume: None };
                             continue;
                         }
-                        if let Some(v) = chain.iter().rev().find(|v| v.visible_at(self.snapshot)) {
-                            ids.push(id.0);
-                            match tw.and_then(|t| t.map.as_ref()) {
-                                Some(map) => owned.push(remap_row(map, &v.values)),
-                                None => refs.push(&v.values),
-                            }
-                            if ids.len() == max_rows {
-                                break;
-                            }
+                        // Late segments (`resume`) are partition 0's alone.
+                        ScanCursor::Frozen { segment, end, resume: None, .. }
+                            if segment < end && !part.owns(segment) =>
+                        {
+                            *cursor = ScanCursor::Frozen { segment: segment + 1, pos: 0, end, resume: None };
+                            continue;
                         }
+                        ScanCursor::Frozen { segment, end, resume, .. } if segment >= end => {
+                            *cursor = match part.index {
+                                0 => ScanCursor::Hot { after: resume, segments: end },
+                                _ => ScanCursor::Done,
+                            };
+                            continue;
+                        }
+                        ScanCursor::Frozen { segment, pos, end, resume } => {
+                            self.frozen_chunk(&base, &spec, cursor, (segment, pos, end, resume), projection, max_rows)
+                        }
+                        ScanCursor::Hot { after, segments } if segments < base.segments.len() => {
+                            // A checkpoint froze rows since the frozen stage.
+                            let resume = Some(after.unwrap_or(RowId(0)));
+                            *cursor =
+                                ScanCursor::Frozen { segment: segments, pos: 0, end: base.segments.len(), resume };
+                            continue;
+                        }
+                        ScanCursor::Hot { after, segments } => {
+                            self.hot_chunk(&base, &spec, cursor, (after, segments), projection, max_rows)
+                        }
+                        _ => unreachable!("matched above"),
+                    };
+                    if let Some(chunk) = chunk {
+                        return Ok(Some(chunk));
                     }
-                    let exhausted = ids.len() < max_rows;
-                    *cursor = if exhausted { ScanCursor::Own(None) } else { ScanCursor::Base(last) };
-                    if ids.is_empty() {
-                        continue;
-                    }
-                    if !owned.is_empty() {
-                        refs = owned.iter().map(|r| &r[..]).collect();
-                    }
-                    return Ok(Some(build_chunk(&spec, &ids, &refs, projection)));
                 }
                 ScanCursor::Own(after) => {
                     let Some(tw) = tw else {
@@ -240,6 +312,99 @@ impl ReadView {
         }
     }
 
+    /// Up to `max_rows` positions of one segment, filtered to what this view
+    /// sees; advances the cursor (possibly past an empty stretch: `None`).
+    fn frozen_chunk(
+        &self,
+        base: &TableStore,
+        spec: &TableSpec,
+        cursor: &mut ScanCursor,
+        (segment, pos, end_segment, resume): (usize, usize, usize, Option<RowId>),
+        projection: &[usize],
+        max_rows: usize,
+    ) -> Option<Chunk> {
+        let seg = &base.segments[segment];
+        // Rows up to `resume` were read while they were hot.
+        let start = match resume {
+            Some(after) if pos == 0 => seg.data.lower_bound(RowId(after.0 + 1)),
+            _ => pos,
+        };
+        let end = (start + max_rows).min(seg.data.len());
+        *cursor = if end == seg.data.len() {
+            ScanCursor::Frozen { segment: segment + 1, pos: 0, end: end_segment, resume }
+        } else {
+            ScanCursor::Frozen { segment, pos: end, end: end_segment, resume }
+        };
+        if start >= end {
+            return None;
+        }
+        let tw = self.own(spec.id);
+        let hidden = |id: RowId| tw.is_some_and(|t| t.rows.contains_key(&id));
+        let own_rows = tw.is_some_and(|t| !t.rows.is_empty());
+        let len = end - start;
+        let mut row_ids: ArrayRef = Arc::new(seg.data.row_ids.slice(start, len));
+        let mut columns: Vec<ArrayRef> = seg.data.columns.iter().map(|c| c.slice(start, len)).collect();
+        if let Some(map) = tw.and_then(|t| t.map.as_ref()) {
+            columns = remap_columns(spec, map, &columns, len);
+        }
+        let mut columns: Vec<ArrayRef> = projection.iter().map(|&c| columns[c].clone()).collect();
+        let mut rows = len;
+        if own_rows || !seg.all_visible(self.snapshot, start..end) {
+            let mask = seg.visibility(self.snapshot, start..end, &hidden);
+            rows = mask.true_count();
+            if rows == 0 {
+                return None;
+            }
+            let keep = |a: &ArrayRef| filter(a.as_ref(), &mask).expect("a mask of the array's length filters it");
+            row_ids = keep(&row_ids);
+            columns = columns.iter().map(keep).collect();
+        }
+        Some(Chunk { row_ids, columns, len: rows })
+    }
+
+    /// Up to `max_rows` visible hot rows after `after`; advances the cursor.
+    fn hot_chunk(
+        &self,
+        base: &TableStore,
+        spec: &TableSpec,
+        cursor: &mut ScanCursor,
+        (after, segments): (Option<RowId>, usize),
+        projection: &[usize],
+        max_rows: usize,
+    ) -> Option<Chunk> {
+        let tw = self.own(spec.id);
+        let start = after.map_or(Bound::Unbounded, Bound::Excluded);
+        let mut ids = Vec::new();
+        let mut owned: Vec<Row> = Vec::new();
+        let mut refs: Vec<&[Value]> = Vec::new();
+        let mut last = after;
+        for (id, chain) in base.rows.range((start, Bound::Unbounded)) {
+            last = Some(*id);
+            if tw.is_some_and(|t| t.rows.contains_key(id)) {
+                continue;
+            }
+            if let Some(v) = chain.iter().rev().find(|v| v.visible_at(self.snapshot)) {
+                ids.push(id.0);
+                match tw.and_then(|t| t.map.as_ref()) {
+                    Some(map) => owned.push(remap_row(map, &v.values)),
+                    None => refs.push(&v.values),
+                }
+                if ids.len() == max_rows {
+                    break;
+                }
+            }
+        }
+        let exhausted = ids.len() < max_rows;
+        *cursor = if exhausted { ScanCursor::Own(None) } else { ScanCursor::Hot { after: last, segments } };
+        if ids.is_empty() {
+            return None;
+        }
+        if !owned.is_empty() {
+            refs = owned.iter().map(|r| &r[..]).collect();
+        }
+        Some(build_chunk(spec, &ids, &refs, projection))
+    }
+
     /// Visible rows whose key in index `index` falls in `range`, projected.
     pub fn lookup(
         &self,
@@ -260,7 +425,7 @@ impl ReadView {
             let base = base.read();
             let candidates = match (tw.and_then(|t| t.map.as_ref()), base.spec.index_pos(index)) {
                 (None, Some(pos)) => base.index_range(pos, as_ref(&range.lo), as_ref(&range.hi)),
-                _ => base.rows.keys().copied().collect(),
+                _ => base.row_ids(),
             };
             for id in candidates {
                 if tw.is_some_and(|t| t.rows.contains_key(&id)) {

@@ -134,27 +134,22 @@ struct WriterState {
     poisoned: Option<String>,
     /// The file; taken by the leader while it flushes.
     file: Option<Box<dyn LogFile>>,
+    /// Where `file` is, and how many bytes it holds or will once flushed.
+    path: PathBuf,
+    file_bytes: u64,
 }
 
 /// The appending side of the log, shared by all committers.
 pub struct WalWriter {
     state: Mutex<WriterState>,
     flushed: Condvar,
-    path: PathBuf,
 }
 
 impl WalWriter {
     /// Opens the log file at `path` for appending after `last_scn`; writes the
     /// header if the file is new or was cut to nothing.
     pub fn open(vfs: &Arc<dyn Vfs>, path: &Path, existing_bytes: usize, last_scn: Scn) -> Result<Self> {
-        let mut file = vfs.open_append(path).map_err(|e| StorageError::io(format!("opening {}", path.display()), e))?;
-        if existing_bytes == 0 {
-            file.append(&file_header()).map_err(|e| StorageError::io("writing the WAL header", e))?;
-            file.sync().map_err(|e| StorageError::io("syncing the WAL header", e))?;
-            if let Some(dir) = path.parent() {
-                vfs.sync_dir(dir).map_err(|e| StorageError::io("syncing the WAL directory", e))?;
-            }
-        }
+        let file = open_file(vfs, path, existing_bytes)?;
         Ok(WalWriter {
             state: Mutex::new(WriterState {
                 buffer: Vec::new(),
@@ -163,10 +158,44 @@ impl WalWriter {
                 flushing: false,
                 poisoned: None,
                 file: Some(file),
+                path: path.to_owned(),
+                file_bytes: existing_bytes.max(WAL_HEADER_BYTES) as u64,
             }),
             flushed: Condvar::new(),
-            path: path.to_owned(),
         })
+    }
+
+    /// Bytes in the current log file, counting buffered records.
+    pub fn file_bytes(&self) -> u64 {
+        self.state.lock().file_bytes
+    }
+
+    /// Continues the log in a new file at `path` (a checkpoint's cut): makes
+    /// everything buffered durable in the old file first. Callers hold the
+    /// commit lock, so nothing is appended meanwhile.
+    pub fn rotate(&self, vfs: &Arc<dyn Vfs>, path: &Path) -> Result<()> {
+        let mut st = self.state.lock();
+        while st.flushing {
+            self.flushed.wait(&mut st);
+        }
+        if st.durable < st.buffered && st.poisoned.is_none() {
+            self.flush_locked(&mut st);
+        }
+        if let Some(why) = &st.poisoned {
+            return Err(StorageError::Poisoned(why.clone()));
+        }
+        if st.path == path {
+            return Ok(());
+        }
+        st.file = Some(open_file(vfs, path, 0)?);
+        st.path = path.to_owned();
+        st.file_bytes = WAL_HEADER_BYTES as u64;
+        Ok(())
+    }
+
+    /// The current log file.
+    pub fn path(&self) -> PathBuf {
+        self.state.lock().path.clone()
     }
 
     /// Adds one framed record to the buffer. Callers append in SCN order.
@@ -176,7 +205,9 @@ impl WalWriter {
             return Err(StorageError::Poisoned(why.clone()));
         }
         assert_eq!(scn, st.buffered.next(), "WAL records must be appended in SCN order");
+        let before = st.buffer.len();
         encode_record(scn, body, &mut st.buffer)?;
+        st.file_bytes += (st.buffer.len() - before) as u64;
         st.buffered = scn;
         Ok(())
     }
@@ -237,11 +268,12 @@ impl WalWriter {
         let batch = std::mem::take(&mut st.buffer);
         let upto = st.buffered;
         let mut file = st.file.take().expect("only the flushing leader takes the file");
+        let path = st.path.clone();
         st.flushing = true;
         let result = parking_lot::MutexGuard::unlocked(st, || {
             file.append(&batch)
-                .map_err(|e| format!("write to {} failed: {e}", self.path.display()))
-                .and_then(|()| file.sync().map_err(|e| format!("fsync of {} failed: {e}", self.path.display())))
+                .map_err(|e| format!("write to {} failed: {e}", path.display()))
+                .and_then(|()| file.sync().map_err(|e| format!("fsync of {} failed: {e}", path.display())))
                 .map(|()| file)
         });
         st.flushing = false;
@@ -257,6 +289,20 @@ impl WalWriter {
         }
         self.flushed.notify_all();
     }
+}
+
+/// Opens a log file for appending; writes and syncs the header if it is new
+/// (or was cut to nothing), and syncs the directory so the file stays.
+fn open_file(vfs: &Arc<dyn Vfs>, path: &Path, existing_bytes: usize) -> Result<Box<dyn LogFile>> {
+    let mut file = vfs.open_append(path).map_err(|e| StorageError::io(format!("opening {}", path.display()), e))?;
+    if existing_bytes == 0 {
+        file.append(&file_header()).map_err(|e| StorageError::io("writing the WAL header", e))?;
+        file.sync().map_err(|e| StorageError::io("syncing the WAL header", e))?;
+        if let Some(dir) = path.parent() {
+            vfs.sync_dir(dir).map_err(|e| StorageError::io("syncing the WAL directory", e))?;
+        }
+    }
+    Ok(file)
 }
 
 #[cfg(test)]

@@ -110,7 +110,7 @@ fn a_failed_fsync_poisons_storage_and_restart_recovers() {
     let vfs = FaultyVfs::new();
     let faults = vfs.state();
     {
-        let s = Storage::open(dir.path(), StorageOptions { vfs: Arc::new(vfs) }).unwrap();
+        let s = Storage::open(dir.path(), StorageOptions { vfs: Arc::new(vfs), ..StorageOptions::default() }).unwrap();
         create_kv(&s);
         let mut t = s.begin(Isolation::ReadCommitted);
         t.insert(crate::T, vec![row(1, 10)]).unwrap();
@@ -139,7 +139,7 @@ fn concurrent_commits_share_fsyncs() {
     let dir = tempfile::tempdir().unwrap();
     let vfs = FaultyVfs::new();
     let faults = vfs.state();
-    let s = Storage::open(dir.path(), StorageOptions { vfs: Arc::new(vfs) }).unwrap();
+    let s = Storage::open(dir.path(), StorageOptions { vfs: Arc::new(vfs), ..StorageOptions::default() }).unwrap();
     create_kv(&s);
     let before = faults.syncs.load(Ordering::SeqCst);
     let threads = 8;

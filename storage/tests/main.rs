@@ -1,6 +1,7 @@
 //! Storage integration tests: recovery, torn tails, fsync failure, group
 //! commit, and MVCC against a reference model.
 
+mod checkpoint;
 mod durability;
 mod model;
 
@@ -50,6 +51,26 @@ pub fn contents(view: &rustydb_storage::ReadView) -> Vec<(i64, i64)> {
             other => panic!("unexpected row {other:?}"),
         })
         .collect();
+    out.sort();
+    out
+}
+
+/// All visible (k, v) pairs read by a chunked scan of `chunk_rows` rows per
+/// chunk, sorted; each row must come exactly once.
+pub fn scanned(view: &rustydb_storage::ReadView, chunk_rows: usize) -> Vec<(i64, i64)> {
+    use arrow::array::{Array, Int64Array};
+    let mut cursor = rustydb_storage::ScanCursor::default();
+    let mut out = Vec::new();
+    let mut ids = std::collections::BTreeSet::new();
+    while let Some(chunk) = view.scan_chunk(T, &mut cursor, &[0, 1], chunk_rows).unwrap() {
+        let k = chunk.columns[0].as_any().downcast_ref::<Int64Array>().unwrap();
+        let v = chunk.columns[1].as_any().downcast_ref::<Int64Array>().unwrap();
+        assert!(chunk.len <= chunk_rows && chunk.len > 0);
+        for i in 0..chunk.len {
+            assert!(ids.insert(chunk.row_id(i)), "row {} scanned twice", chunk.row_id(i));
+            out.push((k.value(i), v.value(i)));
+        }
+    }
     out.sort();
     out
 }

@@ -1,0 +1,71 @@
+"""DuckDB over the Parquet files the tpch bench wrote: times the 22 queries
+and checks each answer against RustyDB's (normalised the same way as
+benches/src/tpch.rs: numbers with a fraction to 7 significant digits in
+Rust's `{:.6e}` form, rows sorted unless the query orders them).
+
+usage: tpch_duckdb.py PARQUET_DIR QUERIES_DIR ANSWERS_DIR
+"""
+import os
+import re
+import sys
+import time
+
+import duckdb
+
+
+def query_sql(qdir, n):
+    text = open(os.path.join(qdir, f"q{n}.sql")).read()
+    text = "\n".join(l for l in text.splitlines() if not l.lstrip().startswith("--"))
+    if n != 15:
+        return text
+    stmts = [s.strip() for s in text.split(";") if s.strip()]
+    view = stmts[0][len("create view"):].strip()
+    head, body = view.split(" as", 1)
+    return f"with {head} as ({body}) {stmts[1]}"
+
+
+def rust_exp(v):
+    m, e = f"{v:.6e}".split("e")
+    return f"{m}e{int(e)}"
+
+
+def cell(v):
+    if v is None:
+        return ""
+    s = str(v)
+    if re.fullmatch(r"-?\d+\.\d*", s) or isinstance(v, float):
+        return rust_exp(float(v))
+    return s
+
+
+def main():
+    pq, qdir, ans = sys.argv[1:4]
+    con = duckdb.connect()
+    con.execute("SET threads = 2")
+    for t in ["region", "nation", "supplier", "customer", "part", "partsupp", "orders", "lineitem"]:
+        con.execute(f"CREATE TABLE {t} AS SELECT * FROM read_parquet('{os.path.join(pq, t + '.parquet')}')")
+    total, wrong = 0.0, 0
+    print(f"{'q':>4} {'duckdb_s':>10} {'check':>6}")
+    for n in range(1, 23):
+        sql = query_sql(qdir, n)
+        t0 = time.perf_counter()
+        rows = con.execute(sql).fetchall()
+        dt = time.perf_counter() - t0
+        total += dt
+        got = ["|".join(cell(v) for v in r) for r in rows]
+        if "order by" not in sql.lower():
+            got.sort()
+        with open(os.path.join(ans, f"q{n}.txt")) as f:
+            want = [l for l in f.read().split("\n") if l != ""] if os.path.getsize(f.name) else []
+        same = got == want
+        wrong += not same
+        print(f"{n:>4} {dt:>10.3f} {'ok' if same else 'DIFF':>6}")
+        if not same:
+            for g, w in list(zip(got, want))[:3]:
+                if g != w:
+                    print(f"     duckdb  {g}\n     rustydb {w}")
+    print(f"total {total:.2f} s DuckDB (in memory); {wrong} answers differ from RustyDB's")
+    sys.exit(1 if wrong else 0)
+
+
+main()

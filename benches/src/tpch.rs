@@ -1,0 +1,259 @@
+//! TPC-H side by side: RustyDB (Arrow ingest, CHECKPOINT, the 22 queries
+//! over its segments) against DataFusion 55 run directly over the same data,
+//! as Parquet files and in memory. Every RustyDB answer is checked against
+//! DataFusion's over Parquet; `benches/tpch-compare.sh` adds DuckDB.
+//!
+//! Run: `cargo run --release -p rustydb-benches --bin tpch -- --sf 1`
+//! (`--sf 0.1` for a quick run; `--parquet DIR` keeps the generated files,
+//! `--queries DIR` defaults to ../shared/tpch/queries). Prints one line per
+//! query and a summary; results are recorded in docs/benchmarks.md.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Instant;
+
+use anyhow::{Context, Result, bail};
+use datafusion::arrow::array::RecordBatch;
+use datafusion::arrow::compute::cast;
+use datafusion::arrow::datatypes::{DataType, Field, Schema};
+use datafusion::arrow::error::ArrowError;
+use datafusion::arrow::util::display::{ArrayFormatter, FormatOptions};
+use datafusion::datasource::MemTable;
+use datafusion::prelude::{ParquetReadOptions, SessionConfig, SessionContext};
+use futures::TryStreamExt;
+use parquet::arrow::ArrowWriter;
+use rustydb_engine::{Database, QueryOutput, Session, create_table_sql};
+
+const TABLES: [&str; 8] = ["region", "nation", "supplier", "customer", "part", "partsupp", "orders", "lineitem"];
+
+struct Args {
+    sf: f64,
+    queries: PathBuf,
+    parquet: Option<PathBuf>,
+    /// Where to write RustyDB's normalised answers (`qN.txt`) for the
+    /// DuckDB check in benches/python/tpch_duckdb.py.
+    answers: Option<PathBuf>,
+}
+
+fn args() -> Result<Args> {
+    let mut a = Args { sf: 1.0, queries: PathBuf::from("../shared/tpch/queries"), parquet: None, answers: None };
+    let mut it = std::env::args().skip(1);
+    while let Some(flag) = it.next() {
+        let value = it.next().with_context(|| format!("{flag} needs a value"))?;
+        match flag.as_str() {
+            "--sf" => a.sf = value.parse()?,
+            "--queries" => a.queries = value.into(),
+            "--parquet" => a.parquet = Some(value.into()),
+            "--answers" => a.answers = Some(value.into()),
+            other => bail!("unknown flag {other}"),
+        }
+    }
+    Ok(a)
+}
+
+/// Generates one table at scale factor `sf`, strings as Utf8 (what RustyDB
+/// stores; DataFusion reads the same Parquet files).
+fn generate(table: &str, sf: f64) -> Vec<RecordBatch> {
+    use tpchgen::generators as g;
+    use tpchgen_arrow as ta;
+    let batches: Box<dyn Iterator<Item = Result<RecordBatch, ArrowError>>> = match table {
+        "region" => Box::new(ta::RegionArrow::new(g::RegionGenerator::new(sf, 1, 1))),
+        "nation" => Box::new(ta::NationArrow::new(g::NationGenerator::new(sf, 1, 1))),
+        "supplier" => Box::new(ta::SupplierArrow::new(g::SupplierGenerator::new(sf, 1, 1))),
+        "customer" => Box::new(ta::CustomerArrow::new(g::CustomerGenerator::new(sf, 1, 1))),
+        "part" => Box::new(ta::PartArrow::new(g::PartGenerator::new(sf, 1, 1))),
+        "partsupp" => Box::new(ta::PartSuppArrow::new(g::PartSuppGenerator::new(sf, 1, 1))),
+        "orders" => Box::new(ta::OrderArrow::new(g::OrderGenerator::new(sf, 1, 1))),
+        "lineitem" => Box::new(ta::LineItemArrow::new(g::LineItemGenerator::new(sf, 1, 1))),
+        other => unreachable!("not a TPC-H table: {other}"),
+    };
+    batches.map(|b| to_utf8(b.expect("tpchgen builds valid batches"))).collect()
+}
+
+fn to_utf8(batch: RecordBatch) -> RecordBatch {
+    let fields: Vec<Field> = batch
+        .schema()
+        .fields()
+        .iter()
+        .map(|f| match f.data_type() {
+            DataType::Utf8View => Field::new(f.name(), DataType::Utf8, f.is_nullable()),
+            _ => f.as_ref().clone(),
+        })
+        .collect();
+    let schema = Arc::new(Schema::new(fields));
+    let columns = batch
+        .columns()
+        .iter()
+        .zip(schema.fields())
+        .map(|(c, f)| cast(c, f.data_type()).expect("utf8view casts"))
+        .collect();
+    RecordBatch::try_new(schema, columns).expect("same shape")
+}
+
+fn write_parquet(path: &Path, batches: &[RecordBatch]) -> Result<()> {
+    let file = std::fs::File::create(path)?;
+    let mut w = ArrowWriter::try_new(file, batches[0].schema(), None)?;
+    for b in batches {
+        w.write(b)?;
+    }
+    w.close()?;
+    Ok(())
+}
+
+/// The query's SQL; q15's view becomes a CTE (RustyDB has no views yet), for
+/// every engine alike.
+fn query_sql(dir: &Path, n: usize) -> Result<String> {
+    let text = std::fs::read_to_string(dir.join(format!("q{n}.sql")))?;
+    let text: String = text.lines().filter(|l| !l.trim_start().starts_with("--")).collect::<Vec<_>>().join("\n");
+    if n != 15 {
+        return Ok(text);
+    }
+    let statements: Vec<&str> = text.split(';').map(str::trim).filter(|s| !s.is_empty()).collect();
+    let view = statements[0].strip_prefix("create view").context("q15 starts with a view")?.trim();
+    let (name_cols, body) = view.split_once(" as").context("view body")?;
+    Ok(format!("with {name_cols} as ({body}) {}", statements[1]))
+}
+
+/// Rows as text, numbers rounded to 6 significant digits so the order of
+/// float additions does not matter, sorted when the query does not order.
+fn normalise(batches: &[RecordBatch], ordered: bool) -> Vec<String> {
+    let opts = FormatOptions::default();
+    let mut rows = Vec::new();
+    for b in batches {
+        let fmts: Vec<_> = b.columns().iter().map(|c| ArrayFormatter::try_new(c.as_ref(), &opts).unwrap()).collect();
+        for i in 0..b.num_rows() {
+            let cells: Vec<String> = fmts
+                .iter()
+                .map(|f| {
+                    let s = f.value(i).to_string();
+                    match s.parse::<f64>() {
+                        Ok(v) if s.contains('.') => format!("{:.6e}", v),
+                        _ => s,
+                    }
+                })
+                .collect();
+            rows.push(cells.join("|"));
+        }
+    }
+    if !ordered {
+        rows.sort();
+    }
+    rows
+}
+
+async fn run_rustydb(s: &mut Session, sql: &str) -> Result<Vec<RecordBatch>> {
+    let mut out = Vec::new();
+    for o in s.execute(sql).await? {
+        if let QueryOutput::Rows { stream, .. } = o {
+            out = stream.try_collect().await?;
+        }
+    }
+    Ok(out)
+}
+
+async fn run_datafusion(ctx: &SessionContext, sql: &str) -> Result<Vec<RecordBatch>> {
+    Ok(ctx.sql(sql).await?.collect().await?)
+}
+
+fn df_context() -> SessionContext {
+    SessionContext::new_with_config(SessionConfig::new().with_target_partitions(2))
+}
+
+#[tokio::main(flavor = "multi_thread", worker_threads = 2)]
+async fn main() -> Result<()> {
+    let args = args()?;
+    let tmp = tempfile::tempdir()?;
+    let pq_dir = args.parquet.clone().unwrap_or_else(|| tmp.path().join("parquet"));
+    std::fs::create_dir_all(&pq_dir)?;
+    let db_dir = tmp.path().join("rustydb");
+
+    println!("TPC-H SF{} on {} threads", args.sf, std::thread::available_parallelism()?.get());
+    let mut data = Vec::new();
+    let start = Instant::now();
+    for t in TABLES {
+        let batches = generate(t, args.sf);
+        write_parquet(&pq_dir.join(format!("{t}.parquet")), &batches)?;
+        data.push((t, batches));
+    }
+    let rows: usize = data.iter().flat_map(|(_, b)| b).map(|b| b.num_rows()).sum();
+    println!("generated {rows} rows in {:.1} s", start.elapsed().as_secs_f64());
+
+    // RustyDB: create, ingest in transactions of about half a million rows
+    // (a WAL record holds one transaction), checkpoint after each table so
+    // the row store never holds more than one table.
+    let db = Database::open(&db_dir)?;
+    let mut s = db.session();
+    let (mut load, mut checkpoint) = (0.0, 0.0);
+    for (t, batches) in &data {
+        let start = Instant::now();
+        s.execute(&create_table_sql(None, t, batches[0].schema().as_ref())?).await?;
+        let mut chunk = Vec::new();
+        let mut chunk_rows = 0;
+        for (i, b) in batches.iter().enumerate() {
+            chunk_rows += b.num_rows();
+            chunk.push(b.clone());
+            if chunk_rows >= 500_000 || i + 1 == batches.len() {
+                let stream = futures::stream::iter(std::mem::take(&mut chunk).into_iter().map(Ok));
+                s.ingest(None, t, Box::pin(stream)).await?;
+                chunk_rows = 0;
+            }
+        }
+        load += start.elapsed().as_secs_f64();
+        let start = Instant::now();
+        s.execute("CHECKPOINT").await?;
+        checkpoint += start.elapsed().as_secs_f64();
+    }
+    let seg_bytes: u64 = std::fs::read_dir(db_dir.join("segments"))?
+        .map(|e| e.map(|e| e.metadata().map(|m| m.len()).unwrap_or(0)).unwrap_or(0))
+        .sum();
+    let pq_bytes: u64 =
+        std::fs::read_dir(&pq_dir)?.map(|e| e.map(|e| e.metadata().map(|m| m.len()).unwrap_or(0)).unwrap_or(0)).sum();
+    println!(
+        "RustyDB ingest {load:.1} s + checkpoints {checkpoint:.1} s ({:.0} rows/s overall), segments {:.1} MB (plain Parquet {:.1} MB)",
+        rows as f64 / (load + checkpoint),
+        seg_bytes as f64 / 1e6,
+        pq_bytes as f64 / 1e6
+    );
+
+    let parquet = df_context();
+    let memory = df_context();
+    for (t, batches) in &data {
+        let path = pq_dir.join(format!("{t}.parquet"));
+        parquet.register_parquet(*t, path.to_str().context("utf-8 path")?, ParquetReadOptions::default()).await?;
+        memory.register_table(*t, Arc::new(MemTable::try_new(batches[0].schema(), vec![batches.clone()])?))?;
+    }
+
+    println!("{:>4} {:>10} {:>10} {:>10} {:>6}", "q", "rustydb_s", "df_pq_s", "df_mem_s", "check");
+    let (mut total_r, mut total_p, mut total_m, mut wrong) = (0.0, 0.0, 0.0, 0);
+    for n in 1..=22 {
+        let sql = query_sql(&args.queries, n)?;
+        let t0 = Instant::now();
+        let ours = run_rustydb(&mut s, &sql).await.with_context(|| format!("RustyDB q{n}"))?;
+        let r = t0.elapsed().as_secs_f64();
+        let t0 = Instant::now();
+        let theirs = run_datafusion(&parquet, &sql).await.with_context(|| format!("DataFusion q{n}"))?;
+        let p = t0.elapsed().as_secs_f64();
+        let t0 = Instant::now();
+        run_datafusion(&memory, &sql).await?;
+        let m = t0.elapsed().as_secs_f64();
+        let ordered = sql.to_lowercase().contains("order by");
+        let answer = normalise(&ours, ordered);
+        let same = answer == normalise(&theirs, ordered);
+        if let Some(dir) = &args.answers {
+            std::fs::create_dir_all(dir)?;
+            std::fs::write(dir.join(format!("q{n}.txt")), answer.join("\n"))?;
+        }
+        wrong += usize::from(!same);
+        println!("{n:>4} {r:>10.3} {p:>10.3} {m:>10.3} {:>6}", if same { "ok" } else { "DIFF" });
+        (total_r, total_p, total_m) = (total_r + r, total_p + p, total_m + m);
+    }
+    println!(
+        "total {total_r:.2} s RustyDB, {total_p:.2} s DataFusion over Parquet ({:.2}x), {total_m:.2} s DataFusion in memory ({:.2}x); {wrong} answers differ",
+        total_r / total_p,
+        total_r / total_m
+    );
+    if wrong > 0 {
+        bail!("{wrong} answers differ from DataFusion's");
+    }
+    Ok(())
+}

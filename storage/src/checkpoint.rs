@@ -1,0 +1,238 @@
+//! Checkpoints: freeze committed versions into segments, write a manifest,
+//! drop the log before it; and the recovery side that loads a manifest.
+//!
+//! ```text
+//! 1 cut      [commit lock] scn = last commit; WAL continues in a new file
+//! 2 freeze   per table: capture versions begun <= scn [read lock] ──► Parquet,
+//!            fsync ──► install them as a segment [write lock]
+//! 3 vectors  per segment: ends <= scn not yet stored ──► new delete vector file
+//! 4 manifest MANIFEST.tmp, fsync, rename, fsync dir       (the atomic switch)
+//! 5 clean    WAL files before the cut, files no manifest names
+//! ```
+//!
+//! Commits go on during steps 2-5: they only add versions begun after the
+//! cut or end versions, and ends after the cut are left out of what is
+//! stored (WAL replay sets them again). Only ALTER TABLE is held back while
+//! a checkpoint runs (`ddl_gate`), so every table keeps the layout the
+//! manifest records for it. A checkpoint that fails before step 4 leaves the
+//! old manifest and the whole log in place: nothing is lost, and the files it
+//! wrote are removed by the next one.
+
+use std::collections::{HashMap, HashSet};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+
+use parking_lot::RwLock;
+use rustydb_common::{Scn, TableId};
+
+use crate::error::{Result, StorageError};
+use crate::io::Vfs;
+use crate::manifest::{MANIFEST_FILE, MANIFEST_TMP_FILE, Manifest, SegmentEntry, TableEntry};
+use crate::segment::{FrozenSegment, Segment};
+use crate::segment_file::{decode_dv, decode_segment, encode_dv, encode_segment};
+use crate::spec::TableSpec;
+use crate::store::Storage;
+use crate::table::TableStore;
+
+/// Directory of segment and delete vector files, under the data directory.
+pub const SEGMENT_DIR: &str = "segments";
+
+/// The WAL file whose first record is `scn`.
+pub fn wal_file_name(scn: Scn) -> String {
+    format!("{:020}.wal", scn.0)
+}
+
+impl Storage {
+    /// Runs a checkpoint; returns its SCN, or `None` when nothing was
+    /// committed since the last one.
+    pub fn checkpoint(&self) -> Result<Option<Scn>> {
+        let mut last_checkpoint = self.checkpoint_lock.lock();
+        let gate = self.ddl_gate.write();
+        let (scn, tables) = {
+            let last = self.commit_lock.lock();
+            if *last == *last_checkpoint {
+                return Ok(None);
+            }
+            let path = self.dir.join(crate::store::WAL_DIR).join(wal_file_name(last.next()));
+            self.wal.rotate(&self.vfs, &path)?;
+            let mut tables: Vec<(TableId, Arc<RwLock<TableStore>>)> =
+                self.tables.read().iter().map(|(id, t)| (*id, t.clone())).collect();
+            tables.sort_by_key(|(id, _)| *id);
+            (*last, tables)
+        };
+        // Read after the cut: at least what any record up to it handed out.
+        let next_row_id = self.next_row_id.load(Ordering::SeqCst);
+        let next_object_id = self.next_object_id.load(Ordering::SeqCst);
+        let mut sequences: Vec<(u64, i64)> = self.sequences.lock().iter().map(|(id, s)| (*id, s.reserved)).collect();
+        sequences.sort_unstable();
+
+        let seg_dir = self.dir.join(SEGMENT_DIR);
+        self.vfs.create_dir_all(&seg_dir).map_err(|e| StorageError::io("creating the segment directory", e))?;
+        let mut entries = Vec::with_capacity(tables.len());
+        for (_, table) in &tables {
+            entries.push(self.checkpoint_table(scn, table, &seg_dir)?);
+        }
+        let manifest = Manifest {
+            scn,
+            next_row_id,
+            next_object_id,
+            next_segment_id: self.next_segment_id.load(Ordering::SeqCst),
+            sequences,
+            tables: entries,
+        };
+        let tmp = self.dir.join(MANIFEST_TMP_FILE);
+        let io = |what: &'static str| move |e| StorageError::io(what, e);
+        self.vfs.write_file(&tmp, &manifest.encode()).map_err(io("writing the manifest"))?;
+        self.vfs.rename(&tmp, &self.dir.join(MANIFEST_FILE)).map_err(io("installing the manifest"))?;
+        self.vfs.sync_dir(&self.dir).map_err(io("syncing the data directory"))?;
+        *last_checkpoint = scn;
+        drop(gate);
+        self.remove_unreferenced(&manifest, &seg_dir);
+        tracing::info!("checkpoint at scn {scn}: {} tables", manifest.tables.len());
+        Ok(Some(scn))
+    }
+
+    /// Steps 2 and 3 for one table; returns its manifest entry.
+    fn checkpoint_table(&self, scn: Scn, table: &RwLock<TableStore>, seg_dir: &Path) -> Result<TableEntry> {
+        let (spec, captured) = {
+            let t = table.read();
+            (t.spec.clone(), t.capture(scn))
+        };
+        let mut fresh = Vec::with_capacity(captured.len());
+        for seg in captured {
+            let file = self.write_segment(&spec, &seg, seg_dir)?;
+            let mut frozen = FrozenSegment::new(Arc::new(seg));
+            frozen.file = Some(file);
+            fresh.push(frozen);
+        }
+        if !fresh.is_empty() {
+            table.write().install(scn, fresh);
+        }
+        let count = table.read().segments.len();
+        for si in 0..count {
+            let (data, file, ends) = {
+                let t = table.read();
+                let s = &t.segments[si];
+                let ends = s.ends_upto(scn);
+                let stale = ends.len() != s.dv_persisted || (s.dv_file.is_none() && !ends.is_empty());
+                (s.data.clone(), s.file.clone(), stale.then_some(ends))
+            };
+            let file = match file {
+                Some(_) => None,
+                None => Some(self.write_segment(&spec, &data, seg_dir)?),
+            };
+            let stem = |f: &str| f.trim_end_matches(".parquet").to_owned();
+            let dv = match ends {
+                Some(ends) => {
+                    let t = table.read();
+                    let base = stem(file.as_deref().or(t.segments[si].file.as_deref()).expect("segment has a file"));
+                    let name = format!("{base}.{scn}.dv");
+                    self.vfs
+                        .write_file(&seg_dir.join(&name), &encode_dv(&ends))
+                        .map_err(|e| StorageError::io(format!("writing delete vector {name}"), e))?;
+                    Some((name, ends.len()))
+                }
+                None => None,
+            };
+            let mut t = table.write();
+            let s = &mut t.segments[si];
+            if let Some(f) = file {
+                s.file = Some(f);
+            }
+            if let Some((name, n)) = dv {
+                s.dv_file = Some(name);
+                s.dv_persisted = n;
+            }
+        }
+        let t = table.read();
+        let segments = t
+            .segments
+            .iter()
+            .map(|s| SegmentEntry {
+                file: s.file.clone().expect("every segment was written above"),
+                rows: s.data.len(),
+                dv_file: s.dv_file.clone(),
+            })
+            .collect();
+        Ok(TableEntry { spec: (*spec).clone(), segments })
+    }
+
+    /// Writes a segment file under a new name and syncs it.
+    fn write_segment(&self, spec: &TableSpec, seg: &Segment, seg_dir: &Path) -> Result<String> {
+        let id = self.next_segment_id.fetch_add(1, Ordering::SeqCst);
+        let name = format!("t{}-{id:012}.parquet", spec.id);
+        let bytes = encode_segment(spec, seg)?;
+        self.vfs
+            .write_file(&seg_dir.join(&name), &bytes)
+            .map_err(|e| StorageError::io(format!("writing segment {name}"), e))?;
+        Ok(name)
+    }
+
+    /// Step 5: best effort; what stays behind is removed next time.
+    fn remove_unreferenced(&self, manifest: &Manifest, seg_dir: &Path) {
+        let current = self.wal.path();
+        let wal_dir = self.dir.join(crate::store::WAL_DIR);
+        let mut doomed: Vec<PathBuf> = self
+            .vfs
+            .list(&wal_dir)
+            .unwrap_or_default()
+            .into_iter()
+            .filter(|p| p.extension().is_some_and(|e| e == "wal") && *p != current)
+            .collect();
+        let keep: HashSet<&str> = manifest
+            .tables
+            .iter()
+            .flat_map(|t| &t.segments)
+            .flat_map(|s| std::iter::once(s.file.as_str()).chain(s.dv_file.as_deref()))
+            .collect();
+        doomed.extend(
+            self.vfs
+                .list(seg_dir)
+                .unwrap_or_default()
+                .into_iter()
+                .filter(|p| p.file_name().and_then(|n| n.to_str()).is_none_or(|n| !keep.contains(n))),
+        );
+        for path in doomed {
+            if let Err(e) = self.vfs.remove(&path) {
+                tracing::warn!("could not remove {} after a checkpoint: {e}", path.display());
+            }
+        }
+    }
+}
+
+/// The manifest of the data directory, if a checkpoint ever completed.
+pub(crate) fn read_manifest(vfs: &Arc<dyn Vfs>, dir: &Path) -> Result<Option<Manifest>> {
+    let path = dir.join(MANIFEST_FILE);
+    match vfs.read(&path) {
+        Ok(bytes) => Manifest::decode(&bytes).map(Some),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+        Err(e) => Err(StorageError::io("reading the manifest", e)),
+    }
+}
+
+/// Loads every table the manifest names, segments and delete vectors
+/// checked against what the manifest says of them.
+pub(crate) fn load_tables(vfs: &Arc<dyn Vfs>, dir: &Path, manifest: &Manifest) -> Result<HashMap<TableId, TableStore>> {
+    let seg_dir = dir.join(SEGMENT_DIR);
+    let mut tables = HashMap::with_capacity(manifest.tables.len());
+    for entry in &manifest.tables {
+        let mut segments = Vec::with_capacity(entry.segments.len());
+        for s in &entry.segments {
+            let read =
+                |name: &str| vfs.read(&seg_dir.join(name)).map_err(|e| StorageError::io(format!("reading {name}"), e));
+            let data = decode_segment(&entry.spec, &s.file, read(&s.file)?, s.rows)?;
+            let mut frozen = FrozenSegment::new(Arc::new(data));
+            frozen.file = Some(s.file.clone());
+            if let Some(dv) = &s.dv_file {
+                let ends = decode_dv(dv, &read(dv)?, s.rows)?;
+                frozen.dv_persisted = ends.len();
+                frozen.ends = ends.into_iter().collect();
+                frozen.dv_file = Some(dv.clone());
+            }
+            segments.push(frozen);
+        }
+        tables.insert(entry.spec.id, TableStore::from_segments(entry.spec.clone(), segments));
+    }
+    Ok(tables)
+}

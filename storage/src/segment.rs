@@ -1,0 +1,277 @@
+//! Frozen row versions: immutable columnar segments and their delete vectors.
+//!
+//! ```text
+//! Segment (immutable, shared by Arc)         FrozenSegment (per table, mutable)
+//! ┌──────────┬───────────┬────┬────┬───┐     ends: position ──► end SCN
+//! │ row id   │ begin SCN │ c0 │ c1 │ … │     (the delete vector: set when a
+//! │ sorted by (row id, begin)          │      newer version or a delete
+//! └──────────┴───────────┴────┴────┴───┘      commits, never cleared)
+//! ```
+//!
+//! A checkpoint moves every committed version whose begin SCN is at or below
+//! the checkpoint SCN out of the row store into a new segment. A version in a
+//! segment is visible at snapshot `s` exactly when `begin <= s < end`, with
+//! `end` from the delete vector (`Scn::MAX` when absent): the same rule as the
+//! row store, so snapshots read both alike. A segment whose rows all began at
+//! or before the snapshot and whose delete vector ends nothing at or before it
+//! is read as it is, without per-row visibility work: that is the common case
+//! for analytic scans.
+//!
+//! Versions of one row are consecutive within a segment (ordered by begin),
+//! and a row's versions may be spread over several segments, the newest last.
+
+use std::borrow::Cow;
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use arrow::array::{Array, ArrayRef, BooleanArray, UInt64Array};
+use rustydb_common::{RowId, Scn};
+
+use crate::batch::{column_array, value_at};
+use crate::error::{Result, StorageError};
+use crate::spec::{ColumnSource, TableSpec};
+use crate::value::{Row, Value};
+
+/// Rows of one segment at most; a checkpoint of a larger table writes several.
+pub const SEGMENT_ROWS_MAX: usize = 1 << 20;
+
+/// Immutable column data of one segment.
+#[derive(Debug)]
+pub struct Segment {
+    pub row_ids: UInt64Array,
+    pub begins: UInt64Array,
+    /// One array per table column, in the table's layout.
+    pub columns: Vec<ArrayRef>,
+    /// Largest begin SCN in the segment.
+    pub max_begin: Scn,
+}
+
+impl Segment {
+    /// Builds a segment from versions sorted by (row id, begin).
+    pub fn build(spec: &TableSpec, versions: &[(RowId, Scn, &[Value])]) -> Segment {
+        debug_assert!(versions.windows(2).all(|w| (w[0].0, w[0].1) < (w[1].0, w[1].1)), "versions are sorted");
+        let rows: Vec<&[Value]> = versions.iter().map(|v| v.2).collect();
+        let columns = spec.columns.iter().enumerate().map(|(c, col)| column_array(col.ty, &rows, c)).collect();
+        Segment {
+            row_ids: versions.iter().map(|v| v.0.0).collect(),
+            begins: versions.iter().map(|v| v.1.0).collect(),
+            columns,
+            max_begin: versions.iter().map(|v| v.1).max().unwrap_or(Scn::ZERO),
+        }
+    }
+
+    /// Checks that the parts agree with each other and with `spec`.
+    pub fn validate(&self, spec: &TableSpec) -> Result<()> {
+        let n = self.row_ids.len();
+        let bad = |what: String| Err(StorageError::Corruption(format!("segment of table {}: {what}", spec.id)));
+        if self.begins.len() != n || self.columns.len() != spec.columns.len() {
+            return bad(format!("{} begins and {} columns for {n} rows", self.begins.len(), self.columns.len()));
+        }
+        if self.row_ids.null_count() > 0 || self.begins.null_count() > 0 {
+            return bad("null row id or begin scn".into());
+        }
+        for (a, c) in self.columns.iter().zip(&spec.columns) {
+            if a.len() != n || a.data_type() != &crate::batch::arrow_type(c.ty) {
+                return bad(format!("column {} holds {} values of type {}", c.name, a.len(), a.data_type()));
+            }
+        }
+        let keys = |i: usize| (self.row_ids.value(i), self.begins.value(i));
+        if (1..n).any(|i| keys(i - 1) >= keys(i)) {
+            return bad("versions are not ordered by (row id, begin)".into());
+        }
+        Ok(())
+    }
+
+    pub fn len(&self) -> usize {
+        self.row_ids.len()
+    }
+
+    pub fn row_id(&self, pos: usize) -> RowId {
+        RowId(self.row_ids.value(pos))
+    }
+
+    pub fn begin(&self, pos: usize) -> Scn {
+        Scn(self.begins.value(pos))
+    }
+
+    /// The values of the version at `pos`.
+    pub fn row(&self, spec: &TableSpec, pos: usize) -> Row {
+        self.columns
+            .iter()
+            .zip(&spec.columns)
+            .map(|(a, c)| value_at(a.as_ref(), c.ty, pos).expect("segment columns match the spec (validated)"))
+            .collect()
+    }
+
+    /// Position of the first version of `row` or later (binary search).
+    pub fn lower_bound(&self, row: RowId) -> usize {
+        self.row_ids.values().partition_point(|&id| id < row.0)
+    }
+
+    /// The same data in a new layout (ALTER TABLE): kept columns are shared.
+    pub fn remap(&self, spec: &TableSpec, map: &[ColumnSource]) -> Segment {
+        Segment {
+            row_ids: self.row_ids.clone(),
+            begins: self.begins.clone(),
+            columns: remap_columns(spec, map, &self.columns, self.len()),
+            max_begin: self.max_begin,
+        }
+    }
+}
+
+/// Columns of a new layout from columns of the old one: kept columns are
+/// shared, filled ones are built as constants of length `len`.
+pub fn remap_columns(spec: &TableSpec, map: &[ColumnSource], columns: &[ArrayRef], len: usize) -> Vec<ArrayRef> {
+    map.iter()
+        .enumerate()
+        .map(|(i, s)| match s {
+            ColumnSource::Existing(c) => columns[*c].clone(),
+            ColumnSource::Fill(v) => {
+                let one = std::slice::from_ref(v);
+                column_array(spec.columns[i].ty, &vec![one; len], 0)
+            }
+        })
+        .collect()
+}
+
+/// A segment as a table holds it: the data plus its delete vector.
+#[derive(Debug, Clone)]
+pub struct FrozenSegment {
+    pub data: Arc<Segment>,
+    /// End SCN of each ended version, by position.
+    pub ends: BTreeMap<u32, Scn>,
+    /// Where the data is stored; `None` until a checkpoint writes it (new,
+    /// or rewritten in a new layout after ALTER TABLE).
+    pub file: Option<String>,
+    /// The stored delete vector and how many ends it holds.
+    pub dv_file: Option<String>,
+    pub dv_persisted: usize,
+}
+
+impl FrozenSegment {
+    pub fn new(data: Arc<Segment>) -> Self {
+        FrozenSegment { data, ends: BTreeMap::new(), file: None, dv_file: None, dv_persisted: 0 }
+    }
+
+    pub fn end(&self, pos: usize) -> Scn {
+        self.ends.get(&(pos as u32)).copied().unwrap_or(Scn::MAX)
+    }
+
+    /// Ends the version at `pos` at `scn` if it is still current.
+    pub fn end_at(&mut self, pos: usize, scn: Scn) {
+        self.ends.entry(pos as u32).or_insert(scn);
+    }
+
+    pub fn version(&self, spec: &TableSpec, pos: usize) -> VersionRef<'static> {
+        VersionRef {
+            begin: self.data.begin(pos),
+            end: self.end(pos),
+            values: Cow::Owned(self.data.row(spec, pos).into()),
+        }
+    }
+
+    /// Whether every version in `range` is visible at `snapshot`, so the
+    /// rows can be read without per-row checks.
+    pub fn all_visible(&self, snapshot: Scn, range: std::ops::Range<usize>) -> bool {
+        self.data.max_begin <= snapshot
+            && self.ends.range(range.start as u32..range.end as u32).all(|(_, end)| *end > snapshot)
+    }
+
+    /// Which versions in `range` are visible at `snapshot` and not hidden by
+    /// `hidden` (rows the reading transaction wrote itself).
+    pub fn visibility(
+        &self,
+        snapshot: Scn,
+        range: std::ops::Range<usize>,
+        hidden: &dyn Fn(RowId) -> bool,
+    ) -> BooleanArray {
+        range
+            .map(|pos| {
+                let visible = self.data.begin(pos) <= snapshot && self.end(pos) > snapshot;
+                Some(visible && !hidden(self.data.row_id(pos)))
+            })
+            .collect()
+    }
+
+    /// The ends a checkpoint at `scn` persists (those at or before it).
+    pub fn ends_upto(&self, scn: Scn) -> Vec<(u32, Scn)> {
+        self.ends.iter().filter(|(_, e)| **e <= scn).map(|(p, e)| (*p, *e)).collect()
+    }
+}
+
+/// A version as readers see it, from the row store or a segment.
+#[derive(Debug, Clone)]
+pub struct VersionRef<'a> {
+    pub begin: Scn,
+    pub end: Scn,
+    pub values: Cow<'a, [Value]>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::spec::ColumnSpec;
+    use crate::value::ColumnType;
+    use rustydb_common::TableId;
+
+    fn spec() -> TableSpec {
+        TableSpec {
+            id: TableId(9),
+            columns: vec![
+                ColumnSpec { name: "a".into(), ty: ColumnType::Int64, nullable: false },
+                ColumnSpec { name: "b".into(), ty: ColumnType::Text, nullable: true },
+            ],
+            indexes: vec![],
+        }
+    }
+
+    fn sample() -> (TableSpec, Segment) {
+        let spec = spec();
+        let r1: Row = vec![Value::Int64(1), Value::Text("x".into())].into();
+        let r2: Row = vec![Value::Int64(2), Value::Null].into();
+        let r3: Row = vec![Value::Int64(3), Value::Text("z".into())].into();
+        let seg = Segment::build(&spec, &[(RowId(1), Scn(2), &r1), (RowId(1), Scn(5), &r2), (RowId(4), Scn(3), &r3)]);
+        (spec, seg)
+    }
+
+    #[test]
+    fn rows_and_search() {
+        let (spec, seg) = sample();
+        seg.validate(&spec).unwrap();
+        assert_eq!(seg.max_begin, Scn(5));
+        assert_eq!(seg.lower_bound(RowId(1)), 0);
+        assert_eq!(seg.lower_bound(RowId(2)), 2);
+        assert_eq!(seg.lower_bound(RowId(9)), 3);
+        assert_eq!(seg.row(&spec, 1)[..], [Value::Int64(2), Value::Null]);
+    }
+
+    #[test]
+    fn visibility_follows_begin_and_end() {
+        let (_, seg) = sample();
+        let mut f = FrozenSegment::new(Arc::new(seg));
+        f.end_at(0, Scn(5));
+        f.end_at(0, Scn(7)); // already ended: the first end stays
+        assert_eq!(f.end(0), Scn(5));
+        let none = |_: RowId| false;
+        let at = |s: u64| f.visibility(Scn(s), 0..3, &none).iter().map(|b| b.unwrap()).collect::<Vec<_>>();
+        assert_eq!(at(2), [true, false, false]);
+        assert_eq!(at(4), [true, false, true]);
+        assert_eq!(at(5), [false, true, true]);
+        assert!(!f.all_visible(Scn(5), 0..3));
+        assert!(f.all_visible(Scn(5), 1..3));
+        assert!(!f.all_visible(Scn(4), 1..3), "row 1's second version began at 5");
+        assert_eq!(f.ends_upto(Scn(4)), vec![]);
+        assert_eq!(f.ends_upto(Scn(5)), vec![(0, Scn(5))]);
+    }
+
+    #[test]
+    fn remap_keeps_and_fills() {
+        let (spec, seg) = sample();
+        let mut wide = spec.clone();
+        wide.columns.push(ColumnSpec { name: "c".into(), ty: ColumnType::Int32, nullable: true });
+        let map = [ColumnSource::Existing(0), ColumnSource::Existing(1), ColumnSource::Fill(Value::Int32(7))];
+        let seg = seg.remap(&wide, &map);
+        seg.validate(&wide).unwrap();
+        assert_eq!(seg.row(&wide, 2)[..], [Value::Int64(3), Value::Text("z".into()), Value::Int32(7)]);
+    }
+}

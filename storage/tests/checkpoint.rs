@@ -1,0 +1,230 @@
+//! Checkpoints: rows frozen into segments read exactly as before, survive
+//! restarts with only the log tail replayed, and a checkpoint that fails
+//! part-way loses nothing.
+
+use std::path::Path;
+use std::sync::Arc;
+
+use rustydb_common::Scn;
+use rustydb_storage::io::FaultyVfs;
+use rustydb_storage::{ColumnSource, ColumnSpec, ColumnType, Isolation, Storage, StorageOptions, Value};
+
+use crate::{T, contents, create_kv, kv_spec, row, row_id, scanned};
+
+fn open(dir: &Path) -> Arc<Storage> {
+    Storage::open(dir, StorageOptions::default()).unwrap()
+}
+
+fn files(dir: &Path, sub: &str, ext: &str) -> usize {
+    std::fs::read_dir(dir.join(sub))
+        .map(|d| d.filter(|e| e.as_ref().unwrap().path().extension().is_some_and(|x| x == ext)).count())
+        .unwrap_or(0)
+}
+
+fn insert(s: &Arc<Storage>, rows: impl IntoIterator<Item = (i64, i64)>) {
+    let mut t = s.begin(Isolation::ReadCommitted);
+    t.insert(T, rows.into_iter().map(|(k, v)| row(k, v)).collect()).unwrap();
+    t.commit().unwrap();
+}
+
+fn update(s: &Arc<Storage>, k: i64, v: i64) {
+    let mut t = s.begin(Isolation::ReadCommitted);
+    t.begin_statement();
+    let id = row_id(&t.view(), k).unwrap();
+    let snap = t.snapshot();
+    t.update(T, id, row(k, v), snap).unwrap();
+    t.commit().unwrap();
+}
+
+fn delete(s: &Arc<Storage>, k: i64) {
+    let mut t = s.begin(Isolation::ReadCommitted);
+    t.begin_statement();
+    let id = row_id(&t.view(), k).unwrap();
+    let snap = t.snapshot();
+    t.delete(T, id, snap).unwrap();
+    t.commit().unwrap();
+}
+
+fn now(s: &Arc<Storage>) -> Vec<(i64, i64)> {
+    let t = s.begin(Isolation::ReadCommitted);
+    let rows = contents(&t.view());
+    assert_eq!(scanned(&t.view(), 7), rows, "scan and row-by-row reads agree");
+    rows
+}
+
+#[test]
+fn checkpointed_rows_survive_restart_and_the_log_before_is_dropped() {
+    let dir = tempfile::tempdir().unwrap();
+    let expected = {
+        let s = open(dir.path());
+        create_kv(&s);
+        insert(&s, (0..1000).map(|k| (k, k)));
+        update(&s, 5, 500);
+        delete(&s, 6);
+        let before = s.checkpoint().unwrap().expect("commits since the last checkpoint");
+        assert_eq!(s.checkpoint().unwrap(), None, "nothing committed since");
+        assert_eq!(files(dir.path(), "wal", "wal"), 1, "older log files are removed");
+        assert_eq!(files(dir.path(), "segments", "parquet"), 1, "one segment for the one table");
+        assert_eq!(files(dir.path(), "segments", "dv"), 1, "the update and the delete ended two versions");
+        // Writes after the checkpoint: to frozen rows and new ones.
+        update(&s, 7, 700);
+        delete(&s, 8);
+        insert(&s, [(2000, 1)]);
+        let rows = now(&s);
+        assert_eq!(rows.len(), 999);
+        assert!(rows.contains(&(7, 700)) && !rows.iter().any(|r| r.0 == 8));
+        assert!(before > Scn::ZERO);
+        rows
+    };
+    let s = open(dir.path());
+    assert_eq!(now(&s), expected);
+    // A second round: the delete vectors of old segments grow.
+    update(&s, 9, 900);
+    s.checkpoint().unwrap().unwrap();
+    drop(s);
+    let s = open(dir.path());
+    let mut expected = expected;
+    expected.iter_mut().find(|r| r.0 == 9).unwrap().1 = 900;
+    assert_eq!(now(&s), expected);
+}
+
+#[test]
+fn old_snapshots_read_frozen_versions() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = open(dir.path());
+    create_kv(&s);
+    insert(&s, (0..10).map(|k| (k, 0)));
+    let mut old = s.begin(Isolation::RepeatableRead);
+    old.begin_statement();
+    update(&s, 1, 1);
+    delete(&s, 2);
+    s.checkpoint().unwrap();
+    update(&s, 1, 2);
+    delete(&s, 3);
+    s.checkpoint().unwrap();
+    let view = old.view();
+    assert_eq!(contents(&view), (0..10).map(|k| (k, 0)).collect::<Vec<_>>());
+    assert_eq!(scanned(&view, 3), contents(&view));
+    let rows = now(&s);
+    assert!(rows.contains(&(1, 2)) && !rows.iter().any(|r| r.0 == 2 || r.0 == 3));
+    // A writer that read before the checkpoint conflicts as before.
+    let id = row_id(&view, 1).unwrap();
+    assert!(old.update(T, id, row(1, 9), view.snapshot()).is_err(), "first updater wins");
+}
+
+#[test]
+fn a_scan_across_a_checkpoint_sees_each_row_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = open(dir.path());
+    create_kv(&s);
+    insert(&s, (0..50).map(|k| (k, k)));
+    s.checkpoint().unwrap();
+    insert(&s, (50..100).map(|k| (k, k)));
+    let mut t = s.begin(Isolation::RepeatableRead);
+    t.begin_statement();
+    let view = t.view();
+    let mut cursor = rustydb_storage::ScanCursor::default();
+    let mut seen = std::collections::BTreeSet::new();
+    let mut chunks = 0;
+    while let Some(chunk) = view.scan_chunk(T, &mut cursor, &[0], 8).unwrap() {
+        for i in 0..chunk.len {
+            assert!(seen.insert(chunk.row_id(i)), "row scanned twice");
+        }
+        chunks += 1;
+        if chunks == 8 {
+            // Half-way through the hot rows: freeze them under the scan.
+            update(&s, 70, 0);
+            s.checkpoint().unwrap();
+        }
+    }
+    assert_eq!(seen.len(), 100);
+}
+
+#[test]
+fn alter_and_truncate_after_a_checkpoint() {
+    let dir = tempfile::tempdir().unwrap();
+    {
+        let s = open(dir.path());
+        create_kv(&s);
+        insert(&s, (0..20).map(|k| (k, k)));
+        s.checkpoint().unwrap();
+        let mut spec = kv_spec();
+        spec.columns.push(ColumnSpec { name: "w".into(), ty: ColumnType::Int32, nullable: true });
+        let mut t = s.begin(Isolation::ReadCommitted);
+        let map = vec![ColumnSource::Existing(0), ColumnSource::Existing(1), ColumnSource::Fill(Value::Int32(3))];
+        t.alter_table(spec, map).unwrap();
+        t.commit().unwrap();
+        s.checkpoint().unwrap();
+        let t = s.begin(Isolation::ReadCommitted);
+        let rows = t.view().rows(T).unwrap();
+        assert_eq!(rows.len(), 20);
+        assert!(rows.iter().all(|(_, r)| r[2] == Value::Int32(3)));
+    }
+    let s = open(dir.path());
+    let t = s.begin(Isolation::ReadCommitted);
+    let rows = t.view().rows(T).unwrap();
+    assert_eq!(rows.len(), 20);
+    assert!(rows.iter().all(|(_, r)| r.len() == 3 && r[2] == Value::Int32(3)));
+    let mut old = s.begin(Isolation::RepeatableRead);
+    old.begin_statement();
+    let mut t = s.begin(Isolation::ReadCommitted);
+    t.truncate(T).unwrap();
+    t.commit().unwrap();
+    assert_eq!(old.view().rows(T).unwrap().len(), 20, "TRUNCATE keeps history for old snapshots");
+    s.checkpoint().unwrap();
+    drop(old);
+    drop(s);
+    let s = open(dir.path());
+    assert!(s.begin(Isolation::ReadCommitted).view().rows(T).unwrap().is_empty());
+}
+
+#[test]
+fn a_checkpoint_that_fails_part_way_loses_nothing() {
+    for failing in [".parquet", ".dv", "MANIFEST"] {
+        let dir = tempfile::tempdir().unwrap();
+        let vfs = FaultyVfs::new();
+        let faults = vfs.state();
+        let options = StorageOptions { vfs: Arc::new(vfs), ..StorageOptions::default() };
+        let expected = {
+            let s = Storage::open(dir.path(), options).unwrap();
+            create_kv(&s);
+            insert(&s, (0..100).map(|k| (k, k)));
+            s.checkpoint().unwrap();
+            delete(&s, 1);
+            insert(&s, [(100, 100)]);
+            *faults.fail_write_matching.lock() = Some(failing.into());
+            assert!(s.checkpoint().is_err(), "{failing}: the injected failure surfaces");
+            // Storage carries on: the log still holds everything.
+            update(&s, 2, 200);
+            *faults.fail_write_matching.lock() = None;
+            now(&s)
+        };
+        let s = open(dir.path());
+        assert_eq!(now(&s), expected, "{failing}");
+        s.checkpoint().unwrap();
+        drop(s);
+        assert_eq!(now(&open(dir.path())), expected, "{failing}: after the next checkpoint");
+    }
+}
+
+#[test]
+fn counters_continue_after_a_checkpoint_dropped_their_log() {
+    let dir = tempfile::tempdir().unwrap();
+    let (seq, obj) = {
+        let s = open(dir.path());
+        create_kv(&s);
+        insert(&s, [(1, 1)]);
+        let seq = s.next_sequence_value(77, 1).unwrap();
+        let obj = s.allocate_object_id();
+        s.checkpoint().unwrap();
+        (seq, obj)
+    };
+    let s = open(dir.path());
+    assert!(s.next_sequence_value(77, 1).unwrap() > seq);
+    assert!(s.allocate_object_id() > obj);
+    insert(&s, [(2, 2)]);
+    let t = s.begin(Isolation::ReadCommitted);
+    let ids: Vec<_> = t.view().rows(T).unwrap().into_iter().map(|(id, _)| id).collect();
+    assert_eq!(ids.len(), 2);
+    assert_ne!(ids[0], ids[1], "row ids are not reused");
+}
