@@ -4,6 +4,7 @@
 mod bank;
 mod blocking;
 mod crash;
+mod htap;
 
 use std::sync::Arc;
 

@@ -19,7 +19,7 @@
 //! we report `Changed`/`Gone` and the engine re-evaluates the statement's
 //! condition on the newest version.
 
-use std::collections::{BTreeMap, HashSet};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -62,6 +62,45 @@ pub(crate) struct TableWrites {
     pub map: Option<Vec<ColumnSource>>,
     pub dropped: bool,
     pub rows: BTreeMap<RowId, Write>,
+    /// Unique-index key ──► the own row last written with it, so a unique
+    /// check finds a conflict among its own writes without scanning them
+    /// all (which made a bulk INSERT into a keyed table quadratic). May be
+    /// stale: the row is re-checked.
+    pub own_keys: HashMap<(IndexId, Row), RowId>,
+}
+
+impl TableWrites {
+    fn new(spec: Arc<TableSpec>, base_hidden: bool) -> Self {
+        TableWrites { spec, base_hidden, map: None, dropped: false, rows: BTreeMap::new(), own_keys: HashMap::new() }
+    }
+
+    /// Records `row`'s keys in the unique indexes.
+    fn note_keys(&mut self, row: RowId, values: &[Value]) {
+        for idx in self.spec.indexes.iter().filter(|i| i.unique) {
+            self.own_keys.insert((idx.id, index_key(idx, values)), row);
+        }
+    }
+
+    /// Recomputes `own_keys` after the layout or the indexes changed.
+    fn rebuild_keys(&mut self) {
+        let mut keys = HashMap::new();
+        for (id, w) in &self.rows {
+            if let Write::Insert(r) | Write::Update(r) = w {
+                for idx in self.spec.indexes.iter().filter(|i| i.unique) {
+                    keys.insert((idx.id, index_key(idx, r)), *id);
+                }
+            }
+        }
+        self.own_keys = keys;
+    }
+
+    /// The own live row other than `except` that has `key` in `idx`.
+    fn own_row_with_key(&self, idx: &IndexSpec, key: &Row, except: Option<RowId>) -> Option<RowId> {
+        let rid = *self.own_keys.get(&(idx.id, key.clone()))?;
+        let live =
+            matches!(self.rows.get(&rid), Some(Write::Insert(r) | Write::Update(r)) if index_key(idx, r) == *key);
+        (live && Some(rid) != except).then_some(rid)
+    }
 }
 
 /// Everything a transaction has written, in the form reads overlay.
@@ -227,7 +266,7 @@ impl Transaction {
     fn table_writes(&mut self, table: TableId) -> Result<&mut TableWrites> {
         if !self.writes.tables.contains_key(&table) {
             let spec = self.storage.table(table)?.read().spec.clone();
-            let tw = TableWrites { spec, base_hidden: false, map: None, dropped: false, rows: BTreeMap::new() };
+            let tw = TableWrites::new(spec, false);
             Arc::make_mut(&mut self.writes).tables.insert(table, tw);
         }
         let tw = Arc::make_mut(&mut self.writes).tables.get_mut(&table).expect("inserted above");
@@ -274,7 +313,9 @@ impl Transaction {
         }
         let id = self.storage.allocate_row_id();
         self.count_write()?;
-        self.table_writes(table)?.rows.insert(id, Write::Insert(row));
+        let tw = self.table_writes(table)?;
+        tw.note_keys(id, &row);
+        tw.rows.insert(id, Write::Insert(row));
         Ok(InsertOutcome::Inserted(id))
     }
 
@@ -293,6 +334,7 @@ impl Transaction {
         }
         self.count_write()?;
         let tw = self.table_writes(table)?;
+        tw.note_keys(row, &values);
         let w = match tw.rows.get(&row) {
             Some(Write::Insert(_)) => Write::Insert(values),
             _ => Write::Update(values),
@@ -373,13 +415,7 @@ impl Transaction {
             loop {
                 let view = self.view();
                 let tw = view.writes.tables.get(&table);
-                let own_conflict = tw.and_then(|tw| {
-                    tw.rows.iter().find_map(|(rid, w)| {
-                        let hit = Some(*rid) != self_row
-                            && matches!(w, Write::Insert(r) | Write::Update(r) if index_key(idx, r) == key);
-                        hit.then_some(*rid)
-                    })
-                });
+                let own_conflict = tw.and_then(|tw| tw.own_row_with_key(idx, &key, self_row));
                 if let Some(rid) = own_conflict {
                     return if arbitrated { Ok(Some(rid)) } else { Err(unique_violation(spec, idx, &key)) };
                 }
@@ -410,8 +446,7 @@ impl Transaction {
         self.lock_table(spec.id, true)?;
         let ws = Arc::make_mut(&mut self.writes);
         ws.ddl.push(RedoOp::CreateTable(spec.clone()));
-        let tw =
-            TableWrites { spec: Arc::new(spec), base_hidden: true, map: None, dropped: false, rows: BTreeMap::new() };
+        let tw = TableWrites::new(Arc::new(spec), true);
         ws.tables.insert(tw.spec.id, tw);
         Ok(())
     }
@@ -422,6 +457,7 @@ impl Transaction {
         let tw = self.table_writes(table)?;
         tw.dropped = true;
         tw.rows.clear();
+        tw.own_keys.clear();
         Arc::make_mut(&mut self.writes).ddl.push(RedoOp::DropTable(table));
         Ok(())
     }
@@ -432,6 +468,7 @@ impl Transaction {
         let tw = self.table_writes(table)?;
         tw.base_hidden = true;
         tw.rows.clear();
+        tw.own_keys.clear();
         Arc::make_mut(&mut self.writes).ddl.push(RedoOp::Truncate(table));
         Ok(())
     }
@@ -453,6 +490,7 @@ impl Transaction {
         });
         let old_indexes: Vec<IndexId> = tw.spec.indexes.iter().map(|i| i.id).collect();
         tw.spec = Arc::new(spec.clone());
+        tw.rebuild_keys();
         Arc::make_mut(&mut self.writes).ddl.push(RedoOp::AlterTable { spec: spec.clone(), map });
         for idx in spec.indexes.iter().filter(|i| !old_indexes.contains(&i.id)) {
             self.check_new_index(table, &spec, idx)?;

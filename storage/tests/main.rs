@@ -4,6 +4,7 @@
 mod checkpoint;
 mod durability;
 mod model;
+mod unique;
 
 use rustydb_common::RowId;
 use rustydb_common::{IndexId, TableId};

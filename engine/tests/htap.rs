@@ -1,0 +1,47 @@
+//! HTAP freshness: analytic reads over checkpointed segments see a commit
+//! from another session at once, and checkpoints need superuser rights.
+
+use crate::{database, exec, query, rows};
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_aggregate_sees_a_commit_made_just_before_it() {
+    let (_dir, db) = database();
+    let mut analyst = db.session();
+    let mut writer = db.session();
+    exec(&mut analyst, "CREATE TABLE sales (id BIGINT PRIMARY KEY, amount BIGINT)").await;
+    exec(&mut analyst, "INSERT INTO sales SELECT v, 1 FROM generate_series(1, 20000) AS s(v)").await;
+    exec(&mut analyst, "CHECKPOINT").await;
+    for round in 1..=3i64 {
+        exec(&mut writer, &format!("INSERT INTO sales VALUES ({}, 100)", 100_000 + round)).await;
+        exec(&mut writer, &format!("UPDATE sales SET amount = 0 WHERE id = {round}")).await;
+        let got = query(&mut analyst, "SELECT count(*), sum(amount) FROM sales").await.unwrap();
+        let want = (20000 + round, 20000 + 100 * round - round);
+        assert_eq!(got, rows(&[&[&want.0.to_string(), &want.1.to_string()]]), "round {round}");
+        if round == 2 {
+            exec(&mut writer, "CHECKPOINT").await;
+        }
+    }
+    // A REPEATABLE READ reader keeps its snapshot across a checkpoint.
+    exec(&mut analyst, "BEGIN ISOLATION LEVEL REPEATABLE READ").await;
+    let before = query(&mut analyst, "SELECT sum(amount) FROM sales").await.unwrap();
+    exec(&mut writer, "DELETE FROM sales WHERE id <= 10000").await;
+    exec(&mut writer, "CHECKPOINT").await;
+    assert_eq!(query(&mut analyst, "SELECT sum(amount) FROM sales").await.unwrap(), before);
+    exec(&mut analyst, "COMMIT").await;
+    assert_eq!(query(&mut analyst, "SELECT count(*) FROM sales").await.unwrap(), rows(&[&["10003"]]));
+}
+
+#[tokio::test]
+async fn checkpoint_needs_a_superuser_once_one_exists() {
+    let (_dir, db) = database();
+    let mut admin = db.session();
+    exec(&mut admin, "CREATE USER clerk PASSWORD 'y'").await;
+    exec(&mut admin, "CREATE USER boss SUPERUSER PASSWORD 'x'").await;
+    let mut clerk = db.session();
+    clerk.set_session_info("clerk", 2);
+    let err = clerk.execute("CHECKPOINT").await.unwrap_err();
+    assert_eq!(err.sqlstate(), "42501");
+    let mut boss = db.session();
+    boss.set_session_info("boss", 3);
+    exec(&mut boss, "CHECKPOINT").await;
+}
