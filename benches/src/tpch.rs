@@ -252,8 +252,62 @@ async fn main() -> Result<()> {
         total_r / total_p,
         total_r / total_m
     );
+    htap(&db, &args.queries).await?;
     if wrong > 0 {
         bail!("{wrong} answers differ from DataFusion's");
     }
+    Ok(())
+}
+
+async fn best_of_3(s: &mut Session, sqls: &[String]) -> Result<f64> {
+    let mut best = f64::MAX;
+    for _ in 0..3 {
+        let t0 = Instant::now();
+        for q in sqls {
+            run_rustydb(s, q).await?;
+        }
+        best = best.min(t0.elapsed().as_secs_f64());
+    }
+    Ok(best)
+}
+
+/// Analytic latency (q1 and q6, best of 3) idle and while a writer commits
+/// pgbench-like single-row updates and inserts on another table; and the
+/// writer's rate alone and alongside the queries.
+async fn htap(db: &Arc<Database>, queries: &Path) -> Result<()> {
+    let mut s = db.session();
+    s.execute("CREATE TABLE accounts (aid BIGINT PRIMARY KEY, abalance BIGINT)").await?;
+    s.execute("INSERT INTO accounts SELECT v, 0 FROM generate_series(1, 100000) AS t(v)").await?;
+    s.execute("CREATE TABLE history (aid BIGINT, delta BIGINT)").await?;
+    let sqls = [query_sql(queries, 1)?, query_sql(queries, 6)?];
+    let writer = |db: Arc<Database>, stop: Arc<std::sync::atomic::AtomicBool>| async move {
+        let mut w = db.session();
+        let mut n = 0u64;
+        let t0 = Instant::now();
+        while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+            let aid = (n * 7919) % 100_000 + 1;
+            w.execute(&format!(
+                "BEGIN; UPDATE accounts SET abalance = abalance + 1 WHERE aid = {aid}; INSERT INTO history VALUES ({aid}, 1); COMMIT"
+            ))
+            .await?;
+            n += 1;
+        }
+        Ok::<_, anyhow::Error>(n as f64 / t0.elapsed().as_secs_f64())
+    };
+    let idle = best_of_3(&mut s, &sqls).await?;
+    let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let alone = tokio::spawn(writer(db.clone(), stop.clone()));
+    tokio::time::sleep(std::time::Duration::from_secs(5)).await;
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    let alone = alone.await??;
+    let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let busy_writer = tokio::spawn(writer(db.clone(), stop.clone()));
+    let busy = best_of_3(&mut s, &sqls).await?;
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    let shared = busy_writer.await??;
+    println!(
+        "HTAP: q1+q6 {idle:.3} s idle, {busy:.3} s under writes ({:.2}x); writer {alone:.0} tx/s alone, {shared:.0} tx/s beside the queries",
+        busy / idle
+    );
     Ok(())
 }
