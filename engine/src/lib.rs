@@ -46,5 +46,5 @@ pub use pg_binary::decode_binary;
 pub use prepared::Prepared;
 pub use rustydb_catalog::SCRAM_ITERATIONS;
 pub use rustydb_storage::{StorageOptions, io};
-pub use session::{Database, QueryOutput, Session, TransactionStatus};
+pub use session::{Database, DatabaseOptions, QUERY_MEMORY_BYTES_DEFAULT, QueryOutput, Session, TransactionStatus};
 pub use types::PG_TYPE_KEY;

@@ -36,12 +36,34 @@ use crate::names::DATABASE_NAME;
 use crate::pg_catalog::{self, PgCatalogSchema, PgCatalogTables, SessionInfo};
 use crate::schema::{RustyCatalog, StatementCell, StatementContext};
 use crate::settings::Settings;
+use datafusion::execution::runtime_env::{RuntimeEnv, RuntimeEnvBuilder};
 
 /// One open database: storage, catalog cache, shared by all sessions.
 pub struct Database {
     storage: Arc<Storage>,
     catalog: CatalogCache,
     pg_tables: PgCatalogTables,
+    /// DataFusion's runtime with the memory pool every query draws from.
+    runtime: Arc<RuntimeEnv>,
+}
+
+/// How to open a database.
+#[derive(Clone)]
+pub struct DatabaseOptions {
+    pub storage: StorageOptions,
+    /// Memory all running queries share for their operators (sorts, hash
+    /// tables, aggregates). Past it, operators that can spill to disk do;
+    /// the others fail the query with SQLSTATE 53200, never the process.
+    pub query_memory_bytes: usize,
+}
+
+/// Default of [`DatabaseOptions::query_memory_bytes`].
+pub const QUERY_MEMORY_BYTES_DEFAULT: usize = 4 << 30;
+
+impl Default for DatabaseOptions {
+    fn default() -> Self {
+        DatabaseOptions { storage: StorageOptions::default(), query_memory_bytes: QUERY_MEMORY_BYTES_DEFAULT }
+    }
 }
 
 impl std::fmt::Debug for Database {
@@ -53,15 +75,21 @@ impl std::fmt::Debug for Database {
 impl Database {
     /// Opens (creating if needed) the database in `dir`, replaying its log.
     pub fn open(dir: &std::path::Path) -> Result<Arc<Database>> {
-        Self::open_with(dir, StorageOptions::default())
+        Self::open_with(dir, DatabaseOptions::default())
     }
 
-    /// Opens with explicit storage options (fault injection in tests).
-    pub fn open_with(dir: &std::path::Path, options: StorageOptions) -> Result<Arc<Database>> {
-        let storage = Storage::open(dir, options)?;
+    /// Opens with explicit options (memory, fault injection in tests).
+    pub fn open_with(dir: &std::path::Path, options: DatabaseOptions) -> Result<Arc<Database>> {
+        use datafusion::execution::memory_pool::{FairSpillPool, TrackConsumersPool};
+        let pool = TrackConsumersPool::new(
+            FairSpillPool::new(options.query_memory_bytes),
+            std::num::NonZeroUsize::new(3).expect("3 is not zero"),
+        );
+        let runtime = RuntimeEnvBuilder::new().with_memory_pool(Arc::new(pool)).build_arc()?;
+        let storage = Storage::open(dir, options.storage)?;
         bootstrap(&storage)?;
         let pg_tables = PgCatalogTables::load()?;
-        Ok(Arc::new(Database { storage, catalog: CatalogCache::default(), pg_tables }))
+        Ok(Arc::new(Database { storage, catalog: CatalogCache::default(), pg_tables, runtime }))
     }
 
     /// A new session.
@@ -232,7 +260,7 @@ impl Session {
             // Our tables and the catalog hold Utf8; `CAST(x AS TEXT)` as Utf8View
             // made CASE and array_agg over both disagree on their type.
             .set_bool("datafusion.sql_parser.map_string_types_to_utf8view", false);
-        let ctx = context_with_rules(config);
+        let ctx = context_with_rules(config, db.runtime.clone());
         let cell = Arc::new(StatementCell::default());
         let info = Arc::new(parking_lot::RwLock::new(SessionInfo::default()));
         pg_catalog::register_functions(&ctx, &db.pg_tables, cell.clone(), info.clone());
@@ -502,10 +530,11 @@ impl Session {
 
 /// A DataFusion context with RustyDB's extra physical rules appended to
 /// DataFusion's own.
-fn context_with_rules(config: SessionConfig) -> SessionContext {
+fn context_with_rules(config: SessionConfig, runtime: Arc<RuntimeEnv>) -> SessionContext {
     use datafusion::execution::session_state::SessionStateBuilder;
     let state = SessionStateBuilder::new()
         .with_config(config)
+        .with_runtime_env(runtime)
         .with_default_features()
         // Accept PostgreSQL's OID alias types (regclass, regtype, ...) in casts.
         .with_type_planner(Arc::new(datafusion_pg_catalog::pg_catalog::oid_type_planner::PgOidTypePlanner))

@@ -45,3 +45,24 @@ async fn checkpoint_needs_a_superuser_once_one_exists() {
     boss.set_session_info("boss", 3);
     exec(&mut boss, "CHECKPOINT").await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_query_past_the_memory_budget_fails_with_53200_and_the_next_one_runs() {
+    let dir = tempfile::tempdir().unwrap();
+    let options = rustydb_engine::DatabaseOptions { query_memory_bytes: 256 * 1024, ..Default::default() };
+    let db = rustydb_engine::Database::open_with(dir.path(), options).unwrap();
+    let mut s = db.session();
+    // A hash join whose build side cannot fit and cannot spill.
+    let err = s
+        .execute(
+            "SELECT count(*) FROM generate_series(1, 300000) AS a(v) JOIN generate_series(1, 300000) AS b(w) \
+             ON a.v = b.w",
+        )
+        .await;
+    let err = match err {
+        Err(e) => e,
+        Ok(mut outs) => crate::strings(outs.pop().unwrap()).await.unwrap_err(),
+    };
+    assert_eq!(err.sqlstate(), "53200", "{err}");
+    assert_eq!(query(&mut s, "SELECT count(*) FROM generate_series(1, 1000)").await.unwrap(), rows(&[&["1000"]]));
+}

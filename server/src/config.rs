@@ -1,7 +1,8 @@
 //! `serve --config FILE`: server settings from a TOML file.
 //!
 //! Each key is a `serve` option with `_` for `-` (`data`, `pg_listen`,
-//! `flight_listen`, `max_connections`, `tls_cert`, `tls_key`, `user`). A
+//! `flight_listen`, `max_connections`, `tls_cert`, `tls_key`, `user`,
+//! `query_memory_mb`). A
 //! flag on the command line or its `RUSTYDB_*` variable wins over the file:
 //! the file's values are handed to the argument parser only for options
 //! given neither way. Passwords stay out of the file (RUSTYDB_PASSWORD).
@@ -10,7 +11,8 @@ use std::ffi::OsString;
 
 use anyhow::{Context, bail};
 
-const KEYS: [&str; 7] = ["data", "pg_listen", "flight_listen", "max_connections", "tls_cert", "tls_key", "user"];
+const KEYS: [&str; 8] =
+    ["data", "pg_listen", "flight_listen", "max_connections", "tls_cert", "tls_key", "user", "query_memory_mb"];
 
 /// The command line with the settings of `--config FILE` (or
 /// RUSTYDB_CONFIG) added where neither a flag nor a variable gives them.

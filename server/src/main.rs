@@ -35,7 +35,7 @@ enum Command {
     /// Run the server: PostgreSQL protocol on --pg-listen, Flight SQL on --flight-listen.
     Serve {
         /// TOML file of these settings (keys: data, pg_listen, flight_listen,
-        /// max_connections, tls_cert, tls_key, user); flags and RUSTYDB_*
+        /// max_connections, tls_cert, tls_key, user, query_memory_mb); flags and RUSTYDB_*
         /// variables win over it.
         #[arg(long, env = "RUSTYDB_CONFIG")]
         config: Option<PathBuf>,
@@ -64,6 +64,10 @@ enum Command {
         /// client authenticates with SCRAM-SHA-256.
         #[arg(long, env = "RUSTYDB_PASSWORD", hide_env_values = true)]
         password: Option<String>,
+        /// Memory all running queries share (MiB); past it, sorts and
+        /// aggregates spill to disk and other queries fail with 53200.
+        #[arg(long, env = "RUSTYDB_QUERY_MEMORY_MB", default_value_t = rustydb_engine::QUERY_MEMORY_BYTES_DEFAULT >> 20)]
+        query_memory_mb: usize,
     },
 }
 
@@ -99,11 +103,16 @@ fn main() -> ExitCode {
             tls_key,
             user,
             password,
+            query_memory_mb,
         } => {
             let superuser = password.map(|p| (user, p));
             let tls = tls_cert.zip(tls_key).map(|(cert, key)| pgwire::TlsFiles { cert, key });
             let pg = pgwire::PgOptions { listen: pg_listen, max_connections };
-            runtime.block_on(serve(data, pg, flight_listen.0, tls, superuser))
+            let options = rustydb_engine::DatabaseOptions {
+                query_memory_bytes: query_memory_mb.saturating_mul(1 << 20),
+                ..Default::default()
+            };
+            runtime.block_on(serve(data, options, pg, flight_listen.0, tls, superuser))
         }
     };
     match result {
@@ -129,6 +138,7 @@ fn parse_listen(text: &str) -> Result<Listen, String> {
 /// Runs the server until SIGINT or SIGTERM.
 async fn serve(
     data: PathBuf,
+    options: rustydb_engine::DatabaseOptions,
     pg: pgwire::PgOptions,
     flight: Option<std::net::SocketAddr>,
     tls_files: Option<pgwire::TlsFiles>,
@@ -138,11 +148,14 @@ async fn serve(
     if pg.max_connections == 0 {
         anyhow::bail!("--max-connections must be at least 1");
     }
+    if options.query_memory_bytes == 0 {
+        anyhow::bail!("--query-memory-mb must be at least 1");
+    }
     // Without a certificate an SSLRequest is answered 'N' and clients that
     // require TLS stop there.
     let tls = tls_files.as_ref().map(pgwire::tls_acceptor).transpose()?;
-    let db =
-        rustydb_engine::Database::open(&data).with_context(|| format!("opening the database in {}", data.display()))?;
+    let db = rustydb_engine::Database::open_with(&data, options)
+        .with_context(|| format!("opening the database in {}", data.display()))?;
     if let Some((user, password)) = superuser
         && db.ensure_superuser(&user, &password).context("creating the superuser")?
     {
