@@ -2,7 +2,7 @@
 and checks each answer against RustyDB's (normalised the same way as
 benches/src/tpch.rs: numbers with a fraction to 7 significant digits in
 Rust's `{:.6e}` form, rows sorted unless the query orders them; numbers
-then compared within a relative 1e-5, as DuckDB averages decimals as
+then compared within a relative 1e-4, as DuckDB averages decimals as
 doubles where DataFusion keeps a fixed scale).
 
 usage: tpch_duckdb.py PARQUET_DIR QUERIES_DIR ANSWERS_DIR
@@ -42,12 +42,13 @@ def cell(v):
 
 
 def cells_close(a, b):
-    """Equal text, or numbers within a relative 1e-5: DuckDB averages and
-    divides decimals as doubles, DataFusion in decimals of fixed scale."""
+    """Equal text, or numbers within a relative 1e-4: DuckDB averages and
+    divides decimals as doubles, DataFusion in decimals whose scale it cuts
+    (q1's avg(l_discount): 0.04999771 in DuckDB, 0.049997 in DataFusion)."""
     if a == b:
         return True
     try:
-        return math.isclose(float(a), float(b), rel_tol=1e-5, abs_tol=1e-9)
+        return math.isclose(float(a), float(b), rel_tol=1e-4, abs_tol=1e-9)
     except ValueError:
         return False
 
@@ -67,9 +68,11 @@ def main():
     print(f"{'q':>4} {'duckdb_s':>10} {'check':>6}")
     for n in range(1, 23):
         sql = query_sql(qdir, n)
-        t0 = time.perf_counter()
-        rows = con.execute(sql).fetchall()
-        dt = time.perf_counter() - t0
+        dt = float("inf")
+        for _ in range(3):  # best of three warm runs, as for the others
+            t0 = time.perf_counter()
+            rows = con.execute(sql).fetchall()
+            dt = min(dt, time.perf_counter() - t0)
         total += dt
         got = ["|".join(cell(v) for v in r) for r in rows]
         if "order by" not in sql.lower():

@@ -33,10 +33,13 @@ struct Args {
     /// Where to write RustyDB's normalised answers (`qN.txt`) for the
     /// DuckDB check in benches/python/tpch_duckdb.py.
     answers: Option<PathBuf>,
+    /// Print EXPLAIN ANALYZE of this query in RustyDB and in DataFusion's
+    /// in-memory run, then stop (for looking into a slow query).
+    explain: Option<usize>,
 }
 
 fn args() -> Result<Args> {
-    let mut a = Args { sf: 1.0, queries: PathBuf::from("../shared/tpch/queries"), parquet: None, answers: None };
+    let mut a = Args { sf: 1.0, queries: PathBuf::from("../shared/tpch/queries"), parquet: None, answers: None, explain: None };
     let mut it = std::env::args().skip(1);
     while let Some(flag) = it.next() {
         let value = it.next().with_context(|| format!("{flag} needs a value"))?;
@@ -45,6 +48,7 @@ fn args() -> Result<Args> {
             "--queries" => a.queries = value.into(),
             "--parquet" => a.parquet = Some(value.into()),
             "--answers" => a.answers = Some(value.into()),
+            "--explain" => a.explain = Some(value.parse()?),
             other => bail!("unknown flag {other}"),
         }
     }
@@ -223,19 +227,32 @@ async fn main() -> Result<()> {
         memory.register_table(*t, Arc::new(MemTable::try_new(batches[0].schema(), vec![batches.clone()])?))?;
     }
 
+    if let Some(n) = args.explain {
+        let sql = format!("EXPLAIN ANALYZE {}", query_sql(&args.queries, n)?);
+        for (who, batches) in [("RustyDB", run_rustydb(&mut s, &sql).await?), ("DataFusion in memory", run_datafusion(&memory, &sql).await?)] {
+            println!("== {who}\n{}", datafusion::arrow::util::pretty::pretty_format_batches(&batches)?);
+        }
+        return Ok(());
+    }
     println!("{:>4} {:>10} {:>10} {:>10} {:>6}", "q", "rustydb_s", "df_pq_s", "df_mem_s", "check");
     let (mut total_r, mut total_p, mut total_m, mut wrong) = (0.0, 0.0, 0.0, 0);
     for n in 1..=22 {
         let sql = query_sql(&args.queries, n)?;
-        let t0 = Instant::now();
-        let ours = run_rustydb(&mut s, &sql).await.with_context(|| format!("RustyDB q{n}"))?;
-        let r = t0.elapsed().as_secs_f64();
-        let t0 = Instant::now();
-        let theirs = run_datafusion(&parquet, &sql).await.with_context(|| format!("DataFusion q{n}"))?;
-        let p = t0.elapsed().as_secs_f64();
-        let t0 = Instant::now();
-        run_datafusion(&memory, &sql).await?;
-        let m = t0.elapsed().as_secs_f64();
+        // Best of three warm runs each, engines interleaved, so neither
+        // pays for first touches of memory the other then reuses.
+        let (mut r, mut p, mut m) = (f64::MAX, f64::MAX, f64::MAX);
+        let (mut ours, mut theirs) = (Vec::new(), Vec::new());
+        for _ in 0..3 {
+            let t0 = Instant::now();
+            ours = run_rustydb(&mut s, &sql).await.with_context(|| format!("RustyDB q{n}"))?;
+            r = r.min(t0.elapsed().as_secs_f64());
+            let t0 = Instant::now();
+            theirs = run_datafusion(&parquet, &sql).await.with_context(|| format!("DataFusion q{n}"))?;
+            p = p.min(t0.elapsed().as_secs_f64());
+            let t0 = Instant::now();
+            run_datafusion(&memory, &sql).await?;
+            m = m.min(t0.elapsed().as_secs_f64());
+        }
         let ordered = sql.to_lowercase().contains("order by");
         let answer = normalise(&ours, ordered);
         let same = answer == normalise(&theirs, ordered);
