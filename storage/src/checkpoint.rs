@@ -3,8 +3,8 @@
 //!
 //! ```text
 //! 1 cut      [commit lock] scn = last commit; WAL continues in a new file
-//! 2 freeze   per table: capture versions begun <= scn [read lock] ──► Parquet,
-//!            fsync ──► install them as a segment [write lock]
+//! 2 freeze   per table, a segment at a time: capture versions begun <= scn
+//!            [read lock] ──► Parquet, fsync ──► install as a segment [write lock]
 //! 3 vectors  per segment: ends <= scn not yet stored ──► new delete vector file
 //! 4 manifest MANIFEST.tmp, fsync, rename, fsync dir       (the atomic switch)
 //! 5 clean    WAL files before the cut, files no manifest names
@@ -29,7 +29,7 @@ use rustydb_common::{Scn, TableId};
 use crate::error::{Result, StorageError};
 use crate::io::Vfs;
 use crate::manifest::{MANIFEST_FILE, MANIFEST_TMP_FILE, Manifest, SegmentEntry, TableEntry};
-use crate::segment::{FrozenSegment, Segment};
+use crate::segment::{FrozenSegment, SEGMENT_ROWS_MAX, Segment};
 use crate::segment_file::{decode_dv, decode_segment, encode_dv, encode_segment};
 use crate::spec::TableSpec;
 use crate::store::Storage;
@@ -95,19 +95,15 @@ impl Storage {
 
     /// Steps 2 and 3 for one table; returns its manifest entry.
     fn checkpoint_table(&self, scn: Scn, table: &RwLock<TableStore>, seg_dir: &Path) -> Result<TableEntry> {
-        let (spec, captured) = {
-            let t = table.read();
-            (t.spec.clone(), t.capture(scn))
-        };
-        let mut fresh = Vec::with_capacity(captured.len());
-        for seg in captured {
+        let spec = table.read().spec.clone();
+        let mut after = None;
+        loop {
+            let Some((seg, last)) = table.read().capture(scn, after, SEGMENT_ROWS_MAX) else { break };
             let file = self.write_segment(&spec, &seg, seg_dir)?;
             let mut frozen = FrozenSegment::new(Arc::new(seg));
             frozen.file = Some(file);
-            fresh.push(frozen);
-        }
-        if !fresh.is_empty() {
-            table.write().install(scn, fresh);
+            table.write().install(scn, vec![frozen]);
+            after = Some(last);
         }
         let count = table.read().segments.len();
         for si in 0..count {

@@ -25,7 +25,7 @@ use std::sync::Arc;
 use rustydb_common::{RowId, Scn};
 
 use crate::batch::value_at;
-use crate::segment::{FrozenSegment, SEGMENT_ROWS_MAX, Segment, VersionRef};
+use crate::segment::{FrozenSegment, Segment, VersionRef};
 use crate::spec::{ColumnSource, IndexSpec, TableSpec, index_key, remap_row};
 use crate::value::{Row, Value};
 
@@ -263,31 +263,32 @@ impl TableStore {
         }
     }
 
-    /// Builds segments from the hot versions a checkpoint at `scn` freezes:
-    /// those that began at or before it. Run under the table's read lock;
-    /// [`TableStore::install`] moves them once they are stored.
-    pub fn capture(&self, scn: Scn) -> Vec<Segment> {
-        let mut out = Vec::new();
+    /// Builds the next segment of hot versions a checkpoint at `scn`
+    /// freezes (those that began at or before it), from rows after `after`;
+    /// returns it with the last row id looked at, or `None` when no such
+    /// version is left. Run under the table's read lock, one segment at a
+    /// time so commits to the table wait for one segment's worth at most;
+    /// [`TableStore::install`] moves the versions once they are stored.
+    pub fn capture(&self, scn: Scn, after: Option<RowId>, max_rows: usize) -> Option<(Segment, RowId)> {
         let mut versions: Vec<(RowId, Scn, &[Value])> = Vec::new();
-        for (row, chain) in &self.rows {
+        let mut last = None;
+        let start = after.map_or(Bound::Unbounded, Bound::Excluded);
+        for (row, chain) in self.rows.range((start, Bound::Unbounded)) {
+            last = Some(*row);
             for v in chain.iter().take_while(|v| v.begin <= scn) {
                 versions.push((*row, v.begin, &v.values));
             }
             // A row's versions stay in one segment (readers expect them
             // consecutive), so cut only between rows.
-            if versions.len() >= SEGMENT_ROWS_MAX {
-                out.push(Segment::build(&self.spec, &versions));
-                versions.clear();
+            if versions.len() >= max_rows {
+                break;
             }
         }
-        if !versions.is_empty() {
-            out.push(Segment::build(&self.spec, &versions));
-        }
-        out
+        (!versions.is_empty()).then(|| (Segment::build(&self.spec, &versions), last.expect("a row was looked at")))
     }
 
-    /// Moves the versions `capture(scn)` copied into `segments` out of the
-    /// row store, carrying over ends set since the capture.
+    /// Moves the versions `capture(scn, ..)` copied into `segments` out of
+    /// the row store, carrying over ends set since the capture.
     pub fn install(&mut self, scn: Scn, segments: Vec<FrozenSegment>) {
         for mut seg in segments {
             let si = self.segments.len() as u32;
@@ -319,4 +320,57 @@ fn segment_key(spec: &TableSpec, idx: &IndexSpec, seg: &Segment, pos: usize) -> 
         .iter()
         .map(|&c| value_at(seg.columns[c].as_ref(), spec.columns[c].ty, pos).expect("segment columns match the spec"))
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::spec::ColumnSpec;
+    use crate::value::ColumnType;
+    use rustydb_common::TableId;
+
+    fn row(v: i64) -> Row {
+        vec![Value::Int64(v)].into()
+    }
+
+    fn value(t: &TableStore, r: u64, at: u64) -> Option<i64> {
+        t.visible(RowId(r), Scn(at)).map(|v| match v.values[0] {
+            Value::Int64(x) => x,
+            _ => unreachable!(),
+        })
+    }
+
+    #[test]
+    fn capture_in_segments_and_install_keeps_every_version() {
+        let spec = TableSpec {
+            id: TableId(1),
+            columns: vec![ColumnSpec { name: "v".into(), ty: ColumnType::Int64, nullable: true }],
+            indexes: vec![],
+        };
+        let mut t = TableStore::new(spec);
+        for i in 1..=10 {
+            t.put(RowId(i), row(i as i64), Scn(i));
+        }
+        t.put(RowId(3), row(33), Scn(11));
+        t.end(RowId(4), Scn(12));
+        t.put(RowId(11), row(11), Scn(12));
+        let (scn, mut after, mut segments) = (Scn(11), None, 0);
+        while let Some((seg, last)) = t.capture(scn, after, 3) {
+            assert!(seg.len() >= 3 || after.is_some(), "cut only between rows, at 3 versions");
+            t.install(scn, vec![FrozenSegment::new(Arc::new(seg))]);
+            after = Some(last);
+            segments += 1;
+        }
+        assert_eq!(segments, 4);
+        assert_eq!(t.rows.keys().copied().collect::<Vec<_>>(), [RowId(11)], "only the version begun after the cut");
+        assert_eq!((value(&t, 3, 10), value(&t, 3, 11)), (Some(3), Some(33)));
+        assert_eq!((value(&t, 4, 11), value(&t, 4, 12)), (Some(4), None), "the end set after the cut is kept");
+        t.put(RowId(5), row(55), Scn(13));
+        assert_eq!((value(&t, 5, 12), value(&t, 5, 13)), (Some(5), Some(55)));
+        assert_eq!(t.latest(RowId(5)).map(|v| v.begin), Some(Scn(13)));
+        t.end_all(Scn(14));
+        assert!((1..=11).all(|r| value(&t, r, 14).is_none()));
+        assert_eq!(value(&t, 7, 13), Some(7));
+        assert_eq!(t.row_ids().len(), 11);
+    }
 }
