@@ -37,7 +37,7 @@ use datafusion::physical_plan::{
 use rustydb_catalog::TableDef;
 use rustydb_common::IndexId;
 use rustydb_common::limits::SCAN_BATCH_ROWS_MAX;
-use rustydb_storage::{Chunk, KeyRange, ReadView, ScanCursor, ScanPart, Value};
+use rustydb_storage::{Chunk, KeyRange, ReadView, ScanCursor, ScanPart, Value, ZoneFilter, zone_mapped};
 
 use crate::schema::StatementCell;
 use crate::types::{column_field, scalar_to_value, value_array};
@@ -127,8 +127,9 @@ impl TableProvider for RustyTable {
             ),
             Access::Index { .. } => (1, None),
         };
+        let zones = zone_filters(&self.def, filters);
         let exec = RowStoreExec::new(self.def.clone(), view, projection, schema, access, limit, partitions);
-        Ok(Arc::new(RowStoreExec { estimated_rows: rows, ..exec }))
+        Ok(Arc::new(RowStoreExec { estimated_rows: rows, zones, ..exec }))
     }
 }
 
@@ -248,6 +249,38 @@ pub fn choose_access(def: &TableDef, filters: &[Expr]) -> Access {
     Access::Full
 }
 
+/// Ranges the filters put on bare columns, for skipping segments by their
+/// zone maps. Only `column <op> literal` with the literal exactly of the
+/// column's type counts: through a cast the order may differ.
+pub fn zone_filters(def: &TableDef, filters: &[Expr]) -> Vec<ZoneFilter> {
+    let mut out = Vec::new();
+    for f in filters.iter().flat_map(split_and) {
+        let Expr::BinaryExpr(BinaryExpr { left, op, right }) = f else { continue };
+        let (col, lit, op) = match (left.as_ref(), right.as_ref()) {
+            (Expr::Column(c), Expr::Literal(v, _)) => (c, v, *op),
+            (Expr::Literal(v, _), Expr::Column(c)) => match op.swap() {
+                Some(op) => (c, v, op),
+                None => continue,
+            },
+            _ => continue,
+        };
+        let Some(column) = def.column(&col.name).filter(|&c| zone_mapped(def.columns[c].ty.column_type())) else {
+            continue;
+        };
+        let Some(v) = literal_value(lit, def, column) else { continue };
+        let (lo, hi) = match op {
+            Operator::Eq => (Bound::Included(v.clone()), Bound::Included(v)),
+            Operator::Gt => (Bound::Excluded(v), Bound::Unbounded),
+            Operator::GtEq => (Bound::Included(v), Bound::Unbounded),
+            Operator::Lt => (Bound::Unbounded, Bound::Excluded(v)),
+            Operator::LtEq => (Bound::Unbounded, Bound::Included(v)),
+            _ => continue,
+        };
+        out.push(ZoneFilter { column, lo, hi });
+    }
+    out
+}
+
 fn split_and(e: &Expr) -> Vec<&Expr> {
     match e {
         Expr::BinaryExpr(BinaryExpr { left, op: Operator::And, right }) => {
@@ -270,6 +303,8 @@ pub struct RowStoreExec {
     partitions: usize,
     /// Rows the table holds, about (full scans only): join planning uses it.
     estimated_rows: Option<usize>,
+    /// Column ranges from the filters: segments outside them are skipped.
+    zones: Vec<ZoneFilter>,
     properties: Arc<PlanProperties>,
 }
 
@@ -295,14 +330,31 @@ impl RowStoreExec {
             EmissionType::Incremental,
             Boundedness::Bounded,
         ));
-        RowStoreExec { def, view, projection, schema, access, limit, partitions, estimated_rows: None, properties }
+        RowStoreExec {
+            def,
+            view,
+            projection,
+            schema,
+            access,
+            limit,
+            partitions,
+            estimated_rows: None,
+            zones: Vec::new(),
+            properties,
+        }
     }
 }
 
 impl DisplayAs for RowStoreExec {
     fn fmt_as(&self, _t: DisplayFormatType, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match &self.access {
-            Access::Full => write!(f, "RowStoreScan: table={} partitions={}", self.def.name, self.partitions)?,
+            Access::Full => {
+                write!(f, "RowStoreScan: table={} partitions={}", self.def.name, self.partitions)?;
+                if !self.zones.is_empty() {
+                    let cols: Vec<&str> = self.zones.iter().map(|z| self.def.columns[z.column].name.as_str()).collect();
+                    write!(f, " zone_maps=[{}]", cols.join(", "))?;
+                }
+            }
             Access::Index { name, range, .. } => {
                 write!(f, "IndexLookup: table={} index={name} {}", self.def.name, describe_range(range))?
             }
@@ -323,6 +375,7 @@ struct ScanState {
     output: Vec<Option<usize>>,
     cursor: ScanCursor,
     part: ScanPart,
+    zones: Vec<ZoneFilter>,
     access: Access,
     remaining: Option<usize>,
 }
@@ -335,7 +388,14 @@ impl ScanState {
         let chunk = match &self.access {
             Access::Full => {
                 let max = self.remaining.unwrap_or(SCAN_BATCH_ROWS_MAX).clamp(1, SCAN_BATCH_ROWS_MAX);
-                self.view.scan_part_chunk(self.def.id, self.part, &mut self.cursor, &self.storage_projection, max)
+                self.view.scan_part_chunk(
+                    self.def.id,
+                    self.part,
+                    &self.zones,
+                    &mut self.cursor,
+                    &self.storage_projection,
+                    max,
+                )
             }
             Access::Index { id, range, .. } => {
                 if self.cursor == ScanCursor::Done {
@@ -436,6 +496,7 @@ impl ExecutionPlan for RowStoreExec {
             output,
             cursor: ScanCursor::default(),
             part: ScanPart { index: partition, count: self.partitions },
+            zones: self.zones.clone(),
             access: self.access.clone(),
             remaining: self.limit,
         };

@@ -29,6 +29,7 @@ pub mod wal;
 
 pub use error::{Result, StorageError};
 pub use record::{RedoOp, decode_ops, encode_ops};
+pub use segment::{ZoneFilter, zone_mapped};
 pub use spec::{ColumnSource, ColumnSpec, IndexSpec, TableSpec};
 pub use store::{FIRST_OBJECT_ID, Storage, StorageOptions};
 pub use txn::{Arbiter, InsertOutcome, Isolation, ReadView, Savepoint, Transaction, WriteOutcome};

@@ -22,6 +22,7 @@
 
 use std::borrow::Cow;
 use std::collections::BTreeMap;
+use std::ops::Bound;
 use std::sync::Arc;
 
 use arrow::array::{Array, ArrayRef, BooleanArray, UInt64Array};
@@ -30,7 +31,7 @@ use rustydb_common::{RowId, Scn};
 use crate::batch::{column_array, value_at};
 use crate::error::{Result, StorageError};
 use crate::spec::{ColumnSource, TableSpec};
-use crate::value::{Row, Value};
+use crate::value::{ColumnType, Row, Value};
 
 /// Rows of one segment at most; a checkpoint of a larger table writes several.
 pub const SEGMENT_ROWS_MAX: usize = 1 << 20;
@@ -44,20 +45,53 @@ pub struct Segment {
     pub columns: Vec<ArrayRef>,
     /// Largest begin SCN in the segment.
     pub max_begin: Scn,
+    /// Per column, the smallest and largest non-null value (the zone map),
+    /// where known; see [`zone`].
+    pub zones: Vec<Option<(Value, Value)>>,
+}
+
+/// A range a scan's filter puts on one column: segments whose zone map
+/// lies outside it hold no matching row and are skipped.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ZoneFilter {
+    pub column: usize,
+    pub lo: Bound<Value>,
+    pub hi: Bound<Value>,
 }
 
 impl Segment {
+    /// Assembles a segment from its arrays (lengths and types checked by
+    /// [`Segment::validate`]), computing its zone maps.
+    pub fn new(spec: &TableSpec, row_ids: UInt64Array, begins: UInt64Array, columns: Vec<ArrayRef>) -> Segment {
+        let max_begin = Scn(begins.values().iter().copied().max().unwrap_or(0));
+        let zones = spec.columns.iter().zip(&columns).map(|(c, a)| zone(c.ty, a.as_ref())).collect();
+        Segment { row_ids, begins, columns, max_begin, zones }
+    }
+
     /// Builds a segment from versions sorted by (row id, begin).
     pub fn build(spec: &TableSpec, versions: &[(RowId, Scn, &[Value])]) -> Segment {
         debug_assert!(versions.windows(2).all(|w| (w[0].0, w[0].1) < (w[1].0, w[1].1)), "versions are sorted");
         let rows: Vec<&[Value]> = versions.iter().map(|v| v.2).collect();
         let columns = spec.columns.iter().enumerate().map(|(c, col)| column_array(col.ty, &rows, c)).collect();
-        Segment {
-            row_ids: versions.iter().map(|v| v.0.0).collect(),
-            begins: versions.iter().map(|v| v.1.0).collect(),
-            columns,
-            max_begin: versions.iter().map(|v| v.1).max().unwrap_or(Scn::ZERO),
-        }
+        Segment::new(spec, versions.iter().map(|v| v.0.0).collect(), versions.iter().map(|v| v.1.0).collect(), columns)
+    }
+
+    /// Whether some row may satisfy every filter (zone maps permitting).
+    pub fn may_match(&self, filters: &[ZoneFilter]) -> bool {
+        filters.iter().all(|f| {
+            let Some(Some((min, max))) = self.zones.get(f.column) else { return true };
+            let above = match &f.lo {
+                Bound::Included(v) => max >= v,
+                Bound::Excluded(v) => max > v,
+                Bound::Unbounded => true,
+            };
+            let below = match &f.hi {
+                Bound::Included(v) => min <= v,
+                Bound::Excluded(v) => min < v,
+                Bound::Unbounded => true,
+            };
+            above && below
+        })
     }
 
     /// Checks that the parts agree with each other and with `spec`.
@@ -110,12 +144,8 @@ impl Segment {
 
     /// The same data in a new layout (ALTER TABLE): kept columns are shared.
     pub fn remap(&self, spec: &TableSpec, map: &[ColumnSource]) -> Segment {
-        Segment {
-            row_ids: self.row_ids.clone(),
-            begins: self.begins.clone(),
-            columns: remap_columns(spec, map, &self.columns, self.len()),
-            max_begin: self.max_begin,
-        }
+        let columns = remap_columns(spec, map, &self.columns, self.len());
+        Segment::new(spec, self.row_ids.clone(), self.begins.clone(), columns)
     }
 }
 
@@ -132,6 +162,45 @@ pub fn remap_columns(spec: &TableSpec, map: &[ColumnSource], columns: &[ArrayRef
             }
         })
         .collect()
+}
+
+/// Whether segments keep zone maps for a column type: the types whose
+/// [`Value`] order is SQL's. Not floats (`-0 = 0`, NaN), not text (collations
+/// may differ), not booleans or bytes (never worth it).
+pub fn zone_mapped(ty: ColumnType) -> bool {
+    matches!(
+        ty,
+        ColumnType::Int16
+            | ColumnType::Int32
+            | ColumnType::Int64
+            | ColumnType::Decimal { .. }
+            | ColumnType::Date
+            | ColumnType::Timestamp
+            | ColumnType::TimestampTz
+    )
+}
+
+/// The smallest and largest non-null value of a column whose type is
+/// [`zone_mapped`].
+pub fn zone(ty: ColumnType, array: &dyn Array) -> Option<(Value, Value)> {
+    use arrow::array::{Date32Array, Decimal128Array, Int16Array, Int32Array, Int64Array, TimestampMicrosecondArray};
+    use arrow::compute::{max, min};
+    macro_rules! zone_of {
+        ($array:ty, $variant:ident) => {{
+            let a = array.as_any().downcast_ref::<$array>()?;
+            Some((Value::$variant(min(a)?), Value::$variant(max(a)?)))
+        }};
+    }
+    match ty {
+        ColumnType::Int16 => zone_of!(Int16Array, Int16),
+        ColumnType::Int32 => zone_of!(Int32Array, Int32),
+        ColumnType::Int64 => zone_of!(Int64Array, Int64),
+        ColumnType::Decimal { .. } => zone_of!(Decimal128Array, Decimal),
+        ColumnType::Date => zone_of!(Date32Array, Date),
+        ColumnType::Timestamp => zone_of!(TimestampMicrosecondArray, Timestamp),
+        ColumnType::TimestampTz => zone_of!(TimestampMicrosecondArray, TimestampTz),
+        _ => None,
+    }
 }
 
 /// A segment as a table holds it: the data plus its delete vector.
@@ -211,7 +280,6 @@ pub struct VersionRef<'a> {
 mod tests {
     use super::*;
     use crate::spec::ColumnSpec;
-    use crate::value::ColumnType;
     use rustydb_common::TableId;
 
     fn spec() -> TableSpec {
@@ -262,6 +330,19 @@ mod tests {
         assert!(!f.all_visible(Scn(4), 1..3), "row 1's second version began at 5");
         assert_eq!(f.ends_upto(Scn(4)), vec![]);
         assert_eq!(f.ends_upto(Scn(5)), vec![(0, Scn(5))]);
+    }
+
+    #[test]
+    fn zone_maps_skip_what_cannot_match() {
+        let (_, seg) = sample();
+        assert_eq!(seg.zones, vec![Some((Value::Int64(1), Value::Int64(3))), None], "text has no zone map");
+        let f = |lo, hi| ZoneFilter { column: 0, lo, hi };
+        use Bound::*;
+        assert!(seg.may_match(&[f(Included(Value::Int64(3)), Unbounded)]));
+        assert!(!seg.may_match(&[f(Excluded(Value::Int64(3)), Unbounded)]));
+        assert!(!seg.may_match(&[f(Unbounded, Excluded(Value::Int64(1)))]));
+        assert!(seg.may_match(&[f(Included(Value::Int64(2)), Included(Value::Int64(2)))]), "inside the range");
+        assert!(seg.may_match(&[ZoneFilter { column: 1, lo: Included(Value::Text("zz".into())), hi: Unbounded }]));
     }
 
     #[test]

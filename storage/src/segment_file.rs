@@ -91,8 +91,9 @@ pub fn decode_segment(spec: &TableSpec, name: &str, bytes: Vec<u8>, rows: usize)
     };
     let row_ids = u64s(n)?;
     let begins = u64s(n + 1)?;
-    let max_begin = Scn(begins.values().iter().copied().max().unwrap_or(0));
-    let seg = Segment { row_ids, begins, columns: batch.columns()[..n].to_vec(), max_begin };
+    // Zone maps are computed from the arrays, after validation checked
+    // their types (the computation skips a mismatch rather than trust it).
+    let seg = Segment::new(spec, row_ids, begins, batch.columns()[..n].to_vec());
     seg.validate(spec)?;
     Ok(seg)
 }

@@ -16,7 +16,7 @@ use arrow::compute::filter;
 
 use crate::batch::{column_array, row_id_array};
 use crate::error::{Result, StorageError};
-use crate::segment::remap_columns;
+use crate::segment::{ZoneFilter, remap_columns};
 use crate::spec::{IndexSpec, TableSpec, index_key, remap_row};
 use crate::table::TableStore;
 use crate::txn::{ReadView, TableWrites, Write};
@@ -203,7 +203,7 @@ impl ReadView {
         projection: &[usize],
         max_rows: usize,
     ) -> Result<Option<Chunk>> {
-        self.scan_part_chunk(table, ScanPart::ALL, cursor, projection, max_rows)
+        self.scan_part_chunk(table, ScanPart::ALL, &[], cursor, projection, max_rows)
     }
 
     /// How many segments `table` has now (for choosing scan partitions).
@@ -221,10 +221,13 @@ impl ReadView {
     }
 
     /// The next chunk of one partition of a scan (see [`ScanPart`]).
+    /// Segments whose zone maps rule out `zones` are skipped: the caller
+    /// must still filter the rows it gets (hot rows are never pruned).
     pub fn scan_part_chunk(
         &self,
         table: TableId,
         part: ScanPart,
+        zones: &[ZoneFilter],
         cursor: &mut ScanCursor,
         projection: &[usize],
         max_rows: usize,
@@ -255,6 +258,16 @@ impl ReadView {
                             if segment < end && !part.owns(segment) =>
                         {
                             *cursor = ScanCursor::Frozen { segment: segment + 1, pos: 0, end, resume: None };
+                            continue;
+                        }
+                        // Zone maps are in the committed layout: not after
+                        // this transaction's own ALTER TABLE.
+                        ScanCursor::Frozen { segment, end, resume, .. }
+                            if segment < end
+                                && tw.is_none_or(|t| t.map.is_none())
+                                && !base.segments[segment].data.may_match(zones) =>
+                        {
+                            *cursor = ScanCursor::Frozen { segment: segment + 1, pos: 0, end, resume };
                             continue;
                         }
                         ScanCursor::Frozen { segment, end, resume, .. } if segment >= end => {
