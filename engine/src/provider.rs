@@ -118,18 +118,17 @@ impl TableProvider for RustyTable {
             .view;
         // Segments are dealt out over partitions so every core scans.
         let storage_err = |e| DataFusionError::External(Box::new(e));
+        let segments = view.segment_count(self.def.id).map_err(storage_err)?;
         let (partitions, rows) = match access {
             Access::Full => (
-                view.segment_count(self.def.id)
-                    .map_err(storage_err)?
-                    .clamp(1, state.config().target_partitions().max(1)),
+                segments.clamp(1, state.config().target_partitions().max(1)),
                 Some(view.row_count_estimate(self.def.id).map_err(storage_err)?),
             ),
             Access::Index { .. } => (1, None),
         };
         let zones = zone_filters(&self.def, filters);
         let exec = RowStoreExec::new(self.def.clone(), view, projection, schema, access, limit, partitions);
-        Ok(Arc::new(RowStoreExec { estimated_rows: rows, zones, ..exec }))
+        Ok(Arc::new(RowStoreExec { estimated_rows: rows, zones, segments, ..exec }))
     }
 }
 
@@ -305,6 +304,8 @@ pub struct RowStoreExec {
     estimated_rows: Option<usize>,
     /// Column ranges from the filters: segments outside them are skipped.
     zones: Vec<ZoneFilter>,
+    /// Segments when planned: dealt out over the partitions (see ScanPart).
+    segments: usize,
     properties: Arc<PlanProperties>,
 }
 
@@ -340,6 +341,7 @@ impl RowStoreExec {
             partitions,
             estimated_rows: None,
             zones: Vec::new(),
+            segments: 0,
             properties,
         }
     }
@@ -495,7 +497,7 @@ impl ExecutionPlan for RowStoreExec {
             storage_projection,
             output,
             cursor: ScanCursor::default(),
-            part: ScanPart { index: partition, count: self.partitions },
+            part: ScanPart { index: partition, count: self.partitions, segments: self.segments },
             zones: self.zones.clone(),
             access: self.access.clone(),
             remaining: self.limit,

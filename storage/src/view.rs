@@ -53,17 +53,22 @@ pub enum ScanCursor {
     Done,
 }
 
-/// Which share of a table a scan reads: segments are dealt out round-robin
-/// over `count` partitions; partition 0 also reads hot and own rows.
+/// Which share of a table a scan reads: the first `segments` segments are
+/// dealt out round-robin over `count` partitions; partition 0 also reads hot
+/// and own rows, and segments added later (their rows were hot when the
+/// scan was planned). Every partition of one scan must be given the same
+/// `segments`, fixed when it is planned, or a partition that starts after a
+/// checkpoint would read rows partition 0 reads too.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct ScanPart {
     pub index: usize,
     pub count: usize,
+    pub segments: usize,
 }
 
 impl ScanPart {
-    /// The whole table.
-    pub const ALL: ScanPart = ScanPart { index: 0, count: 1 };
+    /// The whole table, in one partition (segments as at its first chunk).
+    pub const ALL: ScanPart = ScanPart { index: 0, count: 1, segments: usize::MAX };
 
     fn owns(&self, segment: usize) -> bool {
         segment % self.count == self.index
@@ -249,7 +254,7 @@ impl ReadView {
                         ScanCursor::Start => {
                             // Segments added later hold rows that were hot
                             // when the scan began: partition 0 reads those.
-                            let end = base.segments.len();
+                            let end = part.segments.min(base.segments.len());
                             *cursor = ScanCursor::Frozen { segment: 0, pos: 0, end, resume: None };
                             continue;
                         }
