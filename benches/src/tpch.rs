@@ -95,6 +95,15 @@ fn to_utf8(batch: RecordBatch) -> RecordBatch {
     RecordBatch::try_new(schema, columns).expect("same shape")
 }
 
+/// Bytes of the files directly in `dir`.
+fn dir_bytes(dir: &Path) -> Result<u64> {
+    let mut total = 0;
+    for entry in std::fs::read_dir(dir)? {
+        total += entry?.metadata()?.len();
+    }
+    Ok(total)
+}
+
 fn write_parquet(path: &Path, batches: &[RecordBatch]) -> Result<()> {
     let file = std::fs::File::create(path)?;
     let mut w = ArrowWriter::try_new(file, batches[0].schema(), None)?;
@@ -215,11 +224,7 @@ async fn main() -> Result<()> {
     let db = Database::open(&db_dir)?;
     println!("RustyDB restart after the checkpoints: {:.1} s", start.elapsed().as_secs_f64());
     let mut s = db.session();
-    let seg_bytes: u64 = std::fs::read_dir(db_dir.join("segments"))?
-        .map(|e| e.map(|e| e.metadata().map(|m| m.len()).unwrap_or(0)).unwrap_or(0))
-        .sum();
-    let pq_bytes: u64 =
-        std::fs::read_dir(&pq_dir)?.map(|e| e.map(|e| e.metadata().map(|m| m.len()).unwrap_or(0)).unwrap_or(0)).sum();
+    let (seg_bytes, pq_bytes) = (dir_bytes(&db_dir.join("segments"))?, dir_bytes(&pq_dir)?);
     println!(
         "RustyDB ingest {load:.1} s + checkpoints {checkpoint:.1} s ({:.0} rows/s overall), segments {:.1} MB (plain Parquet {:.1} MB)",
         rows as f64 / (load + checkpoint),

@@ -159,10 +159,12 @@ fn describe_range(r: &KeyRange) -> String {
     }
 }
 
-/// Column position and constant of a `col <op> literal` filter.
-fn column_comparison(def: &TableDef, e: &Expr) -> Option<(usize, Operator, Value)> {
+/// Column position and constant of a `col <op> literal` filter; with
+/// `through_casts`, casts around either side are looked through.
+fn column_comparison(def: &TableDef, e: &Expr, through_casts: bool) -> Option<(usize, Operator, Value)> {
     let Expr::BinaryExpr(BinaryExpr { left, op, right }) = e else { return None };
-    let (col, lit, op) = match (strip_cast(left), strip_cast(right)) {
+    let (left, right) = if through_casts { (strip_cast(left), strip_cast(right)) } else { (&**left, &**right) };
+    let (col, lit, op) = match (left, right) {
         (Expr::Column(c), Expr::Literal(v, _)) => (c, v, *op),
         (Expr::Literal(v, _), Expr::Column(c)) => (c, v, op.swap()?),
         _ => return None,
@@ -197,7 +199,7 @@ pub fn choose_access(def: &TableDef, filters: &[Expr]) -> Access {
     let mut lo: HashMap<usize, Bound<Value>> = HashMap::new();
     let mut hi: HashMap<usize, Bound<Value>> = HashMap::new();
     for f in filters.iter().flat_map(split_and) {
-        let Some((pos, op, v)) = column_comparison(def, f) else { continue };
+        let Some((pos, op, v)) = column_comparison(def, f, true) else { continue };
         match op {
             Operator::Eq => {
                 eq.insert(pos, v);
@@ -254,19 +256,10 @@ pub fn choose_access(def: &TableDef, filters: &[Expr]) -> Access {
 pub fn zone_filters(def: &TableDef, filters: &[Expr]) -> Vec<ZoneFilter> {
     let mut out = Vec::new();
     for f in filters.iter().flat_map(split_and) {
-        let Expr::BinaryExpr(BinaryExpr { left, op, right }) = f else { continue };
-        let (col, lit, op) = match (left.as_ref(), right.as_ref()) {
-            (Expr::Column(c), Expr::Literal(v, _)) => (c, v, *op),
-            (Expr::Literal(v, _), Expr::Column(c)) => match op.swap() {
-                Some(op) => (c, v, op),
-                None => continue,
-            },
-            _ => continue,
-        };
-        let Some(column) = def.column(&col.name).filter(|&c| zone_mapped(def.columns[c].ty.column_type())) else {
+        let Some((column, op, v)) = column_comparison(def, f, false) else { continue };
+        if !zone_mapped(def.columns[column].ty.column_type()) {
             continue;
-        };
-        let Some(v) = literal_value(lit, def, column) else { continue };
+        }
         let (lo, hi) = match op {
             Operator::Eq => (Bound::Included(v.clone()), Bound::Included(v)),
             Operator::Gt => (Bound::Excluded(v), Bound::Unbounded),

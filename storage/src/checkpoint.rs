@@ -114,16 +114,15 @@ impl Storage {
                 let stale = ends.len() != s.dv_persisted || (s.dv_file.is_none() && !ends.is_empty());
                 (s.data.clone(), s.file.clone(), stale.then_some(ends))
             };
-            let file = match file {
+            // Remapped by ALTER TABLE (no file): written anew under a new name.
+            let new_file = match file {
                 Some(_) => None,
                 None => Some(self.write_segment(&spec, &data, seg_dir)?),
             };
-            let stem = |f: &str| f.trim_end_matches(".parquet").to_owned();
             let dv = match ends {
                 Some(ends) => {
-                    let t = table.read();
-                    let base = stem(file.as_deref().or(t.segments[si].file.as_deref()).expect("segment has a file"));
-                    let name = format!("{base}.{scn}.dv");
+                    let file = new_file.as_deref().or(file.as_deref()).expect("the segment has a file by now");
+                    let name = format!("{}.{scn}.dv", file.trim_end_matches(".parquet"));
                     self.vfs
                         .write_file(&seg_dir.join(&name), &encode_dv(&ends))
                         .map_err(|e| StorageError::io(format!("writing delete vector {name}"), e))?;
@@ -133,7 +132,7 @@ impl Storage {
             };
             let mut t = table.write();
             let s = &mut t.segments[si];
-            if let Some(f) = file {
+            if let Some(f) = new_file {
                 s.file = Some(f);
             }
             if let Some((name, n)) = dv {

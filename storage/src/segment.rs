@@ -239,6 +239,11 @@ impl FrozenSegment {
         }
     }
 
+    /// Whether the version at `pos` is visible at `snapshot`.
+    pub fn visible_at(&self, pos: usize, snapshot: Scn) -> bool {
+        self.data.begin(pos) <= snapshot && snapshot < self.end(pos)
+    }
+
     /// Whether every version in `range` is visible at `snapshot`, so the
     /// rows can be read without per-row checks.
     pub fn all_visible(&self, snapshot: Scn, range: std::ops::Range<usize>) -> bool {
@@ -254,12 +259,7 @@ impl FrozenSegment {
         range: std::ops::Range<usize>,
         hidden: &dyn Fn(RowId) -> bool,
     ) -> BooleanArray {
-        range
-            .map(|pos| {
-                let visible = self.data.begin(pos) <= snapshot && self.end(pos) > snapshot;
-                Some(visible && !hidden(self.data.row_id(pos)))
-            })
-            .collect()
+        range.map(|pos| Some(self.visible_at(pos, snapshot) && !hidden(self.data.row_id(pos)))).collect()
     }
 
     /// The ends a checkpoint at `scn` persists (those at or before it).

@@ -140,10 +140,9 @@ impl TableStore {
                 return None;
             }
         }
-        self.frozen_versions(row).into_iter().find_map(|loc| {
-            let seg = &self.segments[loc.0];
-            (seg.data.begin(loc.1) <= snapshot && snapshot < seg.end(loc.1)).then(|| self.frozen_version(loc))
-        })
+        self.frozen_versions(row)
+            .into_iter()
+            .find_map(|loc| self.segments[loc.0].visible_at(loc.1, snapshot).then(|| self.frozen_version(loc)))
     }
 
     /// The newest committed version of `row`, live or ended.

@@ -69,6 +69,15 @@ pub(crate) struct TableWrites {
     pub own_keys: HashMap<(IndexId, Row), RowId>,
 }
 
+/// `row`'s entries for [`TableWrites::own_keys`]: one per unique index.
+fn unique_key_entries<'a>(
+    spec: &'a TableSpec,
+    row: RowId,
+    values: &'a [Value],
+) -> impl Iterator<Item = ((IndexId, Row), RowId)> + 'a {
+    spec.indexes.iter().filter(|i| i.unique).map(move |idx| ((idx.id, index_key(idx, values)), row))
+}
+
 impl TableWrites {
     fn new(spec: Arc<TableSpec>, base_hidden: bool) -> Self {
         TableWrites { spec, base_hidden, map: None, dropped: false, rows: BTreeMap::new(), own_keys: HashMap::new() }
@@ -76,22 +85,16 @@ impl TableWrites {
 
     /// Records `row`'s keys in the unique indexes.
     fn note_keys(&mut self, row: RowId, values: &[Value]) {
-        for idx in self.spec.indexes.iter().filter(|i| i.unique) {
-            self.own_keys.insert((idx.id, index_key(idx, values)), row);
-        }
+        self.own_keys.extend(unique_key_entries(&self.spec, row, values));
     }
 
     /// Recomputes `own_keys` after the layout or the indexes changed.
     fn rebuild_keys(&mut self) {
-        let mut keys = HashMap::new();
-        for (id, w) in &self.rows {
-            if let Write::Insert(r) | Write::Update(r) = w {
-                for idx in self.spec.indexes.iter().filter(|i| i.unique) {
-                    keys.insert((idx.id, index_key(idx, r)), *id);
-                }
-            }
-        }
-        self.own_keys = keys;
+        let live = self.rows.iter().filter_map(|(id, w)| match w {
+            Write::Insert(r) | Write::Update(r) => Some((*id, r)),
+            Write::Delete => None,
+        });
+        self.own_keys = live.flat_map(|(id, r)| unique_key_entries(&self.spec, id, r)).collect();
     }
 
     /// The own live row other than `except` that has `key` in `idx`.
