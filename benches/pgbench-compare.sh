@@ -5,6 +5,7 @@
 #
 #   benches/pgbench-compare.sh            # scale 10, 30 s per load
 #   SCALE=1 SECONDS_PER_RUN=10 benches/pgbench-compare.sh
+#   COPY_ROWS=1000000 (default): rows loaded by the COPY FROM STDIN run
 #
 # Needs pgbench and PostgreSQL's server binaries (Debian: postgresql-15);
 # installs them with apt when missing. Builds RustyDB in release mode.
@@ -36,6 +37,22 @@ run_load() { # label host port user extra-args...
     | awk -v l="$label" '/^tps/ {print l, $3}'
 }
 
+# COPY FROM STDIN of short rows (text format, no index) through psql, the
+# same file for both servers; prints rows/s.
+COPY_ROWS=${COPY_ROWS:-1000000}
+awk -v n="$COPY_ROWS" 'BEGIN { for (i = 1; i <= n; i++) printf "%d\t%d\tname %d\t%.2f\n", i, i % 1000, i, i / 7 }' \
+  >"$WORK/copy.tsv"
+copy_load() { # port user
+  local sql="CREATE TABLE copy_bench (id BIGINT NOT NULL, grp INTEGER, name TEXT, amount DOUBLE PRECISION)"
+  PGHOST=127.0.0.1 PGPORT=$1 PGUSER=$2 psql -q -X -d rustydb -c "DROP TABLE IF EXISTS copy_bench" -c "$sql" >/dev/null
+  local start end
+  start=$(date +%s.%N)
+  PGHOST=127.0.0.1 PGPORT=$1 PGUSER=$2 psql -q -X -v ON_ERROR_STOP=1 -d rustydb \
+    -c "COPY copy_bench FROM STDIN" <"$WORK/copy.tsv" >/dev/null
+  end=$(date +%s.%N)
+  awk -v n="$COPY_ROWS" -v s="$start" -v e="$end" 'BEGIN { printf "%d", n / (e - s) }'
+}
+
 init() { # port user
   PGHOST=127.0.0.1 PGPORT=$1 PGUSER=$2 pgbench -i -q -s "$SCALE" rustydb >/dev/null 2>&1
 }
@@ -48,6 +65,7 @@ init "$RUSTY_PORT" rustydb
 R_SELECT=$(run_load select "$RUSTY_PORT" rustydb -S -M prepared | awk '{print $2}')
 R_TPCB_P=$(run_load tpcb "$RUSTY_PORT" rustydb -M prepared | awk '{print $2}')
 R_TPCB_S=$(run_load tpcb "$RUSTY_PORT" rustydb | awk '{print $2}')
+R_COPY=$(copy_load "$RUSTY_PORT" rustydb)
 kill "$RUSTY_PID"; wait "$RUSTY_PID" 2>/dev/null || true; RUSTY_PID=
 
 # PostgreSQL, default settings (fsync and synchronous_commit on)
@@ -56,6 +74,7 @@ init "$PG_PORT" rustydb
 P_SELECT=$(run_load select "$PG_PORT" rustydb -S -M prepared | awk '{print $2}')
 P_TPCB_P=$(run_load tpcb "$PG_PORT" rustydb -M prepared | awk '{print $2}')
 P_TPCB_S=$(run_load tpcb "$PG_PORT" rustydb | awk '{print $2}')
+P_COPY=$(copy_load "$PG_PORT" rustydb)
 
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", a / b }'; }
 cat <<TABLE
@@ -66,4 +85,5 @@ pgbench scale $SCALE, $CLIENTS clients, $JOBS threads, ${SECS}s per load, $(npro
 | select-only (-S -M prepared) | $R_SELECT | $P_SELECT | $(ratio "$R_SELECT" "$P_SELECT") |
 | TPC-B-like (-M prepared) | $R_TPCB_P | $P_TPCB_P | $(ratio "$R_TPCB_P" "$P_TPCB_P") |
 | TPC-B-like (simple) | $R_TPCB_S | $P_TPCB_S | $(ratio "$R_TPCB_S" "$P_TPCB_S") |
+| COPY FROM STDIN, $COPY_ROWS rows (rows/s) | $R_COPY | $P_COPY | $(ratio "$R_COPY" "$P_COPY") |
 TABLE

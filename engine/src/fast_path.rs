@@ -62,23 +62,42 @@ impl PointLookup {
         current_schema: &str,
         schema: &SchemaRef,
     ) -> Option<PointLookup> {
-        let Statement::Query(q) = stmt else { return None };
-        let (def, alias, select) = single_table_select(q, catalog, current_schema)?;
-        let mut projection = Vec::new();
-        for item in &select.projection {
-            match item {
-                SelectItem::UnnamedExpr(e) | SelectItem::ExprWithAlias { expr: e, .. } => {
-                    projection.push(column_of(e, &def, &alias)?)
-                }
-                SelectItem::Wildcard(opts) if opts.to_string().is_empty() => projection.extend(0..def.columns.len()),
-                _ => return None,
-            }
-        }
+        let (def, index, key, projection) = point_select(stmt, catalog, current_schema)?;
         if projection.len() != schema.fields().len() {
             return None;
         }
-        let (index, key) = unique_key(select.selection.as_ref()?, &def, &alias)?;
-        Some(PointLookup { table: def.id, index, key, projection, schema: schema.clone() })
+        Some(PointLookup {
+            table: def.id,
+            index,
+            key,
+            projection: projection.into_iter().map(|(c, _)| c).collect(),
+            schema: schema.clone(),
+        })
+    }
+
+    /// Recognises the shape in a statement nobody planned (the simple query
+    /// protocol, keys as literals), naming the result columns as DataFusion
+    /// does: a column by its name, `AS` by the alias, `*` by every column.
+    pub(crate) fn recognise_unplanned(
+        stmt: &Statement,
+        catalog: &CatalogSnapshot,
+        current_schema: &str,
+    ) -> Option<PointLookup> {
+        let (def, index, key, projection) = point_select(stmt, catalog, current_schema)?;
+        let table = crate::provider::table_schema(&def, false);
+        let fields: Vec<_> = projection
+            .iter()
+            .map(|(c, name)| {
+                let field = table.field(*c).clone();
+                match name {
+                    Some(alias) => field.with_name(alias.clone()),
+                    None => field,
+                }
+            })
+            .collect();
+        let schema = Arc::new(datafusion::arrow::datatypes::Schema::new(fields));
+        let projection = projection.into_iter().map(|(c, _)| c).collect();
+        Some(PointLookup { table: def.id, index, key, projection, schema })
     }
 
     /// Runs the lookup at `view`. `None`: a parameter does not convert
@@ -378,6 +397,33 @@ fn chrono_now_micros() -> i64 {
 }
 
 /// `SELECT ... FROM one_table [alias] WHERE ...` and nothing else.
+/// The parts of a point SELECT: its table, the unique index its WHERE
+/// clause keys, the key, and the selected columns with their aliases.
+#[allow(clippy::type_complexity)]
+fn point_select(
+    stmt: &Statement,
+    catalog: &CatalogSnapshot,
+    current_schema: &str,
+) -> Option<(Arc<TableDef>, IndexId, Vec<(KeyPart, SqlType)>, Vec<(usize, Option<String>)>)> {
+    let Statement::Query(q) = stmt else { return None };
+    let (def, alias, select) = single_table_select(q, catalog, current_schema)?;
+    let mut projection = Vec::new();
+    for item in &select.projection {
+        match item {
+            SelectItem::UnnamedExpr(e) => projection.push((column_of(e, &def, &alias)?, None)),
+            SelectItem::ExprWithAlias { expr, alias: name } => {
+                projection.push((column_of(expr, &def, &alias)?, Some(ident(name))))
+            }
+            SelectItem::Wildcard(opts) if opts.to_string().is_empty() => {
+                projection.extend((0..def.columns.len()).map(|c| (c, None)))
+            }
+            _ => return None,
+        }
+    }
+    let (index, key) = unique_key(select.selection.as_ref()?, &def, &alias)?;
+    Some((def, index, key, projection))
+}
+
 fn single_table_select<'a>(
     q: &'a Query,
     catalog: &CatalogSnapshot,

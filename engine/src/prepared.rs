@@ -38,7 +38,9 @@ pub const PARAMS_MAX: usize = 65_535;
 /// A statement prepared by [`Session::prepare`].
 #[derive(Clone)]
 pub struct Prepared {
-    statement: Statement,
+    /// Shared: executions clone a `Prepared`, and a statement's tree is
+    /// big enough that copying it showed in pgbench profiles.
+    statement: Arc<Statement>,
     param_types: Vec<DataType>,
     schema: Option<SchemaRef>,
     plan: Option<(Arc<CatalogSnapshot>, LogicalPlan)>,
@@ -62,7 +64,7 @@ impl Prepared {
     }
     /// The cursor this statement declares, if it is a DECLARE ... CURSOR.
     pub fn declared_cursor(&self) -> Option<String> {
-        match &self.statement {
+        match self.statement.as_ref() {
             Statement::Declare { stmts } => stmts.first().and_then(|d| d.names.first()).map(crate::names::ident),
             _ => None,
         }
@@ -162,6 +164,14 @@ fn bind_literals(stmt: &mut Statement, params: &[ScalarValue]) -> Result<()> {
     Ok(())
 }
 
+/// The statement with its parameters written in as literals (DML, which
+/// runs through the ordinary statement path).
+fn bound(statement: &Statement, params: &[ScalarValue]) -> Result<Statement> {
+    let mut stmt = statement.clone();
+    bind_literals(&mut stmt, params)?;
+    Ok(stmt)
+}
+
 impl Session {
     /// Prepares one statement. `declared` gives parameter types the client
     /// fixed (`None` to infer); parameters nothing constrains are text.
@@ -189,7 +199,7 @@ impl Session {
             _ => None,
         };
         let mut prepared = Prepared {
-            statement,
+            statement: Arc::new(statement),
             param_types: Vec::new(),
             schema: None,
             plan: None,
@@ -198,7 +208,7 @@ impl Session {
             point_insert: None,
         };
         let mut inferred: std::collections::HashMap<String, Option<DataType>> = Default::default();
-        match &prepared.statement {
+        match prepared.statement.as_ref() {
             Statement::ShowVariable { variable } => prepared.schema = Some(self.show_schema(variable)),
             // A FETCH returns the rows of its cursor, declared earlier.
             Statement::Fetch { name, into: None, .. } => {
@@ -208,7 +218,7 @@ impl Session {
         }
         if cacheable || describe_only.is_some() {
             let catalog = self.prepare_view(self.current_view()?)?;
-            let to_plan = describe_only.clone().unwrap_or_else(|| prepared.statement.clone());
+            let to_plan = describe_only.clone().unwrap_or_else(|| (*prepared.statement).clone());
             let mut planned = self.ctx.state().statement_to_plan(DfStatement::Statement(Box::new(to_plan))).await;
             if planned.is_err()
                 && let Some(plain) = without_extensions(&prepared.statement)
@@ -218,7 +228,7 @@ impl Session {
                 planned = self.ctx.state().statement_to_plan(DfStatement::Statement(Box::new(plain))).await;
             }
             let current = self.settings.current_schema();
-            match &prepared.statement {
+            match prepared.statement.as_ref() {
                 Statement::Update(_) => {
                     prepared.point_update =
                         PointUpdate::recognise(&prepared.statement, &catalog, &current).map(|u| (catalog.clone(), u));
@@ -301,8 +311,6 @@ impl Session {
         if prepared.plan.is_some() {
             return self.run_prepared_query(prepared, params).await;
         }
-        let mut stmt = prepared.statement.clone();
-        bind_literals(&mut stmt, &params)?;
         let fast = match (&prepared.point_update, &prepared.point_insert) {
             (Some((made_with, update)), _) => {
                 update.key(&params)?.map(|key| (made_with.clone(), FastWrite::Update(update.clone(), key)))
@@ -311,20 +319,21 @@ impl Session {
             _ => None,
         };
         if let Some((made_with, fast)) = fast {
+            let statement = prepared.statement.clone();
             return self
                 .run_in_transaction(move |session, slot, explicit| {
                     Box::pin(async move {
                         let catalog = session.prepare_context(slot.get()?)?;
                         if !Arc::ptr_eq(&made_with, &catalog) {
                             // DDL since PREPARE: the ordinary path checks everything again.
-                            return session.run(slot, stmt, explicit).await;
+                            return session.run(slot, bound(&statement, &params)?, explicit).await;
                         }
                         session.fast_write(slot, fast, &params).await
                     })
                 })
                 .await;
         }
-        self.execute_statement(stmt).await
+        self.execute_statement(bound(&prepared.statement, &params)?).await
     }
 
     /// A single-row UPDATE or INSERT written without DataFusion, when `stmt`
@@ -351,6 +360,16 @@ impl Session {
         }
     }
 
+    /// A point SELECT whose key is all literals (the simple query
+    /// protocol), answered by one index lookup without DataFusion.
+    pub(crate) fn literal_point_lookup(&mut self, slot: &mut TxnSlot, stmt: &Statement) -> Result<Option<QueryOutput>> {
+        let catalog = self.prepare_context(slot.get()?)?;
+        let current = self.settings.current_schema();
+        let Some(point) = PointLookup::recognise_unplanned(stmt, &catalog, &current) else { return Ok(None) };
+        let batch = point.run(&slot.get()?.view(), &[])?;
+        Ok(batch.map(|b| QueryOutput::batches(b.schema(), vec![b], None)))
+    }
+
     async fn fast_write(&mut self, slot: &mut TxnSlot, fast: FastWrite, params: &[ScalarValue]) -> Result<QueryOutput> {
         match fast {
             FastWrite::Update(update, key) => self.point_update(slot, &update, key, params).await,
@@ -358,7 +377,7 @@ impl Session {
                 let arrays = insert.arrays(params)?;
                 let rows = self.complete_rows(&insert.def, insert.targets(), &arrays, 1).await?;
                 let table = insert.def.id;
-                slot.blocking(move |t| t.insert(table, rows)).await??;
+                slot.write(move |t| t.insert(table, rows.clone())).await?;
                 Ok(QueryOutput::command("INSERT 0 1"))
             }
         }
@@ -381,7 +400,7 @@ impl Session {
             };
             let new = update.new_row(&old, params)?;
             let (table, snapshot) = (update.def.id, slot.get()?.snapshot());
-            match slot.blocking(move |t| t.update(table, row, new, snapshot)).await?? {
+            match slot.write(move |t| t.update(table, row, new.clone(), snapshot)).await? {
                 WriteOutcome::Done => return Ok(QueryOutput::command("UPDATE 1")),
                 WriteOutcome::Gone => return Ok(QueryOutput::command("UPDATE 0")),
                 WriteOutcome::Changed => {
@@ -426,7 +445,7 @@ impl Session {
             let plan = self
                 .ctx
                 .state()
-                .statement_to_plan(DfStatement::Statement(Box::new(prepared.statement.clone())))
+                .statement_to_plan(DfStatement::Statement(Box::new((*prepared.statement).clone())))
                 .await?;
             let schema = Arc::new(plan.schema().as_arrow().clone());
             let current_schema = self.settings.current_schema();

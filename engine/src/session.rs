@@ -218,6 +218,20 @@ impl TxnSlot {
         self.0.as_mut().ok_or_else(|| EngineError::internal("transaction lost after a failed blocking call"))
     }
 
+    /// Runs one storage write: inline when it needs no lock wait (the
+    /// common case, and a hop to a blocking thread costs more than the
+    /// write), otherwise again on a blocking thread, where it may wait.
+    /// `f` may run twice, so it clones what it hands to storage.
+    pub async fn write<R: Send + 'static>(
+        &mut self,
+        f: impl Fn(&mut Transaction) -> rustydb_storage::Result<R> + Send + 'static,
+    ) -> Result<R> {
+        if let Some(r) = self.get_mut()?.without_waiting(&f)? {
+            return Ok(r);
+        }
+        Ok(self.blocking(f).await??)
+    }
+
     /// Runs `f` on the transaction on a blocking thread (lock waits, fsync).
     pub async fn blocking<R: Send + 'static>(
         &mut self,
@@ -469,6 +483,12 @@ impl Session {
             S::Insert(insert) => self.insert(slot, insert).await,
             S::Update(update) => self.update(slot, update).await,
             S::Delete(delete) => self.delete(slot, delete).await,
+            S::Query(ref q)
+                if q.locks.is_empty()
+                    && let Some(out) = self.literal_point_lookup(slot, &stmt)? =>
+            {
+                Ok(out)
+            }
             S::Query(ref q) if !q.locks.is_empty() => self.select_for_update(slot, stmt).await,
             S::Query(_) | S::Explain { .. } => self.query_statement(slot, stmt, explicit).await,
             S::Copy { .. } => self.copy_to(slot, stmt, explicit).await,

@@ -61,7 +61,7 @@ pub fn column_array(ty: ColumnType, rows: &[&[Value]], col: usize) -> ArrayRef {
             let mut b = Decimal128Builder::with_capacity(rows.len());
             for r in rows {
                 match &r[col] {
-                    Value::Decimal(v) => b.append_value(*v),
+                    Value::Decimal(v) => b.append_value(v.get()),
                     _ => b.append_null(),
                 }
             }
@@ -125,7 +125,7 @@ pub fn value_at(array: &dyn Array, ty: ColumnType, i: usize) -> Result<Value> {
         ColumnType::Int64 => Value::Int64(downcast::<Int64Array>(array, ty)?.value(i)),
         ColumnType::Float32 => Value::Float32(downcast::<Float32Array>(array, ty)?.value(i)),
         ColumnType::Float64 => Value::Float64(downcast::<Float64Array>(array, ty)?.value(i)),
-        ColumnType::Decimal { .. } => Value::Decimal(downcast::<Decimal128Array>(array, ty)?.value(i)),
+        ColumnType::Decimal { .. } => Value::Decimal(downcast::<Decimal128Array>(array, ty)?.value(i).into()),
         ColumnType::Text => Value::Text(downcast::<StringArray>(array, ty)?.value(i).into()),
         ColumnType::Bytes => Value::Bytes(downcast::<BinaryArray>(array, ty)?.value(i).into()),
         ColumnType::Date => Value::Date(downcast::<Date32Array>(array, ty)?.value(i)),
@@ -156,7 +156,7 @@ mod tests {
             ColumnType::TimestampTz,
         ];
         let rows: Vec<Box<[Value]>> = vec![
-            vec![Value::Int64(1), Value::Text("a".into()), Value::Decimal(150), Value::TimestampTz(5)].into(),
+            vec![Value::Int64(1), Value::Text("a".into()), Value::Decimal(150.into()), Value::TimestampTz(5)].into(),
             vec![Value::Null, Value::Null, Value::Null, Value::Null].into(),
         ];
         let refs: Vec<&[Value]> = rows.iter().map(|r| &r[..]).collect();

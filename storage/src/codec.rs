@@ -78,7 +78,7 @@ impl Encoder<'_> {
             }
             Value::Decimal(x) => {
                 self.u8(7);
-                self.0.extend_from_slice(&x.to_le_bytes());
+                self.0.extend_from_slice(&x.get().to_le_bytes());
             }
             Value::Text(s) => {
                 self.u8(8);
@@ -170,7 +170,7 @@ impl<'a> Decoder<'a> {
             4 => Value::Int64(i64::from_le_bytes(self.array()?)),
             5 => Value::Float32(f32::from_bits(u32::from_le_bytes(self.array()?))),
             6 => Value::Float64(f64::from_bits(u64::from_le_bytes(self.array()?))),
-            7 => Value::Decimal(i128::from_le_bytes(self.array()?)),
+            7 => Value::Decimal(i128::from_le_bytes(self.array()?).into()),
             8 => {
                 let b = self.bytes()?;
                 let s =
@@ -205,7 +205,7 @@ mod tests {
             Value::Int64(i64::MIN),
             Value::Float32(1.5),
             Value::Float64(-0.25),
-            Value::Decimal(-12345678901234567890123),
+            Value::Decimal((-12345678901234567890123).into()),
             Value::Text("héllo".into()),
             Value::Bytes(vec![0, 255].into()),
             Value::Date(19000),

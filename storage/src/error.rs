@@ -26,6 +26,9 @@ pub enum StorageError {
     Deadlock,
     #[error("canceling statement due to lock timeout")]
     LockTimeout,
+    /// A lock request that was not allowed to wait found the lock taken.
+    #[error("could not obtain lock: another transaction holds it")]
+    WouldBlock,
     #[error("row {row} of table {table} was changed concurrently")]
     RowChanged { table: TableId, row: RowId },
     #[error("{0}")]
@@ -50,7 +53,7 @@ impl StorageError {
             StorageError::NotNullViolation { .. } => ErrorKind::InvalidInput,
             StorageError::SerializationFailure | StorageError::RowChanged { .. } => ErrorKind::Serialization,
             StorageError::Deadlock => ErrorKind::Aborted,
-            StorageError::LockTimeout => ErrorKind::ResourceExhausted,
+            StorageError::LockTimeout | StorageError::WouldBlock => ErrorKind::ResourceExhausted,
             StorageError::InvalidInput(_) => ErrorKind::InvalidInput,
             StorageError::LimitExceeded(_) => ErrorKind::ResourceExhausted,
             StorageError::Unsupported(_) => ErrorKind::Unsupported,
@@ -68,7 +71,7 @@ impl StorageError {
             StorageError::NotNullViolation { .. } => "23502",
             StorageError::SerializationFailure | StorageError::RowChanged { .. } => "40001",
             StorageError::Deadlock => "40P01",
-            StorageError::LockTimeout => "55P03",
+            StorageError::LockTimeout | StorageError::WouldBlock => "55P03",
             StorageError::InvalidInput(_) => "22023",
             StorageError::LimitExceeded(_) => "54000",
             StorageError::Unsupported(_) => "0A000",

@@ -33,5 +33,5 @@ pub use segment::{ZoneFilter, zone_mapped};
 pub use spec::{ColumnSource, ColumnSpec, IndexSpec, TableSpec};
 pub use store::{FIRST_OBJECT_ID, Storage, StorageOptions};
 pub use txn::{Arbiter, InsertOutcome, Isolation, ReadView, Savepoint, Transaction, WriteOutcome};
-pub use value::{ColumnType, Row, Value};
+pub use value::{ColumnType, Decimal128, Row, Value};
 pub use view::{Chunk, KeyRange, ScanCursor, ScanPart};

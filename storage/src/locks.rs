@@ -78,6 +78,23 @@ impl LockTable {
     }
 }
 
+/// How long a lock request may wait for conflicting holders.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Wait {
+    /// Until granted (deadlocks are still detected).
+    Forever,
+    /// Up to this long, then [`StorageError::LockTimeout`].
+    For(Duration),
+    /// Not at all: [`StorageError::WouldBlock`] at once.
+    No,
+}
+
+impl From<Option<Duration>> for Wait {
+    fn from(timeout: Option<Duration>) -> Self {
+        timeout.map_or(Wait::Forever, Wait::For)
+    }
+}
+
 /// The lock manager of one storage instance.
 #[derive(Debug, Default)]
 pub struct LockManager {
@@ -94,9 +111,13 @@ impl LockManager {
         resource: &Resource,
         mode: Mode,
         hold: bool,
-        timeout: Option<Duration>,
+        wait: impl Into<Wait>,
     ) -> Result<()> {
-        let deadline = timeout.map(|t| Instant::now() + t);
+        let wait = wait.into();
+        let deadline = match wait {
+            Wait::For(t) => Some(Instant::now() + t),
+            Wait::Forever | Wait::No => None,
+        };
         let mut lt = self.table.lock();
         loop {
             let blockers = lt.held.get(resource).map(|h| h.conflicts(txn, mode)).unwrap_or_default();
@@ -113,6 +134,9 @@ impl LockManager {
                     }
                 }
                 return Ok(());
+            }
+            if wait == Wait::No {
+                return Err(StorageError::WouldBlock);
             }
             if blockers.iter().any(|b| lt.reaches(*b, txn)) {
                 lt.waits_for.remove(&txn);

@@ -188,7 +188,7 @@ pub fn zone(ty: ColumnType, array: &dyn Array) -> Option<(Value, Value)> {
     macro_rules! zone_of {
         ($array:ty, $variant:ident) => {{
             let a = array.as_any().downcast_ref::<$array>()?;
-            Some((Value::$variant(min(a)?), Value::$variant(max(a)?)))
+            Some((Value::$variant(min(a)?.into()), Value::$variant(max(a)?.into())))
         }};
     }
     match ty {

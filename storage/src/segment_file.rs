@@ -157,7 +157,7 @@ mod tests {
             ],
             indexes: vec![],
         };
-        let r1: Row = vec![Value::Decimal(1234), Value::TimestampTz(99), Value::Text("é".into())].into();
+        let r1: Row = vec![Value::Decimal(1234.into()), Value::TimestampTz(99), Value::Text("é".into())].into();
         let r2: Row = vec![Value::Null, Value::Null, Value::Null].into();
         let seg = Segment::build(&spec, &[(RowId(1), Scn(4), &r1), (RowId(2), Scn(5), &r2)]);
         let bytes = encode_segment(&spec, &seg).unwrap();

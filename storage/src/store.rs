@@ -431,7 +431,7 @@ impl TableMap for HashMap<TableId, Arc<RwLock<TableStore>>> {
 /// by value so row values move into the store instead of being copied.
 fn apply_op(tables: &mut dyn TableMap, scn: Scn, op: RedoOp) -> Result<()> {
     match op {
-        RedoOp::CreateTable(spec) => tables.create(spec),
+        RedoOp::CreateTable(spec) => tables.create(*spec),
         RedoOp::DropTable(id) => {
             if !tables.remove(id) {
                 return Err(StorageError::NoSuchTable(id));
@@ -441,12 +441,16 @@ fn apply_op(tables: &mut dyn TableMap, scn: Scn, op: RedoOp) -> Result<()> {
             let table = spec.id;
             let mut spec = Some(spec);
             tables.with(table, &mut |t| {
-                t.alter(spec.take().expect("applied once"), &map);
+                t.alter(*spec.take().expect("applied once"), &map);
                 t.last_write = scn;
             })?
         }
         RedoOp::Truncate(id) => tables.with(id, &mut |t| t.end_all(scn))?,
-        RedoOp::Insert { table, row, values } | RedoOp::Update { table, row, values } => {
+        RedoOp::Insert { table, row, values } => {
+            let mut values = Some(values);
+            tables.with(table, &mut |t| t.put_new(row, values.take().expect("applied once"), scn))?
+        }
+        RedoOp::Update { table, row, values } => {
             let mut values = Some(values);
             tables.with(table, &mut |t| t.put(row, values.take().expect("applied once"), scn))?
         }

@@ -18,6 +18,7 @@
 //! never a wrong answer.
 
 use std::borrow::Cow;
+use std::collections::btree_map::Entry;
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::ops::Bound;
 use std::sync::Arc;
@@ -28,6 +29,13 @@ use crate::batch::value_at;
 use crate::segment::{FrozenSegment, Segment, VersionRef};
 use crate::spec::{ColumnSource, IndexSpec, TableSpec, index_key, remap_row};
 use crate::value::{Row, Value};
+
+/// Adds a version's index entries.
+fn index_version(spec: &TableSpec, indexes: &mut [BTreeSet<IndexEntry>], row: RowId, values: &[Value]) {
+    for (idx, entries) in spec.indexes.iter().zip(indexes) {
+        entries.insert((index_key(idx, values), row));
+    }
+}
 
 /// One committed version of a row in the row store.
 #[derive(Debug, Clone)]
@@ -202,11 +210,29 @@ impl TableStore {
     /// Appends a version created at `scn` and indexes it.
     pub fn put(&mut self, row: RowId, values: Row, scn: Scn) {
         self.last_write = scn;
-        for (pos, idx) in self.spec.indexes.iter().enumerate() {
-            self.indexes[pos].insert((index_key(idx, &values), row));
-        }
+        index_version(&self.spec, &mut self.indexes, row, &values);
         self.end_latest(row, scn);
-        self.rows.entry(row).or_default().push(Version { begin: scn, end: Scn::MAX, values });
+        let version = Version { begin: scn, end: Scn::MAX, values };
+        match self.rows.entry(row) {
+            Entry::Occupied(mut chain) => chain.get_mut().push(version),
+            // Exactly one version's room: most rows never get a second.
+            Entry::Vacant(slot) => {
+                slot.insert(vec![version]);
+            }
+        }
+    }
+
+    /// Adds the first version of a new row (an INSERT's fresh id): there is
+    /// no earlier version to end, so bulk loads skip looking for one.
+    pub fn put_new(&mut self, row: RowId, values: Row, scn: Scn) {
+        match self.rows.entry(row) {
+            Entry::Vacant(slot) => {
+                self.last_write = scn;
+                index_version(&self.spec, &mut self.indexes, row, &values);
+                slot.insert(vec![Version { begin: scn, end: Scn::MAX, values }]);
+            }
+            Entry::Occupied(_) => self.put(row, values, scn),
+        }
     }
 
     /// Ends the live version of `row` at `scn`.

@@ -27,7 +27,7 @@ use rustydb_common::limits::TXN_WRITES_MAX;
 use rustydb_common::{IndexId, RowId, Scn, TableId, TxnId};
 
 use crate::error::{Result, StorageError};
-use crate::locks::{Mode, Resource};
+use crate::locks::{Mode, Resource, Wait};
 use crate::record::RedoOp;
 use crate::spec::{ColumnSource, IndexSpec, TableSpec, compose_maps, index_key, remap_row};
 use crate::store::Storage;
@@ -172,6 +172,9 @@ pub struct Transaction {
     writes: Arc<WriteSet>,
     table_locks: HashSet<(TableId, bool)>,
     lock_timeout: Option<Duration>,
+    /// Lock requests fail with `WouldBlock` instead of waiting (see
+    /// [`Transaction::without_waiting`]).
+    no_wait: bool,
     synchronous_commit: bool,
     /// REPEATABLE READ takes its snapshot at the first statement, as
     /// PostgreSQL does, not at BEGIN.
@@ -189,6 +192,7 @@ impl Transaction {
             writes: Arc::default(),
             table_locks: HashSet::new(),
             lock_timeout: None,
+            no_wait: false,
             synchronous_commit: true,
             snapshot_fixed: false,
             finished: false,
@@ -252,7 +256,27 @@ impl Transaction {
     }
 
     fn lock(&self, resource: &Resource, mode: Mode) -> Result<()> {
-        self.storage.locks.acquire(self.id, resource, mode, true, self.lock_timeout)
+        self.storage.locks.acquire(self.id, resource, mode, true, self.lock_wait())
+    }
+
+    fn lock_wait(&self) -> Wait {
+        if self.no_wait { Wait::No } else { Wait::from(self.lock_timeout) }
+    }
+
+    /// Runs `f` (one write: insert, update, delete or row lock) unless it
+    /// would have to wait for a lock; then `Ok(None)`, with nothing written
+    /// (locks it already took stay held), so the caller can run it again
+    /// where blocking is allowed. Lets an async caller write inline in the
+    /// common case and hop to a blocking thread only to wait.
+    pub fn without_waiting<R>(&mut self, f: impl FnOnce(&mut Self) -> Result<R>) -> Result<Option<R>> {
+        self.no_wait = true;
+        let result = f(self);
+        self.no_wait = false;
+        match result {
+            Ok(r) => Ok(Some(r)),
+            Err(StorageError::WouldBlock) => Ok(None),
+            Err(e) => Err(e),
+        }
     }
 
     fn lock_table(&mut self, table: TableId, exclusive: bool) -> Result<()> {
@@ -433,7 +457,7 @@ impl Transaction {
                     return if arbitrated { Ok(Some(other)) } else { Err(unique_violation(spec, idx, &key)) };
                 }
                 // Its holder may delete it or change its key: wait, then look again.
-                self.storage.locks.acquire(self.id, &res, Mode::Exclusive, false, self.lock_timeout)?;
+                self.storage.locks.acquire(self.id, &res, Mode::Exclusive, false, self.lock_wait())?;
             }
         }
         Ok(None)
@@ -448,7 +472,7 @@ impl Transaction {
         }
         self.lock_table(spec.id, true)?;
         let ws = Arc::make_mut(&mut self.writes);
-        ws.ddl.push(RedoOp::CreateTable(spec.clone()));
+        ws.ddl.push(RedoOp::CreateTable(Box::new(spec.clone())));
         let tw = TableWrites::new(Arc::new(spec), true);
         ws.tables.insert(tw.spec.id, tw);
         Ok(())
@@ -494,7 +518,7 @@ impl Transaction {
         let old_indexes: Vec<IndexId> = tw.spec.indexes.iter().map(|i| i.id).collect();
         tw.spec = Arc::new(spec.clone());
         tw.rebuild_keys();
-        Arc::make_mut(&mut self.writes).ddl.push(RedoOp::AlterTable { spec: spec.clone(), map });
+        Arc::make_mut(&mut self.writes).ddl.push(RedoOp::AlterTable { spec: Box::new(spec.clone()), map });
         for idx in spec.indexes.iter().filter(|i| !old_indexes.contains(&i.id)) {
             self.check_new_index(table, &spec, idx)?;
         }
@@ -594,6 +618,9 @@ fn check_row(spec: &TableSpec, row: &[Value]) -> Result<()> {
 /// The redo of a write set: DDL in statement order, then row changes.
 fn redo_ops(ws: WriteSet) -> Vec<RedoOp> {
     let mut ops = ws.ddl;
+    // Sized once: a bulk load's millions of ops would otherwise be copied
+    // through every doubling.
+    ops.reserve_exact(ws.tables.values().map(|tw| tw.rows.len()).sum());
     for (table, tw) in ws.tables {
         if tw.dropped {
             continue;

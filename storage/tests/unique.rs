@@ -29,3 +29,43 @@ fn own_writes_keep_keys_unique() {
     assert_eq!(crate::contents(&view).len(), 1999);
     assert_eq!(row_id(&view, 2), Some(a));
 }
+
+/// `without_waiting` runs a write at once when no lock is in the way, and
+/// otherwise reports it would block, writing nothing, so the caller can run
+/// it again where it may wait.
+#[test]
+fn writes_that_would_wait_report_it_and_write_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = Storage::open(dir.path(), StorageOptions::default()).unwrap();
+    create_kv(&s);
+    let mut setup = s.begin(Isolation::ReadCommitted);
+    setup.begin_statement();
+    let a = setup.insert(T, vec![row(1, 0)]).unwrap()[0];
+    setup.commit().unwrap();
+
+    let mut holder = s.begin(Isolation::ReadCommitted);
+    holder.begin_statement();
+    let snap = holder.snapshot();
+    holder.update(T, a, row(1, 10), snap).unwrap();
+
+    let mut t = s.begin(Isolation::ReadCommitted);
+    t.begin_statement();
+    let snap = t.snapshot();
+    // The row and, for an insert, the key are held: both would wait.
+    assert!(t.without_waiting(|t| t.update(T, a, row(1, 20), snap)).unwrap().is_none());
+    assert!(t.without_waiting(|t| t.insert(T, vec![row(1, 5)])).unwrap().is_none());
+    // A free key goes through at once; errors still come back as errors.
+    assert!(t.without_waiting(|t| t.insert(T, vec![row(2, 0)])).unwrap().is_some());
+    let e = t.without_waiting(|t| t.insert(T, vec![row(2, 0)])).unwrap_err();
+    assert!(matches!(e, StorageError::UniqueViolation { .. }), "{e}");
+    holder.commit().unwrap();
+    // Once the holder is gone the same write succeeds without waiting, and
+    // the refused attempt left nothing behind: one version from `holder`.
+    t.refresh_snapshot();
+    let snap = t.snapshot();
+    assert!(t.without_waiting(|t| t.update(T, a, row(1, 30), snap)).unwrap().is_some());
+    t.commit().unwrap();
+    let view = s.begin(Isolation::ReadCommitted).view();
+    assert_eq!(crate::contents(&view), vec![(1, 30), (2, 0)]);
+    assert_eq!(row_id(&view, 1), Some(a));
+}
