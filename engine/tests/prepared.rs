@@ -99,6 +99,7 @@ async fn literal_point_lookups_agree_with_datafusion() {
         "SELECT bal FROM acc WHERE id = 1.5",
         "SELECT bal FROM acc WHERE id = 99999999999",
         "SELECT bal FROM acc WHERE (id) = 1",
+        "SELECT (bal), acc.region FROM acc WHERE id = 1",
     ] {
         let mut outs = Vec::new();
         for q in [sql.to_owned(), format!("{sql} AND true")] {
