@@ -31,7 +31,7 @@ use rustydb_storage::{KeyRange, ReadView, Row, Value};
 
 use crate::error::{EngineError, Result};
 use crate::names::{ident, split};
-use crate::types::{arrow_type, coerce_to_column, value_array};
+use crate::types::{arrow_type, coerce_to_column, column_field, value_array};
 
 /// Where one key column's value comes from.
 #[derive(Debug, Clone)]
@@ -84,15 +84,13 @@ impl PointLookup {
         current_schema: &str,
     ) -> Option<PointLookup> {
         let (def, index, key, projection) = point_select(stmt, catalog, current_schema)?;
-        let table = crate::provider::table_schema(&def, false);
+        // The fields the table's schema gives these columns (see
+        // `provider::table_schema`), only the selected ones, renamed by `AS`.
         let fields: Vec<_> = projection
             .iter()
-            .map(|(c, name)| {
-                let field = table.field(*c).clone();
-                match name {
-                    Some(alias) => field.with_name(alias.clone()),
-                    None => field,
-                }
+            .map(|(c, alias)| {
+                let col = &def.columns[*c];
+                column_field(alias.as_deref().unwrap_or(&col.name), col.ty, col.nullable)
             })
             .collect();
         let schema = Arc::new(datafusion::arrow::datatypes::Schema::new(fields));
@@ -396,7 +394,6 @@ fn chrono_now_micros() -> i64 {
     std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_micros() as i64)
 }
 
-/// `SELECT ... FROM one_table [alias] WHERE ...` and nothing else.
 /// The parts of a point SELECT: its table, the unique index its WHERE
 /// clause keys, the key, and the selected columns with their aliases.
 #[allow(clippy::type_complexity)]
@@ -424,6 +421,7 @@ fn point_select(
     Some((def, index, key, projection))
 }
 
+/// `SELECT ... FROM one_table [alias] WHERE ...` and nothing else.
 fn single_table_select<'a>(
     q: &'a Query,
     catalog: &CatalogSnapshot,
