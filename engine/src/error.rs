@@ -121,7 +121,7 @@ impl From<DataFusionError> for EngineError {
             DataFusionError::Context(_, inner) => (*inner).into(),
             DataFusionError::Shared(inner) => match std::sync::Arc::try_unwrap(inner) {
                 Ok(inner) => inner.into(),
-                Err(shared) => EngineError::sql("XX000", shared.to_string()),
+                Err(shared) => shared_error(&shared),
             },
             DataFusionError::ArrowError(inner, _) => arrow_error(*inner),
             DataFusionError::Diagnostic(_, inner) => (*inner).into(),
@@ -139,6 +139,21 @@ impl From<DataFusionError> for EngineError {
                 }
                 EngineError::sql("XX000", message)
             }
+        }
+    }
+}
+
+/// An error DataFusion still shares between partitions (a hash join's
+/// build side fails once for all of them), so it can only be read: its
+/// SQLSTATE by what it wraps, its message as it is.
+fn shared_error(e: &DataFusionError) -> EngineError {
+    match e {
+        DataFusionError::ResourcesExhausted(m) => EngineError::sql("53200", m.clone()),
+        DataFusionError::Context(_, inner) | DataFusionError::Diagnostic(_, inner) => shared_error(inner),
+        DataFusionError::Shared(inner) => shared_error(inner),
+        other => {
+            let message = other.to_string();
+            by_message(&message).unwrap_or_else(|| EngineError::sql("XX000", message))
         }
     }
 }
@@ -265,5 +280,27 @@ mod tests {
         assert_eq!(EngineError::from(e).sqlstate(), "22012");
         let e = DataFusionError::Plan("table 'rustydb.public.nope' not found".into());
         assert_eq!(EngineError::from(e).to_string(), "relation \"nope\" does not exist");
+    }
+
+    /// A hash join's build-side error reaches each partition shared; while
+    /// another partition still holds it, it keeps its SQLSTATE.
+    #[test]
+    fn an_error_still_shared_keeps_its_sqlstate() {
+        let inner = std::sync::Arc::new(DataFusionError::Context(
+            "build side".into(),
+            Box::new(DataFusionError::ResourcesExhausted("pool full".into())),
+        ));
+        let held_elsewhere = inner.clone();
+        let e = EngineError::from(DataFusionError::Shared(inner));
+        assert_eq!(e.sqlstate(), "53200", "{e}");
+        drop(held_elsewhere);
+        let e =
+            DataFusionError::Shared(std::sync::Arc::new(DataFusionError::Plan("table 'x.y.nope' not found".into())));
+        let held_elsewhere = match &e {
+            DataFusionError::Shared(a) => a.clone(),
+            _ => unreachable!(),
+        };
+        assert_eq!(EngineError::from(e).to_string(), "relation \"nope\" does not exist");
+        drop(held_elsewhere);
     }
 }
