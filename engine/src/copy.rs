@@ -4,47 +4,62 @@
 //! machine on the session rather than one statement call:
 //!
 //! ```text
-//! execute_statement(COPY t FROM STDIN) ─► QueryOutput::CopyIn   (transaction opened)
-//! copy_in_data(chunk) × n              ─► decode records; every BATCH_ROWS rows:
-//!                                          text ─► column types ─► Transaction::insert
-//! copy_in_done()                       ─► last batch, commit (autocommit) ─► "COPY n"
+//! execute_statement(COPY t FROM STDIN) ─► QueryOutput::CopyIn   (transaction taken in)
+//! copy_in_data(chunk) × n  ─► decode fields into column text arrays; each full batch:
+//!                              [blocking thread] text ─► column types ─► rows ─► insert
+//! copy_in_done()           ─► last batch; commit (autocommit) or hand the block back ─► "COPY n"
 //! ```
+//!
+//! Decoding and writing overlap: while one batch is converted and written
+//! on a blocking thread (with the transaction moved there), the connection
+//! goes on reading and decoding the next. At most one batch is in flight
+//! and one being decoded, so memory stays bounded by two batches plus the
+//! transaction's own write set.
 //!
 //! After the first bad row, later data is read and dropped (as PostgreSQL
 //! does) and `copy_in_done` reports the error with its line: nothing of that
-//! COPY is kept, and inside a block the block fails. Memory stays bounded by
-//! one batch of decoded rows plus the transaction's own write set.
+//! COPY is kept, and inside a block the block fails.
 
 use std::sync::Arc;
 
-use datafusion::arrow::array::{ArrayRef, StringArray};
+use datafusion::arrow::array::{Array, ArrayRef, AsArray, StringArray};
 use datafusion::arrow::datatypes::SchemaRef;
 use datafusion::physical_plan::SendableRecordBatchStream;
 use datafusion::sql::sqlparser::ast::{CopySource, CopyTarget, Ident, ObjectName, Statement};
 use rustydb_catalog::TableDef;
-use rustydb_storage::Transaction;
+use rustydb_storage::{Savepoint, Transaction};
+use tokio::task::JoinHandle;
 
-use crate::copy_format::{CopyOptions, Decoder, ForceQuote, Record};
-use crate::dml::target_columns;
+use crate::copy_format::{CopyOptions, Decoder, ForceQuote, TextBatch, TextBatches};
+use crate::dml::{assemble_rows, target_columns};
 use crate::error::{EngineError, Result};
 use crate::names::{ident, quote};
 use crate::session::{Block, QueryOutput, Session, TxnSlot, commit};
 use crate::types::coerce_to_column;
-
-/// Decoded rows inserted at a time.
-const BATCH_ROWS: usize = 4096;
 
 /// A COPY FROM STDIN in progress.
 pub(crate) struct CopyIn {
     def: Arc<TableDef>,
     targets: Vec<usize>,
     decoder: Decoder,
-    pending: Vec<Record>,
+    batches: TextBatches,
     rows: u64,
-    /// The COPY's own transaction when it runs outside a block.
-    own: Option<Transaction>,
+    /// Where the transaction goes when the COPY ends.
+    home: Home,
+    /// The transaction, while no batch is being written with it.
+    txn: Option<Transaction>,
+    /// The batch being written on a blocking thread; it hands the
+    /// transaction back with the rows it wrote.
+    in_flight: Option<JoinHandle<(Transaction, Result<u64>)>>,
     /// The first error; later data is dropped until the client ends the COPY.
     error: Option<EngineError>,
+}
+
+/// The COPY's transaction: its own (autocommit), or the open block's,
+/// whose other state waits here until the COPY hands the transaction back.
+enum Home {
+    Own,
+    Block { savepoints: Vec<(String, Savepoint)>, failed: bool },
 }
 
 /// What a COPY TO STDOUT produces: rows and how to write them.
@@ -62,7 +77,7 @@ impl Session {
         self.copy.is_some()
     }
 
-    /// Starts COPY ... FROM STDIN: opens its transaction and returns
+    /// Starts COPY ... FROM STDIN: takes its transaction in and returns
     /// [`QueryOutput::CopyIn`]; data follows through [`Session::copy_in_data`].
     pub(crate) async fn copy_from(&mut self, stmt: Statement) -> Result<QueryOutput> {
         let Statement::Copy { source, to: false, target, options, legacy_options, values } = stmt else {
@@ -83,7 +98,7 @@ impl Session {
             return Err(EngineError::syntax("COPY FROM needs a table, not a query"));
         };
         let options = CopyOptions::from_statement(&options, &legacy_options)?;
-        let own = match &mut self.block {
+        let mut own = match &mut self.block {
             Some(b) => {
                 b.txn.begin_statement();
                 None
@@ -109,13 +124,24 @@ impl Session {
                 postgres_types::Type::from_oid(def.columns[t].ty.pg_type_oid()).unwrap_or(postgres_types::Type::TEXT)
             })
             .collect();
+        let (txn, home) = match own.take() {
+            Some(txn) => (txn, Home::Own),
+            None => {
+                let Block { txn, savepoints, failed } =
+                    self.block.take().ok_or_else(|| EngineError::internal("COPY lost its block"))?;
+                (txn, Home::Block { savepoints, failed })
+            }
+        };
+        let names = targets.iter().map(|&t| def.columns[t].name.clone()).collect();
         self.copy = Some(CopyIn {
+            batches: TextBatches::new(&def.name, names),
             def,
             targets: targets.clone(),
             decoder: Decoder::new(options, binary_types),
-            pending: Vec::new(),
             rows: 0,
-            own,
+            home,
+            txn: Some(txn),
+            in_flight: None,
             error: None,
         });
         Ok(QueryOutput::CopyIn { columns: targets.len(), format })
@@ -138,119 +164,115 @@ impl Session {
         if copy.error.is_some() {
             return Ok(());
         }
-        if let Err(e) = copy.decoder.feed(data, &mut copy.pending) {
+        if let Err(e) = copy.decoder.feed(data, &mut copy.batches) {
             self.copy_failed(e);
             return Ok(());
         }
-        if copy.pending.len() >= BATCH_ROWS {
-            self.flush_copy().await;
+        while let Some(batch) = self.copy.as_mut().and_then(|c| c.batches.take_full()) {
+            self.write_batch(batch).await;
         }
         Ok(())
     }
 
-    /// Ends the COPY: inserts what is left and commits (outside a block).
+    /// Ends the COPY: writes what is left and commits (outside a block).
     /// Returns the command tag, or the COPY's first error.
     pub async fn copy_in_done(&mut self) -> Result<QueryOutput> {
         let copy = self.copy.as_mut().ok_or_else(no_copy)?;
         if copy.error.is_none()
-            && let Err(e) = copy.decoder.finish(&mut copy.pending)
+            && let Err(e) = copy.decoder.finish(&mut copy.batches)
         {
             self.copy_failed(e);
         }
-        self.flush_copy().await;
-        let copy = self.copy.take().ok_or_else(no_copy)?;
-        if let Some(e) = copy.error {
-            return Err(e);
+        while let Some(batch) = self.copy.as_mut().and_then(|c| c.batches.take_rest()) {
+            self.write_batch(batch).await;
         }
-        if let Some(txn) = copy.own {
+        let (txn, rows) = self.end_copy().await?;
+        if let Some(txn) = txn {
             commit(txn).await?;
         }
-        Ok(QueryOutput::command(format!("COPY {}", copy.rows)))
+        Ok(QueryOutput::command(format!("COPY {rows}")))
     }
 
     /// The client gave up (CopyFail): nothing of the COPY is kept.
-    pub fn copy_in_fail(&mut self, reason: &str) -> EngineError {
+    pub async fn copy_in_fail(&mut self, reason: &str) -> EngineError {
         self.copy_failed(EngineError::sql("57014", format!("COPY from stdin failed: {reason}")));
-        match self.copy.take().and_then(|c| c.error) {
-            Some(e) => e,
-            None => EngineError::internal("COPY failed without an error"),
+        match self.end_copy().await {
+            Err(e) => e,
+            Ok(_) => EngineError::internal("COPY failed without an error"),
         }
     }
 
-    /// Records the COPY's first error and undoes its work: the own
-    /// transaction rolls back, a block becomes failed.
+    /// Records the COPY's first error and drops what is still decoded. The
+    /// transaction is undone when the COPY ends (see `end_copy`).
     fn copy_failed(&mut self, e: EngineError) {
         let Some(copy) = self.copy.as_mut() else { return };
-        if copy.error.is_some() {
-            return;
+        if copy.error.is_none() {
+            copy.error = Some(e);
         }
-        copy.pending.clear();
-        copy.error = Some(e);
-        match copy.own.take() {
-            Some(txn) => txn.rollback(),
-            None => {
-                if let Some(b) = self.block.as_mut() {
-                    b.failed = true;
-                }
-            }
+        copy.batches.clear();
+        if let (Home::Own, Some(txn)) = (&copy.home, copy.txn.take()) {
+            // Release its locks now rather than after the client's last byte.
+            txn.rollback();
         }
     }
 
-    /// Inserts the decoded rows waiting in the COPY.
-    async fn flush_copy(&mut self) {
-        let Some(copy) = self.copy.as_mut() else { return };
-        if copy.error.is_some() || copy.pending.is_empty() {
-            return;
-        }
-        let records = std::mem::take(&mut copy.pending);
-        let (def, targets) = (copy.def.clone(), copy.targets.clone());
-        let n = records.len() as u64;
-        let result = self.insert_records(&def, &targets, records).await;
-        match result {
-            Ok(()) => {
-                if let Some(copy) = self.copy.as_mut() {
-                    copy.rows += n;
+    /// Ends the COPY once its last batch is written: an own transaction is
+    /// returned for commit with the row count; a block gets its transaction
+    /// back (failed if the COPY failed). Returns the COPY's first error.
+    async fn end_copy(&mut self) -> Result<(Option<Transaction>, u64)> {
+        self.finish_in_flight().await;
+        let CopyIn { home, txn, rows, error, .. } = self.copy.take().ok_or_else(no_copy)?;
+        let own = match home {
+            Home::Own => txn,
+            Home::Block { savepoints, failed } => {
+                match txn {
+                    Some(txn) => self.block = Some(Block { txn, savepoints, failed: failed || error.is_some() }),
+                    // Only a panicked write loses it: the block goes with it.
+                    None => tracing::error!("COPY lost its block's transaction; the block is rolled back"),
                 }
+                None
             }
+        };
+        match error {
+            Some(e) => Err(e),
+            None => Ok((own, rows)),
+        }
+    }
+
+    /// Waits for the batch being written, taking the transaction back.
+    async fn finish_in_flight(&mut self) {
+        let Some(handle) = self.copy.as_mut().and_then(|c| c.in_flight.take()) else { return };
+        let (txn, result) = match handle.await {
+            Ok((txn, result)) => (Some(txn), result),
+            Err(e) => (None, Err(EngineError::internal(format!("COPY write task failed: {e}")))),
+        };
+        let Some(copy) = self.copy.as_mut() else { return };
+        copy.txn = txn;
+        match result {
+            Ok(n) => copy.rows += n,
             Err(e) => self.copy_failed(e),
         }
     }
 
-    async fn insert_records(&mut self, def: &Arc<TableDef>, targets: &[usize], records: Vec<Record>) -> Result<()> {
-        let columns = text_columns(def, targets, &records)?;
-        let rows = match self.complete_rows(def, targets, &columns, records.len()).await {
-            Ok(rows) => rows,
-            Err(e) => return Err(locate_bad_value(def, targets, &records, e)),
+    /// Starts writing `batch` on a blocking thread, after the one before it.
+    async fn write_batch(&mut self, batch: TextBatch) {
+        self.finish_in_flight().await;
+        let Some(copy) = self.copy.as_ref() else { return };
+        if copy.error.is_some() {
+            return;
+        }
+        let (def, targets) = (copy.def.clone(), copy.targets.clone());
+        let filled = match self.missing_columns(&def, &targets, batch.len()).await {
+            Ok(filled) => filled,
+            Err(e) => return self.copy_failed(e.with_context(format!("COPY {}", def.name))),
         };
-        let table = def.id;
-        let result = self.in_copy_txn(move |t| t.insert(table, rows).map(|_| ())).await;
-        result.map_err(|e| e.with_context(format!("COPY {}", def.name)))
+        let Some(copy) = self.copy.as_mut() else { return };
+        let Some(mut txn) = copy.txn.take() else { return };
+        copy.in_flight = Some(tokio::task::spawn_blocking(move || {
+            let result = insert_batch(&mut txn, &def, &targets, &batch, filled);
+            (txn, result)
+        }));
     }
-
-    /// Runs `f` on a blocking thread in the COPY's transaction: its own, or
-    /// the open block's.
-    async fn in_copy_txn(
-        &mut self,
-        f: impl FnOnce(&mut Transaction) -> rustydb_storage::Result<()> + Send + 'static,
-    ) -> Result<()> {
-        if let Some(txn) = self.copy.as_mut().and_then(|c| c.own.take()) {
-            let mut slot = TxnSlot(Some(txn));
-            let result = slot.blocking(f).await;
-            if let (Some(copy), Some(txn)) = (self.copy.as_mut(), slot.0) {
-                copy.own = Some(txn);
-            }
-            return Ok(result??);
-        }
-        let Block { txn, savepoints, failed } =
-            self.block.take().ok_or_else(|| EngineError::internal("COPY lost its transaction"))?;
-        let mut slot = TxnSlot(Some(txn));
-        let result = slot.blocking(f).await;
-        if let Some(txn) = slot.0 {
-            self.block = Some(Block { txn, savepoints, failed });
-        }
-        Ok(result??)
-    }
-
     /// COPY ... TO STDOUT: the rows of a table (some columns) or a query.
     pub(crate) async fn copy_to(&mut self, slot: &mut TxnSlot, stmt: Statement, explicit: bool) -> Result<QueryOutput> {
         let Statement::Copy { source, to: true, target, options, legacy_options, .. } = stmt else {
@@ -299,33 +321,33 @@ fn no_copy() -> EngineError {
     EngineError::sql("08P01", "no COPY in progress")
 }
 
-/// One text column per target, checking each record's field count.
-fn text_columns(def: &TableDef, targets: &[usize], records: &[Record]) -> Result<Vec<ArrayRef>> {
-    for (line, fields) in records {
-        if fields.len() < targets.len() {
-            let missing = &def.columns[targets[fields.len()]].name;
-            return Err(EngineError::sql("22P04", format!("missing data for column \"{missing}\""))
-                .with_context(format!("COPY {}, line {line}", def.name)));
-        }
-        if fields.len() > targets.len() {
-            return Err(EngineError::sql("22P04", "extra data after last expected column")
-                .with_context(format!("COPY {}, line {line}", def.name)));
-        }
-    }
-    Ok((0..targets.len())
-        .map(|k| Arc::new(records.iter().map(|(_, f)| f[k].as_deref()).collect::<StringArray>()) as ArrayRef)
-        .collect())
+/// Converts one batch of text to rows and inserts them; returns the count.
+fn insert_batch(
+    txn: &mut Transaction,
+    def: &TableDef,
+    targets: &[usize],
+    batch: &TextBatch,
+    filled: Vec<Option<ArrayRef>>,
+) -> Result<u64> {
+    let rows =
+        assemble_rows(def, targets, &batch.columns, filled).map_err(|e| locate_bad_value(def, targets, batch, e))?;
+    let n = rows.len() as u64;
+    txn.insert(def.id, rows).map_err(|e| EngineError::from(e).with_context(format!("COPY {}", def.name)))?;
+    Ok(n)
 }
 
 /// A batch failed to convert: find the first bad value to name its line
 /// and column, as PostgreSQL's CONTEXT does.
-fn locate_bad_value(def: &TableDef, targets: &[usize], records: &[Record], batch_error: EngineError) -> EngineError {
-    for (line, fields) in records {
+fn locate_bad_value(def: &TableDef, targets: &[usize], batch: &TextBatch, batch_error: EngineError) -> EngineError {
+    for i in 0..batch.len() {
         for (k, &pos) in targets.iter().enumerate() {
             let col = &def.columns[pos];
-            let one: ArrayRef = Arc::new(StringArray::from(vec![fields[k].as_deref()]));
+            let text = batch.columns[k].as_string::<i32>();
+            let field = text.is_valid(i).then(|| text.value(i));
+            let one: ArrayRef = Arc::new(StringArray::from(vec![field]));
             if let Err(e) = coerce_to_column(&one, col.ty, &col.name) {
-                let value = fields[k].as_deref().map_or("NULL".to_owned(), |v| format!("\"{v}\""));
+                let value = field.map_or("NULL".to_owned(), |v| format!("\"{v}\""));
+                let line = batch.first_line + i as u64;
                 return e.with_context(format!("COPY {}, line {line}, column {}: {value}", def.name, col.name));
             }
         }

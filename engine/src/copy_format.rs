@@ -6,6 +6,10 @@
 //! text format the NULL string is compared before backslash escapes are
 //! undone, and a line holding only `\.` ends the data.
 
+use std::collections::VecDeque;
+use std::sync::Arc;
+
+use datafusion::arrow::array::{ArrayRef, StringBuilder};
 use datafusion::sql::sqlparser::ast::{CopyLegacyCsvOption, CopyLegacyOption, CopyOption};
 
 use rustydb_common::limits::COPY_LINE_BYTES_MAX;
@@ -137,8 +141,122 @@ impl CopyOptions {
     }
 }
 
-/// One decoded line: its line number and its fields (None = NULL).
-pub type Record = (u64, Vec<Option<String>>);
+/// Rows decoded per batch at most, and text bytes: a batch's text is one
+/// Arrow string array per column (32-bit offsets), and a batch is what one
+/// insert converts and writes.
+pub const BATCH_ROWS: usize = 4096;
+const BATCH_BYTES: usize = 64 * 1024 * 1024;
+
+/// Decoded rows, column by column: each field's text goes straight into
+/// its column's string builder (no string per field), and full batches
+/// are set aside for the caller to take.
+pub struct TextBatches {
+    /// What field-count errors name: "COPY t", and the target columns.
+    context: String,
+    names: Vec<String>,
+    builders: Vec<StringBuilder>,
+    /// Fields pushed to the row being decoded.
+    fields: usize,
+    first_line: u64,
+    rows: usize,
+    bytes: usize,
+    full: VecDeque<TextBatch>,
+}
+
+/// A batch of decoded rows: one text array per target column.
+#[derive(Debug)]
+pub struct TextBatch {
+    pub columns: Vec<ArrayRef>,
+    /// Input line of the first row; rows are on consecutive lines (a CSV
+    /// record with quoted newlines still counts as one line, as in
+    /// PostgreSQL's CONTEXT).
+    pub first_line: u64,
+}
+
+impl TextBatch {
+    pub fn len(&self) -> usize {
+        self.columns.first().map_or(0, |c| c.len())
+    }
+}
+
+impl TextBatches {
+    /// `table` and `columns` name the COPY's target in errors.
+    pub fn new(table: &str, columns: Vec<String>) -> Self {
+        TextBatches {
+            context: format!("COPY {table}"),
+            builders: columns.iter().map(|_| StringBuilder::new()).collect(),
+            names: columns,
+            fields: 0,
+            first_line: 0,
+            rows: 0,
+            bytes: 0,
+            full: VecDeque::new(),
+        }
+    }
+
+    /// The oldest full batch, if any.
+    pub fn take_full(&mut self) -> Option<TextBatch> {
+        self.full.pop_front()
+    }
+
+    /// Everything left, full batches first, then the partial one.
+    pub fn take_rest(&mut self) -> Option<TextBatch> {
+        if self.full.is_empty() && self.rows > 0 {
+            self.cut();
+        }
+        self.full.pop_front()
+    }
+
+    /// Drops every decoded row (the COPY failed).
+    pub fn clear(&mut self) {
+        self.full.clear();
+        for b in &mut self.builders {
+            *b = StringBuilder::new();
+        }
+        (self.rows, self.bytes, self.fields) = (0, 0, 0);
+    }
+
+    fn begin_row(&mut self, line: u64) {
+        if self.rows == 0 {
+            self.first_line = line;
+        }
+        self.fields = 0;
+    }
+
+    fn push(&mut self, value: Option<&str>, line: u64) -> Result<()> {
+        let Some(b) = self.builders.get_mut(self.fields) else {
+            return Err(EngineError::sql("22P04", "extra data after last expected column")
+                .with_context(format!("{}, line {line}", self.context)));
+        };
+        match value {
+            Some(v) => {
+                self.bytes += v.len();
+                b.append_value(v);
+            }
+            None => b.append_null(),
+        }
+        self.fields += 1;
+        Ok(())
+    }
+
+    fn end_row(&mut self, line: u64) -> Result<()> {
+        if let Some(missing) = self.names.get(self.fields) {
+            return Err(EngineError::sql("22P04", format!("missing data for column \"{missing}\""))
+                .with_context(format!("{}, line {line}", self.context)));
+        }
+        self.rows += 1;
+        if self.rows >= BATCH_ROWS || self.bytes >= BATCH_BYTES {
+            self.cut();
+        }
+        Ok(())
+    }
+
+    fn cut(&mut self) {
+        let columns = self.builders.iter_mut().map(|b| Arc::new(b.finish()) as ArrayRef).collect();
+        self.full.push_back(TextBatch { columns, first_line: self.first_line });
+        (self.rows, self.bytes) = (0, 0);
+    }
+}
 
 /// Incremental COPY input decoder.
 pub struct Decoder {
@@ -157,6 +275,8 @@ pub struct Decoder {
     /// header has been read.
     binary_types: Vec<postgres_types::Type>,
     header_read: bool,
+    /// Unescaped bytes of the field being decoded (reused).
+    scratch: Vec<u8>,
 }
 
 impl Decoder {
@@ -175,11 +295,12 @@ impl Decoder {
             ended: false,
             binary_types,
             header_read: false,
+            scratch: Vec::new(),
         }
     }
 
     /// Appends a chunk and decodes every record it completes into `out`.
-    pub fn feed(&mut self, chunk: &[u8], out: &mut Vec<Record>) -> Result<()> {
+    pub fn feed(&mut self, chunk: &[u8], out: &mut TextBatches) -> Result<()> {
         if self.ended {
             return Ok(());
         }
@@ -255,7 +376,7 @@ impl Decoder {
     }
 
     /// Ends the input: a last line without a newline is still a record.
-    pub fn finish(&mut self, out: &mut Vec<Record>) -> Result<()> {
+    pub fn finish(&mut self, out: &mut TextBatches) -> Result<()> {
         if self.ended || self.buf.is_empty() {
             return Ok(());
         }
@@ -275,7 +396,7 @@ impl Decoder {
     /// Binary format: the 19-byte header with its extension area, then
     /// tuples of (field count, then length and bytes per field), ending
     /// with a field count of -1. Only complete tuples are decoded.
-    fn binary_records(&mut self, out: &mut Vec<Record>) -> Result<()> {
+    fn binary_records(&mut self, out: &mut TextBatches) -> Result<()> {
         const SIGNATURE: &[u8] = b"PGCOPY\n\xff\r\n\0";
         let buf = std::mem::take(&mut self.buf);
         let mut pos = 0;
@@ -328,7 +449,11 @@ impl Decoder {
                     crate::pg_binary::decode_binary(ty, raw).map_err(|e| e.with_context(format!("COPY, line {n}")))?;
                 fields.push(Some(crate::pg_binary::as_text(&value)));
             }
-            out.push((n, fields));
+            out.begin_row(n);
+            for f in &fields {
+                out.push(f.as_deref(), n)?;
+            }
+            out.end_row(n)?;
             self.line += 1;
             pos = at;
         }
@@ -344,7 +469,7 @@ impl Decoder {
     }
 
     /// Decodes one line; returns true at the end-of-data marker.
-    fn record(&mut self, line: &[u8], out: &mut Vec<Record>) -> Result<bool> {
+    fn record(&mut self, line: &[u8], out: &mut TextBatches) -> Result<bool> {
         if line == b"\\." {
             return Ok(true);
         }
@@ -354,12 +479,13 @@ impl Decoder {
             self.skip_header = false;
             return Ok(false);
         }
-        let fields = match self.options.format {
-            CopyFormat::Text => text_fields(line, &self.options, n)?,
-            CopyFormat::Csv => csv_fields(line, &self.options, n)?,
+        out.begin_row(n);
+        match self.options.format {
+            CopyFormat::Text => text_fields(line, &self.options, n, out, &mut self.scratch)?,
+            CopyFormat::Csv => csv_fields(line, &self.options, n, out, &mut self.scratch)?,
             CopyFormat::Binary => return Err(EngineError::internal("binary COPY data read as lines")),
-        };
-        out.push((n, fields));
+        }
+        out.end_row(n)?;
         Ok(false)
     }
 }
@@ -368,24 +494,33 @@ fn invalid_utf8(line: u64) -> EngineError {
     EngineError::sql("22021", format!("invalid byte sequence for encoding \"UTF8\" (line {line})"))
 }
 
-fn utf8(bytes: Vec<u8>, line: u64) -> Result<String> {
-    String::from_utf8(bytes).map_err(|_| invalid_utf8(line))
+fn utf8(bytes: &[u8], line: u64) -> Result<&str> {
+    std::str::from_utf8(bytes).map_err(|_| invalid_utf8(line))
 }
 
 /// Text format: split on the delimiter, then undo backslash escapes.
-fn text_fields(line: &[u8], o: &CopyOptions, n: u64) -> Result<Vec<Option<String>>> {
-    let mut fields = Vec::new();
+fn text_fields(line: &[u8], o: &CopyOptions, n: u64, out: &mut TextBatches, value: &mut Vec<u8>) -> Result<()> {
+    if !line.contains(&b'\\') {
+        // Nothing escaped (the common case): every field is a slice of the
+        // line, and the delimiter, one ASCII byte, splits it on character
+        // boundaries.
+        for field in utf8(line, n)?.split(o.delimiter as char) {
+            out.push((field != o.null).then_some(field), n)?;
+        }
+        return Ok(());
+    }
     let mut raw_start = 0;
     let mut i = 0;
-    let mut value = Vec::new();
+    value.clear();
     loop {
         let at_end = i == line.len();
         if at_end || line[i] == o.delimiter {
             let raw = &line[raw_start..i];
-            fields.push(if raw == o.null.as_bytes() { None } else { Some(utf8(std::mem::take(&mut value), n)?) });
+            let field = if raw == o.null.as_bytes() { None } else { Some(utf8(value, n)?) };
+            out.push(field, n)?;
             value.clear();
             if at_end {
-                return Ok(fields);
+                return Ok(());
             }
             i += 1;
             raw_start = i;
@@ -438,11 +573,17 @@ fn text_fields(line: &[u8], o: &CopyOptions, n: u64) -> Result<Vec<Option<String
 
 /// CSV: quoted fields may hold delimiters, quotes (doubled or escaped) and
 /// newlines; only an unquoted field can be NULL.
-fn csv_fields(line: &[u8], o: &CopyOptions, n: u64) -> Result<Vec<Option<String>>> {
-    let mut fields = Vec::new();
+fn csv_fields(line: &[u8], o: &CopyOptions, n: u64, out: &mut TextBatches, value: &mut Vec<u8>) -> Result<()> {
+    if !line.contains(&o.quote) {
+        // No quoting: every field is a slice of the line (see text_fields).
+        for field in utf8(line, n)?.split(o.delimiter as char) {
+            out.push((field != o.null).then_some(field), n)?;
+        }
+        return Ok(());
+    }
     let mut i = 0;
     loop {
-        let mut value = Vec::new();
+        value.clear();
         let mut quoted = false;
         let mut in_quotes = false;
         while i < line.len() {
@@ -476,10 +617,10 @@ fn csv_fields(line: &[u8], o: &CopyOptions, n: u64) -> Result<Vec<Option<String>
         if in_quotes {
             return Err(EngineError::sql("22P04", format!("unterminated CSV quoted field (line {n})")));
         }
-        let null = !quoted && value == o.null.as_bytes();
-        fields.push(if null { None } else { Some(utf8(value, n)?) });
+        let null = !quoted && value.as_slice() == o.null.as_bytes();
+        out.push(if null { None } else { Some(utf8(value, n)?) }, n)?;
         if i == line.len() {
-            return Ok(fields);
+            return Ok(());
         }
         i += 1; // the delimiter
     }
@@ -502,17 +643,40 @@ mod tests {
         }
     }
 
+    /// One decoded line: its line number and its fields (None = NULL).
+    type Record = (u64, Vec<Option<String>>);
+
+    fn records(batches: &mut TextBatches) -> Vec<Record> {
+        use datafusion::arrow::array::{Array, AsArray};
+        let mut out = Vec::new();
+        while let Some(b) = batches.take_rest() {
+            for i in 0..b.len() {
+                let fields = b.columns.iter().map(|c| {
+                    let c = c.as_string::<i32>();
+                    c.is_valid(i).then(|| c.value(i).to_owned())
+                });
+                out.push((b.first_line + i as u64, fields.collect()));
+            }
+        }
+        out
+    }
+
+    fn target(columns: usize) -> TextBatches {
+        TextBatches::new("t", (0..columns).map(|c| format!("c{c}")).collect())
+    }
+
     /// Feeds `input` in chunks of every size from 1 up, checking that the
     /// records never depend on where the chunks split.
-    fn decode(o: CopyOptions, input: &[u8]) -> Result<Vec<Record>> {
+    fn decode(o: CopyOptions, columns: usize, input: &[u8]) -> Result<Vec<Record>> {
         let mut first: Option<Vec<Record>> = None;
         for size in 1..=input.len().max(1) {
             let mut d = Decoder::new(o.clone(), Vec::new());
-            let mut out = Vec::new();
+            let mut out = target(columns);
             for chunk in input.chunks(size) {
                 d.feed(chunk, &mut out)?;
             }
             d.finish(&mut out)?;
+            let out = records(&mut out);
             match &first {
                 None => first = Some(out),
                 Some(f) => assert_eq!(f, &out, "chunk size {size}"),
@@ -528,20 +692,20 @@ mod tests {
     #[test]
     fn text_escapes_nulls_and_end_marker() {
         let input = "1\ta\\tb\t\\N\n2\t\\\\N\tx\\101\\x41é\r\n\\.\nignored\n";
-        let rows = decode(options(false), input.as_bytes()).unwrap();
+        let rows = decode(options(false), 3, input.as_bytes()).unwrap();
         assert_eq!(rows, vec![(1, vec![s("1"), s("a\tb"), None]), (2, vec![s("2"), s("\\N"), s("xAAé")])]);
     }
 
     #[test]
     fn text_last_line_without_newline_and_empty_fields() {
-        let rows = decode(options(false), b"\t\n3\t").unwrap();
+        let rows = decode(options(false), 2, b"\t\n3\t").unwrap();
         assert_eq!(rows, vec![(1, vec![s(""), s("")]), (2, vec![s("3"), s("")])]);
     }
 
     #[test]
     fn csv_quotes_newlines_and_null_rules() {
         let input = "1,\"a,b\",\"\"\n2,,\"say \"\"hi\"\"\nthere\"\n";
-        let rows = decode(options(true), input.as_bytes()).unwrap();
+        let rows = decode(options(true), 3, input.as_bytes()).unwrap();
         assert_eq!(rows, vec![(1, vec![s("1"), s("a,b"), s("")]), (2, vec![s("2"), None, s("say \"hi\"\nthere")])]);
     }
 
@@ -550,7 +714,7 @@ mod tests {
         let mut o = options(true);
         o.header = true;
         o.escape = b'\\';
-        let rows = decode(o, b"a,b\n\"x\\\"y\",z\n").unwrap();
+        let rows = decode(o, 2, b"a,b\n\"x\\\"y\",z\n").unwrap();
         assert_eq!(rows, vec![(2, vec![s("x\"y"), s("z")])]);
     }
 
@@ -577,20 +741,55 @@ mod tests {
         for size in 1..=input.len() {
             let types = vec![postgres_types::Type::INT4, postgres_types::Type::TEXT];
             let mut d = Decoder::new(o.clone(), types);
-            let mut out = Vec::new();
+            let mut out = target(2);
             for chunk in input.chunks(size) {
                 d.feed(chunk, &mut out).unwrap();
             }
             d.finish(&mut out).unwrap();
-            assert_eq!(out, vec![(1, vec![s("7"), s("seven")]), (2, vec![s("8"), None])], "chunk size {size}");
+            assert_eq!(
+                records(&mut out),
+                vec![(1, vec![s("7"), s("seven")]), (2, vec![s("8"), None])],
+                "chunk size {size}"
+            );
         }
     }
 
     #[test]
-    fn bad_input_is_an_error_with_the_line() {
-        let e = decode(options(true), b"1,\"open\n").unwrap_err();
+    fn an_escaped_delimiter_stays_in_its_field() {
+        let rows = decode(options(false), 2, b"a\\\tb\tc\n").unwrap();
+        assert_eq!(rows, vec![(1, vec![s("a\tb"), s("c")])]);
+    }
+
+    #[test]
+    fn wrong_field_counts_name_the_column_and_line() {
+        let e = decode(options(false), 2, b"1\t2\n3\n").unwrap_err();
         assert_eq!(e.sqlstate(), "22P04");
-        let e = decode(options(false), b"ok\n\xff\xfe\n").unwrap_err();
+        assert!(e.to_string().contains("missing data for column \"c1\""), "{e}");
+        assert_eq!(e.context(), Some("COPY t, line 2"));
+        let e = decode(options(true), 2, b"1,2,3\n").unwrap_err();
+        assert!(e.to_string().contains("extra data after last expected column"), "{e}");
+        assert_eq!(e.context(), Some("COPY t, line 1"));
+    }
+
+    #[test]
+    fn rows_are_cut_into_batches_that_know_their_lines() {
+        let input: String = (1..=BATCH_ROWS + 10).map(|i| format!("{i}\n")).collect();
+        let mut d = Decoder::new(options(false), Vec::new());
+        let mut out = target(1);
+        d.feed(input.as_bytes(), &mut out).unwrap();
+        let full = out.take_full().expect("one full batch");
+        assert_eq!((full.len(), full.first_line), (BATCH_ROWS, 1));
+        assert!(out.take_full().is_none());
+        let rest = out.take_rest().expect("the partial batch");
+        assert_eq!((rest.len(), rest.first_line), (10, BATCH_ROWS as u64 + 1));
+        assert!(out.take_rest().is_none());
+    }
+
+    #[test]
+    fn bad_input_is_an_error_with_the_line() {
+        let e = decode(options(true), 2, b"1,\"open\n").unwrap_err();
+        assert_eq!(e.sqlstate(), "22P04");
+        let e = decode(options(false), 1, b"ok\n\xff\xfe\n").unwrap_err();
         assert_eq!(e.sqlstate(), "22021");
         assert!(e.to_string().contains("line 2"), "{e}");
     }

@@ -157,23 +157,26 @@ impl Session {
         source_arrays: &[ArrayRef],
         nrows: usize,
     ) -> Result<Vec<Row>> {
-        let mut columns: Vec<ArrayRef> = Vec::with_capacity(def.columns.len());
+        let filled = self.missing_columns(def, targets, nrows).await?;
+        assemble_rows(def, targets, source_arrays, filled)
+    }
+
+    /// The arrays of the columns an INSERT or COPY does not give (defaults,
+    /// identity values, NULLs), by column position; `None` for targets.
+    pub(crate) async fn missing_columns(
+        &self,
+        def: &TableDef,
+        targets: &[usize],
+        nrows: usize,
+    ) -> Result<Vec<Option<ArrayRef>>> {
+        let mut filled = Vec::with_capacity(def.columns.len());
         for (pos, col) in def.columns.iter().enumerate() {
-            let array = match targets.iter().position(|&t| t == pos) {
-                Some(k) => {
-                    if col.identity.as_ref().is_some_and(|i| i.always) {
-                        return Err(EngineError::sql(
-                            "428C9",
-                            format!("cannot insert a non-DEFAULT value into column \"{}\"", col.name),
-                        ));
-                    }
-                    coerce_to_column(&source_arrays[k], col.ty, &col.name)?
-                }
-                None => self.default_array(col, nrows).await?,
-            };
-            columns.push(array);
+            filled.push(match targets.contains(&pos) {
+                true => None,
+                false => Some(self.default_array(col, nrows).await?),
+            });
         }
-        Ok(batch::rows_from_arrays(&column_types(def), &columns)?)
+        Ok(filled)
     }
 
     async fn default_array(&self, col: &rustydb_catalog::ColumnDef, nrows: usize) -> Result<ArrayRef> {
@@ -706,4 +709,33 @@ fn strip_default_values(query: &mut ast::Query, targets: &mut Vec<usize>) -> Res
         }
     }
     Ok(())
+}
+
+/// Rows in table layout: the given columns converted to their column
+/// types, the others from `filled` (see `Session::missing_columns`).
+/// Synchronous, so a bulk load can run it off the async workers.
+pub(crate) fn assemble_rows(
+    def: &TableDef,
+    targets: &[usize],
+    source_arrays: &[ArrayRef],
+    filled: Vec<Option<ArrayRef>>,
+) -> Result<Vec<Row>> {
+    let mut columns: Vec<ArrayRef> = Vec::with_capacity(def.columns.len());
+    for ((pos, col), fill) in def.columns.iter().enumerate().zip(filled) {
+        let array = match (targets.iter().position(|&t| t == pos), fill) {
+            (Some(k), _) => {
+                if col.identity.as_ref().is_some_and(|i| i.always) {
+                    return Err(EngineError::sql(
+                        "428C9",
+                        format!("cannot insert a non-DEFAULT value into column \"{}\"", col.name),
+                    ));
+                }
+                coerce_to_column(&source_arrays[k], col.ty, &col.name)?
+            }
+            (None, Some(array)) => array,
+            (None, None) => return Err(EngineError::internal(format!("no values for column \"{}\"", col.name))),
+        };
+        columns.push(array);
+    }
+    Ok(batch::rows_from_arrays(&column_types(def), &columns)?)
 }

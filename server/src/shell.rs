@@ -50,7 +50,7 @@ async fn run_one(session: &mut Session, stmt: rustydb_engine::Statement) -> bool
         // The shell has no COPY data channel; psql's \copy over the
         // PostgreSQL protocol is the way to load files.
         Ok(QueryOutput::CopyIn { .. }) => {
-            Err(session.copy_in_fail("COPY FROM STDIN needs a PostgreSQL protocol client such as psql"))
+            Err(session.copy_in_fail("COPY FROM STDIN needs a PostgreSQL protocol client such as psql").await)
         }
         other => other,
     };

@@ -106,7 +106,7 @@ impl AsyncDB for EngineDb {
                 Ok(DBOutput::StatementComplete(count))
             }
             QueryOutput::CopyIn { .. } => {
-                Err(SltError(self.session.copy_in_fail("COPY FROM STDIN has no data channel in sqllogictest")))
+                Err(SltError(self.session.copy_in_fail("COPY FROM STDIN has no data channel in sqllogictest").await))
             }
             rows @ (QueryOutput::Rows { .. } | QueryOutput::CopyOut(_)) => {
                 let (schema, batches) = rows.collect().await.map_err(SltError)?;

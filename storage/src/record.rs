@@ -59,6 +59,16 @@ pub enum RedoOp {
     },
 }
 
+impl RedoOp {
+    /// The table a row change (insert, update, delete) writes to.
+    pub fn row_table(&self) -> Option<TableId> {
+        match self {
+            RedoOp::Insert { table, .. } | RedoOp::Update { table, .. } | RedoOp::Delete { table, .. } => Some(*table),
+            _ => None,
+        }
+    }
+}
+
 fn encode_spec(e: &mut Encoder<'_>, spec: &TableSpec) {
     let json = serde_json::to_vec(spec).expect("table specs always serialise");
     e.bytes(&json);

@@ -206,7 +206,12 @@ impl Storage {
     }
 
     pub(crate) fn allocate_row_id(&self) -> RowId {
-        RowId(self.next_row_id.fetch_add(1, Ordering::Relaxed))
+        self.allocate_row_ids(1)
+    }
+
+    /// `n` consecutive fresh row ids; returns the first.
+    pub(crate) fn allocate_row_ids(&self, n: usize) -> RowId {
+        RowId(self.next_row_id.fetch_add(n as u64, Ordering::Relaxed))
     }
 
     pub(crate) fn table(&self, id: TableId) -> Result<Arc<RwLock<TableStore>>> {
@@ -261,9 +266,7 @@ impl Storage {
             // applied, or memory and log disagree. Applying cannot fail for
             // ops a transaction built under its locks.
             let mut tables = self.tables.write();
-            for op in ops {
-                apply_op(&mut *tables, scn, op).expect("redo built under the transaction's locks applies cleanly");
-            }
+            apply_ops(&mut *tables, scn, ops).expect("redo built under the transaction's locks applies cleanly");
             *last = scn;
             scn
         };
@@ -372,8 +375,8 @@ impl Replay {
     }
 
     fn apply(&mut self, scn: Scn, ops: Vec<RedoOp>) -> Result<()> {
-        for op in ops {
-            match &op {
+        for op in &ops {
+            match op {
                 RedoOp::CreateTable(spec) | RedoOp::AlterTable { spec, .. } => {
                     self.max_object_id = self.max_object_id.max(spec.id.0);
                     for i in &spec.indexes {
@@ -386,8 +389,8 @@ impl Replay {
                 }
                 _ => {}
             }
-            apply_op(&mut self.tables, scn, op)?;
         }
+        apply_ops(&mut self.tables, scn, ops)?;
         self.last = scn;
         Ok(())
     }
@@ -427,9 +430,36 @@ impl TableMap for HashMap<TableId, Arc<RwLock<TableStore>>> {
     }
 }
 
-/// Applies one redo op at `scn`; shared by commit and replay. Takes the op
-/// by value so row values move into the store instead of being copied.
-fn apply_op(tables: &mut dyn TableMap, scn: Scn, op: RedoOp) -> Result<()> {
+/// Applies one transaction's redo at `scn`; shared by commit and replay.
+/// Takes the ops by value so row values move into the store instead of
+/// being copied. A run of row ops on one table (redo groups them by table)
+/// is applied under one lookup and lock of that table.
+fn apply_ops(tables: &mut dyn TableMap, scn: Scn, ops: Vec<RedoOp>) -> Result<()> {
+    let mut ops = ops.into_iter().peekable();
+    while let Some(op) = ops.next() {
+        let Some(table) = op.row_table() else {
+            apply_ddl(tables, scn, op)?;
+            continue;
+        };
+        let mut first = Some(op);
+        tables.with(table, &mut |t| {
+            let run =
+                first.take().into_iter().chain(std::iter::from_fn(|| ops.next_if(|o| o.row_table() == Some(table))));
+            for op in run {
+                match op {
+                    RedoOp::Insert { row, values, .. } => t.put_new(row, values, scn),
+                    RedoOp::Update { row, values, .. } => t.put(row, values, scn),
+                    RedoOp::Delete { row, .. } => t.end(row, scn),
+                    _ => unreachable!("row_table is only set for row ops"),
+                }
+            }
+        })?;
+    }
+    Ok(())
+}
+
+/// Applies one op that is not a row change.
+fn apply_ddl(tables: &mut dyn TableMap, scn: Scn, op: RedoOp) -> Result<()> {
     match op {
         RedoOp::CreateTable(spec) => tables.create(*spec),
         RedoOp::DropTable(id) => {
@@ -446,16 +476,10 @@ fn apply_op(tables: &mut dyn TableMap, scn: Scn, op: RedoOp) -> Result<()> {
             })?
         }
         RedoOp::Truncate(id) => tables.with(id, &mut |t| t.end_all(scn))?,
-        RedoOp::Insert { table, row, values } => {
-            let mut values = Some(values);
-            tables.with(table, &mut |t| t.put_new(row, values.take().expect("applied once"), scn))?
-        }
-        RedoOp::Update { table, row, values } => {
-            let mut values = Some(values);
-            tables.with(table, &mut |t| t.put(row, values.take().expect("applied once"), scn))?
-        }
-        RedoOp::Delete { table, row } => tables.with(table, &mut |t| t.end(row, scn))?,
         RedoOp::SetSequence { .. } => {}
+        RedoOp::Insert { .. } | RedoOp::Update { .. } | RedoOp::Delete { .. } => {
+            return Err(StorageError::Internal("row op applied as DDL".into()));
+        }
     }
     Ok(())
 }

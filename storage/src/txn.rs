@@ -304,8 +304,12 @@ impl Transaction {
     }
 
     fn count_write(&mut self) -> Result<()> {
+        self.count_writes(1)
+    }
+
+    fn count_writes(&mut self, n: usize) -> Result<()> {
         let ws = Arc::make_mut(&mut self.writes);
-        ws.row_writes += 1;
+        ws.row_writes += n;
         if ws.row_writes > TXN_WRITES_MAX {
             return Err(StorageError::LimitExceeded(format!(
                 "transaction writes more than {TXN_WRITES_MAX} rows; commit in smaller transactions"
@@ -319,13 +323,29 @@ impl Transaction {
     /// Inserts rows; returns their new row ids. Checks NOT NULL and unique
     /// indexes, waiting for transactions that hold a conflicting key.
     pub fn insert(&mut self, table: TableId, rows: Vec<Row>) -> Result<Vec<RowId>> {
-        let mut ids = Vec::with_capacity(rows.len());
-        for row in rows {
-            match self.insert_with_arbiter(table, row, Arbiter::None)? {
-                InsertOutcome::Inserted(id) => ids.push(id),
-                InsertOutcome::Conflict(_) => unreachable!("without an arbiter conflicts are errors"),
+        self.lock_table(table, false)?;
+        let spec = self.table_writes(table)?.spec.clone();
+        if spec.indexes.iter().any(|i| i.unique) {
+            // Each row's keys are locked and checked, one row at a time.
+            let mut ids = Vec::with_capacity(rows.len());
+            for row in rows {
+                match self.insert_with_arbiter(table, row, Arbiter::None)? {
+                    InsertOutcome::Inserted(id) => ids.push(id),
+                    InsertOutcome::Conflict(_) => unreachable!("without an arbiter conflicts are errors"),
+                }
             }
+            return Ok(ids);
         }
+        // No key to check: the whole batch is written at once, with one
+        // range of row ids (the bulk path of COPY and INSERT ... SELECT).
+        for row in &rows {
+            check_row(&spec, row)?;
+        }
+        self.count_writes(rows.len())?;
+        let first = self.storage.allocate_row_ids(rows.len());
+        let ids: Vec<RowId> = (first.0..first.0 + rows.len() as u64).map(RowId).collect();
+        let tw = self.table_writes(table)?;
+        tw.rows.extend(ids.iter().copied().zip(rows.into_iter().map(Write::Insert)));
         Ok(ids)
     }
 

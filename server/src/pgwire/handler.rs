@@ -225,7 +225,8 @@ impl SimpleQueryHandler for Connection {
                     if copy_in && i < last {
                         // The rest of the string would run before the COPY
                         // data arrives; PostgreSQL runs it after. Refuse.
-                        let e = session.copy_in_fail("COPY FROM STDIN must be the last statement of a query string");
+                        let e =
+                            session.copy_in_fail("COPY FROM STDIN must be the last statement of a query string").await;
                         responses.pop();
                         responses.push(Response::Error(Box::new(encode::error_info(&e))));
                         break;
@@ -297,7 +298,7 @@ impl CopyHandler for Connection {
         C::Error: Debug,
         PgWireError: From<<C as Sink<PgWireBackendMessage>>::Error>,
     {
-        to_pgwire(self.session.lock().await.copy_in_fail(&fail.message))
+        to_pgwire(self.session.lock().await.copy_in_fail(&fail.message).await)
     }
 }
 
