@@ -23,7 +23,7 @@ use rustydb_common::{RowId, TableId};
 use crate::codec::{Decoder, Encoder};
 use crate::error::{Result, StorageError};
 use crate::spec::{ColumnSource, TableSpec};
-use crate::value::Row;
+use crate::value::{Row, Value};
 
 /// One redo operation.
 #[derive(Debug, Clone, PartialEq)]
@@ -78,58 +78,83 @@ fn decode_spec(d: &mut Decoder<'_>) -> Result<TableSpec> {
     serde_json::from_slice(d.bytes()?).map_err(|e| StorageError::Corruption(format!("bad table spec in WAL: {e}")))
 }
 
+/// A row change as the log holds it, borrowed from wherever it is kept
+/// (a commit encodes straight from the transaction's write set).
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum RowChange<'a> {
+    Insert(&'a [Value]),
+    Update(&'a [Value]),
+    Delete,
+}
+
 /// Encodes a list of ops as a record body.
 pub fn encode_ops(ops: &[RedoOp], out: &mut Vec<u8>) {
     let mut e = Encoder(out);
-    e.u32(u32::try_from(ops.len()).expect("op count is bounded by TXN_WRITES_MAX"));
+    encode_count(&mut e, ops.len());
     for op in ops {
-        match op {
-            RedoOp::CreateTable(spec) => {
-                e.u8(1);
-                encode_spec(&mut e, spec);
-            }
-            RedoOp::DropTable(t) => {
-                e.u8(2);
-                e.u64(t.0);
-            }
-            RedoOp::AlterTable { spec, map } => {
-                e.u8(3);
-                encode_spec(&mut e, spec);
-                e.u16(u16::try_from(map.len()).expect("column count is bounded"));
-                for s in map {
-                    match s {
-                        ColumnSource::Existing(i) => {
-                            e.u8(0);
-                            e.u16(u16::try_from(*i).expect("column count is bounded"));
-                        }
-                        ColumnSource::Fill(v) => {
-                            e.u8(1);
-                            e.value(v);
-                        }
+        encode_op(&mut e, op);
+    }
+}
+
+/// The op count a body starts with.
+pub(crate) fn encode_count(e: &mut Encoder<'_>, ops: usize) {
+    e.u32(u32::try_from(ops).expect("op count is bounded by TXN_WRITES_MAX"));
+}
+
+/// Encodes one op (after the count).
+pub(crate) fn encode_op(e: &mut Encoder<'_>, op: &RedoOp) {
+    match op {
+        RedoOp::CreateTable(spec) => {
+            e.u8(1);
+            encode_spec(e, spec);
+        }
+        RedoOp::DropTable(t) => {
+            e.u8(2);
+            e.u64(t.0);
+        }
+        RedoOp::AlterTable { spec, map } => {
+            e.u8(3);
+            encode_spec(e, spec);
+            e.u16(u16::try_from(map.len()).expect("column count is bounded"));
+            for s in map {
+                match s {
+                    ColumnSource::Existing(i) => {
+                        e.u8(0);
+                        e.u16(u16::try_from(*i).expect("column count is bounded"));
+                    }
+                    ColumnSource::Fill(v) => {
+                        e.u8(1);
+                        e.value(v);
                     }
                 }
             }
-            RedoOp::Truncate(t) => {
-                e.u8(4);
-                e.u64(t.0);
-            }
-            RedoOp::Insert { table, row, values } | RedoOp::Update { table, row, values } => {
-                e.u8(if matches!(op, RedoOp::Insert { .. }) { 5 } else { 6 });
-                e.u64(table.0);
-                e.u64(row.0);
-                e.row(values);
-            }
-            RedoOp::Delete { table, row } => {
-                e.u8(7);
-                e.u64(table.0);
-                e.u64(row.0);
-            }
-            RedoOp::SetSequence { id, value } => {
-                e.u8(8);
-                e.u64(*id);
-                e.u64(*value as u64);
-            }
         }
+        RedoOp::Truncate(t) => {
+            e.u8(4);
+            e.u64(t.0);
+        }
+        RedoOp::Insert { table, row, values } => encode_row_change(e, *table, *row, RowChange::Insert(values)),
+        RedoOp::Update { table, row, values } => encode_row_change(e, *table, *row, RowChange::Update(values)),
+        RedoOp::Delete { table, row } => encode_row_change(e, *table, *row, RowChange::Delete),
+        RedoOp::SetSequence { id, value } => {
+            e.u8(8);
+            e.u64(*id);
+            e.u64(*value as u64);
+        }
+    }
+}
+
+/// Encodes one row change as an Insert, Update or Delete op.
+pub(crate) fn encode_row_change(e: &mut Encoder<'_>, table: TableId, row: RowId, change: RowChange<'_>) {
+    e.u8(match change {
+        RowChange::Insert(_) => 5,
+        RowChange::Update(_) => 6,
+        RowChange::Delete => 7,
+    });
+    e.u64(table.0);
+    e.u64(row.0);
+    if let RowChange::Insert(values) | RowChange::Update(values) = change {
+        e.row(values);
     }
 }
 

@@ -253,20 +253,20 @@ impl Storage {
     }
 
     /// Writes, applies and publishes one transaction's redo; returns its SCN.
-    pub(crate) fn commit(&self, ops: Vec<RedoOp>, sync: bool) -> Result<Scn> {
+    pub(crate) fn commit(&self, redo: impl Redo, sync: bool) -> Result<Scn> {
         // A checkpoint records each table in one layout: layout changes wait.
-        let _gate = ops.iter().any(|op| matches!(op, RedoOp::AlterTable { .. })).then(|| self.ddl_gate.read());
-        let mut body = Vec::new();
-        encode_ops(&ops, &mut body);
+        let _gate = redo.alters_layout().then(|| self.ddl_gate.read());
         let scn = {
             let mut last = self.commit_lock.lock();
             let scn = last.next();
-            self.wal.append(scn, &body)?;
+            // Encoded straight into the log buffer, under the commit lock:
+            // one copy of a bulk load's redo instead of two.
+            self.wal.append_with(scn, |out| redo.encode(out))?;
             // Appended means it may reach disk: from here the commit must be
             // applied, or memory and log disagree. Applying cannot fail for
             // ops a transaction built under its locks.
             let mut tables = self.tables.write();
-            apply_ops(&mut *tables, scn, ops).expect("redo built under the transaction's locks applies cleanly");
+            redo.apply(&mut *tables, scn).expect("redo built under the transaction's locks applies cleanly");
             *last = scn;
             scn
         };
@@ -396,9 +396,32 @@ impl Replay {
     }
 }
 
+/// What one commit writes to the log and applies to the tables: a list of
+/// ops, or a transaction's write set as it stands (see `txn.rs`).
+pub(crate) trait Redo {
+    /// Whether it changes a table's layout (and so waits for a checkpoint).
+    fn alters_layout(&self) -> bool;
+    /// Appends the record body (`record.rs` has the format).
+    fn encode(&self, out: &mut Vec<u8>);
+    /// Applies it at `scn`, moving row values into the tables.
+    fn apply(self, tables: &mut dyn TableMap, scn: Scn) -> Result<()>;
+}
+
+impl Redo for Vec<RedoOp> {
+    fn alters_layout(&self) -> bool {
+        self.iter().any(|op| matches!(op, RedoOp::AlterTable { .. }))
+    }
+    fn encode(&self, out: &mut Vec<u8>) {
+        encode_ops(self, out);
+    }
+    fn apply(self, tables: &mut dyn TableMap, scn: Scn) -> Result<()> {
+        apply_ops(tables, scn, self)
+    }
+}
+
 /// A table map that redo can be applied to: owned tables during replay,
 /// shared locked tables at commit.
-trait TableMap {
+pub(crate) trait TableMap {
     fn create(&mut self, spec: crate::spec::TableSpec);
     fn remove(&mut self, id: TableId) -> bool;
     fn with(&mut self, id: TableId, f: &mut dyn FnMut(&mut TableStore)) -> Result<()>;
@@ -459,7 +482,7 @@ fn apply_ops(tables: &mut dyn TableMap, scn: Scn, ops: Vec<RedoOp>) -> Result<()
 }
 
 /// Applies one op that is not a row change.
-fn apply_ddl(tables: &mut dyn TableMap, scn: Scn, op: RedoOp) -> Result<()> {
+pub(crate) fn apply_ddl(tables: &mut dyn TableMap, scn: Scn, op: RedoOp) -> Result<()> {
     match op {
         RedoOp::CreateTable(spec) => tables.create(*spec),
         RedoOp::DropTable(id) => {

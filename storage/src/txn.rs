@@ -26,11 +26,13 @@ use std::time::Duration;
 use rustydb_common::limits::TXN_WRITES_MAX;
 use rustydb_common::{IndexId, RowId, Scn, TableId, TxnId};
 
+use crate::codec::Encoder;
 use crate::error::{Result, StorageError};
 use crate::locks::{Mode, Resource, Wait};
-use crate::record::RedoOp;
+use crate::record::{RedoOp, RowChange, encode_count, encode_op, encode_row_change};
 use crate::spec::{ColumnSource, IndexSpec, TableSpec, compose_maps, index_key, remap_row};
 use crate::store::Storage;
+use crate::store::{Redo, TableMap, apply_ddl};
 use crate::value::{Row, Value};
 
 /// Isolation level of a transaction.
@@ -571,8 +573,8 @@ impl Transaction {
             // Nobody else holds the write set once statements are done, so
             // its rows usually move into the redo without a copy.
             let writes = std::mem::take(&mut self.writes);
-            let ops = redo_ops(Arc::try_unwrap(writes).unwrap_or_else(|shared| (*shared).clone()));
-            self.storage.commit(ops, self.synchronous_commit)
+            let writes = Arc::try_unwrap(writes).unwrap_or_else(|shared| (*shared).clone());
+            self.storage.commit(writes, self.synchronous_commit)
         } else {
             Ok(self.snapshot)
         };
@@ -635,23 +637,97 @@ fn check_row(spec: &TableSpec, row: &[Value]) -> Result<()> {
     Ok(())
 }
 
-/// The redo of a write set: DDL in statement order, then row changes.
-fn redo_ops(ws: WriteSet) -> Vec<RedoOp> {
-    let mut ops = ws.ddl;
-    // Sized once: a bulk load's millions of ops would otherwise be copied
-    // through every doubling.
-    ops.reserve_exact(ws.tables.values().map(|tw| tw.rows.len()).sum());
-    for (table, tw) in ws.tables {
-        if tw.dropped {
-            continue;
+/// A write set commits as it stands: DDL in statement order, then each
+/// table's row changes in row order, encoded and applied straight from the
+/// set (a bulk load's millions of changes are never gathered into ops).
+impl Redo for WriteSet {
+    fn alters_layout(&self) -> bool {
+        self.ddl.iter().any(|op| matches!(op, RedoOp::AlterTable { .. }))
+    }
+
+    fn encode(&self, out: &mut Vec<u8>) {
+        let live = || self.tables.iter().filter(|(_, tw)| !tw.dropped);
+        let mut e = Encoder(out);
+        encode_count(&mut e, self.ddl.len() + live().map(|(_, tw)| tw.rows.len()).sum::<usize>());
+        for op in &self.ddl {
+            encode_op(&mut e, op);
         }
-        for (row, w) in tw.rows {
-            ops.push(match w {
-                Write::Insert(values) => RedoOp::Insert { table, row, values },
-                Write::Update(values) => RedoOp::Update { table, row, values },
-                Write::Delete => RedoOp::Delete { table, row },
-            });
+        for (&table, tw) in live() {
+            for (&row, w) in &tw.rows {
+                let change = match w {
+                    Write::Insert(values) => RowChange::Insert(values),
+                    Write::Update(values) => RowChange::Update(values),
+                    Write::Delete => RowChange::Delete,
+                };
+                encode_row_change(&mut e, table, row, change);
+            }
         }
     }
-    ops
+
+    fn apply(self, tables: &mut dyn TableMap, scn: Scn) -> Result<()> {
+        for op in self.ddl {
+            apply_ddl(tables, scn, op)?;
+        }
+        for (table, tw) in self.tables {
+            if tw.dropped || tw.rows.is_empty() {
+                continue;
+            }
+            let mut rows = Some(tw.rows);
+            tables.with(table, &mut |t| {
+                for (row, w) in rows.take().into_iter().flatten() {
+                    match w {
+                        Write::Insert(values) => t.put_new(row, values, scn),
+                        Write::Update(values) => t.put(row, values, scn),
+                        Write::Delete => t.end(row, scn),
+                    }
+                }
+            })?;
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::record::decode_ops;
+    use crate::spec::ColumnSpec;
+    use crate::value::ColumnType;
+
+    #[test]
+    fn a_write_set_encodes_as_its_ops_would() {
+        let spec = TableSpec {
+            id: TableId(7),
+            columns: vec![ColumnSpec { name: "a".into(), ty: ColumnType::Int64, nullable: true }],
+            indexes: vec![],
+        };
+        let row = |v: i64| -> Row { vec![Value::Int64(v)].into() };
+        let mut kept = TableWrites::new(Arc::new(spec.clone()), false);
+        kept.rows.insert(RowId(3), Write::Update(row(30)));
+        kept.rows.insert(RowId(1), Write::Insert(row(10)));
+        kept.rows.insert(RowId(2), Write::Delete);
+        let mut dropped = TableWrites::new(Arc::new(TableSpec { id: TableId(8), ..spec.clone() }), false);
+        dropped.dropped = true;
+        dropped.rows.insert(RowId(9), Write::Insert(row(90)));
+        let ws = WriteSet {
+            ddl: vec![RedoOp::Truncate(TableId(7)), RedoOp::DropTable(TableId(8))],
+            tables: [(TableId(7), kept), (TableId(8), dropped)].into_iter().collect(),
+            row_writes: 4,
+        };
+        let mut body = Vec::new();
+        ws.encode(&mut body);
+        // DDL first in statement order, then row changes by table and row;
+        // nothing of the dropped table.
+        let t = TableId(7);
+        assert_eq!(
+            decode_ops(&body).unwrap(),
+            vec![
+                RedoOp::Truncate(t),
+                RedoOp::DropTable(TableId(8)),
+                RedoOp::Insert { table: t, row: RowId(1), values: row(10) },
+                RedoOp::Delete { table: t, row: RowId(2) },
+                RedoOp::Update { table: t, row: RowId(3), values: row(30) },
+            ]
+        );
+    }
 }

@@ -56,17 +56,30 @@ fn checksum(scn: Scn, body: &[u8]) -> u32 {
 
 /// Frames one record: header then body.
 pub fn encode_record(scn: Scn, body: &[u8], out: &mut Vec<u8>) -> Result<()> {
-    if body.len() > WAL_RECORD_BYTES_MAX {
+    frame_record(scn, out, |out| out.extend_from_slice(body))
+}
+
+/// Frames the record whose body `encode` appends to `out`: the body is
+/// written in place and the header filled in after, so a large commit is
+/// not encoded into a buffer of its own and then copied. On error (the
+/// body is over the limit) `out` is left as it was.
+fn frame_record(scn: Scn, out: &mut Vec<u8>, encode: impl FnOnce(&mut Vec<u8>)) -> Result<()> {
+    let start = out.len();
+    out.extend_from_slice(&[0; RECORD_HEADER_BYTES]);
+    encode(out);
+    let body_len = out.len() - start - RECORD_HEADER_BYTES;
+    if body_len > WAL_RECORD_BYTES_MAX {
+        out.truncate(start);
         return Err(StorageError::LimitExceeded(format!(
-            "transaction redo of {} bytes exceeds the WAL record limit of {WAL_RECORD_BYTES_MAX} bytes",
-            body.len()
+            "transaction redo of {body_len} bytes exceeds the WAL record limit of {WAL_RECORD_BYTES_MAX} bytes"
         )));
     }
-    let len = u32::try_from(body.len()).expect("record limit is below 4 GiB");
-    out.extend_from_slice(&len.to_le_bytes());
-    out.extend_from_slice(&checksum(scn, body).to_le_bytes());
-    out.extend_from_slice(&scn.0.to_le_bytes());
-    out.extend_from_slice(body);
+    let len = u32::try_from(body_len).expect("record limit is below 4 GiB");
+    let crc = checksum(scn, &out[start + RECORD_HEADER_BYTES..]);
+    let header = &mut out[start..start + RECORD_HEADER_BYTES];
+    header[0..4].copy_from_slice(&len.to_le_bytes());
+    header[4..8].copy_from_slice(&crc.to_le_bytes());
+    header[8..16].copy_from_slice(&scn.0.to_le_bytes());
     Ok(())
 }
 
@@ -121,9 +134,16 @@ pub fn read_log(bytes: &[u8]) -> Result<LogContents<'_>> {
     Ok(LogContents { records, valid_bytes: pos })
 }
 
+/// Capacity a flushed buffer may keep for reuse. Growing a buffer again
+/// after every flush touches fresh pages, which on some machines costs
+/// as much as writing the bytes.
+const SPARE_BUFFER_BYTES_MAX: usize = 64 * 1024 * 1024;
+
 struct WriterState {
     /// Framed records not yet handed to the file.
     buffer: Vec<u8>,
+    /// The buffer last flushed, emptied, kept to be the next `buffer`.
+    spare: Vec<u8>,
     /// Highest SCN in `buffer` (or already written).
     buffered: Scn,
     /// Highest SCN known durable.
@@ -153,6 +173,7 @@ impl WalWriter {
         Ok(WalWriter {
             state: Mutex::new(WriterState {
                 buffer: Vec::new(),
+                spare: Vec::new(),
                 buffered: last_scn,
                 durable: last_scn,
                 flushing: false,
@@ -200,13 +221,19 @@ impl WalWriter {
 
     /// Adds one framed record to the buffer. Callers append in SCN order.
     pub fn append(&self, scn: Scn, body: &[u8]) -> Result<()> {
+        self.append_with(scn, |out| out.extend_from_slice(body))
+    }
+
+    /// Adds the record whose body `encode` writes, framed in place in the
+    /// buffer. Callers append in SCN order.
+    pub fn append_with(&self, scn: Scn, encode: impl FnOnce(&mut Vec<u8>)) -> Result<()> {
         let mut st = self.state.lock();
         if let Some(why) = &st.poisoned {
             return Err(StorageError::Poisoned(why.clone()));
         }
         assert_eq!(scn, st.buffered.next(), "WAL records must be appended in SCN order");
         let before = st.buffer.len();
-        encode_record(scn, body, &mut st.buffer)?;
+        frame_record(scn, &mut st.buffer, encode)?;
         st.file_bytes += (st.buffer.len() - before) as u64;
         st.buffered = scn;
         Ok(())
@@ -265,7 +292,8 @@ impl WalWriter {
     }
 
     fn flush_locked(&self, st: &mut parking_lot::MutexGuard<'_, WriterState>) {
-        let batch = std::mem::take(&mut st.buffer);
+        let spare = std::mem::take(&mut st.spare);
+        let mut batch = std::mem::replace(&mut st.buffer, spare);
         let upto = st.buffered;
         let mut file = st.file.take().expect("only the flushing leader takes the file");
         let path = st.path.clone();
@@ -277,6 +305,10 @@ impl WalWriter {
                 .map(|()| file)
         });
         st.flushing = false;
+        if batch.capacity() <= SPARE_BUFFER_BYTES_MAX {
+            batch.clear();
+            st.spare = batch;
+        }
         match result {
             Ok(file) => {
                 st.file = Some(file);
