@@ -42,25 +42,27 @@ fn assert_balanced(server: &Server) {
     assert!(a == t && t == b && b == h, "accounts {a}, tellers {t}, branches {b}, history {h}");
 }
 
+/// The acceptance load: scale 10 (a million accounts), 8 clients
+/// on 2 threads, 30 seconds per TPC-B-like run.
 #[test]
 fn pgbench_initialises_runs_and_balances_agree() {
     let server = Server::start();
-    let init = pgbench(&server, &["-i", "-s", "1"]);
+    let init = pgbench(&server, &["-i", "-s", "10"]);
     assert!(init.status.success(), "{}", text(&init));
-    assert_eq!(server.query_value("SELECT count(*) FROM pgbench_accounts"), "100000");
+    assert_eq!(server.query_value("SELECT count(*) FROM pgbench_accounts"), "1000000");
 
-    let simple = processed(&pgbench(&server, &["-T", "4", "-c", "4", "-j", "2"]));
+    let simple = processed(&pgbench(&server, &["-T", "30", "-c", "8", "-j", "2"]));
     assert!(simple > 0);
     assert_balanced(&server);
     assert_eq!(server.query_value("SELECT count(*) FROM pgbench_history"), simple.to_string());
 
     // -n: keep the history of the first run, so the totals keep agreeing.
-    let prepared = processed(&pgbench(&server, &["-n", "-M", "prepared", "-T", "4", "-c", "4", "-j", "2"]));
+    let prepared = processed(&pgbench(&server, &["-n", "-M", "prepared", "-T", "30", "-c", "8", "-j", "2"]));
     assert!(prepared > 0);
     assert_balanced(&server);
     assert_eq!(server.query_value("SELECT count(*) FROM pgbench_history"), (simple + prepared).to_string());
 
-    let select_only = processed(&pgbench(&server, &["-n", "-S", "-M", "prepared", "-T", "3", "-c", "4", "-j", "2"]));
+    let select_only = processed(&pgbench(&server, &["-n", "-S", "-M", "prepared", "-T", "10", "-c", "8", "-j", "2"]));
     assert!(select_only > 0);
 }
 
