@@ -347,16 +347,14 @@ impl PointInsert {
             .iter()
             .zip(&targets)
             .map(|(e, &t)| match e {
-                Expr::Value(v) => match &v.value {
-                    SqlValue::Null => Some(InsertValue::Null),
-                    SqlValue::SingleQuotedString(s) => Some(InsertValue::Text(s.clone())),
-                    _ => key_part(e, def.columns[t].ty).map(InsertValue::Key),
-                },
+                Expr::Value(v) if matches!(v.value, SqlValue::Null) => Some(InsertValue::Null),
+                Expr::Value(v) if let SqlValue::SingleQuotedString(s) = &v.value => Some(InsertValue::Text(s.clone())),
                 Expr::Function(f) if f.args.to_string().is_empty() || f.args.to_string() == "()" => {
                     let name = f.name.to_string().to_ascii_lowercase();
                     (name == "current_timestamp" || name == "now").then_some(InsertValue::Now)
                 }
-                _ => None,
+                // Numbers, negative ones (pgbench's delta) included, and parameters.
+                _ => key_part(e, def.columns[t].ty).map(InsertValue::Key),
             })
             .collect::<Option<Vec<_>>>()?;
         Some(PointInsert { def, targets, values })

@@ -116,6 +116,32 @@ async fn literal_point_lookups_agree_with_datafusion() {
     assert_eq!(crate::query(&mut s, "SELECT bal FROM acc WHERE id = 1").await.unwrap(), rows(&[&["100"]]));
 }
 
+/// A single-row INSERT of literals is written without DataFusion; it
+/// stores what DataFusion's INSERT stores (the same values through a
+/// two-row VALUES, which the fast path leaves alone) and fails the same way.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn literal_inserts_agree_with_datafusion() {
+    let (_d, db) = database();
+    let mut s = db.session();
+    let columns = "(id INT PRIMARY KEY, d INT, b BIGINT, x NUMERIC(10,2), t TEXT, at TIMESTAMP)";
+    exec(&mut s, &format!("CREATE TABLE fast {columns}; CREATE TABLE slow {columns}")).await;
+    for (id, rest) in [
+        (1, "-2712, -5, -1.25, 'a', NULL"),
+        (2, "2147483647, -9223372036854775808, 3, '-1', '2024-01-02 03:04:05'"),
+        (3, "-2147483649, 0, 0, NULL, NULL"),
+        (4, "'12', 1, 1, 'x', NULL"),
+        (5, "1.5, 1, 1, 'x', NULL"),
+        (6, "NULL, -0, -99999999.99, '', now()"),
+    ] {
+        let fast = s.execute(&format!("INSERT INTO fast VALUES ({id}, {rest})")).await;
+        let slow = s.execute(&format!("INSERT INTO slow VALUES ({id}, {rest}), ({}, {rest})", id + 100)).await;
+        assert_eq!(fast.as_ref().err().map(|e| e.sqlstate()), slow.as_ref().err().map(|e| e.sqlstate()), "{rest}");
+        let row = |t: &str| format!("SELECT id, d, b, x, t, at IS NULL FROM {t} WHERE id = {id}");
+        let (fast, slow) = (crate::query(&mut s, &row("fast")).await, crate::query(&mut s, &row("slow")).await);
+        assert_eq!(fast.unwrap(), slow.unwrap(), "{rest}");
+    }
+}
+
 /// The index-lookup fast path answers exactly what DataFusion answers.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn point_lookups_take_the_fast_path_and_agree_with_datafusion() {
