@@ -5,7 +5,8 @@
 #
 #   benches/pgbench-compare.sh            # scale 10, 30 s per load
 #   SCALE=1 SECONDS_PER_RUN=10 benches/pgbench-compare.sh
-#   COPY_ROWS=1000000 (default): rows loaded by the COPY FROM STDIN run
+#   COPY_ROWS=1000000 (default): rows loaded by each COPY FROM STDIN run
+#   COPY_RUNS=3 (default): COPY runs per server; the median is reported
 #
 # Needs pgbench and PostgreSQL's server binaries (Debian: postgresql-15);
 # installs them with apt when missing. Builds RustyDB in release mode.
@@ -38,19 +39,25 @@ run_load() { # label host port user extra-args...
 }
 
 # COPY FROM STDIN of short rows (text format, no index) through psql, the
-# same file for both servers; prints rows/s.
+# same file for both servers, COPY_RUNS times (each into a new table);
+# prints the median rows/s, since single COPY timings on a shared VM vary
+# by a quarter from run to run.
 COPY_ROWS=${COPY_ROWS:-1000000}
+COPY_RUNS=${COPY_RUNS:-3}
 awk -v n="$COPY_ROWS" 'BEGIN { for (i = 1; i <= n; i++) printf "%d\t%d\tname %d\t%.2f\n", i, i % 1000, i, i / 7 }' \
   >"$WORK/copy.tsv"
-copy_load() { # port user
+copy_once() { # port user
   local sql="CREATE TABLE copy_bench (id BIGINT NOT NULL, grp INTEGER, name TEXT, amount DOUBLE PRECISION)"
-  PGHOST=127.0.0.1 PGPORT=$1 PGUSER=$2 psql -q -X -d rustydb -c "DROP TABLE IF EXISTS copy_bench" -c "$sql" >/dev/null
+  PGHOST=127.0.0.1 PGPORT=$1 PGUSER=$2 psql -q -X -d rustydb -c "DROP TABLE IF EXISTS copy_bench" -c "$sql" >/dev/null 2>&1
   local start end
   start=$(date +%s.%N)
   PGHOST=127.0.0.1 PGPORT=$1 PGUSER=$2 psql -q -X -v ON_ERROR_STOP=1 -d rustydb \
     -c "COPY copy_bench FROM STDIN" <"$WORK/copy.tsv" >/dev/null
   end=$(date +%s.%N)
-  awk -v n="$COPY_ROWS" -v s="$start" -v e="$end" 'BEGIN { printf "%d", n / (e - s) }'
+  awk -v n="$COPY_ROWS" -v s="$start" -v e="$end" 'BEGIN { printf "%d\n", n / (e - s) }'
+}
+copy_load() { # port user
+  for _ in $(seq "$COPY_RUNS"); do copy_once "$1" "$2"; done | sort -n | awk '{ v[NR] = $1 } END { print v[int((NR + 1) / 2)] }'
 }
 
 init() { # port user
@@ -85,5 +92,5 @@ pgbench scale $SCALE, $CLIENTS clients, $JOBS threads, ${SECS}s per load, $(npro
 | select-only (-S -M prepared) | $R_SELECT | $P_SELECT | $(ratio "$R_SELECT" "$P_SELECT") |
 | TPC-B-like (-M prepared) | $R_TPCB_P | $P_TPCB_P | $(ratio "$R_TPCB_P" "$P_TPCB_P") |
 | TPC-B-like (simple) | $R_TPCB_S | $P_TPCB_S | $(ratio "$R_TPCB_S" "$P_TPCB_S") |
-| COPY FROM STDIN, $COPY_ROWS rows (rows/s) | $R_COPY | $P_COPY | $(ratio "$R_COPY" "$P_COPY") |
+| COPY FROM STDIN, $COPY_ROWS rows (rows/s, median of $COPY_RUNS) | $R_COPY | $P_COPY | $(ratio "$R_COPY" "$P_COPY") |
 TABLE
