@@ -31,8 +31,7 @@ use crate::error::{Result, StorageError};
 use crate::locks::{Mode, Resource, Wait};
 use crate::record::{RedoOp, RowChange, encode_count, encode_op, encode_row_change};
 use crate::spec::{ColumnSource, IndexSpec, TableSpec, compose_maps, index_key, remap_row};
-use crate::store::Storage;
-use crate::store::{Redo, TableMap, apply_ddl};
+use crate::store::{Redo, Storage, TableMap, apply_ddl};
 use crate::value::{Row, Value};
 
 /// Isolation level of a transaction.
@@ -571,7 +570,7 @@ impl Transaction {
         self.finished = true;
         let result = if self.has_writes() {
             // Nobody else holds the write set once statements are done, so
-            // its rows usually move into the redo without a copy.
+            // its rows usually move into the tables without a copy.
             let writes = std::mem::take(&mut self.writes);
             let writes = Arc::try_unwrap(writes).unwrap_or_else(|shared| (*shared).clone());
             self.storage.commit(writes, self.synchronous_commit)
@@ -642,7 +641,7 @@ fn check_row(spec: &TableSpec, row: &[Value]) -> Result<()> {
 /// set (a bulk load's millions of changes are never gathered into ops).
 impl Redo for WriteSet {
     fn alters_layout(&self) -> bool {
-        self.ddl.iter().any(|op| matches!(op, RedoOp::AlterTable { .. }))
+        self.ddl.alters_layout()
     }
 
     fn encode(&self, out: &mut Vec<u8>) {
