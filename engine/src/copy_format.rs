@@ -167,6 +167,8 @@ pub struct TextBatches {
 #[derive(Debug)]
 pub struct TextBatch {
     pub columns: Vec<ArrayRef>,
+    /// Kept apart from the arrays: a COPY may name no columns at all.
+    rows: usize,
     /// Input line of the first row; rows are on consecutive lines (a CSV
     /// record with quoted newlines still counts as one line, as in
     /// PostgreSQL's CONTEXT).
@@ -175,7 +177,7 @@ pub struct TextBatch {
 
 impl TextBatch {
     pub fn len(&self) -> usize {
-        self.columns.first().map_or(0, |c| c.len())
+        self.rows
     }
 }
 
@@ -253,7 +255,7 @@ impl TextBatches {
 
     fn cut(&mut self) {
         let columns = self.builders.iter_mut().map(|b| Arc::new(b.finish()) as ArrayRef).collect();
-        self.full.push_back(TextBatch { columns, first_line: self.first_line });
+        self.full.push_back(TextBatch { columns, rows: self.rows, first_line: self.first_line });
         (self.rows, self.bytes) = (0, 0);
     }
 }
