@@ -98,7 +98,7 @@ impl Session {
             return Err(EngineError::syntax("COPY FROM needs a table, not a query"));
         };
         let options = CopyOptions::from_statement(&options, &legacy_options)?;
-        let mut own = match &mut self.block {
+        let own = match &mut self.block {
             Some(b) => {
                 b.txn.begin_statement();
                 None
@@ -124,7 +124,7 @@ impl Session {
                 postgres_types::Type::from_oid(def.columns[t].ty.pg_type_oid()).unwrap_or(postgres_types::Type::TEXT)
             })
             .collect();
-        let (txn, home) = match own.take() {
+        let (txn, home) = match own {
             Some(txn) => (txn, Home::Own),
             None => {
                 let Block { txn, savepoints, failed } =

@@ -219,11 +219,6 @@ impl WalWriter {
         self.state.lock().path.clone()
     }
 
-    /// Adds one framed record to the buffer. Callers append in SCN order.
-    pub fn append(&self, scn: Scn, body: &[u8]) -> Result<()> {
-        self.append_with(scn, |out| out.extend_from_slice(body))
-    }
-
     /// Adds the record whose body `encode` writes, framed in place in the
     /// buffer. Callers append in SCN order.
     pub fn append_with(&self, scn: Scn, encode: impl FnOnce(&mut Vec<u8>)) -> Result<()> {
