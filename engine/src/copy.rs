@@ -31,7 +31,7 @@ use rustydb_storage::{Savepoint, Transaction};
 use tokio::task::JoinHandle;
 
 use crate::copy_format::{CopyOptions, Decoder, ForceQuote, TextBatch, TextBatches};
-use crate::dml::{assemble_rows, target_columns};
+use crate::dml::{assemble_columns, target_columns};
 use crate::error::{EngineError, Result};
 use crate::names::{ident, quote};
 use crate::session::{Block, QueryOutput, Session, TxnSlot, commit};
@@ -321,7 +321,8 @@ fn no_copy() -> EngineError {
     EngineError::sql("08P01", "no COPY in progress")
 }
 
-/// Converts one batch of text to rows and inserts them; returns the count.
+/// Converts one batch of text to the column types and inserts it as
+/// columns; returns the count.
 fn insert_batch(
     txn: &mut Transaction,
     def: &TableDef,
@@ -329,11 +330,12 @@ fn insert_batch(
     batch: &TextBatch,
     filled: Vec<Option<ArrayRef>>,
 ) -> Result<u64> {
-    let rows =
-        assemble_rows(def, targets, &batch.columns, filled).map_err(|e| locate_bad_value(def, targets, batch, e))?;
-    let n = rows.len() as u64;
-    txn.insert(def.id, rows).map_err(|e| EngineError::from(e).with_context(format!("COPY {}", def.name)))?;
-    Ok(n)
+    let columns =
+        assemble_columns(def, targets, &batch.columns, filled).map_err(|e| locate_bad_value(def, targets, batch, e))?;
+    let n = txn
+        .insert_columns(def.id, columns, batch.len())
+        .map_err(|e| EngineError::from(e).with_context(format!("COPY {}", def.name)))?;
+    Ok(n as u64)
 }
 
 /// A batch failed to convert: find the first bad value to name its line

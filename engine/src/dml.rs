@@ -720,6 +720,18 @@ pub(crate) fn assemble_rows(
     source_arrays: &[ArrayRef],
     filled: Vec<Option<ArrayRef>>,
 ) -> Result<Vec<Row>> {
+    let columns = assemble_columns(def, targets, source_arrays, filled)?;
+    Ok(batch::rows_from_arrays(&column_types(def), &columns)?)
+}
+
+/// The table's columns, in layout order, from the given arrays of the
+/// target columns (cast to the column types) and the filled ones.
+pub(crate) fn assemble_columns(
+    def: &TableDef,
+    targets: &[usize],
+    source_arrays: &[ArrayRef],
+    filled: Vec<Option<ArrayRef>>,
+) -> Result<Vec<ArrayRef>> {
     let mut columns: Vec<ArrayRef> = Vec::with_capacity(def.columns.len());
     for ((pos, col), fill) in def.columns.iter().enumerate().zip(filled) {
         let array = match (targets.iter().position(|&t| t == pos), fill) {
@@ -737,5 +749,5 @@ pub(crate) fn assemble_rows(
         };
         columns.push(array);
     }
-    Ok(batch::rows_from_arrays(&column_types(def), &columns)?)
+    Ok(columns)
 }

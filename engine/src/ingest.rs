@@ -11,7 +11,7 @@ use datafusion::sql::sqlparser::ast::{Ident, ObjectName};
 use futures::StreamExt;
 use futures::stream::BoxStream;
 
-use crate::dml::target_columns;
+use crate::dml::{assemble_columns, target_columns};
 use crate::error::{EngineError, Result};
 use crate::names::quote_if_needed as quote;
 use crate::session::{QueryOutput, Session};
@@ -42,10 +42,12 @@ impl Session {
                         }
                         let names = batch.schema().fields().iter().map(|f| f.name().clone()).collect::<Vec<_>>();
                         let targets = target_columns(&def, names.into_iter())?;
-                        let rows = session.complete_rows(&def, &targets, batch.columns(), batch.num_rows()).await?;
+                        let n = batch.num_rows();
+                        let filled = session.missing_columns(&def, &targets, n).await?;
+                        let columns = assemble_columns(&def, &targets, batch.columns(), filled)?;
                         let table = def.id;
-                        slot.blocking(move |t| t.insert(table, rows)).await??;
-                        written += batch.num_rows() as u64;
+                        slot.blocking(move |t| t.insert_columns(table, columns, n)).await??;
+                        written += n as u64;
                     }
                     Ok(QueryOutput::command(format!("INSERT 0 {written}")))
                 })

@@ -12,7 +12,9 @@
 //!
 //! Commits go on during steps 2-5: they only add versions begun after the
 //! cut or end versions, and ends after the cut are left out of what is
-//! stored (WAL replay sets them again). Only ALTER TABLE is held back while
+//! stored (WAL replay sets them again). A bulk insert committed after the
+//! cut adds whole segments (`bulk.rs`); those are left out too, for replay
+//! to make again. Only ALTER TABLE is held back while
 //! a checkpoint runs (`ddl_gate`), so every table keeps the layout the
 //! manifest records for it. A checkpoint that fails before step 4 leaves the
 //! old manifest and the whole log in place: nothing is lost, and the files it
@@ -110,6 +112,11 @@ impl Storage {
             let (data, file, ends) = {
                 let t = table.read();
                 let s = &t.segments[si];
+                if s.data.max_begin > scn {
+                    // Rows a bulk insert committed after the cut: the log
+                    // after the cut holds them and replay makes them again.
+                    continue;
+                }
                 let ends = s.ends_upto(scn);
                 let stale = ends.len() != s.dv_persisted || (s.dv_file.is_none() && !ends.is_empty());
                 (s.data.clone(), s.file.clone(), stale.then_some(ends))
@@ -144,6 +151,7 @@ impl Storage {
         let segments = t
             .segments
             .iter()
+            .filter(|s| s.data.max_begin <= scn)
             .map(|s| SegmentEntry {
                 file: s.file.clone().expect("every segment was written above"),
                 rows: s.data.len(),

@@ -127,7 +127,7 @@ impl<'a> Decoder<'a> {
         self.pos == self.buf.len()
     }
 
-    fn take(&mut self, n: usize) -> Result<&'a [u8]> {
+    pub(crate) fn take(&mut self, n: usize) -> Result<&'a [u8]> {
         let end = self.pos.checked_add(n).filter(|&e| e <= self.buf.len()).ok_or_else(|| {
             StorageError::Corruption(format!("record ends early: need {n} bytes at offset {}", self.pos))
         })?;

@@ -10,6 +10,7 @@
 //! Start at [`Storage::open`] (recovery) and [`Transaction`] (the write rules).
 
 pub mod batch;
+mod bulk;
 mod checkpoint;
 mod codec;
 mod error;
@@ -27,6 +28,7 @@ mod value;
 mod view;
 pub mod wal;
 
+pub use bulk::RowBatch;
 pub use error::{Result, StorageError};
 pub use record::{RedoOp, decode_ops, encode_ops};
 pub use segment::{ZoneFilter, zone_mapped};

@@ -13,6 +13,9 @@
 //!   6 Update       u64 table id, u64 row id, row (the whole new row)
 //!   7 Delete       u64 table id, u64 row id
 //!   8 SetSequence  u64 sequence id, i64 highest value handed out or reserved
+//!   9 InsertBatch  u64 table id, u64 first row id, u64 row count,
+//!                  u64 length, Arrow IPC stream of one record batch
+//!                  (columns in layout order; see `bulk.rs`)
 //! ```
 //!
 //! Rows and values are encoded as in `codec.rs`. DDL comes first in a record,
@@ -20,6 +23,7 @@
 
 use rustydb_common::{RowId, TableId};
 
+use crate::bulk::{RowBatch, decode_batch, encode_batch};
 use crate::codec::{Decoder, Encoder};
 use crate::error::{Result, StorageError};
 use crate::spec::{ColumnSource, TableSpec};
@@ -51,6 +55,11 @@ pub enum RedoOp {
         table: TableId,
         row: RowId,
     },
+    /// Rows inserted as columns (COPY, ingest), with consecutive new ids.
+    InsertBatch {
+        table: TableId,
+        rows: Box<RowBatch>,
+    },
     /// Sequences are not transactional: this records how far values were
     /// reserved, so a restart never hands out a value twice.
     SetSequence {
@@ -60,10 +69,13 @@ pub enum RedoOp {
 }
 
 impl RedoOp {
-    /// The table a row change (insert, update, delete) writes to.
+    /// The table a row change (insert, update, delete, batch) writes to.
     pub fn row_table(&self) -> Option<TableId> {
         match self {
-            RedoOp::Insert { table, .. } | RedoOp::Update { table, .. } | RedoOp::Delete { table, .. } => Some(*table),
+            RedoOp::Insert { table, .. }
+            | RedoOp::Update { table, .. }
+            | RedoOp::Delete { table, .. }
+            | RedoOp::InsertBatch { table, .. } => Some(*table),
             _ => None,
         }
     }
@@ -141,7 +153,15 @@ pub(crate) fn encode_op(e: &mut Encoder<'_>, op: &RedoOp) {
             e.u64(*id);
             e.u64(*value as u64);
         }
+        RedoOp::InsertBatch { table, rows } => encode_insert_batch(e, *table, rows),
     }
+}
+
+/// Encodes rows inserted as columns as an InsertBatch op.
+pub(crate) fn encode_insert_batch(e: &mut Encoder<'_>, table: TableId, rows: &RowBatch) {
+    e.u8(9);
+    e.u64(table.0);
+    encode_batch(e, rows);
 }
 
 /// Encodes one row change as an Insert, Update or Delete op.
@@ -189,6 +209,7 @@ pub fn decode_ops(body: &[u8]) -> Result<Vec<RedoOp>> {
             }
             7 => RedoOp::Delete { table: TableId(d.u64()?), row: RowId(d.u64()?) },
             8 => RedoOp::SetSequence { id: d.u64()?, value: d.u64()? as i64 },
+            9 => RedoOp::InsertBatch { table: TableId(d.u64()?), rows: Box::new(decode_batch(&mut d)?) },
             t => return Err(StorageError::Corruption(format!("unknown redo op tag {t}"))),
         };
         ops.push(op);
@@ -231,6 +252,14 @@ mod tests {
             RedoOp::Truncate(TableId(7)),
             RedoOp::DropTable(TableId(7)),
             RedoOp::SetSequence { id: 9, value: -5 },
+            RedoOp::InsertBatch {
+                table: TableId(7),
+                rows: Box::new(RowBatch {
+                    first: RowId(3),
+                    len: 2,
+                    columns: vec![std::sync::Arc::new(arrow::array::Int64Array::from(vec![1, 2]))],
+                }),
+            },
         ];
         let mut body = Vec::new();
         encode_ops(&ops, &mut body);

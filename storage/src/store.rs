@@ -384,6 +384,9 @@ impl Replay {
                     }
                 }
                 RedoOp::Insert { row, .. } => self.max_row_id = self.max_row_id.max(row.0),
+                RedoOp::InsertBatch { rows, .. } if rows.len > 0 => {
+                    self.max_row_id = self.max_row_id.max(rows.first.0 + rows.len as u64 - 1);
+                }
                 RedoOp::SetSequence { id, value } => {
                     self.sequences.insert(*id, Sequence { next: value + 1, reserved: *value });
                 }
@@ -465,10 +468,22 @@ fn apply_ops(tables: &mut dyn TableMap, scn: Scn, ops: Vec<RedoOp>) -> Result<()
             continue;
         };
         let mut first = Some(op);
+        let mut failed = None;
         tables.with(table, &mut |t| {
             let run =
                 first.take().into_iter().chain(std::iter::from_fn(|| ops.next_if(|o| o.row_table() == Some(table))));
+            // Consecutive batches become segments together.
+            let mut batches = Vec::new();
             for op in run {
+                if let RedoOp::InsertBatch { rows, .. } = op {
+                    batches.push(*rows);
+                    continue;
+                }
+                if !batches.is_empty()
+                    && let Err(e) = t.append_batches(std::mem::take(&mut batches), scn)
+                {
+                    failed.get_or_insert(e);
+                }
                 match op {
                     RedoOp::Insert { row, values, .. } => t.put_new(row, values, scn),
                     RedoOp::Update { row, values, .. } => t.put(row, values, scn),
@@ -476,7 +491,13 @@ fn apply_ops(tables: &mut dyn TableMap, scn: Scn, ops: Vec<RedoOp>) -> Result<()
                     _ => unreachable!("row_table is only set for row ops"),
                 }
             }
+            if let Err(e) = t.append_batches(batches, scn) {
+                failed.get_or_insert(e);
+            }
         })?;
+        if let Some(e) = failed {
+            return Err(e);
+        }
     }
     Ok(())
 }
@@ -500,7 +521,7 @@ pub(crate) fn apply_ddl(tables: &mut dyn TableMap, scn: Scn, op: RedoOp) -> Resu
         }
         RedoOp::Truncate(id) => tables.with(id, &mut |t| t.end_all(scn))?,
         RedoOp::SetSequence { .. } => {}
-        RedoOp::Insert { .. } | RedoOp::Update { .. } | RedoOp::Delete { .. } => {
+        RedoOp::Insert { .. } | RedoOp::Update { .. } | RedoOp::Delete { .. } | RedoOp::InsertBatch { .. } => {
             return Err(StorageError::Internal("row op applied as DDL".into()));
         }
     }

@@ -26,6 +26,7 @@ use std::sync::Arc;
 use rustydb_common::{RowId, Scn};
 
 use crate::batch::value_at;
+use crate::bulk::{RowBatch, segments_of};
 use crate::segment::{FrozenSegment, Segment, VersionRef};
 use crate::spec::{ColumnSource, IndexSpec, TableSpec, index_key, remap_row};
 use crate::value::{Row, Value};
@@ -233,6 +234,19 @@ impl TableStore {
             }
             Entry::Occupied(_) => self.put(row, values, scn),
         }
+    }
+
+    /// Adds rows inserted as columns (new row ids, ascending) as segments
+    /// of versions begun at `scn`; see `bulk.rs`.
+    pub fn append_batches(&mut self, batches: Vec<RowBatch>, scn: Scn) -> crate::error::Result<()> {
+        if batches.iter().all(|b| b.len == 0) {
+            return Ok(());
+        }
+        for seg in segments_of(&self.spec, batches, scn)? {
+            self.push_segment(FrozenSegment::new(Arc::new(seg)));
+        }
+        self.last_write = scn;
+        Ok(())
     }
 
     /// Ends the live version of `row` at `scn`.

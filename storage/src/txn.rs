@@ -23,13 +23,15 @@ use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::Arc;
 use std::time::Duration;
 
+use arrow::array::ArrayRef;
 use rustydb_common::limits::TXN_WRITES_MAX;
 use rustydb_common::{IndexId, RowId, Scn, TableId, TxnId};
 
+use crate::bulk::{RowBatch, check_columns};
 use crate::codec::Encoder;
 use crate::error::{Result, StorageError};
 use crate::locks::{Mode, Resource, Wait};
-use crate::record::{RedoOp, RowChange, encode_count, encode_op, encode_row_change};
+use crate::record::{RedoOp, RowChange, encode_count, encode_insert_batch, encode_op, encode_row_change};
 use crate::spec::{ColumnSource, IndexSpec, TableSpec, compose_maps, index_key, remap_row};
 use crate::store::{Redo, Storage, TableMap, apply_ddl};
 use crate::value::{Row, Value};
@@ -63,6 +65,9 @@ pub(crate) struct TableWrites {
     pub map: Option<Vec<ColumnSource>>,
     pub dropped: bool,
     pub rows: BTreeMap<RowId, Write>,
+    /// Rows inserted as columns, ids ascending (`bulk.rs`); only while the
+    /// transaction does nothing else to the table.
+    pub batches: Vec<RowBatch>,
     /// Unique-index key ──► the own row last written with it, so a unique
     /// check finds a conflict among its own writes without scanning them
     /// all (which made a bulk INSERT into a keyed table quadratic). May be
@@ -81,7 +86,34 @@ fn unique_key_entries<'a>(
 
 impl TableWrites {
     fn new(spec: Arc<TableSpec>, base_hidden: bool) -> Self {
-        TableWrites { spec, base_hidden, map: None, dropped: false, rows: BTreeMap::new(), own_keys: HashMap::new() }
+        TableWrites {
+            spec,
+            base_hidden,
+            map: None,
+            dropped: false,
+            rows: BTreeMap::new(),
+            batches: Vec::new(),
+            own_keys: HashMap::new(),
+        }
+    }
+
+    /// Turns the batches into row writes, for writes that work row by row.
+    fn unbatch(&mut self) -> Result<()> {
+        for batch in std::mem::take(&mut self.batches) {
+            let rows = batch.rows(&self.spec)?;
+            for (pos, row) in rows.into_iter().enumerate() {
+                self.note_keys(batch.row_id(pos), &row);
+                self.rows.insert(batch.row_id(pos), Write::Insert(row));
+            }
+        }
+        Ok(())
+    }
+
+    /// The own batch row `row`, if it is one.
+    pub(crate) fn batch_row(&self, row: RowId) -> Option<Row> {
+        let i = self.batches.partition_point(|b| b.first <= row).checked_sub(1)?;
+        let b = &self.batches[i];
+        b.position(row).map(|pos| b.row(&self.spec, pos))
     }
 
     /// Records `row`'s keys in the unique indexes.
@@ -290,8 +322,18 @@ impl Transaction {
         Ok(())
     }
 
-    /// The pending-writes entry of a table, created from committed state.
+    /// The pending-writes entry of a table for a write that works row by
+    /// row: any rows inserted as columns become row writes first.
     fn table_writes(&mut self, table: TableId) -> Result<&mut TableWrites> {
+        let tw = self.table_entry(table)?;
+        if !tw.batches.is_empty() {
+            tw.unbatch()?;
+        }
+        Ok(tw)
+    }
+
+    /// The pending-writes entry of a table, created from committed state.
+    fn table_entry(&mut self, table: TableId) -> Result<&mut TableWrites> {
         if !self.writes.tables.contains_key(&table) {
             let spec = self.storage.table(table)?.read().spec.clone();
             let tw = TableWrites::new(spec, false);
@@ -348,6 +390,27 @@ impl Transaction {
         let tw = self.table_writes(table)?;
         tw.rows.extend(ids.iter().copied().zip(rows.into_iter().map(Write::Insert)));
         Ok(ids)
+    }
+
+    /// Inserts rows given as one array per column (in the layout this
+    /// transaction sees, of the columns' Arrow types); returns how many.
+    /// Into a table without unique indexes they stay columns through the
+    /// log into segments (`bulk.rs`); otherwise they go row by row.
+    pub fn insert_columns(&mut self, table: TableId, columns: Vec<ArrayRef>, len: usize) -> Result<usize> {
+        self.lock_table(table, false)?;
+        let spec = self.table_entry(table)?.spec.clone();
+        check_columns(&spec, &columns, len)?;
+        if len == 0 {
+            return Ok(0);
+        }
+        if spec.indexes.iter().any(|i| i.unique) {
+            let batch = RowBatch { first: RowId(0), len, columns };
+            return Ok(self.insert(table, batch.rows(&spec)?)?.len());
+        }
+        self.count_writes(len)?;
+        let first = self.storage.allocate_row_ids(len);
+        self.table_entry(table)?.batches.push(RowBatch { first, len, columns });
+        Ok(len)
     }
 
     /// Inserts one row, reporting a conflict on the arbiter index instead of
@@ -502,9 +565,10 @@ impl Transaction {
     /// Drops a table.
     pub fn drop_table(&mut self, table: TableId) -> Result<()> {
         self.lock_table(table, true)?;
-        let tw = self.table_writes(table)?;
+        let tw = self.table_entry(table)?;
         tw.dropped = true;
         tw.rows.clear();
+        tw.batches.clear();
         tw.own_keys.clear();
         Arc::make_mut(&mut self.writes).ddl.push(RedoOp::DropTable(table));
         Ok(())
@@ -513,9 +577,10 @@ impl Transaction {
     /// Removes every row; old snapshots still see them.
     pub fn truncate(&mut self, table: TableId) -> Result<()> {
         self.lock_table(table, true)?;
-        let tw = self.table_writes(table)?;
+        let tw = self.table_entry(table)?;
         tw.base_hidden = true;
         tw.rows.clear();
+        tw.batches.clear();
         tw.own_keys.clear();
         Arc::make_mut(&mut self.writes).ddl.push(RedoOp::Truncate(table));
         Ok(())
@@ -647,7 +712,7 @@ impl Redo for WriteSet {
     fn encode(&self, out: &mut Vec<u8>) {
         let live = || self.tables.iter().filter(|(_, tw)| !tw.dropped);
         let mut e = Encoder(out);
-        encode_count(&mut e, self.ddl.len() + live().map(|(_, tw)| tw.rows.len()).sum::<usize>());
+        encode_count(&mut e, self.ddl.len() + live().map(|(_, tw)| tw.rows.len() + tw.batches.len()).sum::<usize>());
         for op in &self.ddl {
             encode_op(&mut e, op);
         }
@@ -660,6 +725,9 @@ impl Redo for WriteSet {
                 };
                 encode_row_change(&mut e, table, row, change);
             }
+            for batch in &tw.batches {
+                encode_insert_batch(&mut e, table, batch);
+            }
         }
     }
 
@@ -668,10 +736,12 @@ impl Redo for WriteSet {
             apply_ddl(tables, scn, op)?;
         }
         for (table, tw) in self.tables {
-            if tw.dropped || tw.rows.is_empty() {
+            if tw.dropped || (tw.rows.is_empty() && tw.batches.is_empty()) {
                 continue;
             }
             let mut rows = Some(tw.rows);
+            let mut batches = Some(tw.batches);
+            let mut appended = Ok(());
             tables.with(table, &mut |t| {
                 for (row, w) in rows.take().into_iter().flatten() {
                     match w {
@@ -680,7 +750,9 @@ impl Redo for WriteSet {
                         Write::Delete => t.end(row, scn),
                     }
                 }
+                appended = t.append_batches(batches.take().unwrap_or_default(), scn);
             })?;
+            appended?;
         }
         Ok(())
     }

@@ -50,6 +50,12 @@ pub enum ScanCursor {
     },
     /// The transaction's own rows after this row id.
     Own(Option<RowId>),
+    /// The transaction's own rows inserted as columns: batch `batch` from
+    /// position `pos`.
+    OwnBatch {
+        batch: usize,
+        pos: usize,
+    },
     Done,
 }
 
@@ -170,6 +176,9 @@ impl ReadView {
                 Write::Delete => None,
             });
         }
+        if let Some(r) = tw.and_then(|t| t.batch_row(row)) {
+            return Ok(Some(r));
+        }
         let Some(base) = self.base(table)? else { return Ok(None) };
         let base = base.read();
         Ok(base.visible(row, self.snapshot).map(|v| self.base_row(tw, &v.values)))
@@ -195,6 +204,9 @@ impl ReadView {
                 if let Write::Insert(r) | Write::Update(r) = w {
                     out.push((*id, r.clone()));
                 }
+            }
+            for b in &tw.batches {
+                out.extend((0..b.len).map(|pos| (b.row_id(pos), b.row(&tw.spec, pos))));
             }
         }
         Ok(out)
@@ -301,6 +313,22 @@ impl ReadView {
                         return Ok(Some(chunk));
                     }
                 }
+                ScanCursor::OwnBatch { batch, pos } => {
+                    let Some(b) = tw.and_then(|t| t.batches.get(batch)) else {
+                        *cursor = ScanCursor::Done;
+                        continue;
+                    };
+                    let len = (b.len - pos).min(max_rows);
+                    *cursor = match pos + len < b.len {
+                        true => ScanCursor::OwnBatch { batch, pos: pos + len },
+                        false => ScanCursor::OwnBatch { batch: batch + 1, pos: 0 },
+                    };
+                    if len == 0 {
+                        continue;
+                    }
+                    let columns = projection.iter().map(|&c| b.columns[c].slice(pos, len)).collect();
+                    return Ok(Some(Chunk { row_ids: Arc::new(b.row_ids(pos, len)), columns, len }));
+                }
                 ScanCursor::Own(after) => {
                     let Some(tw) = tw else {
                         *cursor = ScanCursor::Done;
@@ -320,7 +348,10 @@ impl ReadView {
                             }
                         }
                     }
-                    *cursor = if ids.len() < max_rows { ScanCursor::Done } else { ScanCursor::Own(last) };
+                    *cursor = match ids.len() < max_rows {
+                        true => ScanCursor::OwnBatch { batch: 0, pos: 0 },
+                        false => ScanCursor::Own(last),
+                    };
                     if ids.is_empty() {
                         continue;
                     }
@@ -465,6 +496,10 @@ impl ReadView {
                     found.push((*id, r.clone()));
                 }
             }
+            for b in &tw.batches {
+                let rows = (0..b.len).map(|pos| (b.row_id(pos), b.row(&tw.spec, pos)));
+                found.extend(rows.filter(|(_, r)| range.contains(&index_key(idx, r))));
+            }
         }
         if found.is_empty() {
             return Ok(None);
@@ -502,7 +537,9 @@ fn build_chunk(spec: &TableSpec, ids: &[u64], rows: &[&[Value]], projection: &[u
 impl ReadView {
     /// Whether the owning transaction has written to `table`.
     pub fn writes_table(&self, table: TableId) -> bool {
-        self.own(table).is_some_and(|t| !t.rows.is_empty() || t.base_hidden || t.map.is_some() || t.dropped)
+        self.own(table).is_some_and(|t| {
+            !t.rows.is_empty() || !t.batches.is_empty() || t.base_hidden || t.map.is_some() || t.dropped
+        })
     }
 
     /// The storage this view reads.

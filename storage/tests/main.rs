@@ -1,6 +1,7 @@
 //! Storage integration tests: recovery, torn tails, fsync failure, group
 //! commit, and MVCC against a reference model.
 
+mod bulk;
 mod checkpoint;
 mod durability;
 mod model;
