@@ -34,6 +34,12 @@ use crate::segment::{SEGMENT_ROWS_MAX, Segment};
 use crate::spec::TableSpec;
 use crate::value::Row;
 
+/// Fewest rows of one table one commit inserts as columns that become
+/// segments of their own; fewer go into the row store (`TableStore::
+/// append_batches`). Every segment costs each point lookup of an updated
+/// row a binary search, so a segment should be worth it.
+pub const BULK_SEGMENT_ROWS_MIN: usize = 65_536;
+
 /// Rows with consecutive ids from `first`, one array per table column.
 #[derive(Debug, Clone, PartialEq)]
 pub struct RowBatch {
@@ -105,6 +111,13 @@ pub(crate) fn check_columns(spec: &TableSpec, columns: &[ArrayRef], len: usize) 
         }
     }
     Ok(())
+}
+
+/// Checks a batch read back from the log against the layout it is
+/// applied to (a damaged record must not reach the tables).
+pub(crate) fn check_batch(spec: &TableSpec, batch: &RowBatch) -> Result<()> {
+    check_columns(spec, &batch.columns, batch.len)
+        .map_err(|e| StorageError::Corruption(format!("row batch of table {}: {e}", spec.id)))
 }
 
 fn ipc_schema(columns: &[ArrayRef]) -> Arc<Schema> {

@@ -14,6 +14,7 @@ mod bulk;
 mod checkpoint;
 mod codec;
 mod error;
+mod frozen_map;
 pub mod io;
 mod locks;
 mod manifest;
@@ -28,7 +29,7 @@ mod value;
 mod view;
 pub mod wal;
 
-pub use bulk::RowBatch;
+pub use bulk::{BULK_SEGMENT_ROWS_MIN, RowBatch};
 pub use error::{Result, StorageError};
 pub use record::{RedoOp, decode_ops, encode_ops};
 pub use segment::{ZoneFilter, zone_mapped};

@@ -19,14 +19,15 @@
 
 use std::borrow::Cow;
 use std::collections::btree_map::Entry;
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::{BTreeMap, BTreeSet};
 use std::ops::Bound;
 use std::sync::Arc;
 
 use rustydb_common::{RowId, Scn};
 
 use crate::batch::value_at;
-use crate::bulk::{RowBatch, segments_of};
+use crate::bulk::{BULK_SEGMENT_ROWS_MIN, RowBatch, check_batch, segments_of};
+use crate::frozen_map::FrozenMap;
 use crate::segment::{FrozenSegment, Segment, VersionRef};
 use crate::spec::{ColumnSource, IndexSpec, TableSpec, index_key, remap_row};
 use crate::value::{Row, Value};
@@ -70,7 +71,7 @@ pub struct TableStore {
     /// replaced in place by ALTER TABLE), so a position stays valid.
     pub segments: Vec<FrozenSegment>,
     /// The newest frozen version of each row: (segment, position).
-    frozen: HashMap<RowId, (u32, u32)>,
+    frozen: FrozenMap,
     /// One entry set per index, parallel to `spec.indexes`.
     pub indexes: Vec<BTreeSet<IndexEntry>>,
     /// SCN of the newest commit that changed this table (cache validation).
@@ -84,7 +85,7 @@ impl TableStore {
             spec: Arc::new(spec),
             rows: BTreeMap::new(),
             segments: Vec::new(),
-            frozen: HashMap::new(),
+            frozen: FrozenMap::default(),
             indexes,
             last_write: Scn::ZERO,
         }
@@ -102,9 +103,7 @@ impl TableStore {
     /// Adds a frozen segment: records where its rows are and indexes them.
     fn push_segment(&mut self, seg: FrozenSegment) {
         let si = self.segments.len() as u32;
-        for pos in 0..seg.data.len() {
-            self.frozen.insert(seg.data.row_id(pos), (si, pos as u32));
-        }
+        self.frozen.add_segment(si, &seg.data);
         self.segments.push(seg);
         self.index_segment(si as usize);
     }
@@ -120,7 +119,7 @@ impl TableStore {
 
     /// Positions of the frozen versions of `row`, newest first.
     fn frozen_versions(&self, row: RowId) -> Vec<(usize, usize)> {
-        let Some(&(si, pos)) = self.frozen.get(&row) else { return Vec::new() };
+        let Some((si, pos)) = self.frozen.get(row) else { return Vec::new() };
         let (si, pos) = (si as usize, pos as usize);
         let mut out = Vec::new();
         let seg = &self.segments[si].data;
@@ -159,14 +158,14 @@ impl TableStore {
         if let Some(v) = self.rows.get(&row).and_then(|c| c.last()) {
             return Some(v.as_ref());
         }
-        let &(si, pos) = self.frozen.get(&row)?;
+        let (si, pos) = self.frozen.get(row)?;
         Some(self.frozen_version((si as usize, pos as usize)))
     }
 
     /// Every row id with a committed version, in order.
     pub fn row_ids(&self) -> Vec<RowId> {
-        let mut ids: Vec<RowId> = self.frozen.keys().copied().collect();
-        ids.extend(self.rows.keys().copied().filter(|id| !self.frozen.contains_key(id)));
+        let mut ids: Vec<RowId> = self.frozen.iter().map(|(id, _)| id).collect();
+        ids.extend(self.rows.keys().copied().filter(|id| !self.frozen.contains(*id)));
         ids.sort_unstable();
         ids
     }
@@ -203,7 +202,7 @@ impl TableStore {
             }
             return;
         }
-        if let Some(&(si, pos)) = self.frozen.get(&row) {
+        if let Some((si, pos)) = self.frozen.get(row) {
             self.segments[si as usize].end_at(pos as usize, scn);
         }
     }
@@ -236,10 +235,24 @@ impl TableStore {
         }
     }
 
-    /// Adds rows inserted as columns (new row ids, ascending) as segments
-    /// of versions begun at `scn`; see `bulk.rs`.
+    /// Adds rows inserted as columns (new row ids, ascending) as versions
+    /// begun at `scn`; see `bulk.rs`. Enough of them become segments of
+    /// their own; fewer go into the row store like inserted rows, for a
+    /// checkpoint to freeze with others, so that many small loads do not
+    /// make many small segments. Commit and replay decide alike, from the
+    /// same batches.
     pub fn append_batches(&mut self, batches: Vec<RowBatch>, scn: Scn) -> crate::error::Result<()> {
-        if batches.iter().all(|b| b.len == 0) {
+        let rows: usize = batches.iter().map(|b| b.len).sum();
+        if rows == 0 {
+            return Ok(());
+        }
+        if rows < BULK_SEGMENT_ROWS_MIN {
+            for b in batches {
+                check_batch(&self.spec, &b)?;
+                for (pos, values) in b.rows(&self.spec)?.into_iter().enumerate() {
+                    self.put_new(b.row_id(pos), values, scn);
+                }
+            }
             return Ok(());
         }
         for seg in segments_of(&self.spec, batches, scn)? {
@@ -268,7 +281,7 @@ impl TableStore {
         // Only a row's newest frozen version can be live, and only if the
         // row has no hot versions (those were ended above).
         let live: Vec<(u32, u32)> =
-            self.frozen.iter().filter(|(row, _)| !self.rows.contains_key(row)).map(|(_, loc)| *loc).collect();
+            self.frozen.iter().filter(|(row, _)| !self.rows.contains_key(row)).map(|(_, loc)| loc).collect();
         for (si, pos) in live {
             self.segments[si as usize].end_at(pos as usize, scn);
         }
@@ -346,7 +359,7 @@ impl TableStore {
                     self.rows.remove(&row);
                 }
                 pos += frozen;
-                self.frozen.insert(row, (si, pos as u32 - 1));
+                self.frozen.set(row, (si, pos as u32 - 1));
             }
             self.segments.push(seg);
         }

@@ -7,8 +7,8 @@ use std::sync::Arc;
 use arrow::array::{Array, ArrayRef, Int64Array, StringArray};
 use rustydb_common::{IndexId, TableId};
 use rustydb_storage::{
-    ColumnSpec, ColumnType, IndexSpec, Isolation, KeyRange, ReadView, ScanCursor, Storage, StorageError,
-    StorageOptions, TableSpec, Transaction, Value, WriteOutcome,
+    BULK_SEGMENT_ROWS_MIN, ColumnSpec, ColumnType, IndexSpec, Isolation, KeyRange, ReadView, ScanCursor, Storage,
+    StorageError, StorageOptions, TableSpec, Transaction, Value, WriteOutcome,
 };
 
 use crate::{T, create_kv};
@@ -97,8 +97,16 @@ fn open(dir: &std::path::Path) -> Arc<Storage> {
     Storage::open(dir, StorageOptions::default()).unwrap()
 }
 
+/// Small commits of batches go into the row store; large ones become
+/// segments (`BULK_SEGMENT_ROWS_MIN`): both read alike.
 #[test]
 fn rows_inserted_as_columns_read_back_everywhere_and_survive_restarts() {
+    round_trip(1_000);
+    round_trip(BULK_SEGMENT_ROWS_MIN as i64 / 2);
+}
+
+/// Loads 3n rows in one commit, then works on them.
+fn round_trip(n: i64) {
     let dir = tempfile::tempdir().unwrap();
     let s = open(dir.path());
     let mut txn = s.begin(Isolation::ReadCommitted);
@@ -109,21 +117,23 @@ fn rows_inserted_as_columns_read_back_everywhere_and_survive_restarts() {
 
     let mut txn = s.begin(Isolation::ReadCommitted);
     txn.begin_statement();
-    insert(&mut txn, 0..1000);
-    insert(&mut txn, 1000..2000);
+    insert(&mut txn, 0..n);
+    insert(&mut txn, n..2 * n);
     let sp = txn.savepoint();
-    insert(&mut txn, 2000..2500);
-    assert_eq!(seen(&txn.view()), expected(0..2500), "own rows, before commit");
-    assert_eq!(with_key(&txn.view(), 2100), expected([2100]));
+    insert(&mut txn, 2 * n..5 * n / 2);
+    assert_eq!(seen(&txn.view()), expected(0..5 * n / 2), "own rows, before commit");
+    assert_eq!(with_key(&txn.view(), 2 * n + 100), expected([2 * n + 100]));
     txn.rollback_to(&sp);
-    assert_eq!(seen(&txn.view()), expected(0..2000), "after rolling back to the savepoint");
-    assert!(with_key(&txn.view(), 2100).is_empty());
-    insert(&mut txn, 2000..3000);
+    assert_eq!(seen(&txn.view()), expected(0..2 * n), "after rolling back to the savepoint");
+    assert!(with_key(&txn.view(), 2 * n + 100).is_empty());
+    insert(&mut txn, 2 * n..3 * n);
     txn.commit().unwrap();
 
     assert!(seen(&before.view()).is_empty(), "an older snapshot does not see the bulk commit");
     let fresh = s.begin(Isolation::ReadCommitted);
-    assert_eq!(seen(&fresh.view()), expected(0..3000));
+    let segments = fresh.view().segment_count(B).unwrap();
+    assert_eq!(segments > 0, 3 * n >= BULK_SEGMENT_ROWS_MIN as i64, "{segments} segments for {} rows", 3 * n);
+    assert_eq!(seen(&fresh.view()), expected(0..3 * n));
 
     // Row writes to committed bulk rows: update one, delete another.
     let mut txn = s.begin(Isolation::ReadCommitted);
@@ -137,22 +147,22 @@ fn rows_inserted_as_columns_read_back_everywhere_and_survive_restarts() {
     assert_eq!(txn.update(B, id(&txn, 5), updated, snap).unwrap(), WriteOutcome::Done);
     assert_eq!(txn.delete(B, id(&txn, 6), snap).unwrap(), WriteOutcome::Done);
     // A batch, then a row write to one of its rows: the batch turns into rows.
-    insert(&mut txn, 3000..3010);
-    let own = id(&txn, 3003);
+    insert(&mut txn, 3 * n..3 * n + 10);
+    let own = id(&txn, 3 * n + 3);
     assert_eq!(txn.delete(B, own, snap).unwrap(), WriteOutcome::Done);
-    insert(&mut txn, 3010..3020);
+    insert(&mut txn, 3 * n + 10..3 * n + 20);
     txn.commit().unwrap();
-    let mut want: Contents = expected((0..3020).filter(|k| ![5, 6, 3003].contains(k)));
+    let mut want: Contents = expected((0..3 * n + 20).filter(|k| ![5, 6, 3 * n + 3].contains(k)));
     want.push((5, Some("five".into())));
     want.sort();
     assert_eq!(seen(&s.begin(Isolation::ReadCommitted).view()), want);
 
     // TRUNCATE in the transaction that inserted a batch drops the batch.
     let mut txn = s.begin(Isolation::ReadCommitted);
-    insert(&mut txn, 5000..5100);
+    insert(&mut txn, 5 * n..5 * n + 100);
     txn.truncate(B).unwrap();
-    insert(&mut txn, 6000..6002);
-    assert_eq!(seen(&txn.view()), expected(6000..6002));
+    insert(&mut txn, 6 * n..6 * n + 2);
+    assert_eq!(seen(&txn.view()), expected(6 * n..6 * n + 2));
     txn.rollback();
 
     drop((before, fresh));
@@ -166,9 +176,9 @@ fn rows_inserted_as_columns_read_back_everywhere_and_survive_restarts() {
     assert_eq!(seen(&s.begin(Isolation::ReadCommitted).view()), want, "after a checkpoint");
     // Row ids continue past the bulk rows after the log was dropped.
     let mut txn = s.begin(Isolation::ReadCommitted);
-    insert(&mut txn, 7000..7001);
+    insert(&mut txn, 7 * n..7 * n + 1);
     txn.commit().unwrap();
-    want.extend(expected(7000..7001));
+    want.extend(expected(7 * n..7 * n + 1));
     assert_eq!(seen(&s.begin(Isolation::ReadCommitted).view()), want);
 }
 
