@@ -145,11 +145,14 @@ impl Storage {
                         path.display()
                     )));
                 }
-                tracing::warn!(
-                    "cutting {} bytes of torn or corrupt WAL tail from {}",
-                    bytes.len() - log.valid_bytes,
-                    path.display()
-                );
+                // Zeros are space the log file was extended by ahead of use.
+                if bytes[log.valid_bytes..].iter().any(|&b| b != 0) {
+                    tracing::warn!(
+                        "cutting {} bytes of torn or corrupt WAL tail from {}",
+                        bytes.len() - log.valid_bytes,
+                        path.display()
+                    );
+                }
                 vfs.truncate(path, log.valid_bytes as u64).map_err(|e| StorageError::io("cutting the WAL tail", e))?;
             }
             tail = Some((path.clone(), log.valid_bytes));

@@ -208,6 +208,8 @@ impl WalWriter {
         if st.path == path {
             return Ok(());
         }
+        let file = st.file.as_mut().expect("no flush is running");
+        file.seal().map_err(|e| StorageError::io(format!("sealing {}", st.path.display()), e))?;
         st.file = Some(open_file(vfs, path, 0)?);
         st.path = path.to_owned();
         st.file_bytes = WAL_HEADER_BYTES as u64;

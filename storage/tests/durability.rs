@@ -54,12 +54,21 @@ fn database_with_last_record(dir: &std::path::Path) -> (Vec<u8>, usize) {
     let mut t = s.begin(Isolation::ReadCommitted);
     t.insert(crate::T, vec![row(1, 10)]).unwrap();
     t.commit().unwrap();
-    let before = std::fs::read(wal_file(dir)).unwrap().len();
+    let before = wal_bytes(dir).len();
     let mut t = s.begin(Isolation::ReadCommitted);
     t.insert(crate::T, vec![row(9, 90), row(8, 80)]).unwrap();
     t.commit().unwrap();
     drop(s);
-    (std::fs::read(wal_file(dir)).unwrap(), before)
+    (wal_bytes(dir), before)
+}
+
+/// The records of the WAL file, without the zeros it was extended by.
+fn wal_bytes(dir: &std::path::Path) -> Vec<u8> {
+    let mut bytes = std::fs::read(wal_file(dir)).unwrap();
+    let valid = rustydb_storage::wal::read_log(&bytes).unwrap().valid_bytes;
+    assert!(bytes[valid..].iter().all(|&b| b == 0), "only zeros follow the records");
+    bytes.truncate(valid);
+    bytes
 }
 
 /// A fresh data directory whose only WAL file `name` holds `bytes`.
