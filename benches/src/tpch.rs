@@ -192,9 +192,10 @@ async fn main() -> Result<()> {
     let rows: usize = data.iter().flat_map(|(_, b)| b).map(|b| b.num_rows()).sum();
     println!("generated {rows} rows in {:.1} s", start.elapsed().as_secs_f64());
 
-    // RustyDB: create, ingest in transactions of about half a million rows
-    // (a WAL record holds one transaction), checkpoint after each table so
-    // the row store never holds more than one table.
+    // RustyDB: create, ingest in transactions of about a million rows (a
+    // WAL record holds one transaction; each becomes a segment of about
+    // the size a checkpoint makes), checkpoint after each table (writes
+    // its segments as Parquet).
     let db = Database::open(&db_dir)?;
     let mut s = db.session();
     let (mut load, mut checkpoint) = (0.0, 0.0);
@@ -206,7 +207,7 @@ async fn main() -> Result<()> {
         for (i, b) in batches.iter().enumerate() {
             chunk_rows += b.num_rows();
             chunk.push(b.clone());
-            if chunk_rows >= 500_000 || i + 1 == batches.len() {
+            if chunk_rows >= 1_000_000 || i + 1 == batches.len() {
                 let stream = futures::stream::iter(std::mem::take(&mut chunk).into_iter().map(Ok));
                 s.ingest(None, t, Box::pin(stream)).await?;
                 chunk_rows = 0;

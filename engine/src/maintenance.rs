@@ -30,7 +30,9 @@ impl Session {
             return Err(EngineError::sql("42501", "permission denied to run CHECKPOINT: superuser required"));
         }
         let storage = self.database().storage().clone();
-        tokio::task::spawn_blocking(move || storage.checkpoint())
+        // Then drop frozen versions no snapshot reads any more and older
+        // than the flashback retention, as the automatic checkpoint does.
+        tokio::task::spawn_blocking(move || storage.checkpoint().and_then(|_| storage.compact()))
             .await
             .map_err(|e| EngineError::internal(format!("checkpoint task failed: {e}")))??;
         Ok(QueryOutput::command("CHECKPOINT"))

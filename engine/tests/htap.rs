@@ -66,3 +66,40 @@ async fn a_query_past_the_memory_budget_fails_with_53200_and_the_next_one_runs()
     assert_eq!(err.sqlstate(), "53200", "{err}");
     assert_eq!(query(&mut s, "SELECT count(*) FROM generate_series(1, 1000)").await.unwrap(), rows(&[&["1000"]]));
 }
+
+/// CHECKPOINT also compacts: with no retention, versions no snapshot reads
+/// go (storage's tests count them), while an open REPEATABLE READ snapshot
+/// keeps reading its own; reads and a restart see the same rows after.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn checkpoint_compacts_what_no_snapshot_reads() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut options = rustydb_engine::DatabaseOptions::default();
+    options.storage.flashback_retention = std::time::Duration::ZERO;
+    let db = rustydb_engine::Database::open_with(dir.path(), options).unwrap();
+    let mut writer = db.session();
+    let mut reader = db.session();
+    exec(&mut writer, "CREATE TABLE t (id BIGINT PRIMARY KEY, v BIGINT)").await;
+    exec(&mut writer, "INSERT INTO t SELECT x, 0 FROM generate_series(1, 5000) AS s(x)").await;
+    exec(&mut writer, "CHECKPOINT").await;
+    exec(&mut reader, "BEGIN ISOLATION LEVEL REPEATABLE READ").await;
+    let before = query(&mut reader, "SELECT count(*), sum(v) FROM t").await.unwrap();
+    assert_eq!(before, rows(&[&["5000", "0"]]));
+    for v in 1..=3 {
+        exec(&mut writer, &format!("UPDATE t SET v = {v} WHERE id <= 4000")).await;
+        exec(&mut writer, "CHECKPOINT").await;
+    }
+    assert_eq!(query(&mut reader, "SELECT count(*), sum(v) FROM t").await.unwrap(), before);
+    exec(&mut reader, "COMMIT").await;
+    exec(&mut writer, "CHECKPOINT").await;
+    let now = rows(&[&["5000", "12000"]]);
+    assert_eq!(query(&mut reader, "SELECT count(*), sum(v) FROM t").await.unwrap(), now);
+    assert_eq!(query(&mut reader, "SELECT v FROM t WHERE id = 4000").await.unwrap(), rows(&[&["3"]]));
+    exec(&mut writer, "DELETE FROM t WHERE id > 4500").await;
+    exec(&mut writer, "CHECKPOINT").await;
+    assert_eq!(query(&mut reader, "SELECT count(*), sum(v) FROM t").await.unwrap(), rows(&[&["4500", "12000"]]));
+    drop((reader, writer));
+    drop(db);
+    let db = rustydb_engine::Database::open(dir.path()).unwrap();
+    let mut s = db.session();
+    assert_eq!(query(&mut s, "SELECT count(*), sum(v) FROM t").await.unwrap(), rows(&[&["4500", "12000"]]));
+}

@@ -35,7 +35,8 @@ enum Command {
     /// Run the server: PostgreSQL protocol on --pg-listen, Flight SQL on --flight-listen.
     Serve {
         /// TOML file of these settings (keys: data, pg_listen, flight_listen,
-        /// max_connections, tls_cert, tls_key, user, query_memory_mb); flags and RUSTYDB_*
+        /// max_connections, tls_cert, tls_key, user, query_memory_mb,
+        /// flashback_retention_minutes); flags and RUSTYDB_*
         /// variables win over it.
         #[arg(long, env = "RUSTYDB_CONFIG")]
         config: Option<PathBuf>,
@@ -68,6 +69,11 @@ enum Command {
         /// aggregates spill to disk and other queries fail with 53200.
         #[arg(long, env = "RUSTYDB_QUERY_MEMORY_MB", default_value_t = rustydb_engine::QUERY_MEMORY_BYTES_DEFAULT >> 20)]
         query_memory_mb: usize,
+        /// How long ended row versions are kept (minutes) before compaction
+        /// may drop them: the reach of old snapshots and, later, of
+        /// flashback queries.
+        #[arg(long, env = "RUSTYDB_FLASHBACK_RETENTION_MINUTES", default_value_t = 15)]
+        flashback_retention_minutes: u64,
     },
 }
 
@@ -104,14 +110,17 @@ fn main() -> ExitCode {
             user,
             password,
             query_memory_mb,
+            flashback_retention_minutes,
         } => {
             let superuser = password.map(|p| (user, p));
             let tls = tls_cert.zip(tls_key).map(|(cert, key)| pgwire::TlsFiles { cert, key });
             let pg = pgwire::PgOptions { listen: pg_listen, max_connections };
-            let options = rustydb_engine::DatabaseOptions {
+            let mut options = rustydb_engine::DatabaseOptions {
                 query_memory_bytes: query_memory_mb.saturating_mul(1 << 20),
                 ..Default::default()
             };
+            options.storage.flashback_retention =
+                std::time::Duration::from_secs(flashback_retention_minutes.saturating_mul(60));
             runtime.block_on(serve(data, options, pg, flight_listen.0, tls, superuser))
         }
     };

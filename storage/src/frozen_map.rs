@@ -35,9 +35,10 @@ impl FrozenMap {
         if n == 0 {
             return;
         }
-        let (first, last) = (seg.row_id(0).0, seg.row_id(n - 1).0);
-        // Ordered by (row id, begin), so consecutive ends mean one version each.
-        let dense = last - first + 1 == n as u64;
+        let ids = seg.row_ids.values();
+        let (first, last) = (ids[0], ids[n - 1]);
+        // One version of each of `first..=last`, and nothing else.
+        let dense = last - first + 1 == n as u64 && ids.windows(2).all(|w| w[0] < w[1]);
         if dense && self.max_row.is_none_or(|m| first > m) {
             self.ranges.insert(first, (last, si));
             self.max_row = Some(last);
@@ -52,6 +53,26 @@ impl FrozenMap {
     pub fn set(&mut self, row: RowId, at: Location) {
         self.rows.insert(row, at);
         self.max_row = Some(self.max_row.map_or(row.0, |m| m.max(row.0)));
+    }
+
+    /// Segment `si` was rewritten from `old` to `new` (compaction: some
+    /// versions gone, the others in the same order): its rows point at
+    /// their newest version left there, unless a later segment has a newer
+    /// one, or nowhere if none is left.
+    pub fn replace_segment(&mut self, si: u32, old: &Segment, new: &Segment) {
+        self.ranges.retain(|_, (_, s)| *s != si);
+        for pos in 0..old.len() {
+            let row = old.row_id(pos);
+            if self.rows.get(&row).is_some_and(|(s, _)| *s == si) {
+                self.rows.remove(&row);
+            }
+        }
+        for pos in 0..new.len() {
+            let row = new.row_id(pos);
+            if self.get(row).is_none_or(|(s, _)| s <= si) {
+                self.rows.insert(row, (si, pos as u32));
+            }
+        }
     }
 
     pub fn get(&self, row: RowId) -> Option<Location> {
@@ -109,9 +130,9 @@ mod tests {
         // Dense but not above every row before it: per row.
         m.add_segment(2, &seg(&[(12, 7)]));
         assert_eq!(m.get(RowId(12)), Some((2, 0)));
-        // Two versions of one row are not dense.
-        m.add_segment(3, &seg(&[(20, 8), (20, 9)]));
-        assert_eq!(m.get(RowId(20)), Some((3, 1)));
+        // Two versions of one row are not dense, nor is a gap they fill.
+        m.add_segment(3, &seg(&[(20, 8), (20, 9), (21, 8), (23, 8)]));
+        assert_eq!((m.get(RowId(20)), m.get(RowId(22))), (Some((3, 1)), None));
         m.add_segment(4, &seg(&[(30, 9), (31, 9)]));
         assert_eq!(m.ranges.len(), 2);
         let mut all: Vec<_> = m.iter().collect();
@@ -123,6 +144,8 @@ mod tests {
                 (RowId(11), (1, 0)),
                 (RowId(12), (2, 0)),
                 (RowId(20), (3, 1)),
+                (RowId(21), (3, 2)),
+                (RowId(23), (3, 3)),
                 (RowId(30), (4, 0)),
                 (RowId(31), (4, 1))
             ]

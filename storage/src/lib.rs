@@ -13,6 +13,7 @@ pub mod batch;
 mod bulk;
 mod checkpoint;
 mod codec;
+mod compaction;
 mod error;
 mod frozen_map;
 pub mod io;
@@ -30,6 +31,7 @@ mod view;
 pub mod wal;
 
 pub use bulk::{BULK_SEGMENT_ROWS_MIN, RowBatch};
+pub use compaction::CompactionStats;
 pub use error::{Result, StorageError};
 pub use record::{RedoOp, decode_ops, encode_ops};
 pub use segment::{ZoneFilter, zone_mapped};

@@ -12,7 +12,7 @@
 //! Locks are released after publishing, so a writer that waited for a row
 //! always finds the winner's version visible.
 
-use std::collections::{BTreeSet, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap, VecDeque};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Weak};
@@ -43,6 +43,10 @@ pub struct StorageOptions {
     /// ... or once this much time passed since the last one with commits
     /// since; `None` checkpoints by WAL size (and CHECKPOINT) only.
     pub checkpoint_interval: Option<Duration>,
+    /// How long ended versions stay for flashback: compaction drops a
+    /// version only once it ended this long ago and no open snapshot can
+    /// read it (`compaction.rs`).
+    pub flashback_retention: Duration,
 }
 
 impl Default for StorageOptions {
@@ -51,6 +55,7 @@ impl Default for StorageOptions {
             vfs: Arc::new(OsVfs),
             checkpoint_wal_bytes: 256 * 1024 * 1024,
             checkpoint_interval: Some(Duration::from_secs(300)),
+            flashback_retention: Duration::from_secs(15 * 60),
         }
     }
 }
@@ -82,6 +87,12 @@ pub struct Storage {
     /// Taken for writing by a checkpoint and for reading by commits that
     /// change a table's layout, which therefore wait for the checkpoint.
     pub(crate) ddl_gate: RwLock<()>,
+    /// Snapshots readers hold, with how many hold each (`SnapshotPin`).
+    pub(crate) pins: Mutex<BTreeMap<Scn, usize>>,
+    /// When recent SCNs became visible, oldest first, reaching back a
+    /// little over the retention (sampled by the checkpointer thread).
+    pub(crate) scn_times: Mutex<VecDeque<(Instant, Scn)>>,
+    pub(crate) retention: Duration,
 }
 
 /// A sequence: values below `next` were handed out; up to `reserved` are
@@ -181,6 +192,9 @@ impl Storage {
             sequences: Mutex::new(replay.sequences),
             checkpoint_lock: Mutex::new(checkpoint_scn),
             ddl_gate: RwLock::new(()),
+            pins: Mutex::new(BTreeMap::new()),
+            scn_times: Mutex::new(VecDeque::new()),
+            retention: options.flashback_retention,
         });
         start_checkpointer(Arc::downgrade(&storage), options.checkpoint_wal_bytes, options.checkpoint_interval);
         start_flusher(Arc::downgrade(&storage));
@@ -200,7 +214,7 @@ impl Storage {
     /// Starts a transaction.
     pub fn begin(self: &Arc<Self>, isolation: Isolation) -> Transaction {
         let id = TxnId(self.next_txn.fetch_add(1, Ordering::Relaxed));
-        Transaction::new(self.clone(), id, isolation, self.current_scn())
+        Transaction::new(self.clone(), id, isolation)
     }
 
     /// A fresh id for a table or index.
@@ -331,6 +345,7 @@ fn start_checkpointer(storage: Weak<Storage>, wal_bytes: u64, interval: Option<D
         loop {
             std::thread::sleep(Duration::from_millis(500));
             let Some(s) = storage.upgrade() else { return };
+            s.note_scn_time();
             let due = interval.is_some_and(|i| last.elapsed() >= i);
             if s.wal.file_bytes() < wal_bytes && !due {
                 continue;
@@ -338,6 +353,9 @@ fn start_checkpointer(storage: Weak<Storage>, wal_bytes: u64, interval: Option<D
             last = Instant::now();
             if let Err(e) = s.checkpoint() {
                 tracing::error!("automatic checkpoint failed: {e}");
+            }
+            if let Err(e) = s.compact() {
+                tracing::error!("compaction failed: {e}");
             }
         }
     });

@@ -27,6 +27,7 @@ use rustydb_common::{RowId, Scn};
 
 use crate::batch::value_at;
 use crate::bulk::{BULK_SEGMENT_ROWS_MIN, RowBatch, check_batch, segments_of};
+use crate::compaction::worth_compacting;
 use crate::frozen_map::FrozenMap;
 use crate::segment::{FrozenSegment, Segment, VersionRef};
 use crate::spec::{ColumnSource, IndexSpec, TableSpec, index_key, remap_row};
@@ -76,6 +77,9 @@ pub struct TableStore {
     pub indexes: Vec<BTreeSet<IndexEntry>>,
     /// SCN of the newest commit that changed this table (cache validation).
     pub last_write: Scn,
+    /// Bumped when a compaction moves versions within a segment: a scan
+    /// between chunks then finds its place again by row id.
+    pub epoch: u64,
 }
 
 impl TableStore {
@@ -88,6 +92,7 @@ impl TableStore {
             frozen: FrozenMap::default(),
             indexes,
             last_write: Scn::ZERO,
+            epoch: 0,
         }
     }
 
@@ -260,6 +265,36 @@ impl TableStore {
         }
         self.last_write = scn;
         Ok(())
+    }
+
+    /// Segments worth compacting below `horizon` (`compaction.rs`).
+    pub fn compaction_candidates(&self, horizon: Scn) -> Vec<usize> {
+        (0..self.segments.len()).filter(|&si| worth_compacting(&self.segments[si], horizon)).collect()
+    }
+
+    /// Puts `new`, built by compacting `old`, in place of segment `si`,
+    /// unless the segment changed since (ALTER TABLE): then false. Ends set
+    /// since the copy move to the versions' new positions.
+    pub fn replace_compacted(&mut self, si: usize, old: &Arc<Segment>, new: Segment) -> bool {
+        let current = &self.segments[si];
+        if !Arc::ptr_eq(&current.data, old) {
+            return false;
+        }
+        let mut ends = BTreeMap::new();
+        let mut np = 0;
+        for op in 0..old.len() {
+            if np < new.len() && (new.row_id(np), new.begin(np)) == (old.row_id(op), old.begin(op)) {
+                if let Some(end) = current.ends.get(&(op as u32)) {
+                    ends.insert(np as u32, *end);
+                }
+                np += 1;
+            }
+        }
+        debug_assert_eq!(np, new.len(), "the compacted versions are a subsequence of the old ones");
+        self.frozen.replace_segment(si as u32, old, &new);
+        self.segments[si] = FrozenSegment { data: Arc::new(new), ends, file: None, dv_file: None, dv_persisted: 0 };
+        self.epoch += 1;
+        true
     }
 
     /// Ends the live version of `row` at `scn`.

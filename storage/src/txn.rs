@@ -29,6 +29,7 @@ use rustydb_common::{IndexId, RowId, Scn, TableId, TxnId};
 
 use crate::bulk::{RowBatch, check_columns};
 use crate::codec::Encoder;
+use crate::compaction::SnapshotPin;
 use crate::error::{Result, StorageError};
 use crate::locks::{Mode, Resource, Wait};
 use crate::record::{RedoOp, RowChange, encode_count, encode_insert_batch, encode_op, encode_row_change};
@@ -188,6 +189,9 @@ pub struct ReadView {
     pub(crate) storage: Arc<Storage>,
     pub(crate) snapshot: Scn,
     pub(crate) writes: Arc<WriteSet>,
+    /// Keeps what the snapshot reads from compaction while the view lives
+    /// (a query's stream may outlive its transaction).
+    _pin: Arc<SnapshotPin>,
 }
 
 impl std::fmt::Debug for ReadView {
@@ -202,6 +206,7 @@ pub struct Transaction {
     id: TxnId,
     isolation: Isolation,
     snapshot: Scn,
+    pin: Arc<SnapshotPin>,
     writes: Arc<WriteSet>,
     table_locks: HashSet<(TableId, bool)>,
     lock_timeout: Option<Duration>,
@@ -216,12 +221,14 @@ pub struct Transaction {
 }
 
 impl Transaction {
-    pub(crate) fn new(storage: Arc<Storage>, id: TxnId, isolation: Isolation, snapshot: Scn) -> Self {
+    pub(crate) fn new(storage: Arc<Storage>, id: TxnId, isolation: Isolation) -> Self {
+        let pin = storage.pin_current();
         Transaction {
             storage,
             id,
             isolation,
-            snapshot,
+            snapshot: pin.scn,
+            pin,
             writes: Arc::default(),
             table_locks: HashSet::new(),
             lock_timeout: None,
@@ -262,20 +269,32 @@ impl Transaction {
     /// Called before each statement: READ COMMITTED takes a new snapshot.
     pub fn begin_statement(&mut self) {
         if self.isolation == Isolation::ReadCommitted || !self.snapshot_fixed {
-            self.snapshot = self.storage.current_scn();
+            self.take_snapshot();
         }
         self.snapshot_fixed = true;
     }
 
     /// Takes a fresh snapshot now (READ COMMITTED re-evaluation).
     pub fn refresh_snapshot(&mut self) -> Scn {
-        self.snapshot = self.storage.current_scn();
+        self.take_snapshot();
         self.snapshot
+    }
+
+    fn take_snapshot(&mut self) {
+        if self.storage.current_scn() != self.snapshot {
+            self.pin = self.storage.pin_current();
+            self.snapshot = self.pin.scn;
+        }
     }
 
     /// A view of what this transaction sees now.
     pub fn view(&self) -> ReadView {
-        ReadView { storage: self.storage.clone(), snapshot: self.snapshot, writes: self.writes.clone() }
+        ReadView {
+            storage: self.storage.clone(),
+            snapshot: self.snapshot,
+            writes: self.writes.clone(),
+            _pin: self.pin.clone(),
+        }
     }
 
     pub fn savepoint(&self) -> Savepoint {

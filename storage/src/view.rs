@@ -35,12 +35,17 @@ pub enum ScanCursor {
     Start,
     /// Segment `segment` from position `pos`, up to segment `end`
     /// (exclusive); with `resume`, only rows after that row id, and hot
-    /// rows after it next.
+    /// rows after it next. `after` is the last row read from this segment
+    /// and `epoch` the table's when `pos` was taken: after a compaction
+    /// moved versions (a new epoch) the scan goes on after `after`.
+    /// Chunks end between rows, so that is exact.
     Frozen {
         segment: usize,
         pos: usize,
         end: usize,
         resume: Option<RowId>,
+        after: Option<RowId>,
+        epoch: u64,
     },
     /// Hot rows after `after`; the table had `segments` segments when the
     /// frozen stage ended.
@@ -267,14 +272,21 @@ impl ReadView {
                             // Segments added later hold rows that were hot
                             // when the scan began: partition 0 reads those.
                             let end = part.segments.min(base.segments.len());
-                            *cursor = ScanCursor::Frozen { segment: 0, pos: 0, end, resume: None };
+                            *cursor = ScanCursor::Frozen {
+                                segment: 0,
+                                pos: 0,
+                                end,
+                                resume: None,
+                                after: None,
+                                epoch: base.epoch,
+                            };
                             continue;
                         }
                         // Late segments (`resume`) are partition 0's alone.
                         ScanCursor::Frozen { segment, end, resume: None, .. }
                             if segment < end && !part.owns(segment) =>
                         {
-                            *cursor = ScanCursor::Frozen { segment: segment + 1, pos: 0, end, resume: None };
+                            *cursor = next_segment(segment, end, None, base.epoch);
                             continue;
                         }
                         // Zone maps are in the committed layout: not after
@@ -284,7 +296,7 @@ impl ReadView {
                                 && tw.is_none_or(|t| t.map.is_none())
                                 && !base.segments[segment].data.may_match(zones) =>
                         {
-                            *cursor = ScanCursor::Frozen { segment: segment + 1, pos: 0, end, resume };
+                            *cursor = next_segment(segment, end, resume, base.epoch);
                             continue;
                         }
                         ScanCursor::Frozen { segment, end, resume, .. } if segment >= end => {
@@ -294,14 +306,18 @@ impl ReadView {
                             };
                             continue;
                         }
-                        ScanCursor::Frozen { segment, pos, end, resume } => {
-                            self.frozen_chunk(&base, &spec, cursor, (segment, pos, end, resume), projection, max_rows)
-                        }
+                        ScanCursor::Frozen { .. } => self.frozen_chunk(&base, &spec, cursor, projection, max_rows),
                         ScanCursor::Hot { after, segments } if segments < base.segments.len() => {
                             // A checkpoint froze rows since the frozen stage.
                             let resume = Some(after.unwrap_or(RowId(0)));
-                            *cursor =
-                                ScanCursor::Frozen { segment: segments, pos: 0, end: base.segments.len(), resume };
+                            *cursor = ScanCursor::Frozen {
+                                segment: segments,
+                                pos: 0,
+                                end: base.segments.len(),
+                                resume,
+                                after: None,
+                                epoch: base.epoch,
+                            };
                             continue;
                         }
                         ScanCursor::Hot { after, segments } => {
@@ -368,21 +384,29 @@ impl ReadView {
         base: &TableStore,
         spec: &TableSpec,
         cursor: &mut ScanCursor,
-        (segment, pos, end_segment, resume): (usize, usize, usize, Option<RowId>),
         projection: &[usize],
         max_rows: usize,
     ) -> Option<Chunk> {
+        let ScanCursor::Frozen { segment, pos, end: end_segment, resume, after, epoch } = *cursor else {
+            unreachable!("called for the frozen stage")
+        };
         let seg = &base.segments[segment];
-        // Rows up to `resume` were read while they were hot.
-        let start = match resume {
-            Some(after) if pos == 0 => seg.data.lower_bound(RowId(after.0 + 1)),
+        let len = seg.data.len();
+        // Rows up to `resume` were read while they were hot; rows up to
+        // `after` from this segment, before a compaction moved them.
+        let start = match after.or(resume) {
+            Some(done) if pos == 0 || epoch != base.epoch => seg.data.lower_bound(RowId(done.0 + 1)),
             _ => pos,
         };
-        let end = (start + max_rows).min(seg.data.len());
-        *cursor = if end == seg.data.len() {
-            ScanCursor::Frozen { segment: segment + 1, pos: 0, end: end_segment, resume }
+        let mut end = (start + max_rows).min(len);
+        while end > start && end < len && seg.data.row_id(end) == seg.data.row_id(end - 1) {
+            end += 1;
+        }
+        *cursor = if end >= len {
+            next_segment(segment, end_segment, resume, base.epoch)
         } else {
-            ScanCursor::Frozen { segment, pos: end, end: end_segment, resume }
+            let after = Some(seg.data.row_id(end - 1));
+            ScanCursor::Frozen { segment, pos: end, end: end_segment, resume, after, epoch: base.epoch }
         };
         if start >= end {
             return None;
@@ -527,6 +551,11 @@ impl ReadView {
             })
             .collect())
     }
+}
+
+/// The cursor at the start of the segment after `segment`.
+fn next_segment(segment: usize, end: usize, resume: Option<RowId>, epoch: u64) -> ScanCursor {
+    ScanCursor::Frozen { segment: segment + 1, pos: 0, end, resume, after: None, epoch }
 }
 
 fn build_chunk(spec: &TableSpec, ids: &[u64], rows: &[&[Value]], projection: &[usize]) -> Chunk {

@@ -3,6 +3,7 @@
 
 mod bulk;
 mod checkpoint;
+mod compaction;
 mod durability;
 mod model;
 mod unique;

@@ -1,0 +1,164 @@
+//! Compaction: frozen versions nobody can read any more are dropped.
+//!
+//! ```text
+//! horizon = min(oldest snapshot a reader holds, SCN visible `retention` ago)
+//! per segment whose versions ended at or before the horizon are >= 1/5:
+//!   [read lock]  copy its data and delete vector
+//!                build the segment of the other versions     (no lock)
+//!   [write lock] swap it in if the data is still the same; carry over ends
+//!                set meanwhile; re-point the rows; table epoch += 1
+//! ```
+//!
+//! A version that ended at or before the horizon is invisible to every
+//! snapshot at or after it, and no reader holds an older one (`SnapshotPin`
+//! registers each snapshot a reader may use, taken under the same lock
+//! that computes the horizon). Flashback queries will read back to the
+//! retention, so versions stay at least that long.
+//!
+//! A segment keeps its index in the table's list (an emptied one stays,
+//! with no rows), so scans that address segments by index stay valid; a
+//! scan in the middle of a segment sees the table's epoch change and
+//! continues after the last row it read (`view.rs`). The compacted segment
+//! has no file until the next checkpoint writes it; until then a restart
+//! reads the old file and the log, which hold the same rows for every
+//! snapshot at or after the horizon. Compaction runs under the checkpoint
+//! lock, so it never swaps a segment a checkpoint is writing.
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use arrow::array::{Array, BooleanArray, UInt64Array};
+use arrow::compute::filter;
+use rustydb_common::{Scn, TableId};
+
+use crate::error::Result;
+use crate::segment::{FrozenSegment, Segment};
+use crate::spec::TableSpec;
+use crate::store::Storage;
+
+/// A segment is compacted once this share of its versions is dead.
+const DEAD_SHARE_MIN: f64 = 0.2;
+
+/// Keeps the versions a snapshot reads from being compacted away while a
+/// reader holds it.
+pub(crate) struct SnapshotPin {
+    storage: Arc<Storage>,
+    pub(crate) scn: Scn,
+}
+
+impl Drop for SnapshotPin {
+    fn drop(&mut self) {
+        let mut pins = self.storage.pins.lock();
+        if let Some(n) = pins.get_mut(&self.scn) {
+            *n -= 1;
+            if *n == 0 {
+                pins.remove(&self.scn);
+            }
+        }
+    }
+}
+
+/// What a compaction did.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct CompactionStats {
+    pub segments: usize,
+    pub versions_dropped: usize,
+}
+
+impl Storage {
+    /// A pinned snapshot of everything visible now.
+    pub(crate) fn pin_current(self: &Arc<Self>) -> Arc<SnapshotPin> {
+        let mut pins = self.pins.lock();
+        // Read under the pin lock, so a compaction computing its horizon
+        // either sees this pin or ran before this snapshot existed.
+        let scn = self.current_scn();
+        *pins.entry(scn).or_insert(0) += 1;
+        Arc::new(SnapshotPin { storage: self.clone(), scn })
+    }
+
+    /// Records when the current SCN was visible (for the retention).
+    pub(crate) fn note_scn_time(&self) {
+        let now = Instant::now();
+        let scn = self.current_scn();
+        let mut times = self.scn_times.lock();
+        if times.back().is_none_or(|(_, s)| *s != scn) {
+            times.push_back((now, scn));
+        }
+        // Keep one sample older than the retention: it bounds the horizon.
+        while times.len() > 1 && times[1].0 + self.retention <= now {
+            times.pop_front();
+        }
+    }
+
+    /// Versions that ended at or before this SCN may be dropped.
+    fn horizon(&self) -> Scn {
+        let pins = self.pins.lock();
+        let visible = self.current_scn();
+        let by_time = if self.retention.is_zero() {
+            visible
+        } else {
+            let now = Instant::now();
+            let times = self.scn_times.lock();
+            // The newest SCN already visible `retention` ago.
+            times.iter().take_while(|(t, _)| *t + self.retention <= now).last().map_or(Scn::ZERO, |(_, s)| *s)
+        };
+        let oldest_pin = pins.first_key_value().map_or(visible, |(s, _)| *s);
+        visible.min(by_time).min(oldest_pin)
+    }
+
+    /// Drops frozen versions no snapshot can read (see the module docs).
+    pub fn compact(&self) -> Result<CompactionStats> {
+        let _checkpoint = self.checkpoint_lock.lock();
+        let horizon = self.horizon();
+        let mut stats = CompactionStats::default();
+        if horizon == Scn::ZERO {
+            return Ok(stats);
+        }
+        let tables: Vec<(TableId, Arc<parking_lot::RwLock<crate::table::TableStore>>)> =
+            self.tables.read().iter().map(|(id, t)| (*id, t.clone())).collect();
+        for (_, table) in tables {
+            let candidates = table.read().compaction_candidates(horizon);
+            for si in candidates {
+                let (spec, frozen) = {
+                    let t = table.read();
+                    (t.spec.clone(), t.segments[si].clone())
+                };
+                let (compacted, dropped) = without_dead(&spec, &frozen, horizon);
+                if table.write().replace_compacted(si, &frozen.data, compacted) {
+                    stats.segments += 1;
+                    stats.versions_dropped += dropped;
+                }
+            }
+        }
+        if stats.segments > 0 {
+            tracing::info!(
+                "compaction below scn {horizon}: {} versions dropped from {} segments",
+                stats.versions_dropped,
+                stats.segments
+            );
+        }
+        Ok(stats)
+    }
+}
+
+/// The segment without the versions that ended at or before `horizon`,
+/// and how many those were. Positions of kept versions keep their order.
+fn without_dead(spec: &TableSpec, frozen: &FrozenSegment, horizon: Scn) -> (Segment, usize) {
+    let data = &frozen.data;
+    let keep: BooleanArray = (0..data.len()).map(|pos| Some(frozen.end(pos) > horizon)).collect();
+    let dropped = data.len() - keep.true_count();
+    let kept = |a: &dyn Array| filter(a, &keep).expect("a mask of the array's length filters it");
+    let row_ids = kept(&data.row_ids);
+    let begins = kept(&data.begins);
+    let as_u64 = |a: arrow::array::ArrayRef| {
+        a.as_any().downcast_ref::<UInt64Array>().expect("filtering keeps the array type").clone()
+    };
+    let columns = data.columns.iter().map(|c| kept(c.as_ref())).collect();
+    (Segment::new(spec, as_u64(row_ids), as_u64(begins), columns), dropped)
+}
+
+/// Whether enough of a segment is dead to rewrite it.
+pub(crate) fn worth_compacting(frozen: &FrozenSegment, horizon: Scn) -> bool {
+    let dead = frozen.ends.values().filter(|e| **e <= horizon).count();
+    dead > 0 && dead as f64 >= DEAD_SHARE_MIN * frozen.data.len() as f64
+}
