@@ -9,7 +9,7 @@ use rustydb_common::Scn;
 use rustydb_storage::io::FaultyVfs;
 use rustydb_storage::{ColumnSource, ColumnSpec, ColumnType, Isolation, Storage, StorageOptions, Value};
 
-use crate::{T, contents, create_kv, kv_spec, row, row_id, scanned};
+use crate::{T, contents, create_kv, kv_spec, now, row, row_id, scanned};
 
 fn open(dir: &Path) -> Arc<Storage> {
     Storage::open(dir, StorageOptions::default()).unwrap()
@@ -43,13 +43,6 @@ fn delete(s: &Arc<Storage>, k: i64) {
     let snap = t.snapshot();
     t.delete(T, id, snap).unwrap();
     t.commit().unwrap();
-}
-
-fn now(s: &Arc<Storage>) -> Vec<(i64, i64)> {
-    let t = s.begin(Isolation::ReadCommitted);
-    let rows = contents(&t.view());
-    assert_eq!(scanned(&t.view(), 7), rows, "scan and row-by-row reads agree");
-    rows
 }
 
 #[test]

@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use rustydb_storage::{Isolation, ScanCursor, Storage, StorageOptions};
 
-use crate::{T, contents, create_kv, row, row_id, scanned};
+use crate::{T, contents, create_kv, now, row, row_id};
 
 fn open(dir: &Path, retention: Duration) -> Arc<Storage> {
     let options = StorageOptions { flashback_retention: retention, ..StorageOptions::default() };
@@ -25,13 +25,6 @@ fn update_all(s: &Arc<Storage>, keys: std::ops::Range<i64>, v: i64) {
         t.update(T, id, row(k, v), snap).unwrap();
     }
     t.commit().unwrap();
-}
-
-fn now(s: &Arc<Storage>) -> Vec<(i64, i64)> {
-    let t = s.begin(Isolation::ReadCommitted);
-    let rows = contents(&t.view());
-    assert_eq!(scanned(&t.view(), 7), rows, "scan and row-by-row reads agree");
-    rows
 }
 
 #[test]

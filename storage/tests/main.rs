@@ -78,6 +78,15 @@ pub fn scanned(view: &rustydb_storage::ReadView, chunk_rows: usize) -> Vec<(i64,
     out
 }
 
+/// What a fresh READ COMMITTED transaction sees, read row by row and by a
+/// chunked scan, which must agree.
+pub fn now(s: &Arc<Storage>) -> Vec<(i64, i64)> {
+    let t = s.begin(Isolation::ReadCommitted);
+    let rows = contents(&t.view());
+    assert_eq!(scanned(&t.view(), 7), rows, "scan and row-by-row reads agree");
+    rows
+}
+
 /// The row id of key `k` as `view` sees it.
 pub fn row_id(view: &rustydb_storage::ReadView, k: i64) -> Option<RowId> {
     view.lookup(T, IndexId(5001), &KeyRange::eq(vec![Value::Int64(k)]), &[]).unwrap().map(|c| c.row_id(0))
