@@ -33,6 +33,7 @@ use tokio::task::JoinHandle;
 use crate::copy_format::{CopyOptions, Decoder, ForceQuote, TextBatch, TextBatches};
 use crate::dml::{assemble_columns, target_columns};
 use crate::error::{EngineError, Result};
+use crate::interrupt::Stop;
 use crate::names::{ident, quote};
 use crate::session::{Block, QueryOutput, Session, TxnSlot, commit};
 use crate::types::coerce_to_column;
@@ -53,6 +54,9 @@ pub(crate) struct CopyIn {
     in_flight: Option<JoinHandle<(Transaction, Result<u64>)>>,
     /// The first error; later data is dropped until the client ends the COPY.
     error: Option<EngineError>,
+    /// A cancel request or statement_timeout ends the COPY with 57014 at
+    /// the next data the client sends, or at its end.
+    stop: Stop,
 }
 
 /// The COPY's transaction: its own (autocommit), or the open block's,
@@ -133,6 +137,7 @@ impl Session {
             }
         };
         let names = targets.iter().map(|&t| def.columns[t].name.clone()).collect();
+        let stop = self.statement_stop()?;
         self.copy = Some(CopyIn {
             batches: TextBatches::new(&def.name, names),
             def,
@@ -143,6 +148,7 @@ impl Session {
             txn: Some(txn),
             in_flight: None,
             error: None,
+            stop,
         });
         Ok(QueryOutput::CopyIn { columns: targets.len(), format })
     }
@@ -164,6 +170,10 @@ impl Session {
         if copy.error.is_some() {
             return Ok(());
         }
+        if let Err(e) = copy.stop.check() {
+            self.copy_failed(e);
+            return Ok(());
+        }
         if let Err(e) = copy.decoder.feed(data, &mut copy.batches) {
             self.copy_failed(e);
             return Ok(());
@@ -179,7 +189,7 @@ impl Session {
     pub async fn copy_in_done(&mut self) -> Result<QueryOutput> {
         let copy = self.copy.as_mut().ok_or_else(no_copy)?;
         if copy.error.is_none()
-            && let Err(e) = copy.decoder.finish(&mut copy.batches)
+            && let Err(e) = copy.stop.check().and_then(|()| copy.decoder.finish(&mut copy.batches))
         {
             self.copy_failed(e);
         }

@@ -79,6 +79,18 @@ impl Stop {
         Stop { interrupt, since, deadline: timeout.map(|t| Instant::now() + t) }
     }
 
+    /// The 57014 error if the statement must stop by now (for work that
+    /// runs in steps the client drives, such as COPY FROM STDIN's data).
+    pub(crate) fn check(&self) -> Result<(), EngineError> {
+        if self.interrupt.generation() != self.since {
+            return Err(user_cancel());
+        }
+        match self.deadline {
+            Some(d) if Instant::now() >= d => Err(timeout()),
+            _ => Ok(()),
+        }
+    }
+
     /// Resolves with the 57014 error once the statement must stop.
     pub(crate) async fn stopped(&self) -> EngineError {
         let deadline = async {

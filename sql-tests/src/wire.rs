@@ -236,4 +236,30 @@ mod tests {
         assert_eq!(c.query_one("SELECT 2 + 2", &[]).await.unwrap().get::<_, i64>(0), 4);
         drop(server);
     }
+
+    /// A CancelRequest during COPY FROM STDIN ends the COPY with 57014 at
+    /// the next data or at its end, as in PostgreSQL; nothing of it is kept.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn cancel_request_stops_a_copy_from_stdin() {
+        use futures::SinkExt;
+        let dir = tempfile::tempdir().unwrap();
+        let server = Server::start(Database::open(dir.path()).unwrap()).await.unwrap();
+        let db = WireDb::connect(server.addr).await.unwrap();
+        let c = &db.client;
+        c.batch_execute("CREATE TABLE c (a INT)").await.unwrap();
+        let sink = c.copy_in::<_, bytes::Bytes>("COPY c FROM STDIN").await.unwrap();
+        futures::pin_mut!(sink);
+        sink.send(bytes::Bytes::from_static(b"1\n2\n")).await.unwrap();
+        c.cancel_token().cancel_query(NoTls).await.unwrap();
+        sink.send(bytes::Bytes::from_static(b"3\n")).await.unwrap();
+        let err = sink.finish().await.unwrap_err();
+        assert_eq!(err.code().map(|c| c.code()), Some("57014"), "{err}");
+        assert_eq!(c.query_one("SELECT count(*) FROM c", &[]).await.unwrap().get::<_, i64>(0), 0);
+        // The next COPY runs normally.
+        let sink = c.copy_in::<_, bytes::Bytes>("COPY c FROM STDIN").await.unwrap();
+        futures::pin_mut!(sink);
+        sink.send(bytes::Bytes::from_static(b"4\n")).await.unwrap();
+        assert_eq!(sink.finish().await.unwrap(), 1);
+        drop(server);
+    }
 }
