@@ -93,16 +93,26 @@ impl Session {
         let target = Target { def: def.clone(), alias };
         let names = insert.columns.iter().map(|c| c.0.last().and_then(|p| p.as_ident()).map(ident).unwrap_or_default());
         let targets = target_columns(&def, names)?;
-        let rows = self.insert_rows(&def, targets, insert.columns.is_empty(), insert.source.as_deref()).await?;
-        let (written, affected) = match &insert.on {
-            None => {
-                let table = def.id;
-                let n = rows.len();
-                let ids = slot.blocking(move |t| t.insert(table, rows.clone()).map(|_| rows)).await??;
-                (ids, n)
+        let (columns, n) =
+            self.source_columns(&def, targets, insert.columns.is_empty(), insert.source.as_deref()).await?;
+        let table = def.id;
+        let (written, affected) = match (&insert.on, &insert.returning) {
+            // Nothing needs the rows back: they go to storage as columns
+            // (INSERT ... SELECT of millions of rows never builds them).
+            (None, None) => {
+                slot.blocking(move |t| t.insert_columns(table, columns, n)).await??;
+                (Vec::new(), n)
             }
-            Some(OnInsert::OnConflict(oc)) => self.insert_on_conflict(slot, &target, rows, oc).await?,
-            Some(other) => return Err(EngineError::unsupported(format!("{other} is not supported"))),
+            (None, Some(_)) => {
+                let rows = batch::rows_from_arrays(&column_types(&def), &columns)?;
+                let rows = slot.blocking(move |t| t.insert(table, rows.clone()).map(|_| rows)).await??;
+                (rows, n)
+            }
+            (Some(OnInsert::OnConflict(oc)), _) => {
+                let rows = batch::rows_from_arrays(&column_types(&def), &columns)?;
+                self.insert_on_conflict(slot, &target, rows, oc).await?
+            }
+            (Some(other), _) => return Err(EngineError::unsupported(format!("{other} is not supported"))),
         };
         let tag = format!("INSERT 0 {affected}");
         match &insert.returning {
@@ -111,15 +121,16 @@ impl Session {
         }
     }
 
-    /// Evaluates the source of an INSERT and completes every row with
-    /// defaults, identity values and NULLs, in table column order.
-    async fn insert_rows(
+    /// Evaluates the source of an INSERT and completes it with defaults,
+    /// identity values and NULLs: the table's columns in layout order, and
+    /// the row count.
+    async fn source_columns(
         &self,
         def: &TableDef,
         mut targets: Vec<usize>,
         implicit_targets: bool,
         source: Option<&ast::Query>,
-    ) -> Result<Vec<Row>> {
+    ) -> Result<(Vec<ArrayRef>, usize)> {
         let mut source_arrays: Vec<ArrayRef> = Vec::new();
         let mut nrows = 1;
         if let Some(source) = source {
@@ -145,7 +156,8 @@ impl Session {
                 nrows = v.rows.len();
             }
         }
-        self.complete_rows(def, &targets, &source_arrays, nrows).await
+        let filled = self.missing_columns(def, &targets, nrows).await?;
+        Ok((assemble_columns(def, &targets, &source_arrays, filled)?, nrows))
     }
 
     /// Rows in table column order from values for the `targets` columns,
