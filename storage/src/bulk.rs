@@ -1,9 +1,11 @@
-//! Rows inserted as Arrow columns: the bulk path of COPY and Flight ingest.
+//! Rows inserted as Arrow columns: the bulk path of COPY, Flight ingest and
+//! INSERT (without RETURNING or ON CONFLICT).
 //!
 //! ```text
 //! Transaction::insert_columns ──► RowBatch in the write set (no Row per row)
 //!   commit ──► WAL op 9: table, first row id, row count, Arrow IPC stream
-//!          ──► apply: the table's batches become segments (begin = commit SCN)
+//!          ──► apply: the table's batches become segments (begin = commit SCN),
+//!              or rows in the row store if they are fewer than 64k
 //! ```
 //!
 //! A bulk load thus never turns its values into [`Value`](crate::Value)
