@@ -104,13 +104,12 @@ impl Session {
                 (Vec::new(), n)
             }
             (None, Some(_)) => {
-                let rows = batch::rows_from_arrays(&column_types(&def), &columns)?;
+                let rows = rows_of(&def, &columns)?;
                 let rows = slot.blocking(move |t| t.insert(table, rows.clone()).map(|_| rows)).await??;
                 (rows, n)
             }
             (Some(OnInsert::OnConflict(oc)), _) => {
-                let rows = batch::rows_from_arrays(&column_types(&def), &columns)?;
-                self.insert_on_conflict(slot, &target, rows, oc).await?
+                self.insert_on_conflict(slot, &target, rows_of(&def, &columns)?, oc).await?
             }
             (Some(other), _) => return Err(EngineError::unsupported(format!("{other} is not supported"))),
         };
@@ -170,7 +169,7 @@ impl Session {
         nrows: usize,
     ) -> Result<Vec<Row>> {
         let filled = self.missing_columns(def, targets, nrows).await?;
-        assemble_rows(def, targets, source_arrays, filled)
+        rows_of(def, &assemble_columns(def, targets, source_arrays, filled)?)
     }
 
     /// The arrays of the columns an INSERT or COPY does not give (defaults,
@@ -723,21 +722,16 @@ fn strip_default_values(query: &mut ast::Query, targets: &mut Vec<usize>) -> Res
     Ok(())
 }
 
-/// Rows in table layout: the given columns converted to their column
-/// types, the others from `filled` (see `Session::missing_columns`).
-/// Synchronous, so a bulk load can run it off the async workers.
-pub(crate) fn assemble_rows(
-    def: &TableDef,
-    targets: &[usize],
-    source_arrays: &[ArrayRef],
-    filled: Vec<Option<ArrayRef>>,
-) -> Result<Vec<Row>> {
-    let columns = assemble_columns(def, targets, source_arrays, filled)?;
-    Ok(batch::rows_from_arrays(&column_types(def), &columns)?)
+/// The rows of a table's columns (from [`assemble_columns`]), for the
+/// writes that work row by row.
+fn rows_of(def: &TableDef, columns: &[ArrayRef]) -> Result<Vec<Row>> {
+    Ok(batch::rows_from_arrays(&column_types(def), columns)?)
 }
 
 /// The table's columns, in layout order, from the given arrays of the
-/// target columns (cast to the column types) and the filled ones.
+/// target columns (cast to the column types) and the filled ones (see
+/// `Session::missing_columns`). Synchronous, so a bulk load can run it off
+/// the async workers.
 pub(crate) fn assemble_columns(
     def: &TableDef,
     targets: &[usize],

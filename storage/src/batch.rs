@@ -15,7 +15,8 @@ use arrow::array::{
 use arrow::datatypes::{DataType, TimeUnit};
 
 use crate::error::{Result, StorageError};
-use crate::value::{ColumnType, Value};
+use crate::spec::TableSpec;
+use crate::value::{ColumnType, Row, Value};
 
 /// The Arrow type that holds a column type.
 pub fn arrow_type(ty: ColumnType) -> DataType {
@@ -111,6 +112,16 @@ fn downcast<'a, T: 'static>(array: &'a dyn Array, ty: ColumnType) -> Result<&'a 
     array.as_any().downcast_ref::<T>().ok_or_else(|| {
         StorageError::Internal(format!("array of type {} given for a column of type {ty:?}", array.data_type()))
     })
+}
+
+/// Row `pos` of `columns`, the arrays of a table laid out as `spec` (a
+/// segment's or an inserted batch's, both checked against it when built).
+pub(crate) fn row_at(spec: &TableSpec, columns: &[ArrayRef], pos: usize) -> Row {
+    columns
+        .iter()
+        .zip(&spec.columns)
+        .map(|(a, c)| value_at(a.as_ref(), c.ty, pos).expect("the columns were checked against the layout"))
+        .collect()
 }
 
 /// Reads value `i` of an array that holds column type `ty`.

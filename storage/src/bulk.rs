@@ -29,7 +29,7 @@ use arrow::ipc::reader::StreamReader;
 use arrow::ipc::writer::StreamWriter;
 use rustydb_common::{RowId, Scn};
 
-use crate::batch::arrow_type;
+use crate::batch::{arrow_type, row_at};
 use crate::codec::{Decoder, Encoder};
 use crate::error::{Result, StorageError};
 use crate::segment::{SEGMENT_ROWS_MAX, Segment};
@@ -67,11 +67,7 @@ impl RowBatch {
 
     /// The row at `pos`.
     pub fn row(&self, spec: &TableSpec, pos: usize) -> Row {
-        self.columns
-            .iter()
-            .zip(&spec.columns)
-            .map(|(a, c)| crate::batch::value_at(a.as_ref(), c.ty, pos).expect("batch columns are checked on insert"))
-            .collect()
+        row_at(spec, &self.columns, pos)
     }
 
     /// Every row, as the row path holds them.

@@ -28,7 +28,7 @@ use std::sync::Arc;
 use arrow::array::{Array, ArrayRef, BooleanArray, UInt64Array};
 use rustydb_common::{RowId, Scn};
 
-use crate::batch::{column_array, value_at};
+use crate::batch::{column_array, row_at};
 use crate::error::{Result, StorageError};
 use crate::spec::{ColumnSource, TableSpec};
 use crate::value::{ColumnType, Row, Value};
@@ -130,11 +130,7 @@ impl Segment {
 
     /// The values of the version at `pos`.
     pub fn row(&self, spec: &TableSpec, pos: usize) -> Row {
-        self.columns
-            .iter()
-            .zip(&spec.columns)
-            .map(|(a, c)| value_at(a.as_ref(), c.ty, pos).expect("segment columns match the spec (validated)"))
-            .collect()
+        row_at(spec, &self.columns, pos)
     }
 
     /// Position of the first version of `row` or later (binary search).
