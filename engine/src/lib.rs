@@ -16,6 +16,7 @@ mod ddl;
 mod describe;
 mod dml;
 mod error;
+mod executor;
 mod fast_path;
 mod ingest;
 mod interrupt;

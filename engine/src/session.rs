@@ -31,6 +31,7 @@ use rustydb_storage::{Isolation, Savepoint, Storage, StorageOptions, Transaction
 use crate::copy::CopyOut;
 use crate::copy_format::CopyFormat;
 use crate::error::{EngineError, Result};
+use crate::executor::QueryRuntime;
 use crate::interrupt::{Interrupt, Interruptible, Stop};
 use crate::names::DATABASE_NAME;
 use crate::pg_catalog::{self, PgCatalogSchema, PgCatalogTables, SessionInfo};
@@ -45,6 +46,8 @@ pub struct Database {
     pg_tables: PgCatalogTables,
     /// DataFusion's runtime with the memory pool every query draws from.
     runtime: Arc<RuntimeEnv>,
+    /// The threads query plans run on (executor.rs).
+    queries: QueryRuntime,
 }
 
 /// How to open a database.
@@ -89,7 +92,8 @@ impl Database {
         let storage = Storage::open(dir, options.storage)?;
         bootstrap(&storage)?;
         let pg_tables = PgCatalogTables::load()?;
-        Ok(Arc::new(Database { storage, catalog: CatalogCache::default(), pg_tables, runtime }))
+        let queries = QueryRuntime::new()?;
+        Ok(Arc::new(Database { storage, catalog: CatalogCache::default(), pg_tables, runtime, queries }))
     }
 
     /// A new session.
@@ -522,9 +526,7 @@ impl Session {
         plan: datafusion::logical_expr::LogicalPlan,
         explicit: bool,
     ) -> Result<QueryOutput> {
-        let df = self.ctx.execute_logical_plan(plan).await?;
-        let schema: SchemaRef = Arc::new(df.schema().as_arrow().clone());
-        let stream = df.execute_stream().await?;
+        let (schema, stream) = self.execute_plan(plan).await?;
         if explicit {
             // Inside a block an execution error must fail the block now.
             let batches: Vec<RecordBatch> = stream.try_collect().await?;
@@ -541,10 +543,20 @@ impl Session {
         }
         let stmt = stmts.remove(0);
         let plan = self.ctx.state().statement_to_plan(DfStatement::Statement(Box::new(stmt))).await?;
+        let (schema, stream) = self.execute_plan(plan).await?;
+        Ok((schema, stream.try_collect().await?))
+    }
+
+    /// Plans `plan` physically here and runs it on the query runtime.
+    async fn execute_plan(
+        &self,
+        plan: datafusion::logical_expr::LogicalPlan,
+    ) -> Result<(SchemaRef, SendableRecordBatchStream)> {
         let df = self.ctx.execute_logical_plan(plan).await?;
         let schema: SchemaRef = Arc::new(df.schema().as_arrow().clone());
-        let batches = df.collect().await?;
-        Ok((schema, batches))
+        let task = Arc::new(df.task_ctx());
+        let physical = df.create_physical_plan().await?;
+        Ok((schema, self.db.queries.execute(physical, task)))
     }
 }
 
