@@ -74,6 +74,10 @@ impl Prepared {
     pub fn uses_index_lookup(&self) -> bool {
         self.point.is_some() || self.point_update.is_some() || self.point_insert.is_some()
     }
+    /// The statement as parsed.
+    pub fn statement(&self) -> &Statement {
+        &self.statement
+    }
     /// The statement text (normalised).
     pub fn sql(&self) -> String {
         self.statement.to_string()

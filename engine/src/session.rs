@@ -497,6 +497,8 @@ impl Session {
             S::Query(_) | S::Explain { .. } => self.query_statement(slot, stmt, explicit).await,
             S::Copy { .. } => self.copy_to(slot, stmt, explicit).await,
             S::Set(set) => self.set(slot, set),
+            S::Reset(reset) => self.reset(slot, reset),
+            S::Discard { object_type } => self.discard(slot, object_type, explicit),
             S::ShowVariable { variable } => self.show(&variable),
             S::Vacuum(_) | S::Analyze(_) => {
                 Ok(QueryOutput::command(if matches!(stmt, S::Vacuum(_)) { "VACUUM" } else { "ANALYZE" }))

@@ -127,6 +127,11 @@ impl Settings {
         Ok(())
     }
 
+    /// Restores every parameter's default (RESET ALL).
+    pub fn reset_all(&mut self) {
+        *self = Settings::default();
+    }
+
     /// A parameter's current value.
     pub fn get(&self, name: &str) -> Result<String> {
         let name = name.to_lowercase();

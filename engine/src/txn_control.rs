@@ -5,7 +5,10 @@ use std::sync::Arc;
 use datafusion::arrow::array::StringArray;
 use datafusion::arrow::datatypes::{DataType, Field, Schema};
 use datafusion::arrow::record_batch::RecordBatch;
-use datafusion::sql::sqlparser::ast::{Expr, Ident, Set, Statement, TransactionIsolationLevel, TransactionMode, Value};
+use datafusion::sql::sqlparser::ast::{
+    DiscardObject, Expr, Ident, Reset, ResetStatement, Set, Statement, TransactionIsolationLevel, TransactionMode,
+    Value,
+};
 use rustydb_storage::Isolation;
 
 use crate::error::{EngineError, Result};
@@ -113,12 +116,11 @@ impl Session {
                 } else {
                     self.settings.set(&name, &value)?;
                 }
-                if name == "search_path" {
-                    let schema = self.settings.current_schema();
-                    self.ctx.state_ref().write().config_mut().options_mut().catalog.default_schema = schema;
-                }
-                // Inside a block the block's transaction is the statement's.
-                apply_to_txn(&self.settings, slot.get_mut()?)?;
+                self.settings_changed(slot)?;
+                Ok(QueryOutput::command("SET"))
+            }
+            Set::SetTimeZone { value, .. } => {
+                self.settings.set("timezone", &setting_value(&value))?;
                 Ok(QueryOutput::command("SET"))
             }
             Set::SetTransaction { modes, .. } => {
@@ -131,6 +133,47 @@ impl Session {
             }
             other => Err(EngineError::unsupported(format!("{other} is not supported"))),
         }
+    }
+
+    /// RESET name / RESET ALL: back to the defaults.
+    pub(crate) fn reset(&mut self, slot: &mut TxnSlot, reset: ResetStatement) -> Result<QueryOutput> {
+        match reset.reset {
+            Reset::ALL => self.settings.reset_all(),
+            Reset::ConfigurationParameter(name) => self.settings.reset(&name.to_string())?,
+        }
+        self.settings_changed(slot)?;
+        Ok(QueryOutput::command("RESET"))
+    }
+
+    /// DISCARD: ALL closes every cursor and resets every setting (the
+    /// server also drops the connection's prepared statements); PLANS, TEMP
+    /// and SEQUENCES have nothing to drop: prepared statements re-plan by
+    /// themselves when the catalog changes, and there are no temporary
+    /// tables or per-session sequence caches.
+    pub(crate) fn discard(&mut self, slot: &mut TxnSlot, object: DiscardObject, in_block: bool) -> Result<QueryOutput> {
+        let tag = match object {
+            DiscardObject::ALL => {
+                if in_block {
+                    return Err(EngineError::sql("25001", "DISCARD ALL cannot run inside a transaction block"));
+                }
+                self.close_cursor(&datafusion::sql::sqlparser::ast::CloseCursor::All)?;
+                self.settings.reset_all();
+                self.settings_changed(slot)?;
+                "DISCARD ALL"
+            }
+            DiscardObject::PLANS => "DISCARD PLANS",
+            DiscardObject::SEQUENCES => "DISCARD SEQUENCES",
+            DiscardObject::TEMP => "DISCARD TEMP",
+        };
+        Ok(QueryOutput::command(tag))
+    }
+
+    /// Carries changed settings to where they act: DataFusion's default
+    /// schema, and the running transaction (inside a block, the block's).
+    fn settings_changed(&mut self, slot: &mut TxnSlot) -> Result<()> {
+        let schema = self.settings.current_schema();
+        self.ctx.state_ref().write().config_mut().options_mut().catalog.default_schema = schema;
+        apply_to_txn(&self.settings, slot.get_mut()?)
     }
 
     /// The result columns of SHOW, known before it runs.

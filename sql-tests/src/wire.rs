@@ -200,6 +200,65 @@ mod tests {
         drop(server);
     }
 
+    /// DEALLOCATE name, DEALLOCATE ALL and DISCARD ALL drop protocol-level
+    /// prepared statements (a later Bind fails with 26000), over the simple
+    /// protocol and the extended one; DISCARD ALL also resets settings and
+    /// closes cursors, and is refused inside a block.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn deallocate_and_discard_drop_prepared_statements() {
+        let dir = tempfile::tempdir().unwrap();
+        let server = Server::start(Database::open(dir.path()).unwrap()).await.unwrap();
+        let db = WireDb::connect(server.addr).await.unwrap();
+        let c = &db.client;
+        let gone = |e: tokio_postgres::Error| assert_eq!(e.code().map(|c| c.code()), Some("26000"), "{e}");
+        let one = |row: Row| assert_eq!(row.get::<_, i64>(0), 1);
+
+        let a = c.prepare("SELECT 1::BIGINT").await.unwrap();
+        let b = c.prepare("SELECT 1::BIGINT + 0").await.unwrap();
+        c.batch_execute(&format!("DEALLOCATE {}", statement_name(&a))).await.unwrap();
+        gone(c.query_one(&a, &[]).await.unwrap_err());
+        one(c.query_one(&b, &[]).await.unwrap());
+        let err = c.batch_execute("DEALLOCATE no_such_statement").await.unwrap_err();
+        assert_eq!(err.code().map(|c| c.code()), Some("26000"), "{err}");
+
+        c.batch_execute("DEALLOCATE ALL").await.unwrap();
+        gone(c.query_one(&b, &[]).await.unwrap_err());
+
+        // Through the extended protocol as well.
+        let d = c.prepare("SELECT 1::BIGINT").await.unwrap();
+        c.execute("DEALLOCATE ALL", &[]).await.unwrap();
+        gone(c.query_one(&d, &[]).await.unwrap_err());
+
+        let e = c.prepare("SELECT 1::BIGINT").await.unwrap();
+        c.batch_execute("SET statement_timeout = '5s'; BEGIN; DECLARE k CURSOR WITH HOLD FOR SELECT 1; COMMIT")
+            .await
+            .unwrap();
+        c.batch_execute("BEGIN").await.unwrap();
+        let err = c.batch_execute("DISCARD ALL").await.unwrap_err();
+        assert_eq!(err.code().map(|c| c.code()), Some("25001"), "{err}");
+        c.batch_execute("ROLLBACK").await.unwrap();
+        one(c.query_one(&e, &[]).await.unwrap());
+        c.batch_execute("DISCARD ALL").await.unwrap();
+        gone(c.query_one(&e, &[]).await.unwrap_err());
+        let timeout = c.simple_query("SHOW statement_timeout").await.unwrap();
+        let value = match &timeout[1] {
+            tokio_postgres::SimpleQueryMessage::Row(r) => r.get(0).unwrap().to_owned(),
+            other => panic!("{other:?}"),
+        };
+        assert_eq!(value, "0");
+        let err = c.batch_execute("FETCH NEXT FROM k").await.unwrap_err();
+        assert_eq!(err.code().map(|c| c.code()), Some("34000"), "{err}");
+        drop(server);
+    }
+
+    /// The protocol-level name tokio-postgres gave a statement: only its
+    /// Debug form shows it.
+    fn statement_name(s: &tokio_postgres::Statement) -> String {
+        let debug = format!("{s:?}");
+        let start = debug.find("name: \"").expect("Statement's Debug shows its name") + 7;
+        debug[start..].split('"').next().unwrap().to_owned()
+    }
+
     /// A statement that would run for minutes is stopped by CancelRequest
     /// and by statement_timeout, with 57014; the connection stays usable
     /// and a block it was in is failed until ROLLBACK.

@@ -7,6 +7,7 @@ use std::sync::Arc;
 use arrow_pg::datatypes::into_pg_type;
 use async_trait::async_trait;
 use datafusion::arrow::datatypes::{DataType, TimeUnit};
+use datafusion::sql::sqlparser::ast::DiscardObject;
 use futures::{Sink, SinkExt};
 use pgwire::api::auth::sasl::SASLAuthStartupHandler;
 use pgwire::api::auth::sasl::scram::ScramAuth;
@@ -48,6 +49,47 @@ pub struct Connection {
     cancels: Arc<CancelRegistry>,
     /// The (pid, secret key) this connection is registered under.
     cancel_key: std::sync::Mutex<Option<(i32, SecretKey)>>,
+    /// Names of the prepared statements this connection parsed.
+    statements: parking_lot::Mutex<StatementNames>,
+}
+
+/// Names of a connection's protocol-level prepared statements. pgwire's
+/// store cannot list its entries, and DEALLOCATE ALL and DISCARD ALL must
+/// drop every one.
+#[derive(Default)]
+struct StatementNames {
+    names: std::collections::BTreeSet<String>,
+    /// Past this many names, those already closed are forgotten (a client
+    /// that prepares and closes statements forever keeps the set small).
+    prune_at: usize,
+}
+
+/// The least [`StatementNames::prune_at`].
+const STATEMENT_NAMES_PRUNE_MIN: usize = 256;
+
+impl StatementNames {
+    fn parsed<S: PortalStore>(&mut self, name: &str, store: &S) {
+        if name == DEFAULT_NAME {
+            return;
+        }
+        self.names.insert(name.to_owned());
+        if self.names.len() > self.prune_at.max(STATEMENT_NAMES_PRUNE_MIN) {
+            self.names.retain(|n| store.get_statement(n).is_some());
+            self.prune_at = 2 * self.names.len();
+        }
+    }
+
+    fn drop_all<S: PortalStore>(&mut self, store: &S) {
+        for name in std::mem::take(&mut self.names) {
+            store.rm_statement(&name);
+        }
+    }
+}
+
+/// Whether `stmt` drops the connection's prepared statements once the
+/// engine has run it.
+fn discards_all(stmt: &rustydb_engine::Statement) -> bool {
+    matches!(stmt, rustydb_engine::Statement::Discard { object_type: DiscardObject::ALL })
 }
 
 impl Drop for Connection {
@@ -74,6 +116,7 @@ impl Connection {
             scram,
             cancels,
             cancel_key: std::sync::Mutex::new(None),
+            statements: Default::default(),
         })
     }
 
@@ -207,9 +250,10 @@ impl SimpleQueryHandler for Connection {
         let last = statements.len().saturating_sub(1);
         for (i, stmt) in statements.into_iter().enumerate() {
             if let rustydb_engine::Statement::Deallocate { name, .. } = &stmt {
-                responses.push(deallocate(client, &name.value));
+                responses.push(self.deallocate(client, &name.value));
                 continue;
             }
+            let discards = discards_all(&stmt);
             let before = session.transaction_status();
             // Responses go out after every statement has run, so all but the
             // last result are materialised now; the last one streams.
@@ -220,6 +264,9 @@ impl SimpleQueryHandler for Connection {
             let after = session.transaction_status();
             match out {
                 Ok(out) => {
+                    if discards {
+                        self.statements.lock().drop_all(client.portal_store());
+                    }
                     let copy_in = matches!(out, QueryOutput::CopyIn { .. });
                     responses.push(respond(out, before, after, &encode::text())?);
                     if copy_in && i < last {
@@ -242,27 +289,29 @@ impl SimpleQueryHandler for Connection {
     }
 }
 
-/// DEALLOCATE: protocol-level prepared statements live in pgwire's store.
-/// That store cannot list its entries, so DEALLOCATE ALL removes nothing;
-/// a later Parse under the same name replaces the old statement.
-fn deallocate<C>(client: &C, name: &str) -> Response
-where
-    C: ClientPortalStore,
-    C::PortalStore: PortalStore,
-{
-    if name.eq_ignore_ascii_case("all") {
-        return Response::Execution(encode::tag("DEALLOCATE ALL"));
-    }
-    match client.portal_store().get_statement(name) {
-        Some(_) => {
-            client.portal_store().rm_statement(name);
-            Response::Execution(encode::tag("DEALLOCATE"))
+impl Connection {
+    /// DEALLOCATE name / DEALLOCATE ALL: protocol-level prepared statements
+    /// live in pgwire's store, not in the engine.
+    fn deallocate<C>(&self, client: &C, name: &str) -> Response
+    where
+        C: ClientPortalStore,
+        C::PortalStore: PortalStore,
+    {
+        if name.eq_ignore_ascii_case("all") {
+            self.statements.lock().drop_all(client.portal_store());
+            return Response::Execution(encode::tag("DEALLOCATE ALL"));
         }
-        None => Response::Error(Box::new(ErrorInfo::new(
-            "ERROR".into(),
-            "26000".into(),
-            format!("prepared statement \"{name}\" does not exist"),
-        ))),
+        match client.portal_store().get_statement(name) {
+            Some(_) => {
+                client.portal_store().rm_statement(name);
+                Response::Execution(encode::tag("DEALLOCATE"))
+            }
+            None => Response::Error(Box::new(ErrorInfo::new(
+                "ERROR".into(),
+                "26000".into(),
+                format!("prepared statement \"{name}\" does not exist"),
+            ))),
+        }
     }
 }
 
@@ -372,6 +421,7 @@ impl ExtendedQueryHandler for Connection {
             Some(stmt) => client.portal_store().put_statement(Arc::new(stmt)),
             None => client.portal_store().put_empty_statement(&name),
         }
+        self.statements.lock().parsed(&name, client.portal_store());
         client.feed(PgWireBackendMessage::ParseComplete(ParseComplete::new())).await?;
         Ok(())
     }
@@ -460,11 +510,21 @@ impl ExtendedQueryHandler for Connection {
         PgWireError: From<<C as Sink<PgWireBackendMessage>>::Error>,
     {
         let mut prepared = portal.statement.statement.clone();
+        if let rustydb_engine::Statement::Deallocate { name, .. } = prepared.statement() {
+            return match self.deallocate(client, &name.value) {
+                Response::Error(e) => Err(PgWireError::UserError(e)),
+                done => Ok(done),
+            };
+        }
+        let discards = discards_all(prepared.statement());
         let params = super::params::decode(portal)?;
         let mut session = self.session.lock().await;
         let before = session.transaction_status();
         let out = session.execute_prepared(&mut prepared, params).await.map_err(to_pgwire)?;
         let out = out.materialize().await.map_err(to_pgwire)?;
+        if discards {
+            self.statements.lock().drop_all(client.portal_store());
+        }
         if let Some(cursor) = prepared.declared_cursor() {
             // In PostgreSQL a SQL cursor is also a protocol portal: drivers
             // (psycopg's named cursors) Describe it to learn its columns.
