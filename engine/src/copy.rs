@@ -284,7 +284,7 @@ impl Session {
         }));
     }
     /// COPY ... TO STDOUT: the rows of a table (some columns) or a query.
-    pub(crate) async fn copy_to(&mut self, slot: &mut TxnSlot, stmt: Statement, explicit: bool) -> Result<QueryOutput> {
+    pub(crate) async fn copy_to(&mut self, slot: &mut TxnSlot, stmt: Statement) -> Result<QueryOutput> {
         let Statement::Copy { source, to: true, target, options, legacy_options, .. } = stmt else {
             return Err(EngineError::internal("copy_to called with another statement"));
         };
@@ -307,7 +307,7 @@ impl Session {
                 Session::parse(&sql)?.remove(0)
             }
         };
-        let out = self.query_statement(slot, query, explicit).await?;
+        let out = self.query_statement(slot, query).await?;
         let QueryOutput::Rows { schema, stream, .. } = out else {
             return Err(EngineError::internal("COPY query returned no rows"));
         };

@@ -79,7 +79,7 @@ impl Session {
                 // Not collected, even in a block: the stream keeps reading at
                 // this statement's snapshot as FETCH asks for rows.
                 let QueryOutput::Rows { schema, stream, .. } =
-                    session.query_statement(slot, Statement::Query(query), false).await?
+                    session.query_statement(slot, Statement::Query(query)).await?
                 else {
                     return Err(EngineError::internal("cursor query returned no rows"));
                 };

@@ -607,8 +607,9 @@ impl Session {
         self.prepare_context(slot.get()?)?;
         let stmt = datafusion::sql::parser::Statement::Statement(Box::new(Statement::Query(query)));
         let plan = self.ctx.state().statement_to_plan(stmt).await?;
-        // Collected: the rows were read under the locks just taken.
-        self.run_plan(plan, true).await
+        // Collected: the rows were read under the locks just taken (which
+        // an autocommit releases when the statement ends).
+        self.run_plan(plan).await?.materialize().await
     }
 }
 

@@ -38,6 +38,7 @@ use rustydb_catalog::{CatalogSnapshot, IndexDef, PUBLIC_SCHEMA_ID, RoleDef, Tabl
 
 use crate::names::{BOOTSTRAP_USER, DATABASE_NAME};
 use crate::schema::StatementCell;
+use crate::settings::Settings;
 use crate::types::PG_TYPE_KEY;
 
 /// OID of the `pg_catalog` namespace in every PostgreSQL cluster.
@@ -88,16 +89,23 @@ fn constraint_oid(index: &IndexDef) -> i64 {
     object_oid(index.id.0) + CONSTRAINT_OID_OFFSET
 }
 
-/// Who the session is, for current_user and pg_backend_pid.
+/// Who the session is and its settings, for current_user, pg_backend_pid
+/// and current_setting.
 #[derive(Debug, Clone)]
 pub struct SessionInfo {
     pub user: String,
     pub backend_pid: i32,
+    /// A copy of the session's settings, renewed whenever they change.
+    pub settings: Settings,
 }
 
 impl Default for SessionInfo {
     fn default() -> Self {
-        SessionInfo { user: BOOTSTRAP_USER.into(), backend_pid: std::process::id() as i32 }
+        SessionInfo {
+            user: BOOTSTRAP_USER.into(),
+            backend_pid: std::process::id() as i32,
+            settings: Settings::default(),
+        }
     }
 }
 
@@ -783,6 +791,7 @@ pub fn register_functions(
         Arc::new(move |_| Ok(ColumnarValue::Scalar(ScalarValue::Int32(Some(pid.read().backend_pid))))),
     ));
     ctx.register_udf(pg_get_indexdef(cell.clone()));
+    ctx.register_udf(current_setting(info.clone()));
     for (name, part) in [("pg_get_function_result", 0), ("pg_get_function_arguments", 1)] {
         let signatures = tables.function_signatures.clone();
         ctx.register_udf(text_function(name, any_args(), move |args| {
@@ -891,6 +900,33 @@ fn session_text(name: &str, f: impl Fn() -> String + Send + Sync + 'static) -> S
         Volatility::Stable,
         Arc::new(move |_| Ok(ColumnarValue::Scalar(ScalarValue::Utf8(Some(f()))))),
     )
+}
+
+/// current_setting(name [, missing_ok]): a setting's value as SHOW gives
+/// it; an unknown name is an error (42704), or NULL with missing_ok.
+fn current_setting(info: Arc<RwLock<SessionInfo>>) -> ScalarUDF {
+    text_function("current_setting", any_args(), move |args| {
+        let arrays = ColumnarValue::values_to_arrays(&args.args)?;
+        let names = arrays.first().ok_or_else(|| DataFusionError::Plan("current_setting needs a name".into()))?;
+        let names = cast(names, &DataType::Utf8)?;
+        let missing_ok = match arrays.get(1) {
+            Some(m) => cast(m, &DataType::Boolean)?,
+            None => ScalarValue::Boolean(Some(false)).to_array_of_size(names.len())?,
+        };
+        let info = info.read();
+        let out = names
+            .as_string::<i32>()
+            .iter()
+            .zip(missing_ok.as_boolean().iter())
+            .map(|(name, missing_ok)| match name.map(|n| info.settings.get(n)) {
+                None => Ok(None),
+                Some(Ok(value)) => Ok(Some(value)),
+                Some(Err(_)) if missing_ok == Some(true) => Ok(None),
+                Some(Err(e)) => Err(DataFusionError::External(Box::new(e))),
+            })
+            .collect::<DfResult<StringArray>>()?;
+        Ok(ColumnarValue::Array(Arc::new(out)))
+    })
 }
 
 fn find_index(snap: &CatalogSnapshot, oid: i64) -> Option<(&Arc<TableDef>, &IndexDef)> {

@@ -297,6 +297,7 @@ impl Session {
 
     /// Executes a prepared statement with parameter values (`$1` first).
     pub async fn execute_prepared(&mut self, prepared: &mut Prepared, params: Vec<ScalarValue>) -> Result<QueryOutput> {
+        self.note_stream_failure();
         if params.len() != prepared.param_types.len() {
             return Err(EngineError::sql(
                 "08P01",
@@ -422,10 +423,8 @@ impl Session {
         let replanned: Arc<parking_lot::Mutex<Option<Prepared>>> = Default::default();
         let replanned_out = replanned.clone();
         let out = self
-            .run_in_transaction(move |session, slot, explicit| {
-                Box::pin(
-                    async move { session.prepared_query(slot, prepared_copy, params, explicit, &replanned_out).await },
-                )
+            .run_in_transaction(move |session, slot, _explicit| {
+                Box::pin(async move { session.prepared_query(slot, prepared_copy, params, &replanned_out).await })
             })
             .await;
         if let Some(newer) = replanned.lock().take() {
@@ -439,7 +438,6 @@ impl Session {
         slot: &mut TxnSlot,
         mut prepared: Prepared,
         params: Vec<ScalarValue>,
-        explicit: bool,
         replanned: &parking_lot::Mutex<Option<Prepared>>,
     ) -> Result<QueryOutput> {
         let catalog = self.prepare_context(slot.get()?)?;
@@ -466,6 +464,6 @@ impl Session {
             return Err(EngineError::internal("prepared query without a plan"));
         };
         let plan = plan.with_param_values(ParamValues::List(params.into_iter().map(Into::into).collect()))?;
-        self.run_plan(plan, explicit).await
+        self.run_plan(plan).await
     }
 }

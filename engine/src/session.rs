@@ -14,6 +14,7 @@
 //! COMMIT rolls back, as in PostgreSQL.
 
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use datafusion::arrow::datatypes::SchemaRef;
 use datafusion::arrow::record_batch::RecordBatch;
@@ -23,8 +24,8 @@ use datafusion::physical_plan::stream::RecordBatchStreamAdapter;
 use datafusion::prelude::SessionConfig;
 use datafusion::sql::parser::Statement as DfStatement;
 use datafusion::sql::sqlparser::ast::{ObjectType, Statement};
-use futures::TryStreamExt;
 use futures::future::BoxFuture;
+use futures::{StreamExt, TryStreamExt};
 use rustydb_catalog::{CatalogCache, CatalogSnapshot, bootstrap};
 use rustydb_storage::{Isolation, Savepoint, Storage, StorageOptions, Transaction};
 
@@ -263,8 +264,13 @@ pub struct Session {
     pub(crate) block: Option<Block>,
     pub(crate) settings: Settings,
     pub(crate) copy: Option<crate::copy::CopyIn>,
-    info: Arc<parking_lot::RwLock<SessionInfo>>,
+    pub(crate) info: Arc<parking_lot::RwLock<SessionInfo>>,
     interrupt: Arc<Interrupt>,
+    /// Set when a result streamed inside a block fails while the client
+    /// reads it; the block is failed from its next statement on. A new flag
+    /// for every block (and after ROLLBACK TO), so an old stream cannot
+    /// fail a later block.
+    pub(crate) stream_failure: Arc<AtomicBool>,
     pub(crate) cursors: crate::cursors::Cursors,
 }
 
@@ -296,6 +302,7 @@ impl Session {
             copy: None,
             info,
             interrupt: Arc::default(),
+            stream_failure: Arc::default(),
             cursors: Default::default(),
         }
     }
@@ -307,7 +314,9 @@ impl Session {
 
     /// Who is connected, as current_user and pg_backend_pid report it.
     pub fn set_session_info(&mut self, user: &str, backend_pid: i32) {
-        *self.info.write() = SessionInfo { user: user.to_owned(), backend_pid };
+        let mut info = self.info.write();
+        info.user = user.to_owned();
+        info.backend_pid = backend_pid;
     }
 
     /// The database this session belongs to.
@@ -319,7 +328,7 @@ impl Session {
     pub fn transaction_status(&self) -> TransactionStatus {
         match &self.block {
             None => TransactionStatus::Idle,
-            Some(b) if b.failed => TransactionStatus::Failed,
+            Some(b) if b.failed || self.stream_failure.load(Ordering::Relaxed) => TransactionStatus::Failed,
             Some(_) => TransactionStatus::InBlock,
         }
     }
@@ -340,6 +349,7 @@ impl Session {
 
     /// Runs one parsed statement.
     pub async fn execute_statement(&mut self, stmt: Statement) -> Result<QueryOutput> {
+        self.note_stream_failure();
         if self.copy.is_some() {
             return Err(EngineError::sql("08P01", "a COPY FROM STDIN is in progress"));
         }
@@ -389,7 +399,13 @@ impl Session {
         let result = result.map(|out| match out {
             QueryOutput::Rows { schema, stream, tag } => {
                 let stream = Interruptible::wrap(stream, stop.clone());
+                let stream = if explicit { self.fails_block_on_error(schema.clone(), stream) } else { stream };
                 QueryOutput::Rows { schema, stream, tag }
+            }
+            QueryOutput::CopyOut(mut copy) => {
+                let stream = Interruptible::wrap(copy.stream, stop.clone());
+                copy.stream = if explicit { self.fails_block_on_error(copy.schema.clone(), stream) } else { stream };
+                QueryOutput::CopyOut(copy)
             }
             other => other,
         });
@@ -423,6 +439,28 @@ impl Session {
                 result.and(Err(EngineError::internal("transaction lost during the statement")))
             }
             (false, None) => result.and(Err(EngineError::internal("transaction lost during the statement"))),
+        }
+    }
+
+    /// Rows of a statement in a block stream as the client reads them (a
+    /// driver paging through a large result holds one page); an error
+    /// while they stream fails the block from its next statement on.
+    fn fails_block_on_error(&self, schema: SchemaRef, stream: SendableRecordBatchStream) -> SendableRecordBatchStream {
+        let failure = self.stream_failure.clone();
+        let stream = stream.inspect(move |r| {
+            if r.is_err() {
+                failure.store(true, Ordering::Relaxed);
+            }
+        });
+        Box::pin(RecordBatchStreamAdapter::new(schema, stream))
+    }
+
+    /// Fails the open block if a result it streamed failed meanwhile.
+    pub(crate) fn note_stream_failure(&mut self) {
+        if let Some(b) = &mut self.block
+            && self.stream_failure.swap(false, Ordering::Relaxed)
+        {
+            b.failed = true;
         }
     }
 
@@ -494,8 +532,8 @@ impl Session {
                 Ok(out)
             }
             S::Query(ref q) if !q.locks.is_empty() => self.select_for_update(slot, stmt).await,
-            S::Query(_) | S::Explain { .. } => self.query_statement(slot, stmt, explicit).await,
-            S::Copy { .. } => self.copy_to(slot, stmt, explicit).await,
+            S::Query(_) | S::Explain { .. } => self.query_statement(slot, stmt).await,
+            S::Copy { .. } => self.copy_to(slot, stmt).await,
             S::Set(set) => self.set(slot, set),
             S::Reset(reset) => self.reset(slot, reset),
             S::Discard { object_type } => self.discard(slot, object_type, explicit),
@@ -510,30 +548,15 @@ impl Session {
     }
 
     /// Plans and runs a query through DataFusion at the statement snapshot.
-    pub(crate) async fn query_statement(
-        &mut self,
-        slot: &mut TxnSlot,
-        stmt: Statement,
-        explicit: bool,
-    ) -> Result<QueryOutput> {
+    pub(crate) async fn query_statement(&mut self, slot: &mut TxnSlot, stmt: Statement) -> Result<QueryOutput> {
         self.prepare_context(slot.get()?)?;
         let plan = self.ctx.state().statement_to_plan(DfStatement::Statement(Box::new(stmt))).await?;
-        self.run_plan(plan, explicit).await
+        self.run_plan(plan).await
     }
 
-    /// Runs a logical plan; inside a block the rows are collected so that an
-    /// execution error fails the block at this statement.
-    pub(crate) async fn run_plan(
-        &mut self,
-        plan: datafusion::logical_expr::LogicalPlan,
-        explicit: bool,
-    ) -> Result<QueryOutput> {
+    /// Runs a logical plan; its rows stream as the client reads them.
+    pub(crate) async fn run_plan(&mut self, plan: datafusion::logical_expr::LogicalPlan) -> Result<QueryOutput> {
         let (schema, stream) = self.execute_plan(plan).await?;
-        if explicit {
-            // Inside a block an execution error must fail the block now.
-            let batches: Vec<RecordBatch> = stream.try_collect().await?;
-            return Ok(QueryOutput::batches(schema, batches, None));
-        }
         Ok(QueryOutput::Rows { schema, stream, tag: None })
     }
 

@@ -29,6 +29,7 @@ const DEFAULTS: &[(&str, &str)] = &[
 /// Read-only settings clients ask for.
 const READ_ONLY: &[(&str, &str)] = &[
     ("server_version", "16.0"),
+    ("server_version_num", "160000"),
     ("server_encoding", "UTF8"),
     ("integer_datetimes", "on"),
     ("max_identifier_length", "63"),

@@ -41,6 +41,7 @@ impl Session {
                 if self.block.is_none() {
                     let txn = self.new_transaction(isolation_of(modes)?)?;
                     self.block = Some(Block { txn, savepoints: Vec::new(), failed: false });
+                    self.stream_failure = Arc::default();
                 } else {
                     tracing::warn!("there is already a transaction in progress");
                 }
@@ -75,6 +76,7 @@ impl Session {
                 let sp = b.savepoints[pos].1.clone();
                 b.txn.rollback_to(&sp);
                 b.failed = false;
+                self.stream_failure = Arc::default();
                 QueryOutput::command("ROLLBACK")
             }
             Statement::Savepoint { name } => {
@@ -121,6 +123,7 @@ impl Session {
             }
             Set::SetTimeZone { value, .. } => {
                 self.settings.set("timezone", &setting_value(&value))?;
+                self.settings_changed(slot)?;
                 Ok(QueryOutput::command("SET"))
             }
             Set::SetTransaction { modes, .. } => {
@@ -169,8 +172,10 @@ impl Session {
     }
 
     /// Carries changed settings to where they act: DataFusion's default
-    /// schema, and the running transaction (inside a block, the block's).
+    /// schema, current_setting(), and the running transaction (inside a
+    /// block, the block's).
     fn settings_changed(&mut self, slot: &mut TxnSlot) -> Result<()> {
+        self.info.write().settings = self.settings.clone();
         let schema = self.settings.current_schema();
         self.ctx.state_ref().write().config_mut().options_mut().catalog.default_schema = schema;
         apply_to_txn(&self.settings, slot.get_mut()?)

@@ -251,6 +251,52 @@ mod tests {
         drop(server);
     }
 
+    /// Execute with a row limit sends one page and suspends the portal
+    /// without computing the rest: a result of a trillion rows pages in
+    /// like a small one. Other statements run between pages. An error met
+    /// on a later page fails the block.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn portals_page_through_results_lazily() {
+        let dir = tempfile::tempdir().unwrap();
+        let server = Server::start(Database::open(dir.path()).unwrap()).await.unwrap();
+        let mut db = WireDb::connect(server.addr).await.unwrap();
+        let c = &mut db.client;
+        let paging = async {
+            let txn = c.transaction().await.unwrap();
+            let huge = txn.prepare("SELECT v FROM generate_series(1, 1000000000000) AS t(v)").await.unwrap();
+            let portal = txn.bind(&huge, &[]).await.unwrap();
+            let mut seen = Vec::new();
+            for _ in 0..3 {
+                let page = txn.query_portal(&portal, 1000).await.unwrap();
+                assert_eq!(page.len(), 1000);
+                seen.extend(page.iter().map(|r| r.get::<_, i64>(0)));
+                assert_eq!(txn.query_one("SELECT 40 + 2", &[]).await.unwrap().get::<_, i64>(0), 42);
+            }
+            assert_eq!(seen, (1..=3000).collect::<Vec<i64>>());
+            txn.commit().await.unwrap();
+        };
+        tokio::time::timeout(std::time::Duration::from_secs(60), paging)
+            .await
+            .expect("paging a huge result must not compute all of it first");
+
+        let txn = c.transaction().await.unwrap();
+        let failing = txn.prepare("SELECT 10 / (v - 50000) FROM generate_series(1, 100000) AS t(v)").await.unwrap();
+        let portal = txn.bind(&failing, &[]).await.unwrap();
+        assert_eq!(txn.query_portal(&portal, 10).await.unwrap().len(), 10);
+        let err = loop {
+            match txn.query_portal(&portal, 10_000).await {
+                Ok(rows) => assert!(!rows.is_empty(), "the division by zero was never reached"),
+                Err(e) => break e,
+            }
+        };
+        assert_eq!(err.code().map(|c| c.code()), Some("22012"), "{err}");
+        let err = txn.query_one("SELECT 1", &[]).await.unwrap_err();
+        assert_eq!(err.code().map(|c| c.code()), Some("25P02"), "{err}");
+        txn.rollback().await.unwrap();
+        assert_eq!(c.query_one("SELECT 1 + 1", &[]).await.unwrap().get::<_, i64>(0), 2);
+        drop(server);
+    }
+
     /// The protocol-level name tokio-postgres gave a statement: only its
     /// Debug form shows it.
     fn statement_name(s: &tokio_postgres::Statement) -> String {

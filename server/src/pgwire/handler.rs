@@ -520,8 +520,9 @@ impl ExtendedQueryHandler for Connection {
         let params = super::params::decode(portal)?;
         let mut session = self.session.lock().await;
         let before = session.transaction_status();
+        // Rows stream: an Execute with a row limit sends a page and leaves
+        // the rest in the portal (PortalSuspended) without reading it yet.
         let out = session.execute_prepared(&mut prepared, params).await.map_err(to_pgwire)?;
-        let out = out.materialize().await.map_err(to_pgwire)?;
         if discards {
             self.statements.lock().drop_all(client.portal_store());
         }
