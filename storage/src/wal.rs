@@ -94,8 +94,10 @@ pub struct LogContents<'a> {
 
 /// Parses a log file, stopping at the first incomplete or corrupt record.
 pub fn read_log(bytes: &[u8]) -> Result<LogContents<'_>> {
-    if bytes.len() < WAL_HEADER_BYTES {
-        // A crash while creating the file: nothing was ever acknowledged in it.
+    // A crash while creating the file: nothing was ever acknowledged in it.
+    // It may be short, or all zeros when the header's write first extended
+    // the file (io.rs preallocates) and the header itself never landed.
+    if bytes.len() < WAL_HEADER_BYTES || bytes.iter().all(|&b| b == 0) {
         return Ok(LogContents { records: Vec::new(), valid_bytes: 0 });
     }
     if &bytes[..8] != WAL_MAGIC {
@@ -377,6 +379,16 @@ mod tests {
             // or fail the checksum; either way only the first record survives.
             assert_eq!(log.records.len(), 1, "flip at {at}");
         }
+    }
+
+    #[test]
+    fn a_file_of_zeros_was_never_written() {
+        let log = read_log(&[0u8; 64 * 1024]).unwrap();
+        assert_eq!((log.records.len(), log.valid_bytes), (0, 0));
+        // Zeros where the header should be, then anything: corruption.
+        let mut buf = vec![0u8; 64 * 1024];
+        buf[WAL_HEADER_BYTES + 3] = 1;
+        assert!(matches!(read_log(&buf), Err(StorageError::Corruption(_))));
     }
 
     #[test]
