@@ -97,6 +97,24 @@ fn main() {
         let start = Instant::now();
         exec(&mut s, "UPDATE acc SET balance = balance + 1 WHERE id % 10 = 0").await;
         println!("UPDATE of 10k of 100k rows:                {:>9.1} ms", millis(start.elapsed()));
+
+        // One block of many small statements (a script, an ORM's unit of
+        // work): each statement should cost the same however many came before.
+        exec(&mut s, "CREATE TABLE script (id BIGINT PRIMARY KEY, v TEXT)").await;
+        for n in [10_000, 20_000] {
+            exec(&mut s, "BEGIN").await;
+            let start = Instant::now();
+            for i in 0..n {
+                exec(&mut s, &format!("INSERT INTO script VALUES ({}, 'row {i}')", n * 10 + i)).await;
+            }
+            exec(&mut s, "COMMIT").await;
+            let t = start.elapsed();
+            println!(
+                "block of {n} literal INSERTs:           {:>9.1} ms ({:.1} µs each)",
+                millis(t),
+                micros(t / n as u32)
+            );
+        }
     });
 }
 

@@ -109,13 +109,9 @@ impl TableProvider for RustyTable {
         };
         let schema = project_schema(&self.schema, Some(&projection))?;
         let access = choose_access(&self.def, filters);
-        let view = self
-            .cell
-            .get()
-            .ok_or_else(|| {
-                DataFusionError::Internal(format!("table {} scanned outside of a statement", self.def.name))
-            })?
-            .view;
+        let view = self.cell.get().and_then(|ctx| ctx.view).ok_or_else(|| {
+            DataFusionError::Internal(format!("table {} scanned outside of a statement's planning", self.def.name))
+        })?;
         // Segments are dealt out over partitions so every core scans.
         let storage_err = |e| DataFusionError::External(Box::new(e));
         let segments = view.segment_count(self.def.id).map_err(storage_err)?;

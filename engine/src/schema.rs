@@ -28,7 +28,9 @@ pub const SCRATCH_SCHEMA: &str = "__session";
 /// What the statement being planned reads.
 #[derive(Clone)]
 pub struct StatementContext {
-    pub view: ReadView,
+    /// What scans planned now read; `None` once the statement writes
+    /// (see [`StatementCell::release_view`]).
+    pub view: Option<ReadView>,
     pub catalog: Arc<CatalogSnapshot>,
 }
 
@@ -48,6 +50,16 @@ impl StatementCell {
     }
     pub fn clear(&self) {
         *self.0.lock() = None;
+    }
+    /// Drops the view, keeping the catalog (which functions of a lazily
+    /// streamed result still read). A view shares the transaction's write
+    /// set, and a write while it is shared copies the whole set: kept
+    /// through a block of single-row INSERTs, that made each statement
+    /// cost as much as all before it.
+    pub fn release_view(&self) {
+        if let Some(ctx) = self.0.lock().as_mut() {
+            ctx.view = None;
+        }
     }
     pub fn get(&self) -> Option<StatementContext> {
         self.0.lock().clone()

@@ -213,14 +213,22 @@ pub(crate) struct Block {
 
 /// The transaction a statement runs in. Taken out and put back around
 /// blocking storage calls, so it can move to a blocking thread.
-pub(crate) struct TxnSlot(pub Option<Transaction>);
+pub(crate) struct TxnSlot {
+    pub txn: Option<Transaction>,
+    /// The session's statement context: its view is released before every
+    /// write (see [`StatementCell::release_view`]).
+    cell: Arc<StatementCell>,
+}
 
 impl TxnSlot {
+    pub fn new(txn: Transaction, cell: Arc<StatementCell>) -> Self {
+        TxnSlot { txn: Some(txn), cell }
+    }
     pub fn get(&self) -> Result<&Transaction> {
-        self.0.as_ref().ok_or_else(|| EngineError::internal("transaction lost after a failed blocking call"))
+        self.txn.as_ref().ok_or_else(|| EngineError::internal("transaction lost after a failed blocking call"))
     }
     pub fn get_mut(&mut self) -> Result<&mut Transaction> {
-        self.0.as_mut().ok_or_else(|| EngineError::internal("transaction lost after a failed blocking call"))
+        self.txn.as_mut().ok_or_else(|| EngineError::internal("transaction lost after a failed blocking call"))
     }
 
     /// Runs one storage write: inline when it needs no lock wait (the
@@ -231,6 +239,7 @@ impl TxnSlot {
         &mut self,
         f: impl Fn(&mut Transaction) -> rustydb_storage::Result<R> + Send + 'static,
     ) -> Result<R> {
+        self.cell.release_view();
         if let Some(r) = self.get_mut()?.without_waiting(&f)? {
             return Ok(r);
         }
@@ -242,15 +251,16 @@ impl TxnSlot {
         &mut self,
         f: impl FnOnce(&mut Transaction) -> R + Send + 'static,
     ) -> Result<R> {
+        self.cell.release_view();
         let mut txn =
-            self.0.take().ok_or_else(|| EngineError::internal("transaction lost after a failed blocking call"))?;
+            self.txn.take().ok_or_else(|| EngineError::internal("transaction lost after a failed blocking call"))?;
         let (txn, r) = tokio::task::spawn_blocking(move || {
             let r = f(&mut txn);
             (txn, r)
         })
         .await
         .map_err(|e| EngineError::internal(format!("storage task failed: {e}")))?;
-        self.0 = Some(txn);
+        self.txn = Some(txn);
         Ok(r)
     }
 }
@@ -385,8 +395,8 @@ impl Session {
             return Err(EngineError::in_failed_transaction());
         }
         let (mut slot, explicit, savepoints) = match self.block.take() {
-            Some(b) => (TxnSlot(Some(b.txn)), true, b.savepoints),
-            None => (TxnSlot(Some(self.new_transaction(None)?)), false, Vec::new()),
+            Some(b) => (TxnSlot::new(b.txn, self.cell.clone()), true, b.savepoints),
+            None => (TxnSlot::new(self.new_transaction(None)?, self.cell.clone()), false, Vec::new()),
         };
         slot.get_mut()?.begin_statement();
         let stop = self.statement_stop()?;
@@ -409,7 +419,9 @@ impl Session {
             }
             other => other,
         });
-        match (explicit, slot.0.take()) {
+        // Scans planned by the statement hold views of their own.
+        self.cell.release_view();
+        match (explicit, slot.txn.take()) {
             (true, Some(txn)) => {
                 self.block = Some(Block { txn, savepoints, failed: result.is_err() });
                 result
@@ -504,7 +516,7 @@ impl Session {
     /// Points the providers at `view` and its catalog.
     pub(crate) fn prepare_view(&self, view: rustydb_storage::ReadView) -> Result<Arc<CatalogSnapshot>> {
         let catalog = self.db.catalog.get(&view)?;
-        self.cell.set(StatementContext { view, catalog: catalog.clone() });
+        self.cell.set(StatementContext { view: Some(view), catalog: catalog.clone() });
         Ok(catalog)
     }
 
@@ -620,4 +632,39 @@ pub enum TransactionStatus {
 
 fn first_words(sql: &str) -> String {
     sql.split_whitespace().take(3).collect::<Vec<_>>().join(" ")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// After a statement, and before any write, the session's statement
+    /// context holds no view: a view shares the transaction's write set,
+    /// and a write while it is shared copies the whole set.
+    #[tokio::test]
+    async fn statements_leave_no_view_sharing_the_write_set() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = Database::open(dir.path()).unwrap();
+        let mut s = db.session();
+        let holds_view = |s: &Session| s.cell.get().is_some_and(|c| c.view.is_some());
+        s.execute("CREATE TABLE t (id INT PRIMARY KEY, v INT); BEGIN").await.unwrap();
+        for sql in [
+            "INSERT INTO t VALUES (1, 1)",
+            "INSERT INTO t SELECT id + 1, v FROM t",
+            "UPDATE t SET v = v + 1 WHERE id = 2",
+            "UPDATE t SET v = v * 2 WHERE v > 0",
+            "DELETE FROM t WHERE id = 1",
+            "SELECT * FROM t WHERE v > 1",
+        ] {
+            for out in s.execute(sql).await.unwrap() {
+                out.collect().await.ok();
+            }
+            assert!(!holds_view(&s), "{sql} left its view in the statement context");
+        }
+        // INSERT ... SELECT still reads the table as the statement began.
+        s.execute("INSERT INTO t SELECT id + 10, v FROM t").await.unwrap();
+        let (_, batches) = s.execute("SELECT count(*) FROM t").await.unwrap().remove(0).collect().await.unwrap();
+        let count = batches[0].column(0).as_any().downcast_ref::<arrow::array::Int64Array>().unwrap().value(0);
+        assert_eq!(count, 2);
+    }
 }
