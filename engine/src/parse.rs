@@ -26,6 +26,7 @@ pub fn parse(sql: &str) -> Result<Vec<Statement>> {
     copy_boolean_options(&mut tokens);
     vacuum_without_options(&mut tokens);
     user_as_role(&mut tokens);
+    fetch_from(&mut tokens);
     move_as_fetch(&mut tokens);
     checkpoint_as_call(&mut tokens);
     let mut statements = Parser::new(&dialect)
@@ -534,6 +535,39 @@ fn user_as_role(tokens: &mut Vec<TokenWithSpan>) {
     }
 }
 
+/// PostgreSQL's FROM / IN before the cursor of FETCH and MOVE is optional,
+/// and so is the direction (NEXT); sqlparser wants both: `FETCH c` becomes
+/// `FETCH NEXT FROM c`, `FETCH 5 c` becomes `FETCH 5 FROM c`.
+fn fetch_from(tokens: &mut Vec<TokenWithSpan>) {
+    let mut start = 0;
+    while start < tokens.len() {
+        let end = tokens[start..].iter().position(|t| t.token == Token::SemiColon).map_or(tokens.len(), |p| start + p);
+        let words: Vec<usize> = (start..end).filter(|&i| !matches!(tokens[i].token, Token::Whitespace(_))).collect();
+        let is_word = |i: usize, names: &[&str]| {
+            matches!(&tokens[i].token, Token::Word(w) if w.quote_style.is_none()
+                && names.iter().any(|n| w.value.eq_ignore_ascii_case(n)))
+        };
+        if let [first, .., cursor] = words[..]
+            && is_word(first, &["fetch", "move"])
+            && !words.iter().any(|&i| is_word(i, &["from", "in"]))
+            && matches!(tokens[cursor].token, Token::Word(_))
+        {
+            let span = tokens[cursor].span;
+            let mut insert = vec![Token::make_keyword("FROM"), Token::Whitespace(Whitespace::Space)];
+            if words.len() == 2 {
+                insert.splice(0..0, [Token::make_keyword("NEXT"), Token::Whitespace(Whitespace::Space)]);
+            }
+            let added = insert.len();
+            for (k, t) in insert.into_iter().enumerate() {
+                tokens.insert(cursor + k, TokenWithSpan::new(t, span));
+            }
+            start = end + added + 1;
+        } else {
+            start = end + 1;
+        }
+    }
+}
+
 /// sqlparser has no MOVE; `MOVE ... c` becomes `FETCH ... c INTO <marker>`,
 /// which the engine runs as FETCH without returning rows. (FETCH INTO is
 /// not PostgreSQL SQL, and the marker name is reserved.)
@@ -686,6 +720,17 @@ mod tests {
         assert!(matches!(&s[0], Statement::CreateRole(c) if c.login == Some(true) && c.password.is_some()), "{}", s[0]);
         assert!(matches!(s[1], Statement::AlterRole { .. }), "{}", s[1]);
         assert_eq!(s[2].to_string(), "DROP ROLE IF EXISTS alice");
+    }
+
+    #[test]
+    fn fetch_and_move_need_no_direction_or_from() {
+        let s = parse("FETCH c; fetch 5 c; FETCH ALL IN c; MOVE c; FETCH FORWARD 2 FROM c").unwrap();
+        let text: Vec<String> = s.iter().map(|s| s.to_string()).collect();
+        assert_eq!(text[0], "FETCH NEXT FROM c");
+        assert_eq!(text[1], "FETCH 5 FROM c");
+        assert_eq!(text[2], "FETCH ALL IN c");
+        assert_eq!(text[3], format!("FETCH NEXT FROM c INTO {}", crate::cursors::MOVE_MARKER));
+        assert_eq!(text[4], "FETCH FORWARD 2 FROM c");
     }
 
     #[test]

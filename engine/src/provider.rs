@@ -22,7 +22,7 @@ use datafusion::arrow::record_batch::{RecordBatch, RecordBatchOptions};
 use datafusion::catalog::{Session, TableProvider};
 use datafusion::common::stats::Precision;
 use datafusion::common::tree_node::TreeNodeRecursion;
-use datafusion::common::{ScalarValue, Statistics, project_schema};
+use datafusion::common::{ColumnStatistics, ScalarValue, Statistics, project_schema};
 use datafusion::datasource::TableType;
 use datafusion::error::{DataFusionError, Result as DfResult};
 use datafusion::execution::TaskContext;
@@ -115,17 +115,45 @@ impl TableProvider for RustyTable {
         // Segments are dealt out over partitions so every core scans.
         let storage_err = |e| DataFusionError::External(Box::new(e));
         let segments = view.segment_count(self.def.id).map_err(storage_err)?;
-        let (partitions, rows) = match access {
+        let (partitions, rows, columns) = match access {
             Access::Full => (
                 segments.clamp(1, state.config().target_partitions().max(1)),
                 Some(view.row_count_estimate(self.def.id).map_err(storage_err)?),
+                column_statistics(&self.def, &view, &projection).map_err(storage_err)?,
             ),
-            Access::Index { .. } => (1, None),
+            Access::Index { .. } => (1, None, Vec::new()),
         };
         let zones = zone_filters(&self.def, filters);
         let exec = RowStoreExec::new(self.def.clone(), view, projection, schema, access, limit, partitions);
-        Ok(Arc::new(RowStoreExec { estimated_rows: rows, zones, segments, ..exec }))
+        Ok(Arc::new(RowStoreExec { estimated_rows: rows, estimated_columns: columns, zones, segments, ..exec }))
     }
+}
+
+/// Column statistics of a full scan, from the frozen rows' zone maps and
+/// null counts, all inexact (the row store's rows are not counted); the
+/// row-id column gets none.
+fn column_statistics(
+    def: &TableDef,
+    view: &ReadView,
+    projection: &[usize],
+) -> rustydb_storage::Result<Vec<ColumnStatistics>> {
+    let estimates = view.column_estimates(def.id)?;
+    let scalar = |v: &Value, ty| ScalarValue::try_from_array(&value_array(v, ty), 0).ok();
+    Ok(projection
+        .iter()
+        .map(|&p| {
+            let (Some(est), Some(column)) = (estimates.get(p), def.columns.get(p)) else {
+                return ColumnStatistics::new_unknown();
+            };
+            let mut stats = ColumnStatistics::new_unknown().with_null_count(Precision::Inexact(est.nulls));
+            if let Some((lo, hi)) = &est.bounds
+                && let (Some(lo), Some(hi)) = (scalar(lo, column.ty), scalar(hi, column.ty))
+            {
+                stats = stats.with_min_value(Precision::Inexact(lo)).with_max_value(Precision::Inexact(hi));
+            }
+            stats
+        })
+        .collect())
 }
 
 /// How a scan reaches its rows.
@@ -291,6 +319,9 @@ pub struct RowStoreExec {
     partitions: usize,
     /// Rows the table holds, about (full scans only): join planning uses it.
     estimated_rows: Option<usize>,
+    /// Per output column, bounds and NULLs of the frozen rows (full scans
+    /// only; empty otherwise): filter selectivity and join planning use them.
+    estimated_columns: Vec<ColumnStatistics>,
     /// Column ranges from the filters: segments outside them are skipped.
     zones: Vec<ZoneFilter>,
     /// Segments when planned: dealt out over the partitions (see ScanPart).
@@ -329,6 +360,7 @@ impl RowStoreExec {
             limit,
             partitions,
             estimated_rows: None,
+            estimated_columns: Vec::new(),
             zones: Vec::new(),
             segments: 0,
             properties,
@@ -455,6 +487,15 @@ impl ExecutionPlan for RowStoreExec {
                 None => total,
             };
             stats.num_rows = Precision::Inexact(self.limit.map_or(rows, |l| rows.min(l)));
+        }
+        if !self.estimated_columns.is_empty() {
+            stats.column_statistics = self.estimated_columns.clone();
+            if args.partition().is_some() {
+                // Bounds hold for every partition; the NULLs are the table's.
+                for c in &mut stats.column_statistics {
+                    c.null_count = Precision::Absent;
+                }
+            }
         }
         Ok(Arc::new(stats))
     }

@@ -3,9 +3,11 @@
 //! and checks after each restart that every acknowledged commit is present
 //! and no transaction is half-applied.
 //!
-//! The child also checkpoints continuously on another thread, so kills land
-//! in every phase of a checkpoint too (segment writes, manifest switch, log
-//! removal).
+//! The child also checkpoints and compacts continuously on another thread
+//! (with no flashback retention, so every counter version a checkpoint froze
+//! is dropped by the next compaction), so kills land in every phase of a
+//! checkpoint (segment writes, manifest switch, log removal) and between a
+//! compaction and the checkpoint that writes its segments.
 //!
 //! The child is this same test binary, started with `RUSTYDB_CRASH_CHILD`
 //! set so that `crash_child` runs the workload instead of returning.
@@ -25,7 +27,11 @@ const CYCLES: usize = 20;
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn crash_child() {
     let Ok(dir) = std::env::var("RUSTYDB_CRASH_CHILD") else { return };
-    let db = Database::open(std::path::Path::new(&dir)).unwrap();
+    let options = rustydb_engine::DatabaseOptions {
+        storage: rustydb_engine::StorageOptions { flashback_retention: Duration::ZERO, ..Default::default() },
+        ..Default::default()
+    };
+    let db = Database::open_with(std::path::Path::new(&dir), options).unwrap();
     let mut s = db.session();
     exec(&mut s, "CREATE TABLE IF NOT EXISTS txns (id BIGINT PRIMARY KEY, part INT)").await;
     exec(&mut s, "CREATE TABLE IF NOT EXISTS counter (k INT PRIMARY KEY, n BIGINT)").await;
@@ -36,6 +42,9 @@ async fn crash_child() {
     std::thread::spawn(move || {
         loop {
             storage.checkpoint().unwrap();
+            if storage.compact().unwrap().versions_dropped > 0 {
+                println!("compacted");
+            }
             std::thread::sleep(Duration::from_millis(3));
         }
     });
@@ -62,6 +71,7 @@ fn killed_process_keeps_every_acknowledged_commit() {
     let exe = std::env::current_exe().unwrap();
     let mut rng = StdRng::seed_from_u64(7);
     let mut acked_max = 0i64;
+    let mut compactions = 0;
     let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
     for cycle in 0..CYCLES {
         let mut child = Command::new(&exe)
@@ -74,14 +84,16 @@ fn killed_process_keeps_every_acknowledged_commit() {
         let stdout = child.stdout.take().unwrap();
         let kill_after = Duration::from_millis(rng.random_range(50..400));
         let reader = std::thread::spawn(move || {
-            let mut last = 0i64;
+            let (mut last, mut compactions) = (0i64, 0usize);
             for line in BufReader::new(stdout).lines() {
                 let Ok(line) = line else { break };
                 if let Some(n) = line.strip_prefix("acked ") {
                     last = n.trim().parse().unwrap();
+                } else if line == "compacted" {
+                    compactions += 1;
                 }
             }
-            last
+            (last, compactions)
         });
         // Let it get going: wait for the database to open, then a random time.
         let started = Instant::now();
@@ -90,7 +102,8 @@ fn killed_process_keeps_every_acknowledged_commit() {
         }
         child.kill().unwrap();
         child.wait().unwrap();
-        let last_acked = reader.join().unwrap();
+        let (last_acked, compacted) = reader.join().unwrap();
+        compactions += compacted;
         acked_max = acked_max.max(last_acked);
 
         let (count, max, n, parts) = runtime.block_on(async {
@@ -110,4 +123,5 @@ fn killed_process_keeps_every_acknowledged_commit() {
         acked_max = max;
     }
     assert!(acked_max > 0, "the child never committed");
+    assert!(compactions > 0, "no compaction dropped a version: the kills never met one");
 }

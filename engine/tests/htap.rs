@@ -103,3 +103,33 @@ async fn checkpoint_compacts_what_no_snapshot_reads() {
     let mut s = db.session();
     assert_eq!(query(&mut s, "SELECT count(*), sum(v) FROM t").await.unwrap(), rows(&[&["4500", "12000"]]));
 }
+
+/// A full scan tells DataFusion's planner the bounds and NULLs of the
+/// frozen rows (zone maps), so it can estimate filters and plan joins.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn scans_give_the_planner_column_statistics() {
+    let (_dir, db) = database();
+    let mut s = db.session();
+    exec(&mut s, "CREATE TABLE m (k INT, label TEXT, d DATE)").await;
+    exec(
+        &mut s,
+        "INSERT INTO m SELECT v, CASE WHEN v % 10 = 0 THEN NULL ELSE 'n' || v END, DATE '2024-01-01' + v \
+         FROM generate_series(-5, 994) AS t(v)",
+    )
+    .await;
+    exec(&mut s, "CHECKPOINT").await;
+    exec(&mut s, "INSERT INTO m VALUES (5000, 'hot', NULL)").await;
+    exec(&mut s, "SET datafusion.explain.show_statistics = true").await;
+    let plan = query(&mut s, "EXPLAIN SELECT k, label, d FROM m").await.unwrap();
+    let physical = plan.iter().find(|r| r[0] == "physical_plan").map(|r| r[1].clone()).unwrap();
+    let scan = physical.lines().find(|l| l.contains("RowStoreScan")).unwrap_or_default().to_owned();
+    for want in [
+        "Rows=Inexact(1001)",
+        "Min=Inexact(Int32(-5)) Max=Inexact(Int32(994)) Null=Inexact(0)",
+        // Text has no zone map (segment.rs): its NULLs only.
+        "(Col[1]: Null=Inexact(100))",
+        "Min=Inexact(Date32(\"2023-12-27\")) Max=Inexact(Date32(\"2026-09-21\"))",
+    ] {
+        assert!(scan.contains(want), "{want} not in {scan}");
+    }
+}

@@ -22,6 +22,16 @@ use crate::table::TableStore;
 use crate::txn::{ReadView, TableWrites, Write};
 use crate::value::{Row, Value};
 
+/// Planning estimates for one column: see [`ReadView::column_estimates`].
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct ColumnEstimate {
+    /// The smallest and largest frozen value, when every segment holding
+    /// non-null values has a zone map for the column.
+    pub bounds: Option<(Value, Value)>,
+    /// NULLs among the frozen versions.
+    pub nulls: usize,
+}
+
 /// Where a chunked scan continues.
 ///
 /// Frozen segments come first, then hot rows in row-id order, then the
@@ -240,6 +250,44 @@ impl ReadView {
         let base = base.read();
         let frozen: usize = base.segments.iter().map(|s| s.data.len().saturating_sub(s.ends.len())).sum();
         Ok(frozen + base.rows.len())
+    }
+
+    /// What planning may assume of each column of `table`, from its frozen
+    /// versions (ended ones included). Hot rows are not looked at, so these
+    /// are estimates for the planner, never limits to prune by.
+    pub fn column_estimates(&self, table: TableId) -> Result<Vec<ColumnEstimate>> {
+        let columns = self.spec(table)?.columns.len();
+        let mut out = vec![ColumnEstimate::default(); columns];
+        let Some(base) = self.base(table)? else { return Ok(out) };
+        if self.own(table).is_some_and(|tw| tw.map.is_some()) {
+            // A pending ALTER: the frozen columns are not yet this layout's.
+            return Ok(out);
+        }
+        let base = base.read();
+        let mut bounded = vec![true; columns];
+        for seg in &base.segments {
+            let seg = &seg.data;
+            for (c, est) in out.iter_mut().enumerate() {
+                let array = &seg.columns[c];
+                est.nulls += array.null_count();
+                match &seg.zones[c] {
+                    Some((lo, hi)) => {
+                        est.bounds = Some(match est.bounds.take() {
+                            None => (lo.clone(), hi.clone()),
+                            Some((a, b)) => (a.min(lo.clone()), b.max(hi.clone())),
+                        })
+                    }
+                    None if array.null_count() == array.len() => {}
+                    None => bounded[c] = false,
+                }
+            }
+        }
+        for (est, bounded) in out.iter_mut().zip(bounded) {
+            if !bounded {
+                est.bounds = None;
+            }
+        }
+        Ok(out)
     }
 
     /// The next chunk of one partition of a scan (see [`ScanPart`]).
