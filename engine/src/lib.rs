@@ -31,12 +31,13 @@ mod roles;
 mod schema;
 mod session;
 mod settings;
+mod sql_prepare;
 mod txn_control;
 mod types;
 
 pub use copy::CopyOut;
 pub use copy_format::{CopyFormat, CopyOptions};
-pub use datafusion::sql::sqlparser::ast::Statement;
+pub use datafusion::sql::sqlparser::ast::{Ident, Statement};
 pub use describe::TableInfo;
 pub use error::{EngineError, Result};
 pub use ingest::create_table_sql;

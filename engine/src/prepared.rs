@@ -185,7 +185,9 @@ impl Session {
             return Err(EngineError::syntax("cannot prepare more than one statement"));
         }
         let mut statement = stmts.remove(0);
-        let count = placeholder_count(&mut statement)?.max(declared.len());
+        // The placeholders of PREPARE ... AS are the inner statement's.
+        let own = if matches!(statement, Statement::Prepare { .. }) { 0 } else { placeholder_count(&mut statement)? };
+        let count = own.max(declared.len());
         // Queries (and EXPLAIN) keep their plan. FOR UPDATE runs through the
         // DML path, but its columns are those of the query without the lock.
         let cacheable = match &statement {
@@ -217,6 +219,10 @@ impl Session {
             // A FETCH returns the rows of its cursor, declared earlier.
             Statement::Fetch { name, into: None, .. } => {
                 prepared.schema = self.cursors.schema(&crate::names::ident(name));
+            }
+            // An EXECUTE returns the rows of its statement, prepared earlier.
+            Statement::Execute { name: Some(name), immediate: false, .. } => {
+                prepared.schema = self.sql_prepared.schema(name);
             }
             _ => {}
         }

@@ -282,6 +282,7 @@ pub struct Session {
     /// fail a later block.
     pub(crate) stream_failure: Arc<AtomicBool>,
     pub(crate) cursors: crate::cursors::Cursors,
+    pub(crate) sql_prepared: crate::sql_prepare::SqlPrepared,
 }
 
 impl Session {
@@ -314,6 +315,7 @@ impl Session {
             interrupt: Arc::default(),
             stream_failure: Arc::default(),
             cursors: Default::default(),
+            sql_prepared: Default::default(),
         }
     }
 
@@ -377,6 +379,13 @@ impl Session {
                 return self.fetch(&name, &direction, is_move).await;
             }
             Statement::Close { cursor } => return self.close_cursor(&cursor),
+            Statement::Prepare { name, data_types, statement } => {
+                return self.sql_prepare(&name, &data_types, &statement).await;
+            }
+            Statement::Execute { name, parameters, immediate: false, .. } => {
+                return self.sql_execute(&name, &parameters).await;
+            }
+            Statement::Deallocate { name, .. } => return self.sql_deallocate(&name),
             Statement::Call(f) if f.name.to_string().eq_ignore_ascii_case(crate::parse::CHECKPOINT_PROCEDURE) => {
                 return self.checkpoint(&f).await;
             }

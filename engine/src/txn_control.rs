@@ -160,6 +160,7 @@ impl Session {
                     return Err(EngineError::sql("25001", "DISCARD ALL cannot run inside a transaction block"));
                 }
                 self.close_cursor(&datafusion::sql::sqlparser::ast::CloseCursor::All)?;
+                self.sql_prepared.clear();
                 self.settings.reset_all();
                 self.settings_changed(slot)?;
                 "DISCARD ALL"

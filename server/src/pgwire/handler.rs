@@ -250,7 +250,7 @@ impl SimpleQueryHandler for Connection {
         let last = statements.len().saturating_sub(1);
         for (i, stmt) in statements.into_iter().enumerate() {
             if let rustydb_engine::Statement::Deallocate { name, .. } = &stmt {
-                responses.push(self.deallocate(client, &name.value));
+                responses.push(self.deallocate(client, &mut session, name));
                 continue;
             }
             let discards = discards_all(&stmt);
@@ -290,17 +290,23 @@ impl SimpleQueryHandler for Connection {
 }
 
 impl Connection {
-    /// DEALLOCATE name / DEALLOCATE ALL: protocol-level prepared statements
-    /// live in pgwire's store, not in the engine.
-    fn deallocate<C>(&self, client: &C, name: &str) -> Response
+    /// DEALLOCATE name / DEALLOCATE ALL: statements made by SQL PREPARE
+    /// live in the session, protocol-level ones in pgwire's store.
+    fn deallocate<C>(&self, client: &C, session: &mut Session, name: &rustydb_engine::Ident) -> Response
     where
         C: ClientPortalStore,
         C::PortalStore: PortalStore,
     {
-        if name.eq_ignore_ascii_case("all") {
+        let all = name.quote_style.is_none() && name.value.eq_ignore_ascii_case("all");
+        let made_by_prepare = session.deallocate_sql(name);
+        if all {
             self.statements.lock().drop_all(client.portal_store());
             return Response::Execution(encode::tag("DEALLOCATE ALL"));
         }
+        if made_by_prepare {
+            return Response::Execution(encode::tag("DEALLOCATE"));
+        }
+        let name = &name.value;
         match client.portal_store().get_statement(name) {
             Some(_) => {
                 client.portal_store().rm_statement(name);
@@ -510,15 +516,15 @@ impl ExtendedQueryHandler for Connection {
         PgWireError: From<<C as Sink<PgWireBackendMessage>>::Error>,
     {
         let mut prepared = portal.statement.statement.clone();
+        let mut session = self.session.lock().await;
         if let rustydb_engine::Statement::Deallocate { name, .. } = prepared.statement() {
-            return match self.deallocate(client, &name.value) {
+            return match self.deallocate(client, &mut session, name) {
                 Response::Error(e) => Err(PgWireError::UserError(e)),
                 done => Ok(done),
             };
         }
         let discards = discards_all(prepared.statement());
         let params = super::params::decode(portal)?;
-        let mut session = self.session.lock().await;
         let before = session.transaction_status();
         // Rows stream: an Execute with a row limit sends a page and leaves
         // the rest in the portal (PortalSuspended) without reading it yet.
