@@ -148,8 +148,9 @@ impl Session {
         Ok(QueryOutput::command("RESET"))
     }
 
-    /// DISCARD: ALL closes every cursor and resets every setting (the
-    /// server also drops the connection's prepared statements); PLANS, TEMP
+    /// DISCARD: ALL closes every cursor, drops the statements made by SQL
+    /// PREPARE and resets every setting (the PostgreSQL front end also
+    /// drops the connection's protocol-level statements); PLANS, TEMP
     /// and SEQUENCES have nothing to drop: prepared statements re-plan by
     /// themselves when the catalog changes, and there are no temporary
     /// tables or per-session sequence caches.
