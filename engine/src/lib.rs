@@ -49,4 +49,5 @@ pub use prepared::Prepared;
 pub use rustydb_catalog::SCRAM_ITERATIONS;
 pub use rustydb_storage::{StorageOptions, io};
 pub use session::{Database, DatabaseOptions, QUERY_MEMORY_BYTES_DEFAULT, QueryOutput, Session, TransactionStatus};
+pub use sql_prepare::deallocates_all;
 pub use types::PG_TYPE_KEY;

@@ -77,7 +77,7 @@ impl Session {
     /// there is none by that name (the front end then looks in its own
     /// store of protocol-level statements).
     pub fn deallocate_sql(&mut self, name: &Ident) -> bool {
-        if name.quote_style.is_none() && name.value.eq_ignore_ascii_case("all") {
+        if deallocates_all(name) {
             self.sql_prepared.clear();
             return true;
         }
@@ -87,9 +87,8 @@ impl Session {
     /// DEALLOCATE run by the engine itself (in-process sessions; the
     /// PostgreSQL front end also looks in its protocol-level store).
     pub(crate) fn sql_deallocate(&mut self, name: &Ident) -> Result<QueryOutput> {
-        let all = name.quote_style.is_none() && name.value.eq_ignore_ascii_case("all");
         match self.deallocate_sql(name) {
-            true => Ok(QueryOutput::command(if all { "DEALLOCATE ALL" } else { "DEALLOCATE" })),
+            true => Ok(QueryOutput::command(if deallocates_all(name) { "DEALLOCATE ALL" } else { "DEALLOCATE" })),
             false => Err(not_found(&ident(name))),
         }
     }
@@ -103,6 +102,11 @@ impl Session {
         let batch = batches.iter().find(|b| b.num_rows() > 0).ok_or_else(|| EngineError::internal("no row"))?;
         batch.columns().iter().map(|c| Ok(ScalarValue::try_from_array(c, 0)?)).collect()
     }
+}
+
+/// Whether DEALLOCATE's name is the keyword ALL (not a quoted "all").
+pub fn deallocates_all(name: &Ident) -> bool {
+    name.quote_style.is_none() && name.value.eq_ignore_ascii_case("all")
 }
 
 fn statement_name(name: &ObjectName) -> String {

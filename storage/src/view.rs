@@ -320,21 +320,14 @@ impl ReadView {
                             // Segments added later hold rows that were hot
                             // when the scan began: partition 0 reads those.
                             let end = part.segments.min(base.segments.len());
-                            *cursor = ScanCursor::Frozen {
-                                segment: 0,
-                                pos: 0,
-                                end,
-                                resume: None,
-                                after: None,
-                                epoch: base.epoch,
-                            };
+                            *cursor = segment_start(0, end, None, base.epoch);
                             continue;
                         }
                         // Late segments (`resume`) are partition 0's alone.
                         ScanCursor::Frozen { segment, end, resume: None, .. }
                             if segment < end && !part.owns(segment) =>
                         {
-                            *cursor = next_segment(segment, end, None, base.epoch);
+                            *cursor = segment_start(segment + 1, end, None, base.epoch);
                             continue;
                         }
                         // Zone maps are in the committed layout: not after
@@ -344,7 +337,7 @@ impl ReadView {
                                 && tw.is_none_or(|t| t.map.is_none())
                                 && !base.segments[segment].data.may_match(zones) =>
                         {
-                            *cursor = next_segment(segment, end, resume, base.epoch);
+                            *cursor = segment_start(segment + 1, end, resume, base.epoch);
                             continue;
                         }
                         ScanCursor::Frozen { segment, end, resume, .. } if segment >= end => {
@@ -358,14 +351,7 @@ impl ReadView {
                         ScanCursor::Hot { after, segments } if segments < base.segments.len() => {
                             // A checkpoint froze rows since the frozen stage.
                             let resume = Some(after.unwrap_or(RowId(0)));
-                            *cursor = ScanCursor::Frozen {
-                                segment: segments,
-                                pos: 0,
-                                end: base.segments.len(),
-                                resume,
-                                after: None,
-                                epoch: base.epoch,
-                            };
+                            *cursor = segment_start(segments, base.segments.len(), resume, base.epoch);
                             continue;
                         }
                         ScanCursor::Hot { after, segments } => {
@@ -451,7 +437,7 @@ impl ReadView {
             end += 1;
         }
         *cursor = if end >= len {
-            next_segment(segment, end_segment, resume, base.epoch)
+            segment_start(segment + 1, end_segment, resume, base.epoch)
         } else {
             let after = Some(seg.data.row_id(end - 1));
             ScanCursor::Frozen { segment, pos: end, end: end_segment, resume, after, epoch: base.epoch }
@@ -601,9 +587,9 @@ impl ReadView {
     }
 }
 
-/// The cursor at the start of the segment after `segment`.
-fn next_segment(segment: usize, end: usize, resume: Option<RowId>, epoch: u64) -> ScanCursor {
-    ScanCursor::Frozen { segment: segment + 1, pos: 0, end, resume, after: None, epoch }
+/// The cursor at the start of `segment`.
+fn segment_start(segment: usize, end: usize, resume: Option<RowId>, epoch: u64) -> ScanCursor {
+    ScanCursor::Frozen { segment, pos: 0, end, resume, after: None, epoch }
 }
 
 fn build_chunk(spec: &TableSpec, ids: &[u64], rows: &[&[Value]], projection: &[usize]) -> Chunk {

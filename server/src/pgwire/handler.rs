@@ -297,7 +297,7 @@ impl Connection {
         C: ClientPortalStore,
         C::PortalStore: PortalStore,
     {
-        let all = name.quote_style.is_none() && name.value.eq_ignore_ascii_case("all");
+        let all = rustydb_engine::deallocates_all(name);
         let made_by_prepare = session.deallocate_sql(name);
         if all {
             self.statements.lock().drop_all(client.portal_store());
