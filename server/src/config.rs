@@ -2,7 +2,7 @@
 //!
 //! Each key is a `serve` option with `_` for `-` (`data`, `pg_listen`,
 //! `flight_listen`, `max_connections`, `tls_cert`, `tls_key`, `user`,
-//! `query_memory_mb`, `flashback_retention_minutes`). A
+//! `query_memory_mb`, `segment_cache_mb`, `flashback_retention_minutes`). A
 //! flag on the command line or its `RUSTYDB_*` variable wins over the file:
 //! the file's values are handed to the argument parser only for options
 //! given neither way. Passwords stay out of the file (RUSTYDB_PASSWORD).
@@ -11,7 +11,7 @@ use std::ffi::OsString;
 
 use anyhow::{Context, bail};
 
-const KEYS: [&str; 9] = [
+const KEYS: [&str; 10] = [
     "data",
     "pg_listen",
     "flight_listen",
@@ -20,6 +20,7 @@ const KEYS: [&str; 9] = [
     "tls_key",
     "user",
     "query_memory_mb",
+    "segment_cache_mb",
     "flashback_retention_minutes",
 ];
 

@@ -69,6 +69,11 @@ enum Command {
         /// aggregates spill to disk and other queries fail with 53200.
         #[arg(long, env = "RUSTYDB_QUERY_MEMORY_MB", default_value_t = rustydb_engine::QUERY_MEMORY_BYTES_DEFAULT >> 20)]
         query_memory_mb: usize,
+        /// Memory for decoded columns of stored segments (MiB); colder
+        /// ones are read back from their Parquet files when a query needs
+        /// them.
+        #[arg(long, env = "RUSTYDB_SEGMENT_CACHE_MB", default_value_t = rustydb_engine::SEGMENT_CACHE_BYTES_DEFAULT >> 20)]
+        segment_cache_mb: usize,
         /// How long ended row versions are kept (minutes) before compaction
         /// may drop them: the reach of old snapshots and, later, of
         /// flashback queries.
@@ -110,6 +115,7 @@ fn main() -> ExitCode {
             user,
             password,
             query_memory_mb,
+            segment_cache_mb,
             flashback_retention_minutes,
         } => {
             let superuser = password.map(|p| (user, p));
@@ -119,6 +125,7 @@ fn main() -> ExitCode {
                 query_memory_bytes: query_memory_mb.saturating_mul(1 << 20),
                 ..Default::default()
             };
+            options.storage.segment_cache_bytes = segment_cache_mb.saturating_mul(1 << 20);
             options.storage.flashback_retention =
                 std::time::Duration::from_secs(flashback_retention_minutes.saturating_mul(60));
             runtime.block_on(serve(data, options, pg, flight_listen.0, tls, superuser))

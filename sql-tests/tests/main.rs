@@ -1,11 +1,14 @@
 //! Runs every `.slt` file under `sql-tests/slt/` in-process, each against a
-//! fresh database. `cargo test -p rustydb-sql-tests -- <filter>` runs the
+//! fresh database, and then over the wire. The in-process run keeps no
+//! segment columns in memory (a segment cache of 0 bytes), so every read of
+//! a checkpointed row goes to its Parquet file; the wire run has the
+//! default cache. `cargo test -p rustydb-sql-tests -- <filter>` runs the
 //! files whose path contains the filter.
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
-use rustydb_engine::Database;
+use rustydb_engine::{Database, DatabaseOptions};
 use rustydb_sql_tests::EngineDb;
 use rustydb_sql_tests::wire::{Server, WireDb};
 
@@ -23,7 +26,9 @@ fn slt_files(dir: &Path, out: &mut Vec<PathBuf>) {
 
 async fn run_file(path: &Path) -> anyhow::Result<()> {
     let dir = tempfile::tempdir()?;
-    let db = Database::open(dir.path())?;
+    let mut options = DatabaseOptions::default();
+    options.storage.segment_cache_bytes = 0;
+    let db = Database::open_with(dir.path(), options)?;
     let mut runner = sqllogictest::Runner::new(move || {
         let db = db.clone();
         async move { Ok(EngineDb::new(&db)) }

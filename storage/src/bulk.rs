@@ -251,7 +251,7 @@ mod tests {
         let segs = segments_of(&spec, vec![batch(1, &[5, 6]), batch(3, &[7])], Scn(9)).unwrap();
         assert_eq!(segs.len(), 1);
         assert_eq!((segs[0].len(), segs[0].max_begin), (3, Scn(9)));
-        assert_eq!(segs[0].row(&spec, 2)[..], [Value::Int64(7), Value::Null]);
+        assert_eq!(segs[0].row(&spec, 2).unwrap()[..], [Value::Int64(7), Value::Null]);
         assert_eq!(segs[0].zones[0], Some((Value::Int64(5), Value::Int64(7))));
         let big: Vec<i64> = (0..SEGMENT_ROWS_MAX as i64 - 1).collect();
         let segs = segments_of(&spec, vec![batch(1, &big), batch(1 << 21, &[1, 2])], Scn(9)).unwrap();

@@ -32,7 +32,8 @@ use crate::error::{Result, StorageError};
 use crate::io::Vfs;
 use crate::manifest::{MANIFEST_FILE, MANIFEST_TMP_FILE, Manifest, SegmentEntry, TableEntry};
 use crate::segment::{FrozenSegment, SEGMENT_ROWS_MAX, Segment};
-use crate::segment_file::{decode_dv, decode_segment, encode_dv, encode_segment};
+use crate::segment_cache::SegmentCache;
+use crate::segment_file::{decode_dv, encode_dv, encode_segment, open_segment, stored_columns};
 use crate::spec::TableSpec;
 use crate::store::Storage;
 use crate::table::TableStore;
@@ -161,14 +162,16 @@ impl Storage {
         Ok(TableEntry { spec: (*spec).clone(), segments })
     }
 
-    /// Writes a segment file under a new name and syncs it.
+    /// Writes a segment file under a new name and syncs it; from then on
+    /// the segment's columns are read through the cache.
     fn write_segment(&self, spec: &TableSpec, seg: &Segment, seg_dir: &Path) -> Result<String> {
         let id = self.next_segment_id.fetch_add(1, Ordering::SeqCst);
         let name = format!("t{}-{id:012}.parquet", spec.id);
-        let bytes = encode_segment(spec, seg)?;
+        let (bytes, columns) = encode_segment(spec, seg)?;
         self.vfs
             .write_file(&seg_dir.join(&name), &bytes)
             .map_err(|e| StorageError::io(format!("writing segment {name}"), e))?;
+        seg.set_stored(stored_columns(&self.cache, &name, bytes)?, columns);
         Ok(name)
     }
 
@@ -216,15 +219,19 @@ pub(crate) fn read_manifest(vfs: &Arc<dyn Vfs>, dir: &Path) -> Result<Option<Man
 
 /// Loads every table the manifest names, segments and delete vectors
 /// checked against what the manifest says of them.
-pub(crate) fn load_tables(vfs: &Arc<dyn Vfs>, dir: &Path, manifest: &Manifest) -> Result<HashMap<TableId, TableStore>> {
-    let seg_dir = dir.join(SEGMENT_DIR);
+pub(crate) fn load_tables(
+    vfs: &Arc<dyn Vfs>,
+    cache: &Arc<SegmentCache>,
+    manifest: &Manifest,
+) -> Result<HashMap<TableId, TableStore>> {
+    let seg_dir = cache.dir();
     let mut tables = HashMap::with_capacity(manifest.tables.len());
     for entry in &manifest.tables {
         let mut segments = Vec::with_capacity(entry.segments.len());
         for s in &entry.segments {
             let read =
                 |name: &str| vfs.read(&seg_dir.join(name)).map_err(|e| StorageError::io(format!("reading {name}"), e));
-            let data = decode_segment(&entry.spec, &s.file, read(&s.file)?, s.rows)?;
+            let data = open_segment(&entry.spec, cache, &s.file, s.rows)?;
             let mut frozen = FrozenSegment::new(Arc::new(data));
             frozen.file = Some(s.file.clone());
             if let Some(dv) = &s.dv_file {
@@ -235,7 +242,7 @@ pub(crate) fn load_tables(vfs: &Arc<dyn Vfs>, dir: &Path, manifest: &Manifest) -
             }
             segments.push(frozen);
         }
-        tables.insert(entry.spec.id, TableStore::from_segments(entry.spec.clone(), segments));
+        tables.insert(entry.spec.id, TableStore::from_segments(entry.spec.clone(), segments)?);
     }
     Ok(tables)
 }

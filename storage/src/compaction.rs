@@ -123,7 +123,7 @@ impl Storage {
                     let t = table.read();
                     (t.spec.clone(), t.segments[si].clone())
                 };
-                let (compacted, dropped) = without_dead(&spec, &frozen, horizon);
+                let (compacted, dropped) = without_dead(&spec, &frozen, horizon)?;
                 if table.write().replace_compacted(si, &frozen.data, compacted) {
                     stats.segments += 1;
                     stats.versions_dropped += dropped;
@@ -143,7 +143,7 @@ impl Storage {
 
 /// The segment without the versions that ended at or before `horizon`,
 /// and how many those were. Positions of kept versions keep their order.
-fn without_dead(spec: &TableSpec, frozen: &FrozenSegment, horizon: Scn) -> (Segment, usize) {
+fn without_dead(spec: &TableSpec, frozen: &FrozenSegment, horizon: Scn) -> Result<(Segment, usize)> {
     let data = &frozen.data;
     let keep: BooleanArray = (0..data.len()).map(|pos| Some(frozen.end(pos) > horizon)).collect();
     let dropped = data.len() - keep.true_count();
@@ -153,8 +153,8 @@ fn without_dead(spec: &TableSpec, frozen: &FrozenSegment, horizon: Scn) -> (Segm
     let as_u64 = |a: arrow::array::ArrayRef| {
         a.as_any().downcast_ref::<UInt64Array>().expect("filtering keeps the array type").clone()
     };
-    let columns = data.columns.iter().map(|c| kept(c.as_ref())).collect();
-    (Segment::new(spec, as_u64(row_ids), as_u64(begins), columns), dropped)
+    let columns = data.all_columns()?.iter().map(|c| kept(c.as_ref())).collect();
+    Ok((Segment::new(spec, as_u64(row_ids), as_u64(begins), columns), dropped))
 }
 
 /// Whether enough of a segment is dead to rewrite it.

@@ -19,12 +19,22 @@ pub trait LogFile: Send {
     fn seal(&mut self) -> io::Result<()>;
 }
 
+/// A file read at any offset: segment files are read a column at a time.
+pub trait ReadAt: Send + Sync {
+    /// Length of the file when it was opened.
+    fn size(&self) -> u64;
+    /// Fills `buf` from `offset`; fails at the end of the file.
+    fn read_exact_at(&self, buf: &mut [u8], offset: u64) -> io::Result<()>;
+}
+
 /// File system operations storage needs.
 pub trait Vfs: Send + Sync {
     fn create_dir_all(&self, path: &Path) -> io::Result<()>;
     /// Names of the entries of a directory, sorted.
     fn list(&self, dir: &Path) -> io::Result<Vec<PathBuf>>;
     fn read(&self, path: &Path) -> io::Result<Vec<u8>>;
+    /// Opens a file for reads at any offset.
+    fn open_read(&self, path: &Path) -> io::Result<Arc<dyn ReadAt>>;
     /// Cuts a file to `len` bytes and syncs it.
     fn truncate(&self, path: &Path, len: u64) -> io::Result<()>;
     /// Opens (creating if missing) a file for appending.
@@ -99,6 +109,20 @@ impl LogFile for OsLogFile {
     }
 }
 
+struct OsReadFile {
+    file: File,
+    size: u64,
+}
+
+impl ReadAt for OsReadFile {
+    fn size(&self) -> u64 {
+        self.size
+    }
+    fn read_exact_at(&self, buf: &mut [u8], offset: u64) -> io::Result<()> {
+        std::os::unix::fs::FileExt::read_exact_at(&self.file, buf, offset)
+    }
+}
+
 impl Vfs for OsVfs {
     fn create_dir_all(&self, path: &Path) -> io::Result<()> {
         std::fs::create_dir_all(path)
@@ -113,6 +137,11 @@ impl Vfs for OsVfs {
     }
     fn read(&self, path: &Path) -> io::Result<Vec<u8>> {
         std::fs::read(path)
+    }
+    fn open_read(&self, path: &Path) -> io::Result<Arc<dyn ReadAt>> {
+        let file = File::open(path)?;
+        let size = file.metadata()?.len();
+        Ok(Arc::new(OsReadFile { file, size }))
     }
     fn truncate(&self, path: &Path, len: u64) -> io::Result<()> {
         let f = OpenOptions::new().write(true).open(path)?;
@@ -155,6 +184,8 @@ pub struct FaultState {
     pub fail_write: AtomicBool,
     /// Fail the write of a file whose name contains this text (once set).
     pub fail_write_matching: parking_lot::Mutex<Option<String>>,
+    /// Fail every read of a file opened by `open_read` from now on.
+    pub fail_read: AtomicBool,
     /// Number of syncs that succeeded.
     pub syncs: AtomicU64,
 }
@@ -196,6 +227,23 @@ impl LogFile for FaultyLogFile {
     }
 }
 
+struct FaultyReadFile {
+    inner: Arc<dyn ReadAt>,
+    state: Arc<FaultState>,
+}
+
+impl ReadAt for FaultyReadFile {
+    fn size(&self) -> u64 {
+        self.inner.size()
+    }
+    fn read_exact_at(&self, buf: &mut [u8], offset: u64) -> io::Result<()> {
+        if self.state.fail_read.load(Ordering::SeqCst) {
+            return Err(io::Error::other("injected read failure"));
+        }
+        self.inner.read_exact_at(buf, offset)
+    }
+}
+
 impl Vfs for FaultyVfs {
     fn create_dir_all(&self, path: &Path) -> io::Result<()> {
         OsVfs.create_dir_all(path)
@@ -205,6 +253,9 @@ impl Vfs for FaultyVfs {
     }
     fn read(&self, path: &Path) -> io::Result<Vec<u8>> {
         OsVfs.read(path)
+    }
+    fn open_read(&self, path: &Path) -> io::Result<Arc<dyn ReadAt>> {
+        Ok(Arc::new(FaultyReadFile { inner: OsVfs.open_read(path)?, state: self.state.clone() }))
     }
     fn truncate(&self, path: &Path, len: u64) -> io::Result<()> {
         OsVfs.truncate(path, len)

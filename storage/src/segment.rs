@@ -24,30 +24,78 @@ use std::borrow::Cow;
 use std::collections::BTreeMap;
 use std::ops::Bound;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use arrow::array::{Array, ArrayRef, BooleanArray, UInt64Array};
+use parking_lot::RwLock;
+use parquet::arrow::arrow_reader::ArrowReaderMetadata;
 use rustydb_common::{RowId, Scn};
 
 use crate::batch::{column_array, row_at};
 use crate::error::{Result, StorageError};
+use crate::segment_cache::SegmentCache;
 use crate::spec::{ColumnSource, TableSpec};
 use crate::value::{ColumnType, Row, Value};
 
 /// Rows of one segment at most; a checkpoint of a larger table writes several.
 pub const SEGMENT_ROWS_MAX: usize = 1 << 20;
 
-/// Immutable column data of one segment.
-#[derive(Debug)]
+/// Immutable data of one segment. Row ids, begins and zone maps are always
+/// in memory; the columns are held by the segment until a checkpoint
+/// stores it, then read through the segment cache (`segment_cache.rs`).
 pub struct Segment {
+    /// Process-unique: keys the segment's columns in the cache.
+    uid: u64,
     pub row_ids: UInt64Array,
     pub begins: UInt64Array,
-    /// One array per table column, in the table's layout.
-    pub columns: Vec<ArrayRef>,
     /// Largest begin SCN in the segment.
     pub max_begin: Scn,
     /// Per column, the smallest and largest non-null value (the zone map),
     /// where known; see [`zone`].
     pub zones: Vec<Option<(Value, Value)>>,
+    /// Per column, how many values are NULL.
+    pub nulls: Vec<usize>,
+    data: RwLock<ColumnData>,
+}
+
+/// Where a segment's columns are.
+enum ColumnData {
+    /// In memory, held by the segment: not stored yet.
+    Resident(Vec<ArrayRef>),
+    /// Another segment's columns in a new layout (ALTER TABLE), built on
+    /// use, so that changing the layout reads nothing.
+    Remapped { base: Arc<Segment>, map: Arc<[ColumnSource]>, types: Vec<ColumnType> },
+    /// In a segment file, read a column at a time through the cache.
+    Stored(StoredColumns),
+}
+
+/// A segment's file and what reading it needs.
+#[derive(Clone)]
+pub(crate) struct StoredColumns {
+    pub cache: Arc<SegmentCache>,
+    pub file: String,
+    pub meta: ArrowReaderMetadata,
+}
+
+static NEXT_SEGMENT_UID: AtomicU64 = AtomicU64::new(1);
+
+impl std::fmt::Debug for Segment {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let data = match &*self.data.read() {
+            ColumnData::Resident(_) => "resident".to_string(),
+            ColumnData::Remapped { base, .. } => format!("remapped from segment {}", base.uid),
+            ColumnData::Stored(s) => format!("stored in {}", s.file),
+        };
+        f.debug_struct("Segment").field("uid", &self.uid).field("rows", &self.len()).field("columns", &data).finish()
+    }
+}
+
+impl Drop for Segment {
+    fn drop(&mut self) {
+        if let ColumnData::Stored(s) = &*self.data.read() {
+            s.cache.forget(self.uid, self.zones.len());
+        }
+    }
 }
 
 /// A range a scan's filter puts on one column: segments whose zone map
@@ -63,9 +111,33 @@ impl Segment {
     /// Assembles a segment from its arrays (lengths and types checked by
     /// [`Segment::validate`]), computing its zone maps.
     pub fn new(spec: &TableSpec, row_ids: UInt64Array, begins: UInt64Array, columns: Vec<ArrayRef>) -> Segment {
-        let max_begin = Scn(begins.values().iter().copied().max().unwrap_or(0));
         let zones = spec.columns.iter().zip(&columns).map(|(c, a)| zone(c.ty, a.as_ref())).collect();
-        Segment { row_ids, begins, columns, max_begin, zones }
+        let nulls = columns.iter().map(|a| a.null_count()).collect();
+        Segment::with_data(row_ids, begins, zones, nulls, ColumnData::Resident(columns))
+    }
+
+    /// A segment whose columns are in `stored`, with zone maps and NULL
+    /// counts its file recorded (`segment_file.rs`).
+    pub(crate) fn stored(
+        row_ids: UInt64Array,
+        begins: UInt64Array,
+        zones: Vec<Option<(Value, Value)>>,
+        nulls: Vec<usize>,
+        stored: StoredColumns,
+    ) -> Segment {
+        Segment::with_data(row_ids, begins, zones, nulls, ColumnData::Stored(stored))
+    }
+
+    fn with_data(
+        row_ids: UInt64Array,
+        begins: UInt64Array,
+        zones: Vec<Option<(Value, Value)>>,
+        nulls: Vec<usize>,
+        data: ColumnData,
+    ) -> Segment {
+        let max_begin = Scn(begins.values().iter().copied().max().unwrap_or(0));
+        let uid = NEXT_SEGMENT_UID.fetch_add(1, Ordering::Relaxed);
+        Segment { uid, row_ids, begins, max_begin, zones, nulls, data: RwLock::new(data) }
     }
 
     /// Builds a segment from versions sorted by (row id, begin).
@@ -94,19 +166,25 @@ impl Segment {
         })
     }
 
-    /// Checks that the parts agree with each other and with `spec`.
+    /// Checks that the parts agree with each other and with `spec`
+    /// (columns too, when the segment holds them).
     pub fn validate(&self, spec: &TableSpec) -> Result<()> {
         let n = self.row_ids.len();
         let bad = |what: String| Err(StorageError::Corruption(format!("segment of table {}: {what}", spec.id)));
-        if self.begins.len() != n || self.columns.len() != spec.columns.len() {
-            return bad(format!("{} begins and {} columns for {n} rows", self.begins.len(), self.columns.len()));
+        if self.begins.len() != n || self.zones.len() != spec.columns.len() || self.nulls.len() != spec.columns.len() {
+            return bad(format!("{} begins and {} columns for {n} rows", self.begins.len(), self.zones.len()));
         }
         if self.row_ids.null_count() > 0 || self.begins.null_count() > 0 {
             return bad("null row id or begin scn".into());
         }
-        for (a, c) in self.columns.iter().zip(&spec.columns) {
-            if a.len() != n || a.data_type() != &crate::batch::arrow_type(c.ty) {
-                return bad(format!("column {} holds {} values of type {}", c.name, a.len(), a.data_type()));
+        if let ColumnData::Resident(columns) = &*self.data.read() {
+            if columns.len() != spec.columns.len() {
+                return bad(format!("{} columns", columns.len()));
+            }
+            for (a, c) in columns.iter().zip(&spec.columns) {
+                if a.len() != n || a.data_type() != &crate::batch::arrow_type(c.ty) {
+                    return bad(format!("column {} holds {} values of type {}", c.name, a.len(), a.data_type()));
+                }
             }
         }
         let keys = |i: usize| (self.row_ids.value(i), self.begins.value(i));
@@ -128,9 +206,57 @@ impl Segment {
         Scn(self.begins.value(pos))
     }
 
+    /// The arrays of the columns `which` (in that order), read from the
+    /// segment file for those the cache does not hold.
+    pub fn columns(&self, which: &[usize]) -> Result<Vec<ArrayRef>> {
+        let stored = match &*self.data.read() {
+            ColumnData::Resident(columns) => return Ok(which.iter().map(|&c| columns[c].clone()).collect()),
+            ColumnData::Remapped { base, map, types } => {
+                let sources: Vec<usize> = which
+                    .iter()
+                    .filter_map(|&c| match &map[c] {
+                        ColumnSource::Existing(old) => Some(*old),
+                        ColumnSource::Fill(_) => None,
+                    })
+                    .collect();
+                let mut from_base = base.columns(&sources)?.into_iter();
+                return Ok(which
+                    .iter()
+                    .map(|&c| match &map[c] {
+                        ColumnSource::Existing(_) => from_base.next().expect("one array per source"),
+                        ColumnSource::Fill(v) => fill_array(types[c], v, self.len()),
+                    })
+                    .collect());
+            }
+            // Cloned so that no lock is held while the file is read.
+            ColumnData::Stored(stored) => stored.clone(),
+        };
+        let mut out: Vec<Option<ArrayRef>> = which.iter().map(|&c| stored.cache.get(self.uid, c)).collect();
+        let mut missing: Vec<usize> = which.iter().zip(&out).filter(|(_, a)| a.is_none()).map(|(c, _)| *c).collect();
+        if !missing.is_empty() {
+            missing.sort_unstable();
+            missing.dedup();
+            let read = crate::segment_file::read_columns(&stored, &missing, self.len())?;
+            for (c, array) in missing.iter().zip(read) {
+                stored.cache.insert(self.uid, *c, array.clone(), true);
+                for (w, slot) in which.iter().zip(out.iter_mut()) {
+                    if w == c {
+                        *slot = Some(array.clone());
+                    }
+                }
+            }
+        }
+        Ok(out.into_iter().map(|a| a.expect("every column was found or read")).collect())
+    }
+
+    /// All columns, in the table's layout.
+    pub fn all_columns(&self) -> Result<Vec<ArrayRef>> {
+        self.columns(&(0..self.zones.len()).collect::<Vec<_>>())
+    }
+
     /// The values of the version at `pos`.
-    pub fn row(&self, spec: &TableSpec, pos: usize) -> Row {
-        row_at(spec, &self.columns, pos)
+    pub fn row(&self, spec: &TableSpec, pos: usize) -> Result<Row> {
+        Ok(row_at(spec, &self.all_columns()?, pos))
     }
 
     /// Position of the first version of `row` or later (binary search).
@@ -138,26 +264,68 @@ impl Segment {
         self.row_ids.values().partition_point(|&id| id < row.0)
     }
 
-    /// The same data in a new layout (ALTER TABLE): kept columns are shared.
-    pub fn remap(&self, spec: &TableSpec, map: &[ColumnSource]) -> Segment {
-        let columns = remap_columns(spec, map, &self.columns, self.len());
-        Segment::new(spec, self.row_ids.clone(), self.begins.clone(), columns)
+    /// The same data in a new layout (ALTER TABLE). Nothing is read: the
+    /// new segment builds its columns from this one's when used.
+    pub fn remap(self: &Arc<Self>, spec: &TableSpec, map: &[ColumnSource]) -> Segment {
+        let len = self.len();
+        let mut zones = Vec::with_capacity(map.len());
+        let mut nulls = Vec::with_capacity(map.len());
+        for (s, c) in map.iter().zip(&spec.columns) {
+            match s {
+                ColumnSource::Existing(old) => {
+                    zones.push(self.zones[*old].clone());
+                    nulls.push(self.nulls[*old]);
+                }
+                ColumnSource::Fill(v) => {
+                    let known = !v.is_null() && zone_mapped(c.ty);
+                    zones.push(known.then(|| (v.clone(), v.clone())));
+                    nulls.push(if v.is_null() { len } else { 0 });
+                }
+            }
+        }
+        let data = ColumnData::Remapped {
+            base: self.clone(),
+            map: map.into(),
+            types: spec.columns.iter().map(|c| c.ty).collect(),
+        };
+        Segment::with_data(self.row_ids.clone(), self.begins.clone(), zones, nulls, data)
+    }
+
+    /// Records that the columns are now in `file` (just written from
+    /// `columns`, which become the cache's): from here they are read
+    /// through the cache and may be evicted.
+    pub(crate) fn set_stored(&self, stored: StoredColumns, columns: Vec<ArrayRef>) {
+        for (c, array) in columns.into_iter().enumerate() {
+            stored.cache.insert(self.uid, c, array, false);
+        }
+        *self.data.write() = ColumnData::Stored(stored);
     }
 }
 
-/// Columns of a new layout from columns of the old one: kept columns are
-/// shared, filled ones are built as constants of length `len`.
-pub fn remap_columns(spec: &TableSpec, map: &[ColumnSource], columns: &[ArrayRef], len: usize) -> Vec<ArrayRef> {
-    map.iter()
-        .enumerate()
-        .map(|(i, s)| match s {
-            ColumnSource::Existing(c) => columns[*c].clone(),
-            ColumnSource::Fill(v) => {
-                let one = std::slice::from_ref(v);
-                column_array(spec.columns[i].ty, &vec![one; len], 0)
-            }
+/// Where a segment's columns are, for tests.
+#[cfg(test)]
+#[derive(Debug)]
+pub(crate) enum ColumnDataKind {
+    Resident,
+    Remapped,
+    Stored(Arc<SegmentCache>),
+}
+
+#[cfg(test)]
+impl Segment {
+    pub(crate) fn data_for_tests(&self) -> Box<ColumnDataKind> {
+        Box::new(match &*self.data.read() {
+            ColumnData::Resident(_) => ColumnDataKind::Resident,
+            ColumnData::Remapped { .. } => ColumnDataKind::Remapped,
+            ColumnData::Stored(s) => ColumnDataKind::Stored(s.cache.clone()),
         })
-        .collect()
+    }
+}
+
+/// An array of `len` copies of `v`.
+pub(crate) fn fill_array(ty: ColumnType, v: &Value, len: usize) -> ArrayRef {
+    let one = std::slice::from_ref(v);
+    column_array(ty, &vec![one; len], 0)
 }
 
 /// Whether segments keep zone maps for a column type: the types whose
@@ -227,12 +395,8 @@ impl FrozenSegment {
         self.ends.entry(pos as u32).or_insert(scn);
     }
 
-    pub fn version(&self, spec: &TableSpec, pos: usize) -> VersionRef<'static> {
-        VersionRef {
-            begin: self.data.begin(pos),
-            end: self.end(pos),
-            values: Cow::Owned(self.data.row(spec, pos).into()),
-        }
+    pub fn version(&self, spec: &TableSpec, pos: usize) -> Result<VersionRef<'static>> {
+        Ok(VersionRef { end: self.end(pos), values: Cow::Owned(self.data.row(spec, pos)?.into()) })
     }
 
     /// Whether the version at `pos` is visible at `snapshot`.
@@ -267,7 +431,6 @@ impl FrozenSegment {
 /// A version as readers see it, from the row store or a segment.
 #[derive(Debug, Clone)]
 pub struct VersionRef<'a> {
-    pub begin: Scn,
     pub end: Scn,
     pub values: Cow<'a, [Value]>,
 }
@@ -306,7 +469,7 @@ mod tests {
         assert_eq!(seg.lower_bound(RowId(1)), 0);
         assert_eq!(seg.lower_bound(RowId(2)), 2);
         assert_eq!(seg.lower_bound(RowId(9)), 3);
-        assert_eq!(seg.row(&spec, 1)[..], [Value::Int64(2), Value::Null]);
+        assert_eq!(seg.row(&spec, 1).unwrap()[..], [Value::Int64(2), Value::Null]);
     }
 
     #[test]
@@ -347,8 +510,10 @@ mod tests {
         let mut wide = spec.clone();
         wide.columns.push(ColumnSpec { name: "c".into(), ty: ColumnType::Int32, nullable: true });
         let map = [ColumnSource::Existing(0), ColumnSource::Existing(1), ColumnSource::Fill(Value::Int32(7))];
-        let seg = seg.remap(&wide, &map);
+        let seg = Arc::new(seg).remap(&wide, &map);
         seg.validate(&wide).unwrap();
-        assert_eq!(seg.row(&wide, 2)[..], [Value::Int64(3), Value::Text("z".into()), Value::Int32(7)]);
+        assert_eq!(seg.row(&wide, 2).unwrap()[..], [Value::Int64(3), Value::Text("z".into()), Value::Int32(7)]);
+        assert_eq!(seg.zones[2], Some((Value::Int32(7), Value::Int32(7))), "a filled column's zone is its value");
+        assert_eq!(seg.nulls, vec![0, 1, 0]);
     }
 }

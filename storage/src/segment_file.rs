@@ -15,21 +15,28 @@
 //! Both are written once, fsynced, and never changed: a checkpoint writes a
 //! new delete vector file when more ends must be kept.
 
+use std::io::{BufReader, Read};
 use std::sync::Arc;
 
 use arrow::array::{Array, ArrayRef, RecordBatch, UInt64Array};
 use arrow::datatypes::{DataType, Field, Schema};
+use arrow::error::ArrowError;
 use bytes::Bytes;
-use parquet::arrow::ArrowWriter;
-use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
+use parquet::arrow::arrow_reader::statistics::StatisticsConverter;
+use parquet::arrow::arrow_reader::{ArrowReaderMetadata, ArrowReaderOptions, ParquetRecordBatchReaderBuilder};
+use parquet::arrow::{ArrowWriter, ProjectionMask};
 use parquet::basic::{Compression, ZstdLevel};
 use parquet::file::properties::WriterProperties;
+use parquet::file::reader::{ChunkReader, Length};
 use rustydb_common::Scn;
 
 use crate::batch::arrow_type;
 use crate::error::{Result, StorageError};
-use crate::segment::Segment;
+use crate::io::ReadAt;
+use crate::segment::{Segment, StoredColumns, zone, zone_mapped};
+use crate::segment_cache::SegmentCache;
 use crate::spec::TableSpec;
+use crate::value::Value;
 
 /// Rows per Parquet row group.
 pub const ROW_GROUP_ROWS: usize = 128 * 1024;
@@ -46,10 +53,12 @@ fn file_schema(spec: &TableSpec) -> Arc<Schema> {
     Arc::new(Schema::new(fields))
 }
 
-/// Encodes a segment as Parquet.
-pub fn encode_segment(spec: &TableSpec, seg: &Segment) -> Result<Vec<u8>> {
+/// Encodes a segment as Parquet; returns the bytes and the columns they
+/// hold (read for the purpose if the segment did not hold them).
+pub fn encode_segment(spec: &TableSpec, seg: &Segment) -> Result<(Vec<u8>, Vec<ArrayRef>)> {
     let schema = file_schema(spec);
-    let mut columns: Vec<ArrayRef> = seg.columns.clone();
+    let data = seg.all_columns()?;
+    let mut columns = data.clone();
     columns.push(Arc::new(seg.row_ids.clone()));
     columns.push(Arc::new(seg.begins.clone()));
     let fail = |e: String| StorageError::Internal(format!("encoding a segment of table {}: {e}", spec.id));
@@ -62,40 +71,145 @@ pub fn encode_segment(spec: &TableSpec, seg: &Segment) -> Result<Vec<u8>> {
     let mut writer = ArrowWriter::try_new(&mut out, schema, Some(props)).map_err(|e| fail(e.to_string()))?;
     writer.write(&batch).map_err(|e| fail(e.to_string()))?;
     writer.close().map_err(|e| fail(e.to_string()))?;
-    Ok(out)
+    Ok((out, data))
 }
 
-/// Decodes a segment file written for `spec`, checking it against the spec
-/// and the row count the manifest recorded.
-pub fn decode_segment(spec: &TableSpec, name: &str, bytes: Vec<u8>, rows: usize) -> Result<Segment> {
-    let bad = |e: String| StorageError::Corruption(format!("segment file {name}: {e}"));
-    let reader = ParquetRecordBatchReaderBuilder::try_new(Bytes::from(bytes))
-        .map_err(|e| bad(e.to_string()))?
-        .with_batch_size(rows.max(1))
-        .build()
-        .map_err(|e| bad(e.to_string()))?;
-    let batches = reader.collect::<std::result::Result<Vec<_>, _>>().map_err(|e| bad(e.to_string()))?;
-    let schema = file_schema(spec);
-    let batch = arrow::compute::concat_batches(&schema, &batches).map_err(|e| bad(e.to_string()))?;
-    if batch.num_rows() != rows || batch.num_columns() != spec.columns.len() + 2 {
+/// What reading a segment file just written from `bytes` needs.
+pub(crate) fn stored_columns(cache: &Arc<SegmentCache>, file: &str, bytes: Vec<u8>) -> Result<StoredColumns> {
+    let meta = ArrowReaderMetadata::load(&Bytes::from(bytes), ArrowReaderOptions::new())
+        .map_err(|e| StorageError::Internal(format!("reading back the footer of segment file {file}: {e}")))?;
+    Ok(StoredColumns { cache: cache.clone(), file: file.to_owned(), meta })
+}
+
+/// Opens a stored segment of `spec` for the segment cache: reads the file's
+/// footer (checked against the spec and the row count the manifest
+/// recorded) and its row ids and begins. Zone maps and NULL counts come
+/// from the footer's statistics; the columns are read when first used.
+pub(crate) fn open_segment(spec: &TableSpec, cache: &Arc<SegmentCache>, file: &str, rows: usize) -> Result<Segment> {
+    let bad = |e: String| StorageError::Corruption(format!("segment file {file}: {e}"));
+    let reader = FileChunks(cache.open(file).map_err(|e| StorageError::io(format!("opening segment file {file}"), e))?);
+    let meta = ArrowReaderMetadata::load(&reader, ArrowReaderOptions::new()).map_err(|e| bad(e.to_string()))?;
+    let expected = file_schema(spec);
+    let found = meta.schema();
+    let types_match = found.fields().len() == expected.fields().len()
+        && found.fields().iter().zip(expected.fields()).all(|(a, b)| a.data_type() == b.data_type());
+    if !types_match || meta.metadata().file_metadata().num_rows() != rows as i64 {
         return Err(bad(format!(
-            "{} rows and {} columns, expected {rows} rows and {} columns",
-            batch.num_rows(),
-            batch.num_columns(),
-            spec.columns.len() + 2
+            "{} rows of {found}, expected {rows} rows of {expected}",
+            meta.metadata().file_metadata().num_rows()
         )));
     }
+    let (zones, nulls) = file_zones(spec, &meta).map_err(|e| bad(e.to_string()))?;
+    let stored = StoredColumns { cache: cache.clone(), file: file.to_owned(), meta };
     let n = spec.columns.len();
-    let u64s = |i: usize| {
-        batch.column(i).as_any().downcast_ref::<UInt64Array>().cloned().ok_or_else(|| bad("bad id column".into()))
-    };
-    let row_ids = u64s(n)?;
-    let begins = u64s(n + 1)?;
-    // Zone maps are computed from the arrays, after validation checked
-    // their types (the computation skips a mismatch rather than trust it).
-    let seg = Segment::new(spec, row_ids, begins, batch.columns()[..n].to_vec());
+    let ids = read_columns(&stored, &[n, n + 1], rows)?;
+    let u64s =
+        |a: &ArrayRef| a.as_any().downcast_ref::<UInt64Array>().cloned().ok_or_else(|| bad("bad id column".into()));
+    let seg = Segment::stored(u64s(&ids[0])?, u64s(&ids[1])?, zones, nulls, stored);
     seg.validate(spec)?;
     Ok(seg)
+}
+
+/// Reads columns `which` (ascending, no repeats) of a stored segment of
+/// `rows` rows.
+pub(crate) fn read_columns(stored: &StoredColumns, which: &[usize], rows: usize) -> Result<Vec<ArrayRef>> {
+    let file = &stored.file;
+    let bad = |e: String| StorageError::Corruption(format!("segment file {file}: {e}"));
+    let reader =
+        FileChunks(stored.cache.open(file).map_err(|e| StorageError::io(format!("opening segment file {file}"), e))?);
+    let mask = ProjectionMask::roots(stored.meta.parquet_schema(), which.iter().copied());
+    let batches = ParquetRecordBatchReaderBuilder::new_with_metadata(reader, stored.meta.clone())
+        .with_projection(mask)
+        .with_batch_size(rows.max(1))
+        .build()
+        .map_err(|e| bad(e.to_string()))?
+        .collect::<std::result::Result<Vec<_>, _>>()
+        .map_err(|e| match e {
+            ArrowError::IoError(m, e) => StorageError::io(format!("reading segment file {file}: {m}"), e),
+            ArrowError::ExternalError(e) => bad(e.to_string()),
+            e => bad(e.to_string()),
+        })?;
+    let schema = Arc::new(stored.meta.schema().project(which).map_err(|e| bad(e.to_string()))?);
+    let batch = arrow::compute::concat_batches(&schema, &batches).map_err(|e| bad(e.to_string()))?;
+    if batch.num_rows() != rows || batch.num_columns() != which.len() {
+        return Err(bad(format!("{} rows in {} columns, expected {rows} rows", batch.num_rows(), batch.num_columns())));
+    }
+    Ok(batch.columns().to_vec())
+}
+
+/// Per column, the zone map and NULL count the file's statistics give.
+/// A zone map is left unknown unless every row group has statistics (or
+/// holds only NULLs): pruning by a partial one would skip real rows.
+fn file_zones(
+    spec: &TableSpec,
+    meta: &ArrowReaderMetadata,
+) -> parquet::errors::Result<(Vec<Option<(Value, Value)>>, Vec<usize>)> {
+    let groups = meta.metadata().row_groups();
+    let mut zones = Vec::with_capacity(spec.columns.len());
+    let mut nulls = Vec::with_capacity(spec.columns.len());
+    for (i, c) in spec.columns.iter().enumerate() {
+        let stats = StatisticsConverter::try_new(&format!("c{i}"), meta.schema(), meta.parquet_schema())?;
+        let group_nulls = stats.row_group_null_counts(groups)?;
+        // Missing counts only make the planner's estimate rougher.
+        nulls.push(group_nulls.iter().map(|n| n.unwrap_or(0) as usize).sum());
+        if !zone_mapped(c.ty) {
+            zones.push(None);
+            continue;
+        }
+        let (mins, maxes) = (stats.row_group_mins(groups)?, stats.row_group_maxes(groups)?);
+        let complete = groups.iter().enumerate().all(|(g, group)| {
+            (mins.is_valid(g) && maxes.is_valid(g))
+                || (group_nulls.is_valid(g) && group_nulls.value(g) == group.num_rows() as u64)
+        });
+        let lo = zone(c.ty, mins.as_ref()).map(|(lo, _)| lo);
+        let hi = zone(c.ty, maxes.as_ref()).map(|(_, hi)| hi);
+        zones.push(if complete { lo.zip(hi) } else { None });
+    }
+    Ok((zones, nulls))
+}
+
+/// A segment file as Parquet's reader reads it: ranges at a time.
+struct FileChunks(Arc<dyn ReadAt>);
+
+/// Reads a file sequentially from a position.
+struct FileCursor {
+    file: Arc<dyn ReadAt>,
+    pos: u64,
+}
+
+impl Read for FileCursor {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let n = buf.len().min(self.file.size().saturating_sub(self.pos) as usize);
+        self.file.read_exact_at(&mut buf[..n], self.pos)?;
+        self.pos += n as u64;
+        Ok(n)
+    }
+}
+
+impl Length for FileChunks {
+    fn len(&self) -> u64 {
+        self.0.size()
+    }
+}
+
+impl ChunkReader for FileChunks {
+    type T = BufReader<FileCursor>;
+
+    fn get_read(&self, start: u64) -> parquet::errors::Result<Self::T> {
+        Ok(BufReader::with_capacity(64 * 1024, FileCursor { file: self.0.clone(), pos: start }))
+    }
+
+    fn get_bytes(&self, start: u64, length: usize) -> parquet::errors::Result<Bytes> {
+        if start.checked_add(length as u64).is_none_or(|end| end > self.0.size()) {
+            return Err(parquet::errors::ParquetError::EOF(format!(
+                "{length} bytes at {start} of a {}-byte file",
+                self.0.size()
+            )));
+        }
+        let mut buf = vec![0; length];
+        self.0.read_exact_at(&mut buf, start)?;
+        Ok(buf.into())
+    }
 }
 
 /// Encodes a delete vector (positions ascending).
@@ -142,13 +256,13 @@ pub fn decode_dv(name: &str, bytes: &[u8], rows: usize) -> Result<Vec<(u32, Scn)
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::io::Vfs;
     use crate::spec::ColumnSpec;
     use crate::value::{ColumnType, Row, Value};
     use rustydb_common::{RowId, TableId};
 
-    #[test]
-    fn segment_round_trips_through_parquet() {
-        let spec = TableSpec {
+    fn spec() -> TableSpec {
+        TableSpec {
             id: TableId(3),
             columns: vec![
                 ColumnSpec { name: "a".into(), ty: ColumnType::Decimal { precision: 12, scale: 2 }, nullable: true },
@@ -156,22 +270,106 @@ mod tests {
                 ColumnSpec { name: "c".into(), ty: ColumnType::Text, nullable: true },
             ],
             indexes: vec![],
+        }
+    }
+
+    /// A segment of `n` rows (every third one all NULL), stored in `dir`
+    /// as `name` and opened again through a cache of `budget` bytes.
+    fn stored(dir: &std::path::Path, vfs: Arc<dyn Vfs>, n: usize, budget: usize) -> (Segment, Segment, Vec<Row>) {
+        let spec = spec();
+        let rows: Vec<Row> = (0..n)
+            .map(|i| match i % 3 {
+                2 => vec![Value::Null, Value::Null, Value::Null].into(),
+                _ => vec![
+                    Value::Decimal((i as i128 * 100 - 7).into()),
+                    Value::TimestampTz(i as i64 * 1000),
+                    Value::Text(format!("é{i}").into()),
+                ]
+                .into(),
+            })
+            .collect();
+        let versions: Vec<(RowId, Scn, &[Value])> =
+            rows.iter().enumerate().map(|(i, r)| (RowId(i as u64 + 1), Scn(4 + i as u64), &r[..])).collect();
+        let built = Segment::build(&spec, &versions);
+        let (bytes, _) = encode_segment(&spec, &built).unwrap();
+        std::fs::write(dir.join("s.parquet"), &bytes).unwrap();
+        let cache = SegmentCache::new(vfs, dir.to_owned(), budget);
+        let back = open_segment(&spec, &cache, "s.parquet", n).unwrap();
+        (built, back, rows)
+    }
+
+    #[test]
+    fn segment_round_trips_through_parquet_and_the_cache() {
+        let dir = tempfile::tempdir().unwrap();
+        let (built, back, rows) = stored(dir.path(), Arc::new(crate::io::OsVfs), 300_000, usize::MAX);
+        let spec = spec();
+        assert_eq!((back.len(), back.max_begin), (300_000, Scn(300_003)));
+        assert_eq!(back.zones, built.zones, "zone maps from the footer's statistics");
+        assert_eq!(back.nulls, built.nulls, "NULL counts from the footer's statistics");
+        assert_eq!(back.nulls, vec![100_000; 3]);
+        for pos in [0, 2, 131_071, 131_072, 299_999] {
+            assert_eq!(back.row(&spec, pos).unwrap(), rows[pos], "row {pos} (row groups of {ROW_GROUP_ROWS})");
+        }
+        assert_eq!(back.row_id(299_999), RowId(300_000));
+        let cache = match &*back.data_for_tests() {
+            crate::segment::ColumnDataKind::Stored(cache) => cache.clone(),
+            other => panic!("opened segments are stored, not {other:?}"),
         };
-        let r1: Row = vec![Value::Decimal(1234.into()), Value::TimestampTz(99), Value::Text("é".into())].into();
-        let r2: Row = vec![Value::Null, Value::Null, Value::Null].into();
-        let seg = Segment::build(&spec, &[(RowId(1), Scn(4), &r1), (RowId(2), Scn(5), &r2)]);
-        let bytes = encode_segment(&spec, &seg).unwrap();
-        let back = decode_segment(&spec, "x", bytes.clone(), 2).unwrap();
-        assert_eq!(back.row(&spec, 0), r1);
-        assert_eq!(back.row(&spec, 1), r2);
-        assert_eq!(back.max_begin, Scn(5));
-        assert!(decode_segment(&spec, "x", bytes.clone(), 3).is_err(), "row count is checked");
-        let mut flipped = bytes;
-        let mid = flipped.len() / 2;
-        flipped[mid] ^= 0xff;
+        let stats = cache.stats();
+        assert_eq!((stats.reads, stats.evictions), (3, 0), "each column was read once");
+        drop(back);
+        assert_eq!(cache.stats().bytes, 0, "a dropped segment leaves nothing in the cache");
+        assert!(open_segment(&spec, &cache, "s.parquet", 3).is_err(), "row count is checked");
+        let mut other = spec.clone();
+        other.columns[1].ty = ColumnType::Int64;
+        assert!(open_segment(&other, &cache, "s.parquet", 300_000).is_err(), "column types are checked");
+    }
+
+    #[test]
+    fn evicted_columns_are_read_again_and_read_failures_are_errors() {
+        let dir = tempfile::tempdir().unwrap();
+        let vfs = Arc::new(crate::io::FaultyVfs::new());
+        let faults = vfs.state();
+        // Room for about one column of 50,000 rows.
+        let (_, back, rows) = stored(dir.path(), vfs, 50_000, 600_000);
+        let spec = spec();
+        for round in 0..2 {
+            assert_eq!(back.columns(&[2]).unwrap()[0].len(), 50_000);
+            assert_eq!(back.columns(&[0]).unwrap()[0].len(), 50_000, "round {round}");
+        }
+        let cache = match &*back.data_for_tests() {
+            crate::segment::ColumnDataKind::Stored(cache) => cache.clone(),
+            other => panic!("{other:?}"),
+        };
+        let stats = cache.stats();
+        assert!(stats.evictions >= 3 && stats.reads >= 4, "{stats:?}");
+        assert!(stats.bytes <= 600_000, "{stats:?}");
+        faults.fail_read.store(true, std::sync::atomic::Ordering::SeqCst);
+        let err = back.row(&spec, 7).unwrap_err();
+        assert!(err.to_string().contains("injected read failure"), "{err}");
+        faults.fail_read.store(false, std::sync::atomic::Ordering::SeqCst);
+        assert_eq!(back.row(&spec, 7).unwrap(), rows[7]);
+    }
+
+    #[test]
+    fn a_damaged_segment_file_is_an_error_not_a_panic() {
+        let dir = tempfile::tempdir().unwrap();
+        let (_, _, _) = stored(dir.path(), Arc::new(crate::io::OsVfs), 1000, usize::MAX);
+        let path = dir.path().join("s.parquet");
+        let good = std::fs::read(&path).unwrap();
+        let cache = SegmentCache::new(Arc::new(crate::io::OsVfs), dir.path().to_owned(), usize::MAX);
         // Parquet pages carry no checksum by default, so a flip may decode;
         // what must never happen is a panic.
-        let _ = decode_segment(&spec, "x", flipped, 2);
+        for at in (0..good.len()).step_by(97) {
+            let mut bad = good.clone();
+            bad[at] ^= 0xff;
+            std::fs::write(&path, &bad).unwrap();
+            if let Ok(seg) = open_segment(&spec(), &cache, "s.parquet", 1000) {
+                let _ = seg.all_columns();
+            }
+        }
+        std::fs::write(&path, &good[..good.len() / 2]).unwrap();
+        assert!(open_segment(&spec(), &cache, "s.parquet", 1000).is_err(), "a cut file");
     }
 
     #[test]

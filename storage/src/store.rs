@@ -21,12 +21,13 @@ use std::time::{Duration, Instant};
 use parking_lot::{Condvar, Mutex, RwLock};
 use rustydb_common::{RowId, Scn, TableId, TxnId};
 
-use crate::checkpoint::{load_tables, read_manifest, wal_file_name};
+use crate::checkpoint::{SEGMENT_DIR, load_tables, read_manifest, wal_file_name};
 use crate::error::{Result, StorageError};
 use crate::io::{OsVfs, Vfs};
 use crate::locks::LockManager;
 use crate::manifest::Manifest;
 use crate::record::{RedoOp, decode_ops, encode_ops};
+use crate::segment_cache::SegmentCache;
 use crate::table::TableStore;
 use crate::txn::{Isolation, Transaction};
 use crate::wal::{WalWriter, read_log};
@@ -47,6 +48,8 @@ pub struct StorageOptions {
     /// version only once it ended this long ago and no open snapshot can
     /// read it (`compaction.rs`).
     pub flashback_retention: Duration,
+    /// Bytes of segment columns kept decoded in memory (`segment_cache.rs`).
+    pub segment_cache_bytes: usize,
 }
 
 impl Default for StorageOptions {
@@ -56,6 +59,7 @@ impl Default for StorageOptions {
             checkpoint_wal_bytes: 256 * 1024 * 1024,
             checkpoint_interval: Some(Duration::from_secs(300)),
             flashback_retention: Duration::from_secs(15 * 60),
+            segment_cache_bytes: crate::segment_cache::SEGMENT_CACHE_BYTES_DEFAULT,
         }
     }
 }
@@ -93,6 +97,7 @@ pub struct Storage {
     /// little over the retention (sampled by the checkpointer thread).
     pub(crate) scn_times: Mutex<VecDeque<(Instant, Scn)>>,
     pub(crate) retention: Duration,
+    pub(crate) cache: Arc<SegmentCache>,
 }
 
 /// A sequence: values below `next` were handed out; up to `reserved` are
@@ -121,9 +126,10 @@ impl Storage {
             .filter(|p| p.extension().is_some_and(|e| e == "wal"))
             .collect();
 
+        let cache = SegmentCache::new(vfs.clone(), dir.join(SEGMENT_DIR), options.segment_cache_bytes);
         let manifest = read_manifest(&vfs, dir)?;
         let mut replay = match &manifest {
-            Some(m) => Replay::from_manifest(load_tables(&vfs, dir, m)?, m),
+            Some(m) => Replay::from_manifest(load_tables(&vfs, &cache, m)?, m),
             None => Replay::default(),
         };
         let checkpoint_scn = replay.last;
@@ -195,6 +201,7 @@ impl Storage {
             pins: Mutex::new(BTreeMap::new()),
             scn_times: Mutex::new(VecDeque::new()),
             retention: options.flashback_retention,
+            cache,
         });
         start_checkpointer(Arc::downgrade(&storage), options.checkpoint_wal_bytes, options.checkpoint_interval);
         start_flusher(Arc::downgrade(&storage));
@@ -204,6 +211,11 @@ impl Storage {
     /// The data directory.
     pub fn dir(&self) -> &Path {
         &self.dir
+    }
+
+    /// What the segment cache holds and did.
+    pub fn cache_stats(&self) -> crate::segment_cache::CacheStats {
+        self.cache.stats()
     }
 
     /// The newest SCN a new snapshot sees.
@@ -280,10 +292,16 @@ impl Storage {
             // one copy of a bulk load's redo instead of two.
             self.wal.append_with(scn, |out| redo.encode(out))?;
             // Appended means it may reach disk: from here the commit must be
-            // applied, or memory and log disagree. Applying cannot fail for
-            // ops a transaction built under its locks.
+            // applied, or memory and log disagree. Ops a transaction built
+            // under its locks fail to apply only when a stored segment they
+            // need (ALTER TABLE's index keys) cannot be read: then storage
+            // refuses writes until a restart rebuilds memory from the log.
             let mut tables = self.tables.write();
-            redo.apply(&mut *tables, scn).expect("redo built under the transaction's locks applies cleanly");
+            if let Err(e) = redo.apply(&mut *tables, scn) {
+                let why = format!("applying the commit at scn {scn} failed: {e}");
+                self.wal.poison(why.clone());
+                return Err(StorageError::Poisoned(why));
+            }
             *last = scn;
             scn
         };
@@ -535,10 +553,12 @@ pub(crate) fn apply_ddl(tables: &mut dyn TableMap, scn: Scn, op: RedoOp) -> Resu
         RedoOp::AlterTable { spec, map } => {
             let table = spec.id;
             let mut spec = Some(spec);
+            let mut altered = Ok(());
             tables.with(table, &mut |t| {
-                t.alter(*spec.take().expect("applied once"), &map);
+                altered = t.alter(*spec.take().expect("applied once"), &map);
                 t.last_write = scn;
-            })?
+            })?;
+            altered?
         }
         RedoOp::Truncate(id) => tables.with(id, &mut |t| t.end_all(scn))?,
         RedoOp::SetSequence { .. } => {}

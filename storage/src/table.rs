@@ -23,6 +23,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::ops::Bound;
 use std::sync::Arc;
 
+use arrow::array::ArrayRef;
 use rustydb_common::{RowId, Scn};
 
 use crate::batch::value_at;
@@ -30,7 +31,7 @@ use crate::bulk::{BULK_SEGMENT_ROWS_MIN, RowBatch, check_batch, segments_of};
 use crate::compaction::worth_compacting;
 use crate::frozen_map::FrozenMap;
 use crate::segment::{FrozenSegment, Segment, VersionRef};
-use crate::spec::{ColumnSource, IndexSpec, TableSpec, index_key, remap_row};
+use crate::spec::{ColumnSource, TableSpec, index_key, remap_row};
 use crate::value::{Row, Value};
 
 /// Adds a version's index entries.
@@ -55,7 +56,7 @@ impl Version {
     }
 
     fn as_ref(&self) -> VersionRef<'_> {
-        VersionRef { begin: self.begin, end: self.end, values: Cow::Borrowed(&self.values) }
+        VersionRef { end: self.end, values: Cow::Borrowed(&self.values) }
     }
 }
 
@@ -97,27 +98,44 @@ impl TableStore {
     }
 
     /// A table as a checkpoint left it: its segments and nothing hot.
-    pub fn from_segments(spec: TableSpec, segments: Vec<FrozenSegment>) -> Self {
+    pub fn from_segments(spec: TableSpec, segments: Vec<FrozenSegment>) -> crate::error::Result<Self> {
         let mut t = TableStore::new(spec);
         for s in segments {
-            t.push_segment(s);
+            t.push_segment(s)?;
         }
-        t
+        Ok(t)
     }
 
     /// Adds a frozen segment: records where its rows are and indexes them.
-    fn push_segment(&mut self, seg: FrozenSegment) {
+    fn push_segment(&mut self, seg: FrozenSegment) -> crate::error::Result<()> {
+        // Key columns first: a stored segment's may have to be read.
+        let keys = self.segment_keys(&seg.data)?;
         let si = self.segments.len() as u32;
         self.frozen.add_segment(si, &seg.data);
         self.segments.push(seg);
-        self.index_segment(si as usize);
+        self.add_segment_keys(si as usize, keys);
+        Ok(())
     }
 
-    fn index_segment(&mut self, si: usize) {
+    /// Per index, the key columns of `seg`.
+    fn segment_keys(&self, seg: &Segment) -> crate::error::Result<Vec<Vec<ArrayRef>>> {
+        self.spec.indexes.iter().map(|idx| seg.columns(&idx.columns)).collect()
+    }
+
+    /// Indexes the versions of segment `si` from its key columns.
+    fn add_segment_keys(&mut self, si: usize, keys: Vec<Vec<ArrayRef>>) {
         let seg = &self.segments[si].data;
-        for (idx, entries) in self.spec.indexes.iter().zip(self.indexes.iter_mut()) {
+        for ((idx, entries), columns) in self.spec.indexes.iter().zip(self.indexes.iter_mut()).zip(keys) {
             for pos in 0..seg.len() {
-                entries.insert((segment_key(&self.spec, idx, seg, pos), seg.row_id(pos)));
+                let key = idx
+                    .columns
+                    .iter()
+                    .zip(&columns)
+                    .map(|(&c, a)| {
+                        value_at(a.as_ref(), self.spec.columns[c].ty, pos).expect("segment columns match the spec")
+                    })
+                    .collect();
+                entries.insert((key, seg.row_id(pos)));
             }
         }
     }
@@ -138,33 +156,44 @@ impl TableStore {
         out
     }
 
-    fn frozen_version(&self, (si, pos): (usize, usize)) -> VersionRef<'_> {
+    fn frozen_version(&self, (si, pos): (usize, usize)) -> crate::error::Result<VersionRef<'_>> {
         self.segments[si].version(&self.spec, pos)
     }
 
-    /// The version of `row` visible at `snapshot`.
-    pub fn visible(&self, row: RowId, snapshot: Scn) -> Option<VersionRef<'_>> {
+    /// The version of `row` visible at `snapshot`. Fails only when a
+    /// stored segment cannot be read.
+    pub fn visible(&self, row: RowId, snapshot: Scn) -> crate::error::Result<Option<VersionRef<'_>>> {
         if let Some(chain) = self.rows.get(&row) {
             if let Some(v) = chain.iter().rev().find(|v| v.visible_at(snapshot)) {
-                return Some(v.as_ref());
+                return Ok(Some(v.as_ref()));
             }
             // Frozen versions all ended by the time the oldest hot one began.
             if chain.first().is_some_and(|v| v.begin <= snapshot) {
-                return None;
+                return Ok(None);
             }
         }
-        self.frozen_versions(row)
-            .into_iter()
-            .find_map(|loc| self.segments[loc.0].visible_at(loc.1, snapshot).then(|| self.frozen_version(loc)))
+        let found = self.frozen_versions(row).into_iter().find(|loc| self.segments[loc.0].visible_at(loc.1, snapshot));
+        found.map(|loc| self.frozen_version(loc)).transpose()
     }
 
     /// The newest committed version of `row`, live or ended.
-    pub fn latest(&self, row: RowId) -> Option<VersionRef<'_>> {
+    pub fn latest(&self, row: RowId) -> crate::error::Result<Option<VersionRef<'_>>> {
         if let Some(v) = self.rows.get(&row).and_then(|c| c.last()) {
-            return Some(v.as_ref());
+            return Ok(Some(v.as_ref()));
+        }
+        let Some((si, pos)) = self.frozen.get(row) else { return Ok(None) };
+        self.frozen_version((si as usize, pos as usize)).map(Some)
+    }
+
+    /// Begin and end of the newest committed version of `row` (what a
+    /// writer checks), without reading its values.
+    pub fn latest_span(&self, row: RowId) -> Option<(Scn, Scn)> {
+        if let Some(v) = self.rows.get(&row).and_then(|c| c.last()) {
+            return Some((v.begin, v.end));
         }
         let (si, pos) = self.frozen.get(row)?;
-        Some(self.frozen_version((si as usize, pos as usize)))
+        let seg = &self.segments[si as usize];
+        Some((seg.data.begin(pos as usize), seg.end(pos as usize)))
     }
 
     /// Every row id with a committed version, in order.
@@ -261,7 +290,7 @@ impl TableStore {
             return Ok(());
         }
         for seg in segments_of(&self.spec, batches, scn)? {
-            self.push_segment(FrozenSegment::new(Arc::new(seg)));
+            self.push_segment(FrozenSegment::new(Arc::new(seg)))?;
         }
         self.last_write = scn;
         Ok(())
@@ -323,15 +352,24 @@ impl TableStore {
     }
 
     /// Changes the layout: remaps every version and rebuilds the indexes.
-    /// Remapped segments are written anew by the next checkpoint.
-    pub fn alter(&mut self, spec: TableSpec, map: &[ColumnSource]) {
+    /// Remapped segments are written anew by the next checkpoint. Fails,
+    /// changing nothing, when a stored segment's key columns cannot be read.
+    pub fn alter(&mut self, spec: TableSpec, map: &[ColumnSource]) -> crate::error::Result<()> {
+        let remapped: Vec<Arc<Segment>> = self.segments.iter().map(|s| Arc::new(s.data.remap(&spec, map))).collect();
+        let keys = {
+            let spec = &spec;
+            remapped
+                .iter()
+                .map(|seg| spec.indexes.iter().map(|idx| seg.columns(&idx.columns)).collect())
+                .collect::<crate::error::Result<Vec<Vec<Vec<ArrayRef>>>>>()?
+        };
         for chain in self.rows.values_mut() {
             for v in chain.iter_mut() {
                 v.values = remap_row(map, &v.values);
             }
         }
-        for seg in &mut self.segments {
-            seg.data = Arc::new(seg.data.remap(&spec, map));
+        for (seg, data) in self.segments.iter_mut().zip(remapped) {
+            seg.data = data;
             seg.file = None;
             seg.dv_file = None;
             seg.dv_persisted = 0;
@@ -345,9 +383,10 @@ impl TableStore {
                 }
             }
         }
-        for si in 0..self.segments.len() {
-            self.index_segment(si);
+        for (si, keys) in keys.into_iter().enumerate() {
+            self.add_segment_keys(si, keys);
         }
+        Ok(())
     }
 
     /// Builds the next segment of hot versions a checkpoint at `scn`
@@ -401,14 +440,6 @@ impl TableStore {
     }
 }
 
-/// The key of `idx` for the version at `pos` of a segment.
-fn segment_key(spec: &TableSpec, idx: &IndexSpec, seg: &Segment, pos: usize) -> Box<[Value]> {
-    idx.columns
-        .iter()
-        .map(|&c| value_at(seg.columns[c].as_ref(), spec.columns[c].ty, pos).expect("segment columns match the spec"))
-        .collect()
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -421,7 +452,7 @@ mod tests {
     }
 
     fn value(t: &TableStore, r: u64, at: u64) -> Option<i64> {
-        t.visible(RowId(r), Scn(at)).map(|v| match v.values[0] {
+        t.visible(RowId(r), Scn(at)).unwrap().map(|v| match v.values[0] {
             Value::Int64(x) => x,
             _ => unreachable!(),
         })
@@ -454,7 +485,7 @@ mod tests {
         assert_eq!((value(&t, 4, 11), value(&t, 4, 12)), (Some(4), None), "the end set after the cut is kept");
         t.put(RowId(5), row(55), Scn(13));
         assert_eq!((value(&t, 5, 12), value(&t, 5, 13)), (Some(5), Some(55)));
-        assert_eq!(t.latest(RowId(5)).map(|v| v.begin), Some(Scn(13)));
+        assert_eq!(t.latest_span(RowId(5)).map(|v| v.0), Some(Scn(13)));
         t.end_all(Scn(14));
         assert!((1..=11).all(|r| value(&t, r, 14).is_none()));
         assert_eq!(value(&t, 7, 13), Some(7));

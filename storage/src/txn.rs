@@ -507,9 +507,9 @@ impl Transaction {
         self.lock(&Resource::Row(table, row), Mode::Exclusive)?;
         let store = self.storage.table(table)?;
         let store = store.read();
-        let Some(latest) = store.latest(row) else { return Ok(WriteOutcome::Gone) };
-        let changed = latest.begin > read_snapshot;
-        let deleted = latest.end != Scn::MAX;
+        let Some((begin, end)) = store.latest_span(row) else { return Ok(WriteOutcome::Gone) };
+        let changed = begin > read_snapshot;
+        let deleted = end != Scn::MAX;
         if !changed && !deleted {
             return Ok(WriteOutcome::Done);
         }

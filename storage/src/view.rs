@@ -9,15 +9,15 @@
 use std::ops::Bound;
 use std::sync::Arc;
 
-use arrow::array::ArrayRef;
+use arrow::array::{ArrayRef, BooleanArray};
 use rustydb_common::{IndexId, RowId, Scn, TableId};
 
 use arrow::compute::filter;
 
 use crate::batch::{column_array, row_id_array};
 use crate::error::{Result, StorageError};
-use crate::segment::{ZoneFilter, remap_columns};
-use crate::spec::{IndexSpec, TableSpec, index_key, remap_row};
+use crate::segment::{Segment, ZoneFilter, fill_array};
+use crate::spec::{ColumnSource, IndexSpec, TableSpec, index_key, remap_row};
 use crate::table::TableStore;
 use crate::txn::{ReadView, TableWrites, Write};
 use crate::value::{Row, Value};
@@ -196,7 +196,7 @@ impl ReadView {
         }
         let Some(base) = self.base(table)? else { return Ok(None) };
         let base = base.read();
-        Ok(base.visible(row, self.snapshot).map(|v| self.base_row(tw, &v.values)))
+        Ok(base.visible(row, self.snapshot)?.map(|v| self.base_row(tw, &v.values)))
     }
 
     /// Every visible row (for checks that must see them all).
@@ -209,7 +209,7 @@ impl ReadView {
                 if tw.is_some_and(|t| t.rows.contains_key(&id)) {
                     continue;
                 }
-                if let Some(v) = base.visible(id, self.snapshot) {
+                if let Some(v) = base.visible(id, self.snapshot)? {
                     out.push((id, self.base_row(tw, &v.values)));
                 }
             }
@@ -268,8 +268,7 @@ impl ReadView {
         for seg in &base.segments {
             let seg = &seg.data;
             for (c, est) in out.iter_mut().enumerate() {
-                let array = &seg.columns[c];
-                est.nulls += array.null_count();
+                est.nulls += seg.nulls[c];
                 match &seg.zones[c] {
                     Some((lo, hi)) => {
                         est.bounds = Some(match est.bounds.take() {
@@ -277,7 +276,7 @@ impl ReadView {
                             Some((a, b)) => (a.min(lo.clone()), b.max(hi.clone())),
                         })
                     }
-                    None if array.null_count() == array.len() => {}
+                    None if seg.nulls[c] == seg.len() => {}
                     None => bounded[c] = false,
                 }
             }
@@ -347,7 +346,16 @@ impl ReadView {
                             };
                             continue;
                         }
-                        ScanCursor::Frozen { .. } => self.frozen_chunk(&base, &spec, cursor, projection, max_rows),
+                        ScanCursor::Frozen { .. } => {
+                            let part = self.frozen_part(&base, &spec, cursor, max_rows);
+                            // A stored segment's columns may have to be read:
+                            // not under the table's lock, which commits need.
+                            drop(base);
+                            match part {
+                                Some(part) => return self.read_frozen(&spec, part, projection).map(Some),
+                                None => continue,
+                            }
+                        }
                         ScanCursor::Hot { after, segments } if segments < base.segments.len() => {
                             // A checkpoint froze rows since the frozen stage.
                             let resume = Some(after.unwrap_or(RowId(0)));
@@ -411,16 +419,16 @@ impl ReadView {
         }
     }
 
-    /// Up to `max_rows` positions of one segment, filtered to what this view
-    /// sees; advances the cursor (possibly past an empty stretch: `None`).
-    fn frozen_chunk(
+    /// Up to `max_rows` positions of one segment, with which of them this
+    /// view sees; advances the cursor (possibly past an empty stretch:
+    /// `None`). The columns are read by [`ReadView::read_frozen`].
+    fn frozen_part(
         &self,
         base: &TableStore,
         spec: &TableSpec,
         cursor: &mut ScanCursor,
-        projection: &[usize],
         max_rows: usize,
-    ) -> Option<Chunk> {
+    ) -> Option<FrozenPart> {
         let ScanCursor::Frozen { segment, pos, end: end_segment, resume, after, epoch } = *cursor else {
             unreachable!("called for the frozen stage")
         };
@@ -448,25 +456,43 @@ impl ReadView {
         let tw = self.own(spec.id);
         let hidden = |id: RowId| tw.is_some_and(|t| t.rows.contains_key(&id));
         let own_rows = tw.is_some_and(|t| !t.rows.is_empty());
-        let len = end - start;
-        let mut row_ids: ArrayRef = Arc::new(seg.data.row_ids.slice(start, len));
-        let mut columns: Vec<ArrayRef> = seg.data.columns.iter().map(|c| c.slice(start, len)).collect();
-        if let Some(map) = tw.and_then(|t| t.map.as_ref()) {
-            columns = remap_columns(spec, map, &columns, len);
+        let mask = (own_rows || !seg.all_visible(self.snapshot, start..end))
+            .then(|| seg.visibility(self.snapshot, start..end, &hidden));
+        if mask.as_ref().is_some_and(|m| m.true_count() == 0) {
+            return None;
         }
-        let mut columns: Vec<ArrayRef> = projection.iter().map(|&c| columns[c].clone()).collect();
+        Some(FrozenPart { seg: seg.data.clone(), start, len: end - start, mask })
+    }
+
+    /// The projected columns of a [`FrozenPart`], as this view sees them.
+    fn read_frozen(&self, spec: &TableSpec, part: FrozenPart, projection: &[usize]) -> Result<Chunk> {
+        let FrozenPart { seg, start, len, mask } = part;
+        // A pending ALTER TABLE of this transaction maps the new layout's
+        // columns to the segment's.
+        let map = self.own(spec.id).and_then(|t| t.map.as_ref());
+        let source = |c: usize| match map.map(|m| &m[c]) {
+            None => Some(c),
+            Some(ColumnSource::Existing(old)) => Some(*old),
+            Some(ColumnSource::Fill(_)) => None,
+        };
+        let sources: Vec<usize> = projection.iter().filter_map(|&c| source(c)).collect();
+        let mut read = seg.columns(&sources)?.into_iter();
+        let mut columns: Vec<ArrayRef> = projection
+            .iter()
+            .map(|&c| match map.map(|m| &m[c]) {
+                Some(ColumnSource::Fill(v)) => fill_array(spec.columns[c].ty, v, len),
+                _ => read.next().expect("one array per source").slice(start, len),
+            })
+            .collect();
+        let mut row_ids: ArrayRef = Arc::new(seg.row_ids.slice(start, len));
         let mut rows = len;
-        if own_rows || !seg.all_visible(self.snapshot, start..end) {
-            let mask = seg.visibility(self.snapshot, start..end, &hidden);
+        if let Some(mask) = mask {
             rows = mask.true_count();
-            if rows == 0 {
-                return None;
-            }
             let keep = |a: &ArrayRef| filter(a.as_ref(), &mask).expect("a mask of the array's length filters it");
             row_ids = keep(&row_ids);
             columns = columns.iter().map(keep).collect();
         }
-        Some(Chunk { row_ids, columns, len: rows })
+        Ok(Chunk { row_ids, columns, len: rows })
     }
 
     /// Up to `max_rows` visible hot rows after `after`; advances the cursor.
@@ -538,7 +564,7 @@ impl ReadView {
                 if tw.is_some_and(|t| t.rows.contains_key(&id)) {
                     continue;
                 }
-                if let Some(v) = base.visible(id, self.snapshot) {
+                if let Some(v) = base.visible(id, self.snapshot)? {
                     let row = self.base_row(tw, &v.values);
                     if range.contains(&index_key(idx, &row)) {
                         found.push((id, row));
@@ -577,14 +603,26 @@ impl ReadView {
             (None, Some(pos)) => base.index_range(pos, Bound::Included(key), Bound::Included(key)),
             _ => base.rows.keys().copied().collect(),
         };
-        Ok(candidates
-            .into_iter()
-            .filter(|id| {
-                base.latest(*id)
-                    .is_some_and(|v| v.end == Scn::MAX && index_key(idx, &self.base_row(tw, &v.values))[..] == *key)
-            })
-            .collect())
+        let mut out = Vec::new();
+        for id in candidates {
+            if let Some(v) = base.latest(id)?
+                && v.end == Scn::MAX
+                && index_key(idx, &self.base_row(tw, &v.values))[..] == *key
+            {
+                out.push(id);
+            }
+        }
+        Ok(out)
     }
+}
+
+/// Positions of one segment a scan reads next, and which of them it sees
+/// (`None`: all).
+struct FrozenPart {
+    seg: Arc<Segment>,
+    start: usize,
+    len: usize,
+    mask: Option<BooleanArray>,
 }
 
 /// The cursor at the start of `segment`.

@@ -193,6 +193,17 @@ impl WalWriter {
         self.state.lock().file_bytes
     }
 
+    /// Refuses every later write: memory no longer matches the log, and
+    /// only a restart (replaying the log) makes them agree again.
+    pub fn poison(&self, why: String) {
+        let mut st = self.state.lock();
+        if st.poisoned.is_none() {
+            tracing::error!("{why}; storage is now read-only until restart");
+            st.poisoned = Some(why);
+        }
+        self.flushed.notify_all();
+    }
+
     /// Continues the log in a new file at `path` (a checkpoint's cut): makes
     /// everything buffered durable in the old file first. Callers hold the
     /// commit lock, so nothing is appended meanwhile.

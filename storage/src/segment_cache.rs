@@ -1,0 +1,204 @@
+//! The segment cache: decoded columns of stored segments, within a budget.
+//!
+//! A segment's row ids, begin SCNs and zone maps stay in memory for as long
+//! as the segment exists (visibility and point lookups need them, and they
+//! are 16 bytes a row). Its columns are needed only by scans and lookups,
+//! so once the segment is in a file they live here instead: one entry per
+//! (segment, column), read from the Parquet file on first use with just
+//! that column projected, and dropped least recently used first when the
+//! cache holds more than its budget. An evicted array a scan still holds
+//! stays alive until the scan lets go of it; the budget counts what the
+//! cache itself keeps.
+//!
+//! Segments not yet written (just captured, compacted or bulk loaded) hold
+//! their columns themselves until the next checkpoint stores them.
+
+use std::collections::{BTreeMap, HashMap};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use arrow::array::{Array, ArrayRef};
+use parking_lot::Mutex;
+
+use crate::io::{ReadAt, Vfs};
+
+/// Budget of a cache when the configuration names none.
+pub const SEGMENT_CACHE_BYTES_DEFAULT: usize = 2 << 30;
+
+/// Which column of which segment: segments get a process-unique id.
+type Key = (u64, usize);
+
+struct Entry {
+    array: ArrayRef,
+    bytes: usize,
+    /// Position in `State::order`.
+    tick: u64,
+}
+
+#[derive(Default)]
+struct State {
+    entries: HashMap<Key, Entry>,
+    /// Least recently used first.
+    order: BTreeMap<u64, Key>,
+    next_tick: u64,
+    bytes: usize,
+}
+
+impl State {
+    fn touch(&mut self, key: Key) -> Option<ArrayRef> {
+        let tick = self.next_tick;
+        let entry = self.entries.get_mut(&key)?;
+        self.order.remove(&entry.tick);
+        entry.tick = tick;
+        self.order.insert(tick, key);
+        self.next_tick += 1;
+        Some(entry.array.clone())
+    }
+
+    fn remove(&mut self, key: Key) {
+        if let Some(e) = self.entries.remove(&key) {
+            self.order.remove(&e.tick);
+            self.bytes -= e.bytes;
+        }
+    }
+}
+
+/// What the cache did so far (for tests, benchmarks and monitoring).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct CacheStats {
+    /// Bytes of arrays the cache holds now.
+    pub bytes: usize,
+    pub budget: usize,
+    pub hits: u64,
+    /// Columns read from segment files.
+    pub reads: u64,
+    pub evictions: u64,
+}
+
+/// Decoded columns of stored segments; see the module docs.
+pub struct SegmentCache {
+    vfs: Arc<dyn Vfs>,
+    dir: PathBuf,
+    budget: usize,
+    state: Mutex<State>,
+    hits: AtomicU64,
+    reads: AtomicU64,
+    evictions: AtomicU64,
+}
+
+impl std::fmt::Debug for SegmentCache {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SegmentCache").field("dir", &self.dir).field("stats", &self.stats()).finish()
+    }
+}
+
+impl SegmentCache {
+    /// A cache of the segment files in `dir`, holding at most about
+    /// `budget` bytes of decoded columns.
+    pub fn new(vfs: Arc<dyn Vfs>, dir: PathBuf, budget: usize) -> Arc<Self> {
+        Arc::new(SegmentCache {
+            vfs,
+            dir,
+            budget,
+            state: Mutex::new(State::default()),
+            hits: AtomicU64::new(0),
+            reads: AtomicU64::new(0),
+            evictions: AtomicU64::new(0),
+        })
+    }
+
+    pub fn stats(&self) -> CacheStats {
+        CacheStats {
+            bytes: self.state.lock().bytes,
+            budget: self.budget,
+            hits: self.hits.load(Ordering::Relaxed),
+            reads: self.reads.load(Ordering::Relaxed),
+            evictions: self.evictions.load(Ordering::Relaxed),
+        }
+    }
+
+    pub(crate) fn dir(&self) -> &Path {
+        &self.dir
+    }
+
+    /// Opens a segment file of this cache's directory for reading.
+    pub(crate) fn open(&self, file: &str) -> std::io::Result<Arc<dyn ReadAt>> {
+        self.vfs.open_read(&self.dir.join(file))
+    }
+
+    /// The cached column, marked as just used.
+    pub(crate) fn get(&self, segment: u64, column: usize) -> Option<ArrayRef> {
+        let found = self.state.lock().touch((segment, column));
+        if found.is_some() {
+            self.hits.fetch_add(1, Ordering::Relaxed);
+        }
+        found
+    }
+
+    /// Keeps a column, evicting the least recently used ones past the
+    /// budget. `read` says whether it came from a file (for the stats).
+    pub(crate) fn insert(&self, segment: u64, column: usize, array: ArrayRef, read: bool) {
+        if read {
+            self.reads.fetch_add(1, Ordering::Relaxed);
+        }
+        let bytes = array.get_array_memory_size();
+        let mut st = self.state.lock();
+        let key = (segment, column);
+        st.remove(key);
+        let tick = st.next_tick;
+        st.next_tick += 1;
+        st.order.insert(tick, key);
+        st.entries.insert(key, Entry { array, bytes, tick });
+        st.bytes += bytes;
+        let mut evicted = 0;
+        while st.bytes > self.budget {
+            let Some((_, oldest)) = st.order.pop_first() else { break };
+            let e = st.entries.remove(&oldest).expect("ordered entries exist");
+            st.bytes -= e.bytes;
+            evicted += 1;
+        }
+        drop(st);
+        if evicted > 0 {
+            self.evictions.fetch_add(evicted, Ordering::Relaxed);
+        }
+    }
+
+    /// Drops the columns of a segment that no longer exists.
+    pub(crate) fn forget(&self, segment: u64, columns: usize) {
+        let mut st = self.state.lock();
+        for c in 0..columns {
+            st.remove((segment, c));
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::io::OsVfs;
+    use arrow::array::Int64Array;
+
+    fn array(n: usize) -> ArrayRef {
+        Arc::new(Int64Array::from(vec![1i64; n]))
+    }
+
+    #[test]
+    fn evicts_least_recently_used_past_the_budget() {
+        let one = array(1000).get_array_memory_size();
+        let cache = SegmentCache::new(Arc::new(OsVfs), PathBuf::from("."), one * 2);
+        cache.insert(1, 0, array(1000), true);
+        cache.insert(2, 0, array(1000), true);
+        assert!(cache.get(1, 0).is_some(), "1 is now the most recently used");
+        cache.insert(3, 0, array(1000), false);
+        assert!(cache.get(2, 0).is_none(), "2 was the least recently used");
+        assert!(cache.get(1, 0).is_some() && cache.get(3, 0).is_some());
+        let stats = cache.stats();
+        assert_eq!((stats.bytes, stats.reads, stats.evictions, stats.hits), (one * 2, 2, 1, 3));
+        cache.forget(1, 4);
+        assert_eq!(cache.stats().bytes, one);
+        // One array larger than the budget is not kept at all.
+        cache.insert(4, 0, array(10_000), true);
+        assert_eq!(cache.stats().bytes, 0);
+    }
+}
