@@ -171,7 +171,7 @@ impl Storage {
         self.vfs
             .write_file(&seg_dir.join(&name), &bytes)
             .map_err(|e| StorageError::io(format!("writing segment {name}"), e))?;
-        seg.set_stored(stored_columns(&self.cache, &name, bytes)?, columns);
+        seg.set_stored(stored_columns(spec, &self.cache, &name, bytes)?, columns);
         Ok(name)
     }
 

@@ -26,7 +26,7 @@ use std::ops::Bound;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
-use arrow::array::{Array, ArrayRef, BooleanArray, UInt64Array};
+use arrow::array::{Array, ArrayRef, BooleanArray, MutableArrayData, UInt64Array, make_array};
 use parking_lot::RwLock;
 use parquet::arrow::arrow_reader::ArrowReaderMetadata;
 use rustydb_common::{RowId, Scn};
@@ -75,6 +75,17 @@ pub(crate) struct StoredColumns {
     pub cache: Arc<SegmentCache>,
     pub file: String,
     pub meta: ArrowReaderMetadata,
+    /// First position of each row group, then the segment's length.
+    pub groups: Arc<[usize]>,
+    /// Per row group, per column, the zone map its statistics give.
+    pub group_zones: Arc<[Vec<Option<(Value, Value)>>]>,
+}
+
+impl StoredColumns {
+    /// The row group holding position `pos`.
+    fn group_of(&self, pos: usize) -> usize {
+        self.groups.partition_point(|&g| g <= pos).saturating_sub(1).min(self.groups.len().saturating_sub(2))
+    }
 }
 
 static NEXT_SEGMENT_UID: AtomicU64 = AtomicU64::new(1);
@@ -93,7 +104,7 @@ impl std::fmt::Debug for Segment {
 impl Drop for Segment {
     fn drop(&mut self) {
         if let ColumnData::Stored(s) = &*self.data.read() {
-            s.cache.forget(self.uid, self.zones.len());
+            s.cache.forget(self.uid, self.zones.len(), s.groups.len().saturating_sub(1));
         }
     }
 }
@@ -150,20 +161,7 @@ impl Segment {
 
     /// Whether some row may satisfy every filter (zone maps permitting).
     pub fn may_match(&self, filters: &[ZoneFilter]) -> bool {
-        filters.iter().all(|f| {
-            let Some(Some((min, max))) = self.zones.get(f.column) else { return true };
-            let above = match &f.lo {
-                Bound::Included(v) => max >= v,
-                Bound::Excluded(v) => max > v,
-                Bound::Unbounded => true,
-            };
-            let below = match &f.hi {
-                Bound::Included(v) => min <= v,
-                Bound::Excluded(v) => min < v,
-                Bound::Unbounded => true,
-            };
-            above && below
-        })
+        may_match(&self.zones, filters)
     }
 
     /// Checks that the parts agree with each other and with `spec`
@@ -206,39 +204,76 @@ impl Segment {
         Scn(self.begins.value(pos))
     }
 
-    /// The arrays of the columns `which` (in that order), read from the
-    /// segment file for those the cache does not hold.
+    /// The arrays of the columns `which` (in that order), whole.
     pub fn columns(&self, which: &[usize]) -> Result<Vec<ArrayRef>> {
+        self.column_range(which, 0, self.len())
+    }
+
+    /// Positions `start..start + len` of the columns `which` (in that
+    /// order). A stored segment reads the row groups that hold them from
+    /// its file, for the columns the cache does not hold.
+    pub fn column_range(&self, which: &[usize], start: usize, len: usize) -> Result<Vec<ArrayRef>> {
+        assert!(start + len <= self.len(), "positions {start}+{len} of a segment of {} rows", self.len());
         let stored = match &*self.data.read() {
-            ColumnData::Resident(columns) => return Ok(which.iter().map(|&c| columns[c].clone()).collect()),
+            ColumnData::Resident(columns) => return Ok(which.iter().map(|&c| columns[c].slice(start, len)).collect()),
             ColumnData::Remapped { base, map, types } => {
-                let sources: Vec<usize> = which
-                    .iter()
-                    .filter_map(|&c| match &map[c] {
-                        ColumnSource::Existing(old) => Some(*old),
-                        ColumnSource::Fill(_) => None,
-                    })
-                    .collect();
-                let mut from_base = base.columns(&sources)?.into_iter();
+                let sources = existing_sources(map, which);
+                let mut from_base = base.column_range(&sources, start, len)?.into_iter();
                 return Ok(which
                     .iter()
                     .map(|&c| match &map[c] {
                         ColumnSource::Existing(_) => from_base.next().expect("one array per source"),
-                        ColumnSource::Fill(v) => fill_array(types[c], v, self.len()),
+                        ColumnSource::Fill(v) => fill_array(types[c], v, len),
                     })
                     .collect());
             }
             // Cloned so that no lock is held while the file is read.
             ColumnData::Stored(stored) => stored.clone(),
         };
-        let mut out: Vec<Option<ArrayRef>> = which.iter().map(|&c| stored.cache.get(self.uid, c)).collect();
+        if len == 0 {
+            // Nothing to read (an empty segment has no row groups at all).
+            let schema = stored.meta.schema();
+            return Ok(which.iter().map(|&c| arrow::array::new_empty_array(schema.field(c).data_type())).collect());
+        }
+        let end = start + len;
+        let mut pieces: Vec<Vec<ArrayRef>> = vec![Vec::new(); which.len()];
+        let mut group = stored.group_of(start);
+        loop {
+            let (g_start, g_end) = (stored.groups[group], stored.groups[group + 1]);
+            let arrays = self.group_columns(&stored, which, group)?;
+            let (from, to) = (start.max(g_start), end.min(g_end));
+            for (piece, a) in pieces.iter_mut().zip(arrays) {
+                piece.push(a.slice(from - g_start, to - from));
+            }
+            group += 1;
+            if group + 1 >= stored.groups.len() || stored.groups[group] >= end {
+                break;
+            }
+        }
+        pieces
+            .into_iter()
+            .map(|p| match p.as_slice() {
+                [one] => Ok(one.clone()),
+                _ => {
+                    let refs: Vec<&dyn Array> = p.iter().map(|a| a.as_ref()).collect();
+                    arrow::compute::concat(&refs)
+                        .map_err(|e| StorageError::Internal(format!("joining the row groups of a segment: {e}")))
+                }
+            })
+            .collect()
+    }
+
+    /// Row group `group` of the columns `which`, from the cache or the file.
+    fn group_columns(&self, stored: &StoredColumns, which: &[usize], group: usize) -> Result<Vec<ArrayRef>> {
+        let key = |c: usize| (self.uid, c, group);
+        let mut out: Vec<Option<ArrayRef>> = which.iter().map(|&c| stored.cache.get(key(c))).collect();
         let mut missing: Vec<usize> = which.iter().zip(&out).filter(|(_, a)| a.is_none()).map(|(c, _)| *c).collect();
         if !missing.is_empty() {
             missing.sort_unstable();
             missing.dedup();
-            let read = crate::segment_file::read_columns(&stored, &missing, self.len())?;
+            let read = crate::segment_file::read_columns(stored, &missing, Some(group))?;
             for (c, array) in missing.iter().zip(read) {
-                stored.cache.insert(self.uid, *c, array.clone(), true);
+                stored.cache.insert(key(*c), array.clone(), true);
                 for (w, slot) in which.iter().zip(out.iter_mut()) {
                     if w == c {
                         *slot = Some(array.clone());
@@ -254,9 +289,45 @@ impl Segment {
         self.columns(&(0..self.zones.len()).collect::<Vec<_>>())
     }
 
-    /// The values of the version at `pos`.
+    /// The values of the version at `pos` (reading just its row group).
     pub fn row(&self, spec: &TableSpec, pos: usize) -> Result<Row> {
-        Ok(row_at(spec, &self.all_columns()?, pos))
+        let all: Vec<usize> = (0..self.zones.len()).collect();
+        Ok(row_at(spec, &self.column_range(&all, pos, 1)?, 0))
+    }
+
+    /// Whether reading columns `which` of the row group holding `pos` needs
+    /// no file read.
+    pub fn group_cached(&self, pos: usize, which: &[usize]) -> bool {
+        match &*self.data.read() {
+            ColumnData::Resident(_) => true,
+            ColumnData::Remapped { base, map, .. } => base.group_cached(pos, &existing_sources(map, which)),
+            ColumnData::Stored(stored) => {
+                let group = stored.group_of(pos);
+                which.iter().all(|&c| stored.cache.contains((self.uid, c, group)))
+            }
+        }
+    }
+
+    /// Where the row group holding `pos` ends (segments not yet stored are
+    /// one group).
+    pub fn group_end(&self, pos: usize) -> usize {
+        match &*self.data.read() {
+            ColumnData::Stored(stored) => stored.groups[stored.group_of(pos) + 1],
+            _ => self.len(),
+        }
+    }
+
+    /// Where the row group holding `pos` ends, if the zone maps of that
+    /// group rule out `filters` (a scan skips to there). Only stored
+    /// segments know their groups' zone maps.
+    pub fn ruled_out_until(&self, pos: usize, filters: &[ZoneFilter]) -> Option<usize> {
+        if filters.is_empty() {
+            return None;
+        }
+        let data = self.data.read();
+        let ColumnData::Stored(stored) = &*data else { return None };
+        let group = stored.group_of(pos);
+        (!may_match(&stored.group_zones[group], filters)).then(|| stored.groups[group + 1])
     }
 
     /// Position of the first version of `row` or later (binary search).
@@ -296,7 +367,9 @@ impl Segment {
     /// through the cache and may be evicted.
     pub(crate) fn set_stored(&self, stored: StoredColumns, columns: Vec<ArrayRef>) {
         for (c, array) in columns.into_iter().enumerate() {
-            stored.cache.insert(self.uid, c, array, false);
+            for (g, bounds) in stored.groups.windows(2).enumerate() {
+                stored.cache.insert((self.uid, c, g), copy_range(&array, bounds[0], bounds[1] - bounds[0]), false);
+            }
         }
         *self.data.write() = ColumnData::Stored(stored);
     }
@@ -319,6 +392,52 @@ impl Segment {
             ColumnData::Remapped { .. } => ColumnDataKind::Remapped,
             ColumnData::Stored(s) => ColumnDataKind::Stored(s.cache.clone()),
         })
+    }
+}
+
+/// The columns of the old layout that columns `which` of a new one (by
+/// `map`) are copies of; filled columns have none.
+pub(crate) fn existing_sources(map: &[ColumnSource], which: &[usize]) -> Vec<usize> {
+    which
+        .iter()
+        .filter_map(|&c| match &map[c] {
+            ColumnSource::Existing(old) => Some(*old),
+            ColumnSource::Fill(_) => None,
+        })
+        .collect()
+}
+
+/// Whether rows within `zones` may satisfy every filter.
+fn may_match(zones: &[Option<(Value, Value)>], filters: &[ZoneFilter]) -> bool {
+    filters.iter().all(|f| {
+        let Some(Some((min, max))) = zones.get(f.column) else { return true };
+        let above = match &f.lo {
+            Bound::Included(v) => max >= v,
+            Bound::Excluded(v) => max > v,
+            Bound::Unbounded => true,
+        };
+        let below = match &f.hi {
+            Bound::Included(v) => min <= v,
+            Bound::Excluded(v) => min < v,
+            Bound::Unbounded => true,
+        };
+        above && below
+    })
+}
+
+/// Positions `start..start + len` of `array` in buffers of their own: a
+/// slice would keep the whole array alive while the cache counts a part.
+fn copy_range(array: &ArrayRef, start: usize, len: usize) -> ArrayRef {
+    if start == 0 && len == array.len() {
+        return array.clone();
+    }
+    let data = array.to_data();
+    let mut copy = MutableArrayData::new(vec![&data], false, len);
+    // It cannot overflow offsets the array itself holds; should it, a
+    // slice is still right, only counted short.
+    match copy.try_extend(0, start, start + len) {
+        Ok(()) => make_array(copy.freeze()),
+        Err(_) => array.slice(start, len),
     }
 }
 

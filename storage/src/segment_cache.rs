@@ -4,8 +4,9 @@
 //! as the segment exists (visibility and point lookups need them, and they
 //! are 16 bytes a row). Its columns are needed only by scans and lookups,
 //! so once the segment is in a file they live here instead: one entry per
-//! (segment, column), read from the Parquet file on first use with just
-//! that column projected, and dropped least recently used first when the
+//! (segment, column, row group), read from the Parquet file on first use
+//! with just that row group and column projected (a point lookup reads one
+//! row group, not the segment), and dropped least recently used first when the
 //! cache holds more than its budget. An evicted array a scan still holds
 //! stays alive until the scan lets go of it; the budget counts what the
 //! cache itself keeps.
@@ -26,8 +27,8 @@ use crate::io::{ReadAt, Vfs};
 /// Budget of a cache when the configuration names none.
 pub const SEGMENT_CACHE_BYTES_DEFAULT: usize = 2 << 30;
 
-/// Which column of which segment: segments get a process-unique id.
-type Key = (u64, usize);
+/// (segment, column, row group): segments get a process-unique id.
+pub(crate) type Key = (u64, usize, usize);
 
 struct Entry {
     array: ArrayRef,
@@ -127,9 +128,14 @@ impl SegmentCache {
         self.vfs.open_read(&self.dir.join(file))
     }
 
+    /// Whether the cache holds an entry (not marking it used).
+    pub(crate) fn contains(&self, key: Key) -> bool {
+        self.state.lock().entries.contains_key(&key)
+    }
+
     /// The cached column, marked as just used.
-    pub(crate) fn get(&self, segment: u64, column: usize) -> Option<ArrayRef> {
-        let found = self.state.lock().touch((segment, column));
+    pub(crate) fn get(&self, key: Key) -> Option<ArrayRef> {
+        let found = self.state.lock().touch(key);
         if found.is_some() {
             self.hits.fetch_add(1, Ordering::Relaxed);
         }
@@ -138,13 +144,12 @@ impl SegmentCache {
 
     /// Keeps a column, evicting the least recently used ones past the
     /// budget. `read` says whether it came from a file (for the stats).
-    pub(crate) fn insert(&self, segment: u64, column: usize, array: ArrayRef, read: bool) {
+    pub(crate) fn insert(&self, key: Key, array: ArrayRef, read: bool) {
         if read {
             self.reads.fetch_add(1, Ordering::Relaxed);
         }
         let bytes = array.get_array_memory_size();
         let mut st = self.state.lock();
-        let key = (segment, column);
         st.remove(key);
         let tick = st.next_tick;
         st.next_tick += 1;
@@ -165,10 +170,12 @@ impl SegmentCache {
     }
 
     /// Drops the columns of a segment that no longer exists.
-    pub(crate) fn forget(&self, segment: u64, columns: usize) {
+    pub(crate) fn forget(&self, segment: u64, columns: usize, groups: usize) {
         let mut st = self.state.lock();
         for c in 0..columns {
-            st.remove((segment, c));
+            for g in 0..groups {
+                st.remove((segment, c, g));
+            }
         }
     }
 }
@@ -187,18 +194,18 @@ mod tests {
     fn evicts_least_recently_used_past_the_budget() {
         let one = array(1000).get_array_memory_size();
         let cache = SegmentCache::new(Arc::new(OsVfs), PathBuf::from("."), one * 2);
-        cache.insert(1, 0, array(1000), true);
-        cache.insert(2, 0, array(1000), true);
-        assert!(cache.get(1, 0).is_some(), "1 is now the most recently used");
-        cache.insert(3, 0, array(1000), false);
-        assert!(cache.get(2, 0).is_none(), "2 was the least recently used");
-        assert!(cache.get(1, 0).is_some() && cache.get(3, 0).is_some());
+        cache.insert((1, 0, 0), array(1000), true);
+        cache.insert((2, 0, 0), array(1000), true);
+        assert!(cache.get((1, 0, 0)).is_some(), "1 is now the most recently used");
+        cache.insert((3, 0, 0), array(1000), false);
+        assert!(cache.get((2, 0, 0)).is_none(), "2 was the least recently used");
+        assert!(cache.get((1, 0, 0)).is_some() && cache.get((3, 0, 0)).is_some());
         let stats = cache.stats();
         assert_eq!((stats.bytes, stats.reads, stats.evictions, stats.hits), (one * 2, 2, 1, 3));
-        cache.forget(1, 4);
+        cache.forget(1, 4, 1);
         assert_eq!(cache.stats().bytes, one);
         // One array larger than the budget is not kept at all.
-        cache.insert(4, 0, array(10_000), true);
+        cache.insert((4, 0, 0), array(10_000), true);
         assert_eq!(cache.stats().bytes, 0);
     }
 }

@@ -74,11 +74,18 @@ pub fn encode_segment(spec: &TableSpec, seg: &Segment) -> Result<(Vec<u8>, Vec<A
     Ok((out, data))
 }
 
-/// What reading a segment file just written from `bytes` needs.
-pub(crate) fn stored_columns(cache: &Arc<SegmentCache>, file: &str, bytes: Vec<u8>) -> Result<StoredColumns> {
-    let meta = ArrowReaderMetadata::load(&Bytes::from(bytes), ArrowReaderOptions::new())
-        .map_err(|e| StorageError::Internal(format!("reading back the footer of segment file {file}: {e}")))?;
-    Ok(StoredColumns { cache: cache.clone(), file: file.to_owned(), meta })
+/// What reading a segment file of `spec` just written from `bytes` needs.
+pub(crate) fn stored_columns(
+    spec: &TableSpec,
+    cache: &Arc<SegmentCache>,
+    file: &str,
+    bytes: Vec<u8>,
+) -> Result<StoredColumns> {
+    let fail = |e: String| StorageError::Internal(format!("reading back the footer of segment file {file}: {e}"));
+    let meta =
+        ArrowReaderMetadata::load(&Bytes::from(bytes), ArrowReaderOptions::new()).map_err(|e| fail(e.to_string()))?;
+    let zones = FileZones::of(spec, &meta).map_err(|e| fail(e.to_string()))?;
+    Ok(zones.stored(cache, file, meta))
 }
 
 /// Opens a stored segment of `spec` for the segment cache: reads the file's
@@ -99,35 +106,42 @@ pub(crate) fn open_segment(spec: &TableSpec, cache: &Arc<SegmentCache>, file: &s
             meta.metadata().file_metadata().num_rows()
         )));
     }
-    let (zones, nulls) = file_zones(spec, &meta).map_err(|e| bad(e.to_string()))?;
-    let stored = StoredColumns { cache: cache.clone(), file: file.to_owned(), meta };
+    let zones = FileZones::of(spec, &meta).map_err(|e| bad(e.to_string()))?;
+    let (segment_zones, nulls) = (zones.segment.clone(), zones.nulls.clone());
+    let stored = zones.stored(cache, file, meta);
     let n = spec.columns.len();
-    let ids = read_columns(&stored, &[n, n + 1], rows)?;
+    let ids = read_columns(&stored, &[n, n + 1], None)?;
     let u64s =
         |a: &ArrayRef| a.as_any().downcast_ref::<UInt64Array>().cloned().ok_or_else(|| bad("bad id column".into()));
-    let seg = Segment::stored(u64s(&ids[0])?, u64s(&ids[1])?, zones, nulls, stored);
+    let seg = Segment::stored(u64s(&ids[0])?, u64s(&ids[1])?, segment_zones, nulls, stored);
     seg.validate(spec)?;
     Ok(seg)
 }
 
-/// Reads columns `which` (ascending, no repeats) of a stored segment of
-/// `rows` rows.
-pub(crate) fn read_columns(stored: &StoredColumns, which: &[usize], rows: usize) -> Result<Vec<ArrayRef>> {
+/// Reads columns `which` (ascending, no repeats) of a stored segment: of
+/// one row group, or of all of them.
+pub(crate) fn read_columns(stored: &StoredColumns, which: &[usize], group: Option<usize>) -> Result<Vec<ArrayRef>> {
     let file = &stored.file;
     let bad = |e: String| StorageError::Corruption(format!("segment file {file}: {e}"));
     let reader =
         FileChunks(stored.cache.open(file).map_err(|e| StorageError::io(format!("opening segment file {file}"), e))?);
+    let rows = match group {
+        Some(g) => stored.groups[g + 1] - stored.groups[g],
+        None => stored.groups.last().copied().unwrap_or(0),
+    };
     let mask = ProjectionMask::roots(stored.meta.parquet_schema(), which.iter().copied());
-    let batches = ParquetRecordBatchReaderBuilder::new_with_metadata(reader, stored.meta.clone())
+    let mut builder = ParquetRecordBatchReaderBuilder::new_with_metadata(reader, stored.meta.clone())
         .with_projection(mask)
-        .with_batch_size(rows.max(1))
-        .build()
-        .map_err(|e| bad(e.to_string()))?
-        .collect::<std::result::Result<Vec<_>, _>>()
-        .map_err(|e| match e {
-            ArrowError::IoError(m, e) => StorageError::io(format!("reading segment file {file}: {m}"), e),
-            ArrowError::ExternalError(e) => bad(e.to_string()),
-            e => bad(e.to_string()),
+        .with_batch_size(rows.max(1));
+    if let Some(g) = group {
+        builder = builder.with_row_groups(vec![g]);
+    }
+    let batches =
+        builder.build().map_err(|e| bad(e.to_string()))?.collect::<std::result::Result<Vec<_>, _>>().map_err(|e| {
+            match e {
+                ArrowError::IoError(m, e) => StorageError::io(format!("reading segment file {file}: {m}"), e),
+                e => bad(e.to_string()),
+            }
         })?;
     let schema = Arc::new(stored.meta.schema().project(which).map_err(|e| bad(e.to_string()))?);
     let batch = arrow::compute::concat_batches(&schema, &batches).map_err(|e| bad(e.to_string()))?;
@@ -137,35 +151,70 @@ pub(crate) fn read_columns(stored: &StoredColumns, which: &[usize], rows: usize)
     Ok(batch.columns().to_vec())
 }
 
-/// Per column, the zone map and NULL count the file's statistics give.
-/// A zone map is left unknown unless every row group has statistics (or
-/// holds only NULLs): pruning by a partial one would skip real rows.
-fn file_zones(
-    spec: &TableSpec,
-    meta: &ArrowReaderMetadata,
-) -> parquet::errors::Result<(Vec<Option<(Value, Value)>>, Vec<usize>)> {
-    let groups = meta.metadata().row_groups();
-    let mut zones = Vec::with_capacity(spec.columns.len());
-    let mut nulls = Vec::with_capacity(spec.columns.len());
-    for (i, c) in spec.columns.iter().enumerate() {
-        let stats = StatisticsConverter::try_new(&format!("c{i}"), meta.schema(), meta.parquet_schema())?;
-        let group_nulls = stats.row_group_null_counts(groups)?;
-        // Missing counts only make the planner's estimate rougher.
-        nulls.push(group_nulls.iter().map(|n| n.unwrap_or(0) as usize).sum());
-        if !zone_mapped(c.ty) {
-            zones.push(None);
-            continue;
+/// What a segment file's statistics say of its columns.
+struct FileZones {
+    /// Per column, the zone map of the whole segment. Left unknown unless
+    /// every row group has statistics (or holds only NULLs): pruning by a
+    /// partial one would skip real rows.
+    segment: Vec<Option<(Value, Value)>>,
+    /// Per column, NULLs in the segment.
+    nulls: Vec<usize>,
+    /// Per row group, per column, the group's zone map (unknown for a
+    /// group of only NULLs too, which prunes nothing).
+    groups: Vec<Vec<Option<(Value, Value)>>>,
+    /// First position of each row group, then the segment's length.
+    starts: Vec<usize>,
+}
+
+impl FileZones {
+    fn of(spec: &TableSpec, meta: &ArrowReaderMetadata) -> parquet::errors::Result<FileZones> {
+        let row_groups = meta.metadata().row_groups();
+        let mut starts = vec![0];
+        for g in row_groups {
+            starts.push(starts.last().expect("starts at 0") + usize::try_from(g.num_rows()).unwrap_or(0));
         }
-        let (mins, maxes) = (stats.row_group_mins(groups)?, stats.row_group_maxes(groups)?);
-        let complete = groups.iter().enumerate().all(|(g, group)| {
-            (mins.is_valid(g) && maxes.is_valid(g))
-                || (group_nulls.is_valid(g) && group_nulls.value(g) == group.num_rows() as u64)
-        });
-        let lo = zone(c.ty, mins.as_ref()).map(|(lo, _)| lo);
-        let hi = zone(c.ty, maxes.as_ref()).map(|(_, hi)| hi);
-        zones.push(if complete { lo.zip(hi) } else { None });
+        let mut out = FileZones {
+            segment: Vec::with_capacity(spec.columns.len()),
+            nulls: Vec::with_capacity(spec.columns.len()),
+            groups: vec![Vec::with_capacity(spec.columns.len()); row_groups.len()],
+            starts,
+        };
+        for (i, c) in spec.columns.iter().enumerate() {
+            let stats = StatisticsConverter::try_new(&format!("c{i}"), meta.schema(), meta.parquet_schema())?;
+            let group_nulls = stats.row_group_null_counts(row_groups)?;
+            // Missing counts only make the planner's estimate rougher.
+            out.nulls.push(group_nulls.iter().map(|n| n.unwrap_or(0) as usize).sum());
+            if !zone_mapped(c.ty) {
+                out.segment.push(None);
+                out.groups.iter_mut().for_each(|g| g.push(None));
+                continue;
+            }
+            let (mins, maxes) = (stats.row_group_mins(row_groups)?, stats.row_group_maxes(row_groups)?);
+            let mut complete = true;
+            for (g, group) in row_groups.iter().enumerate() {
+                let known = mins.is_valid(g) && maxes.is_valid(g);
+                let lo = zone(c.ty, mins.slice(g, 1).as_ref()).map(|(lo, _)| lo);
+                let hi = zone(c.ty, maxes.slice(g, 1).as_ref()).map(|(_, hi)| hi);
+                out.groups[g].push(if known { lo.zip(hi) } else { None });
+                let all_null = group_nulls.is_valid(g) && group_nulls.value(g) == group.num_rows() as u64;
+                complete &= known || all_null;
+            }
+            let lo = zone(c.ty, mins.as_ref()).map(|(lo, _)| lo);
+            let hi = zone(c.ty, maxes.as_ref()).map(|(_, hi)| hi);
+            out.segment.push(if complete { lo.zip(hi) } else { None });
+        }
+        Ok(out)
     }
-    Ok((zones, nulls))
+
+    fn stored(self, cache: &Arc<SegmentCache>, file: &str, meta: ArrowReaderMetadata) -> StoredColumns {
+        StoredColumns {
+            cache: cache.clone(),
+            file: file.to_owned(),
+            meta,
+            groups: self.starts.into(),
+            group_zones: self.groups.into(),
+        }
+    }
 }
 
 /// A segment file as Parquet's reader reads it: ranges at a time.
@@ -307,16 +356,31 @@ mod tests {
         assert_eq!(back.zones, built.zones, "zone maps from the footer's statistics");
         assert_eq!(back.nulls, built.nulls, "NULL counts from the footer's statistics");
         assert_eq!(back.nulls, vec![100_000; 3]);
-        for pos in [0, 2, 131_071, 131_072, 299_999] {
-            assert_eq!(back.row(&spec, pos).unwrap(), rows[pos], "row {pos} (row groups of {ROW_GROUP_ROWS})");
-        }
-        assert_eq!(back.row_id(299_999), RowId(300_000));
         let cache = match &*back.data_for_tests() {
             crate::segment::ColumnDataKind::Stored(cache) => cache.clone(),
             other => panic!("opened segments are stored, not {other:?}"),
         };
+        assert_eq!(back.row(&spec, 131_072).unwrap(), rows[131_072]);
+        assert_eq!(cache.stats().reads, 3, "a lookup reads its row group of each column");
+        for pos in [0, 2, 131_071, 131_072, 299_999] {
+            assert_eq!(back.row(&spec, pos).unwrap(), rows[pos], "row {pos} (row groups of {ROW_GROUP_ROWS})");
+        }
+        assert_eq!(back.row_id(299_999), RowId(300_000));
+        // Across a row group's end.
+        let both = back.column_range(&[2], 131_070, 4).unwrap();
+        let texts: Vec<&str> =
+            both[0].as_any().downcast_ref::<arrow::array::StringArray>().unwrap().iter().flatten().collect();
+        assert_eq!(texts, ["é131070", "é131071", "é131073"], "131072 is NULL");
         let stats = cache.stats();
-        assert_eq!((stats.reads, stats.evictions), (3, 0), "each column was read once");
+        assert_eq!((stats.reads, stats.evictions), (9, 0), "each row group of each column was read once");
+        assert_eq!(back.group_end(5), ROW_GROUP_ROWS);
+        assert_eq!(back.group_end(299_999), 300_000);
+        use std::ops::Bound::*;
+        let at_least =
+            |v: i64| vec![crate::segment::ZoneFilter { column: 1, lo: Included(Value::TimestampTz(v)), hi: Unbounded }];
+        assert_eq!(back.ruled_out_until(5, &at_least(200_000 * 1000)), Some(ROW_GROUP_ROWS), "group 0 ends before");
+        assert_eq!(back.ruled_out_until(5, &at_least(100_000 * 1000)), None);
+        assert_eq!(back.ruled_out_until(299_999, &at_least(200_000 * 1000)), None);
         drop(back);
         assert_eq!(cache.stats().bytes, 0, "a dropped segment leaves nothing in the cache");
         assert!(open_segment(&spec, &cache, "s.parquet", 3).is_err(), "row count is checked");

@@ -16,7 +16,7 @@ use arrow::compute::filter;
 
 use crate::batch::{column_array, row_id_array};
 use crate::error::{Result, StorageError};
-use crate::segment::{Segment, ZoneFilter, fill_array};
+use crate::segment::{Segment, ZoneFilter, existing_sources, fill_array};
 use crate::spec::{ColumnSource, IndexSpec, TableSpec, index_key, remap_row};
 use crate::table::TableStore;
 use crate::txn::{ReadView, TableWrites, Write};
@@ -227,7 +227,10 @@ impl ReadView {
         Ok(out)
     }
 
-    /// The next chunk of up to `max_rows` visible rows, projected.
+    /// The next chunk of up to `max_rows` visible rows, projected; more
+    /// when a row group had to be read from its segment file (the rest of
+    /// that group then comes in one chunk, so it is decoded once however
+    /// little the segment cache keeps).
     pub fn scan_chunk(
         &self,
         table: TableId,
@@ -289,7 +292,8 @@ impl ReadView {
         Ok(out)
     }
 
-    /// The next chunk of one partition of a scan (see [`ScanPart`]).
+    /// The next chunk of one partition of a scan (see [`ScanPart`]); sized
+    /// as [`ReadView::scan_chunk`] says.
     /// Segments whose zone maps rule out `zones` are skipped: the caller
     /// must still filter the rows it gets (hot rows are never pruned).
     pub fn scan_part_chunk(
@@ -347,7 +351,9 @@ impl ReadView {
                             continue;
                         }
                         ScanCursor::Frozen { .. } => {
-                            let part = self.frozen_part(&base, &spec, cursor, max_rows);
+                            let zones = if tw.is_none_or(|t| t.map.is_none()) { zones } else { &[] };
+                            let sources = self.frozen_sources(table, projection);
+                            let part = self.frozen_part(&base, &spec, cursor, zones, &sources, max_rows);
                             // A stored segment's columns may have to be read:
                             // not under the table's lock, which commits need.
                             drop(base);
@@ -427,6 +433,8 @@ impl ReadView {
         base: &TableStore,
         spec: &TableSpec,
         cursor: &mut ScanCursor,
+        zones: &[ZoneFilter],
+        sources: &[usize],
         max_rows: usize,
     ) -> Option<FrozenPart> {
         let ScanCursor::Frozen { segment, pos, end: end_segment, resume, after, epoch } = *cursor else {
@@ -440,9 +448,48 @@ impl ReadView {
             Some(done) if pos == 0 || epoch != base.epoch => seg.data.lower_bound(RowId(done.0 + 1)),
             _ => pos,
         };
-        let mut end = (start + max_rows).min(len);
-        while end > start && end < len && seg.data.row_id(end) == seg.data.row_id(end - 1) {
-            end += 1;
+        // A row's versions are read in one part (see `after`): parts end
+        // between rows, at a row group's end where they can.
+        let row_starts_at = |p: usize| p == 0 || p >= len || seg.data.row_id(p) != seg.data.row_id(p - 1);
+        let group_end = if start < len { seg.data.group_end(start) } else { len };
+        if start < len
+            && let Some(ruled_out) = seg.data.ruled_out_until(start, zones)
+        {
+            // Nothing in the rest of this row group can match: skip it, up
+            // to the last row that starts in it.
+            let mut to = ruled_out;
+            while to > start && !row_starts_at(to) {
+                to -= 1;
+            }
+            if to > start {
+                *cursor = if to >= len {
+                    segment_start(segment + 1, end_segment, resume, base.epoch)
+                } else {
+                    let after = Some(seg.data.row_id(to - 1));
+                    ScanCursor::Frozen { segment, pos: to, end: end_segment, resume, after, epoch: base.epoch }
+                };
+                return None;
+            }
+        }
+        // A row group read from its file is returned whole: the cache may
+        // not keep it (a small budget), and reading it again for every
+        // chunk would decode it many times.
+        let mut end = match seg.data.group_cached(start, sources) {
+            true => (start + max_rows).min(group_end),
+            false => group_end,
+        };
+        let mut limit = group_end;
+        loop {
+            while end > start && !row_starts_at(end) {
+                end += 1;
+            }
+            // A row's versions crossed into the next row group: if that is
+            // read from its file, it is read whole too, in this part.
+            if end <= limit || end >= len || seg.data.group_cached(end - 1, sources) {
+                break;
+            }
+            limit = seg.data.group_end(end - 1);
+            end = limit;
         }
         *cursor = if end >= len {
             segment_start(segment + 1, end_segment, resume, base.epoch)
@@ -464,24 +511,25 @@ impl ReadView {
         Some(FrozenPart { seg: seg.data.clone(), start, len: end - start, mask })
     }
 
+    /// The segment columns the projected columns are: a pending ALTER TABLE
+    /// of this transaction maps the new layout's columns to the segment's.
+    fn frozen_sources(&self, table: TableId, projection: &[usize]) -> Vec<usize> {
+        match self.own(table).and_then(|t| t.map.as_ref()) {
+            Some(map) => existing_sources(map, projection),
+            None => projection.to_vec(),
+        }
+    }
+
     /// The projected columns of a [`FrozenPart`], as this view sees them.
     fn read_frozen(&self, spec: &TableSpec, part: FrozenPart, projection: &[usize]) -> Result<Chunk> {
         let FrozenPart { seg, start, len, mask } = part;
-        // A pending ALTER TABLE of this transaction maps the new layout's
-        // columns to the segment's.
         let map = self.own(spec.id).and_then(|t| t.map.as_ref());
-        let source = |c: usize| match map.map(|m| &m[c]) {
-            None => Some(c),
-            Some(ColumnSource::Existing(old)) => Some(*old),
-            Some(ColumnSource::Fill(_)) => None,
-        };
-        let sources: Vec<usize> = projection.iter().filter_map(|&c| source(c)).collect();
-        let mut read = seg.columns(&sources)?.into_iter();
+        let mut read = seg.column_range(&self.frozen_sources(spec.id, projection), start, len)?.into_iter();
         let mut columns: Vec<ArrayRef> = projection
             .iter()
             .map(|&c| match map.map(|m| &m[c]) {
                 Some(ColumnSource::Fill(v)) => fill_array(spec.columns[c].ty, v, len),
-                _ => read.next().expect("one array per source").slice(start, len),
+                _ => read.next().expect("one array per source"),
             })
             .collect();
         let mut row_ids: ArrayRef = Arc::new(seg.row_ids.slice(start, len));

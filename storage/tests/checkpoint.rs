@@ -283,3 +283,51 @@ fn partitions_that_start_after_a_checkpoint_read_each_row_once() {
     ids.dedup();
     assert_eq!((n, ids.len()), (100, 100), "every row once");
 }
+
+/// Restarted with a segment cache that keeps nothing, a scan reads only the
+/// row groups (of 128K rows) a filter's zone maps do not rule out, and the
+/// versions of a row that a row group's end splits are still read together.
+#[test]
+fn row_groups_outside_the_filter_are_not_read() {
+    use std::ops::Bound;
+    let dir = tempfile::tempdir().unwrap();
+    {
+        let s = open(dir.path());
+        create_kv(&s);
+        insert(&s, (0..300_000).map(|k| (k, 0)));
+        // Row 131071's two versions sit at positions 131071 and 131072:
+        // across the end of the first row group.
+        update(&s, 131_071, 1);
+        s.checkpoint().unwrap();
+    }
+    let options = StorageOptions { segment_cache_bytes: 0, ..StorageOptions::default() };
+    let s = Storage::open(dir.path(), options).unwrap();
+    let scan = |zones: &[rustydb_storage::ZoneFilter]| {
+        let view = s.begin(Isolation::ReadCommitted).view();
+        let mut cursor = rustydb_storage::ScanCursor::default();
+        let mut rows = Vec::new();
+        while let Some(chunk) =
+            view.scan_part_chunk(T, rustydb_storage::ScanPart::ALL, zones, &mut cursor, &[0, 1], 4096).unwrap()
+        {
+            let col = |c: usize| chunk.columns[c].as_any().downcast_ref::<arrow::array::Int64Array>().unwrap().clone();
+            let (k, v) = (col(0), col(1));
+            rows.extend((0..chunk.len).map(|i| (k.value(i), v.value(i))));
+        }
+        rows
+    };
+    let v_at_least_1 =
+        [rustydb_storage::ZoneFilter { column: 1, lo: Bound::Included(Value::Int64(1)), hi: Bound::Unbounded }];
+    let before = s.cache_stats().reads;
+    let rows = scan(&v_at_least_1);
+    assert!(rows.contains(&(131_071, 1)), "the updated row is found");
+    assert!(!rows.iter().any(|r| r.0 == 131_071 && r.1 == 0), "and only its visible version");
+    // Group 0 (all v = 0) is skipped but for its last position, group 1 is
+    // read whole, group 2 (v = 0) skipped. Each group read is read once,
+    // though the cache keeps nothing: group 1 and, for the split row,
+    // group 0, of two columns each.
+    assert_eq!(rows.len(), 131_072, "group 1 is read whole (its first position is 131071's new version)");
+    assert_eq!(s.cache_stats().reads - before, 4, "two row groups of two columns");
+    let all = scan(&[]);
+    assert_eq!(all.len(), 300_000);
+    assert_eq!(all.iter().filter(|r| r.1 == 1).count(), 1);
+}
