@@ -116,6 +116,11 @@ impl Database {
         Ok(id as u64)
     }
 
+    /// What the segment cache holds and did.
+    pub fn cache_stats(&self) -> rustydb_storage::CacheStats {
+        self.storage().cache_stats()
+    }
+
     /// The storage under this database.
     pub fn storage(&self) -> &Arc<Storage> {
         &self.storage

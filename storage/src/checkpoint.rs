@@ -21,7 +21,7 @@
 //! wrote are removed by the next one.
 
 use std::collections::{HashMap, HashSet};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
 
@@ -70,12 +70,12 @@ impl Storage {
         let mut sequences: Vec<(u64, i64)> = self.sequences.lock().iter().map(|(id, s)| (*id, s.reserved)).collect();
         sequences.sort_unstable();
 
-        let seg_dir = self.dir.join(SEGMENT_DIR);
-        self.vfs.create_dir_all(&seg_dir).map_err(|e| StorageError::io("creating the segment directory", e))?;
         let mut entries = Vec::with_capacity(tables.len());
         for (_, table) in &tables {
-            entries.push(self.checkpoint_table(scn, table, &seg_dir)?);
+            entries.push(self.checkpoint_table(scn, table)?);
         }
+        let store = self.cache.store();
+        store.sync().map_err(|e| StorageError::io(format!("syncing the segment files in {}", store.describe()), e))?;
         let manifest = Manifest {
             scn,
             next_row_id,
@@ -91,18 +91,18 @@ impl Storage {
         self.vfs.sync_dir(&self.dir).map_err(io("syncing the data directory"))?;
         *last_checkpoint = scn;
         drop(gate);
-        self.remove_unreferenced(&manifest, &seg_dir);
+        self.remove_unreferenced(&manifest);
         tracing::info!("checkpoint at scn {scn}: {} tables", manifest.tables.len());
         Ok(Some(scn))
     }
 
     /// Steps 2 and 3 for one table; returns its manifest entry.
-    fn checkpoint_table(&self, scn: Scn, table: &RwLock<TableStore>, seg_dir: &Path) -> Result<TableEntry> {
+    fn checkpoint_table(&self, scn: Scn, table: &RwLock<TableStore>) -> Result<TableEntry> {
         let spec = table.read().spec.clone();
         let mut after = None;
         loop {
             let Some((seg, last)) = table.read().capture(scn, after, SEGMENT_ROWS_MAX) else { break };
-            let file = self.write_segment(&spec, &seg, seg_dir)?;
+            let file = self.write_segment(&spec, &seg)?;
             let mut frozen = FrozenSegment::new(Arc::new(seg));
             frozen.file = Some(file);
             table.write().install(scn, vec![frozen]);
@@ -125,14 +125,15 @@ impl Storage {
             // Remapped by ALTER TABLE (no file): written anew under a new name.
             let new_file = match file {
                 Some(_) => None,
-                None => Some(self.write_segment(&spec, &data, seg_dir)?),
+                None => Some(self.write_segment(&spec, &data)?),
             };
             let dv = match ends {
                 Some(ends) => {
                     let file = new_file.as_deref().or(file.as_deref()).expect("the segment has a file by now");
                     let name = format!("{}.{scn}.dv", file.trim_end_matches(".parquet"));
-                    self.vfs
-                        .write_file(&seg_dir.join(&name), &encode_dv(&ends))
+                    self.cache
+                        .store()
+                        .put(&name, encode_dv(&ends).into())
                         .map_err(|e| StorageError::io(format!("writing delete vector {name}"), e))?;
                     Some((name, ends.len()))
                 }
@@ -164,44 +165,47 @@ impl Storage {
 
     /// Writes a segment file under a new name and syncs it; from then on
     /// the segment's columns are read through the cache.
-    fn write_segment(&self, spec: &TableSpec, seg: &Segment, seg_dir: &Path) -> Result<String> {
+    fn write_segment(&self, spec: &TableSpec, seg: &Segment) -> Result<String> {
         let id = self.next_segment_id.fetch_add(1, Ordering::SeqCst);
         let name = format!("t{}-{id:012}.parquet", spec.id);
         let (bytes, columns) = encode_segment(spec, seg)?;
-        self.vfs
-            .write_file(&seg_dir.join(&name), &bytes)
+        let bytes = bytes::Bytes::from(bytes);
+        self.cache
+            .store()
+            .put(&name, bytes.clone())
             .map_err(|e| StorageError::io(format!("writing segment {name}"), e))?;
         seg.set_stored(stored_columns(spec, &self.cache, &name, bytes)?, columns);
         Ok(name)
     }
 
     /// Step 5: best effort; what stays behind is removed next time.
-    fn remove_unreferenced(&self, manifest: &Manifest, seg_dir: &Path) {
+    fn remove_unreferenced(&self, manifest: &Manifest) {
         let current = self.wal.path();
         let wal_dir = self.dir.join(crate::store::WAL_DIR);
-        let mut doomed: Vec<PathBuf> = self
+        let old_logs = self
             .vfs
             .list(&wal_dir)
             .unwrap_or_default()
             .into_iter()
-            .filter(|p| p.extension().is_some_and(|e| e == "wal") && *p != current)
-            .collect();
+            .filter(|p| p.extension().is_some_and(|e| e == "wal") && *p != current);
+        for path in old_logs {
+            if let Err(e) = self.vfs.remove(&path) {
+                tracing::warn!("could not remove {} after a checkpoint: {e}", path.display());
+            }
+        }
         let keep: HashSet<&str> = manifest
             .tables
             .iter()
             .flat_map(|t| &t.segments)
             .flat_map(|s| std::iter::once(s.file.as_str()).chain(s.dv_file.as_deref()))
             .collect();
-        doomed.extend(
-            self.vfs
-                .list(seg_dir)
-                .unwrap_or_default()
-                .into_iter()
-                .filter(|p| p.file_name().and_then(|n| n.to_str()).is_none_or(|n| !keep.contains(n))),
-        );
-        for path in doomed {
-            if let Err(e) = self.vfs.remove(&path) {
-                tracing::warn!("could not remove {} after a checkpoint: {e}", path.display());
+        let store = self.cache.store();
+        for name in store.list().unwrap_or_default().into_iter().filter(|n| !keep.contains(n.as_str())) {
+            if let Err(e) = store.remove(&name) {
+                tracing::warn!(
+                    "could not remove segment file {name} from {} after a checkpoint: {e}",
+                    store.describe()
+                );
             }
         }
     }
@@ -219,18 +223,13 @@ pub(crate) fn read_manifest(vfs: &Arc<dyn Vfs>, dir: &Path) -> Result<Option<Man
 
 /// Loads every table the manifest names, segments and delete vectors
 /// checked against what the manifest says of them.
-pub(crate) fn load_tables(
-    vfs: &Arc<dyn Vfs>,
-    cache: &Arc<SegmentCache>,
-    manifest: &Manifest,
-) -> Result<HashMap<TableId, TableStore>> {
-    let seg_dir = cache.dir();
+pub(crate) fn load_tables(cache: &Arc<SegmentCache>, manifest: &Manifest) -> Result<HashMap<TableId, TableStore>> {
     let mut tables = HashMap::with_capacity(manifest.tables.len());
     for entry in &manifest.tables {
         let mut segments = Vec::with_capacity(entry.segments.len());
         for s in &entry.segments {
             let read =
-                |name: &str| vfs.read(&seg_dir.join(name)).map_err(|e| StorageError::io(format!("reading {name}"), e));
+                |name: &str| cache.store().read(name).map_err(|e| StorageError::io(format!("reading {name}"), e));
             let data = open_segment(&entry.spec, cache, &s.file, s.rows)?;
             let mut frozen = FrozenSegment::new(Arc::new(data));
             frozen.file = Some(s.file.clone());

@@ -15,14 +15,14 @@
 //! their columns themselves until the next checkpoint stores them.
 
 use std::collections::{BTreeMap, HashMap};
-use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use arrow::array::{Array, ArrayRef};
 use parking_lot::Mutex;
 
-use crate::io::{ReadAt, Vfs};
+use crate::io::ReadAt;
+use crate::segment_store::SegmentStore;
 
 /// Budget of a cache when the configuration names none.
 pub const SEGMENT_CACHE_BYTES_DEFAULT: usize = 2 << 30;
@@ -79,8 +79,7 @@ pub struct CacheStats {
 
 /// Decoded columns of stored segments; see the module docs.
 pub struct SegmentCache {
-    vfs: Arc<dyn Vfs>,
-    dir: PathBuf,
+    store: Arc<dyn SegmentStore>,
     budget: usize,
     state: Mutex<State>,
     hits: AtomicU64,
@@ -90,17 +89,16 @@ pub struct SegmentCache {
 
 impl std::fmt::Debug for SegmentCache {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("SegmentCache").field("dir", &self.dir).field("stats", &self.stats()).finish()
+        f.debug_struct("SegmentCache").field("store", &self.store.describe()).field("stats", &self.stats()).finish()
     }
 }
 
 impl SegmentCache {
-    /// A cache of the segment files in `dir`, holding at most about
+    /// A cache of the segment files in `store`, holding at most about
     /// `budget` bytes of decoded columns.
-    pub fn new(vfs: Arc<dyn Vfs>, dir: PathBuf, budget: usize) -> Arc<Self> {
+    pub fn new(store: Arc<dyn SegmentStore>, budget: usize) -> Arc<Self> {
         Arc::new(SegmentCache {
-            vfs,
-            dir,
+            store,
             budget,
             state: Mutex::new(State::default()),
             hits: AtomicU64::new(0),
@@ -119,13 +117,14 @@ impl SegmentCache {
         }
     }
 
-    pub(crate) fn dir(&self) -> &Path {
-        &self.dir
+    /// Where the segment files are.
+    pub(crate) fn store(&self) -> &Arc<dyn SegmentStore> {
+        &self.store
     }
 
-    /// Opens a segment file of this cache's directory for reading.
+    /// Opens a segment file for reading.
     pub(crate) fn open(&self, file: &str) -> std::io::Result<Arc<dyn ReadAt>> {
-        self.vfs.open_read(&self.dir.join(file))
+        self.store.open(file)
     }
 
     /// Whether the cache holds an entry (not marking it used).
@@ -183,7 +182,7 @@ impl SegmentCache {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::io::OsVfs;
+    use crate::segment_store::ObjectSegments;
     use arrow::array::Int64Array;
 
     fn array(n: usize) -> ArrayRef {
@@ -193,7 +192,7 @@ mod tests {
     #[test]
     fn evicts_least_recently_used_past_the_budget() {
         let one = array(1000).get_array_memory_size();
-        let cache = SegmentCache::new(Arc::new(OsVfs), PathBuf::from("."), one * 2);
+        let cache = SegmentCache::new(Arc::new(ObjectSegments::in_memory()), one * 2);
         cache.insert((1, 0, 0), array(1000), true);
         cache.insert((2, 0, 0), array(1000), true);
         assert!(cache.get((1, 0, 0)).is_some(), "1 is now the most recently used");

@@ -79,11 +79,10 @@ pub(crate) fn stored_columns(
     spec: &TableSpec,
     cache: &Arc<SegmentCache>,
     file: &str,
-    bytes: Vec<u8>,
+    bytes: Bytes,
 ) -> Result<StoredColumns> {
     let fail = |e: String| StorageError::Internal(format!("reading back the footer of segment file {file}: {e}"));
-    let meta =
-        ArrowReaderMetadata::load(&Bytes::from(bytes), ArrowReaderOptions::new()).map_err(|e| fail(e.to_string()))?;
+    let meta = ArrowReaderMetadata::load(&bytes, ArrowReaderOptions::new()).map_err(|e| fail(e.to_string()))?;
     let zones = FileZones::of(spec, &meta).map_err(|e| fail(e.to_string()))?;
     Ok(zones.stored(cache, file, meta))
 }
@@ -342,7 +341,7 @@ mod tests {
         let built = Segment::build(&spec, &versions);
         let (bytes, _) = encode_segment(&spec, &built).unwrap();
         std::fs::write(dir.join("s.parquet"), &bytes).unwrap();
-        let cache = SegmentCache::new(vfs, dir.to_owned(), budget);
+        let cache = SegmentCache::new(Arc::new(crate::segment_store::DirSegments::new(vfs, dir.to_owned())), budget);
         let back = open_segment(&spec, &cache, "s.parquet", n).unwrap();
         (built, back, rows)
     }
@@ -421,7 +420,8 @@ mod tests {
         let (_, _, _) = stored(dir.path(), Arc::new(crate::io::OsVfs), 1000, usize::MAX);
         let path = dir.path().join("s.parquet");
         let good = std::fs::read(&path).unwrap();
-        let cache = SegmentCache::new(Arc::new(crate::io::OsVfs), dir.path().to_owned(), usize::MAX);
+        let store = crate::segment_store::DirSegments::new(Arc::new(crate::io::OsVfs), dir.path().to_owned());
+        let cache = SegmentCache::new(Arc::new(store), usize::MAX);
         // Parquet pages carry no checksum by default, so a flip may decode;
         // what must never happen is a panic.
         for at in (0..good.len()).step_by(97) {

@@ -28,6 +28,7 @@ use crate::locks::LockManager;
 use crate::manifest::Manifest;
 use crate::record::{RedoOp, decode_ops, encode_ops};
 use crate::segment_cache::SegmentCache;
+use crate::segment_store::{DirSegments, SegmentStore};
 use crate::table::TableStore;
 use crate::txn::{Isolation, Transaction};
 use crate::wal::{WalWriter, read_log};
@@ -50,6 +51,8 @@ pub struct StorageOptions {
     pub flashback_retention: Duration,
     /// Bytes of segment columns kept decoded in memory (`segment_cache.rs`).
     pub segment_cache_bytes: usize,
+    /// Where segment files go; `None`: `segments/` in the data directory.
+    pub segment_store: Option<Arc<dyn SegmentStore>>,
 }
 
 impl Default for StorageOptions {
@@ -60,6 +63,7 @@ impl Default for StorageOptions {
             checkpoint_interval: Some(Duration::from_secs(300)),
             flashback_retention: Duration::from_secs(15 * 60),
             segment_cache_bytes: crate::segment_cache::SEGMENT_CACHE_BYTES_DEFAULT,
+            segment_store: None,
         }
     }
 }
@@ -126,10 +130,14 @@ impl Storage {
             .filter(|p| p.extension().is_some_and(|e| e == "wal"))
             .collect();
 
-        let cache = SegmentCache::new(vfs.clone(), dir.join(SEGMENT_DIR), options.segment_cache_bytes);
+        let segments = match options.segment_store {
+            Some(store) => store,
+            None => Arc::new(DirSegments::new(vfs.clone(), dir.join(SEGMENT_DIR))),
+        };
+        let cache = SegmentCache::new(segments, options.segment_cache_bytes);
         let manifest = read_manifest(&vfs, dir)?;
         let mut replay = match &manifest {
-            Some(m) => Replay::from_manifest(load_tables(&vfs, &cache, m)?, m),
+            Some(m) => Replay::from_manifest(load_tables(&cache, m)?, m),
             None => Replay::default(),
         };
         let checkpoint_scn = replay.last;

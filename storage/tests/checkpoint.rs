@@ -289,10 +289,21 @@ fn partitions_that_start_after_a_checkpoint_read_each_row_once() {
 /// versions of a row that a row group's end splits are still read together.
 #[test]
 fn row_groups_outside_the_filter_are_not_read() {
+    row_groups_case(None);
+}
+
+/// The same with the segment files in an `object_store` store.
+#[test]
+fn row_groups_outside_the_filter_are_not_read_from_an_object_store() {
+    row_groups_case(Some(Arc::new(rustydb_storage::ObjectSegments::in_memory())));
+}
+
+fn row_groups_case(store: Option<Arc<dyn rustydb_storage::SegmentStore>>) {
     use std::ops::Bound;
     let dir = tempfile::tempdir().unwrap();
+    let options = StorageOptions { segment_store: store, ..StorageOptions::default() };
     {
-        let s = open(dir.path());
+        let s = Storage::open(dir.path(), options.clone()).unwrap();
         create_kv(&s);
         insert(&s, (0..300_000).map(|k| (k, 0)));
         // Row 131071's two versions sit at positions 131071 and 131072:
@@ -300,8 +311,7 @@ fn row_groups_outside_the_filter_are_not_read() {
         update(&s, 131_071, 1);
         s.checkpoint().unwrap();
     }
-    let options = StorageOptions { segment_cache_bytes: 0, ..StorageOptions::default() };
-    let s = Storage::open(dir.path(), options).unwrap();
+    let s = Storage::open(dir.path(), StorageOptions { segment_cache_bytes: 0, ..options }).unwrap();
     let scan = |zones: &[rustydb_storage::ZoneFilter]| {
         let view = s.begin(Isolation::ReadCommitted).view();
         let mut cursor = rustydb_storage::ScanCursor::default();

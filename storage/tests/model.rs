@@ -5,12 +5,13 @@
 //! which the transaction is rolled back in both worlds.
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
 use std::time::Duration;
 
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 use rustydb_common::Scn;
-use rustydb_storage::{Isolation, Storage, StorageOptions, Transaction, WriteOutcome};
+use rustydb_storage::{Isolation, ObjectSegments, SegmentStore, Storage, StorageOptions, Transaction, WriteOutcome};
 
 use crate::{T, contents, create_kv, row, row_id, scanned};
 
@@ -36,20 +37,18 @@ impl Open {
 }
 
 fn run(seed: u64, steps: usize, checkpoints: bool) {
-    run_with(seed, steps, checkpoints, false, StorageOptions::default().segment_cache_bytes);
+    run_with(seed, steps, checkpoints, false, StorageOptions::default());
 }
 
 /// With `compactions`, no flashback retention: compaction drops whatever
-/// no open transaction can read, at random moments. `cache_bytes` is the
-/// segment cache's budget: 0 reads every column from its file each time.
-/// Returns how many columns were read from segment files.
-fn run_with(seed: u64, steps: usize, checkpoints: bool, compactions: bool, cache_bytes: usize) -> u64 {
+/// no open transaction can read, at random moments. `options` say where
+/// segment files go and the segment cache's budget (0 reads every column
+/// from its file each time). Returns how many columns were read from
+/// segment files.
+fn run_with(seed: u64, steps: usize, checkpoints: bool, compactions: bool, options: StorageOptions) -> u64 {
     let dir = tempfile::tempdir().unwrap();
-    let options = StorageOptions {
-        flashback_retention: Duration::ZERO,
-        segment_cache_bytes: cache_bytes,
-        ..StorageOptions::default()
-    };
+    let cache_bytes = options.segment_cache_bytes;
+    let options = StorageOptions { flashback_retention: Duration::ZERO, ..options };
     let storage = Storage::open(dir.path(), options.clone()).unwrap();
     create_kv(&storage);
     let mut rng = StdRng::seed_from_u64(seed);
@@ -144,6 +143,9 @@ fn run_with(seed: u64, steps: usize, checkpoints: bool, compactions: bool, cache
         assert_eq!(storage.cache_stats().bytes, 0, "seed {seed}: nothing is kept past a budget of 0");
     }
     let reads = storage.cache_stats().reads;
+    if options.segment_store.is_some() {
+        assert!(!dir.path().join("segments").exists(), "seed {seed}: no segment files in the data directory");
+    }
     drop(storage);
     let storage = Storage::open(dir.path(), options).unwrap();
     let after_restart = contents(&storage.begin(Isolation::ReadCommitted).view());
@@ -175,7 +177,7 @@ fn mvcc_matches_the_model_across_checkpoints_and_compactions() {
     let steps: usize = std::env::var("MODEL_STEPS").ok().and_then(|s| s.parse().ok()).unwrap_or(300);
     let only: Option<u64> = std::env::var("MODEL_SEED").ok().and_then(|s| s.parse().ok());
     for seed in (200..240).filter(|s| only.is_none_or(|o| o == *s)) {
-        run_with(seed, steps, true, true, StorageOptions::default().segment_cache_bytes);
+        run_with(seed, steps, true, true, StorageOptions::default());
     }
 }
 
@@ -184,6 +186,23 @@ fn mvcc_matches_the_model_across_checkpoints_and_compactions() {
 /// goes to its segment file.
 #[test]
 fn mvcc_matches_the_model_reading_segments_from_their_files() {
-    let reads: u64 = (300..330).map(|seed| run_with(seed, 300, true, true, 0)).sum();
+    let options = StorageOptions { segment_cache_bytes: 0, ..StorageOptions::default() };
+    let reads: u64 = (300..330).map(|seed| run_with(seed, 300, true, true, options.clone())).sum();
     assert!(reads > 1000, "only {reads} columns were read from files");
+}
+
+/// The same, with segment files in an in-memory `object_store` store
+/// instead of the data directory (restarts reopen the same store).
+#[test]
+fn mvcc_matches_the_model_with_segments_in_an_object_store() {
+    let mut reads = 0;
+    for seed in 400..420 {
+        let store: Arc<dyn SegmentStore> = Arc::new(ObjectSegments::in_memory());
+        let options =
+            StorageOptions { segment_cache_bytes: 0, segment_store: Some(store.clone()), ..StorageOptions::default() };
+        reads += run_with(seed, 300, true, true, options);
+        // The checkpoints' segment files are in the store.
+        assert!(store.list().unwrap().iter().any(|f| f.ends_with(".parquet")), "seed {seed}");
+    }
+    assert!(reads > 500, "only {reads} columns were read from the store");
 }
