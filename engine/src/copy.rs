@@ -87,9 +87,6 @@ impl Session {
         let Statement::Copy { source, to: false, target, options, legacy_options, values } = stmt else {
             return Err(EngineError::internal("copy_from called with another statement"));
         };
-        if self.block.as_ref().is_some_and(|b| b.failed) {
-            return Err(EngineError::in_failed_transaction());
-        }
         if !matches!(target, CopyTarget::Stdin) {
             return Err(EngineError::unsupported(format!(
                 "COPY FROM {target} is not supported: use COPY FROM STDIN (psql's \\copy reads client files)"

@@ -108,18 +108,9 @@ impl Session {
         direction: &FetchDirection,
         is_move: bool,
     ) -> Result<QueryOutput> {
-        if self.block.as_ref().is_some_and(|b| b.failed) {
-            return Err(EngineError::in_failed_transaction());
-        }
         let name = ident(name);
         let limit = forward_count(direction)?;
-        let result = self.fetch_rows(&name, limit).await;
-        if result.is_err()
-            && let Some(b) = self.block.as_mut()
-        {
-            b.failed = true;
-        }
-        let (schema, batches) = result?;
+        let (schema, batches) = self.fetch_rows(&name, limit).await?;
         let n: usize = batches.iter().map(RecordBatch::num_rows).sum();
         if is_move {
             return Ok(QueryOutput::command(format!("MOVE {n}")));

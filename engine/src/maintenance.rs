@@ -22,9 +22,6 @@ impl Session {
         if !no_args {
             return Err(EngineError::sql("42883", "rustydb_checkpoint() takes no arguments"));
         }
-        if self.block.as_ref().is_some_and(|b| b.failed) {
-            return Err(EngineError::in_failed_transaction());
-        }
         let catalog = self.database().latest_catalog()?;
         if !self.is_admin(&catalog) {
             return Err(EngineError::sql("42501", "permission denied to run CHECKPOINT: superuser required"));

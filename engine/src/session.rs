@@ -373,30 +373,61 @@ impl Session {
         if let Some(out) = self.transaction_control(&stmt).await? {
             return Ok(out);
         }
-        match stmt {
-            Statement::Copy { to: false, .. } => return self.copy_from(stmt).await,
-            Statement::Declare { mut stmts } if stmts.len() == 1 => return self.declare_cursor(stmts.remove(0)).await,
+        let statement_of_its_own = matches!(
+            &stmt,
+            Statement::Copy { to: false, .. }
+                | Statement::Declare { .. }
+                | Statement::Fetch { .. }
+                | Statement::Close { .. }
+                | Statement::Prepare { .. }
+                | Statement::Execute { immediate: false, .. }
+                | Statement::Deallocate { .. }
+        ) || matches!(&stmt, Statement::Call(f) if f.name.to_string().eq_ignore_ascii_case(crate::parse::CHECKPOINT_PROCEDURE));
+        if !statement_of_its_own {
+            return self
+                .run_in_transaction(move |session, slot, explicit| Box::pin(session.run(slot, stmt, explicit)))
+                .await;
+        }
+        self.in_block(async |session| match stmt {
+            Statement::Copy { to: false, .. } => session.copy_from(stmt).await,
+            Statement::Declare { mut stmts } if stmts.len() == 1 => session.declare_cursor(stmts.remove(0)).await,
+            Statement::Declare { .. } => Err(EngineError::unsupported("DECLARE of several cursors at once")),
             Statement::Fetch { name, direction, into, .. } => {
                 let is_move = into.as_ref().is_some_and(|i| i.to_string() == crate::cursors::MOVE_MARKER);
                 if into.is_some() && !is_move {
                     return Err(EngineError::unsupported("FETCH INTO"));
                 }
-                return self.fetch(&name, &direction, is_move).await;
+                session.fetch(&name, &direction, is_move).await
             }
-            Statement::Close { cursor } => return self.close_cursor(&cursor),
+            Statement::Close { cursor } => session.close_cursor(&cursor),
             Statement::Prepare { name, data_types, statement } => {
-                return self.sql_prepare(&name, &data_types, &statement).await;
+                session.sql_prepare(&name, &data_types, &statement).await
             }
-            Statement::Execute { name, parameters, immediate: false, .. } => {
-                return self.sql_execute(&name, &parameters).await;
-            }
-            Statement::Deallocate { name, .. } => return self.sql_deallocate(&name),
-            Statement::Call(f) if f.name.to_string().eq_ignore_ascii_case(crate::parse::CHECKPOINT_PROCEDURE) => {
-                return self.checkpoint(&f).await;
-            }
-            _ => {}
+            Statement::Execute { name, parameters, .. } => session.sql_execute(&name, &parameters).await,
+            Statement::Deallocate { name, .. } => session.sql_deallocate(&name),
+            Statement::Call(f) => session.checkpoint(&f).await,
+            other => Err(EngineError::internal(format!("not a statement of its own: {other}"))),
+        })
+        .await
+    }
+
+    /// Runs a statement that is not run in the block's transaction (cursor
+    /// and prepared statement bookkeeping, COPY FROM, CHECKPOINT, and what a
+    /// front end runs itself, such as DEALLOCATE of a protocol-level
+    /// statement) with a block's rules: refused with 25P02 in a failed
+    /// block, and failing the block when it fails.
+    pub async fn in_block<T>(&mut self, work: impl AsyncFnOnce(&mut Session) -> Result<T>) -> Result<T> {
+        self.note_stream_failure();
+        if self.block.as_ref().is_some_and(|b| b.failed) {
+            return Err(EngineError::in_failed_transaction());
         }
-        self.run_in_transaction(move |session, slot, explicit| Box::pin(session.run(slot, stmt, explicit))).await
+        let result = work(self).await;
+        if result.is_err()
+            && let Some(b) = self.block.as_mut()
+        {
+            b.failed = true;
+        }
+        result
     }
 
     /// Runs `work` in the open block's transaction, or in a transaction of

@@ -39,11 +39,15 @@ const READ_ONLY: &[(&str, &str)] = &[
 #[derive(Debug, Clone)]
 pub struct Settings {
     values: BTreeMap<String, String>,
+    /// What RESET restores: the built-in defaults, overridden by what the
+    /// client's startup packet set (as in PostgreSQL).
+    reset_to: BTreeMap<String, String>,
 }
 
 impl Default for Settings {
     fn default() -> Self {
-        Settings { values: DEFAULTS.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect() }
+        let values: BTreeMap<String, String> = DEFAULTS.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+        Settings { reset_to: values.clone(), values }
     }
 }
 
@@ -91,11 +95,16 @@ fn parse_bool(name: &str, value: &str) -> Result<bool> {
     }
 }
 
+/// The key a parameter is kept under.
+fn canonical(name: &str) -> String {
+    let name = name.to_lowercase();
+    if name == "transaction_isolation" { "default_transaction_isolation".to_owned() } else { name }
+}
+
 impl Settings {
     /// Sets a parameter after checking its value.
     pub fn set(&mut self, name: &str, value: &str) -> Result<()> {
-        let name = name.to_lowercase();
-        let name = if name == "transaction_isolation" { "default_transaction_isolation".to_owned() } else { name };
+        let name = canonical(name);
         if READ_ONLY.iter().any(|(k, _)| *k == name) {
             return Err(EngineError::sql("55P02", format!("parameter \"{name}\" cannot be changed")));
         }
@@ -120,17 +129,28 @@ impl Settings {
         Ok(())
     }
 
-    /// Restores a parameter's default.
-    pub fn reset(&mut self, name: &str) -> Result<()> {
-        let name = name.to_lowercase();
-        let default = DEFAULTS.iter().find(|(k, _)| *k == name).ok_or_else(|| unknown(&name))?;
-        self.values.insert(name, default.1.to_owned());
+    /// Sets a parameter and makes the value the one RESET restores (a
+    /// setting of the client's startup packet).
+    pub fn set_session_default(&mut self, name: &str, value: &str) -> Result<()> {
+        self.set(name, value)?;
+        let name = canonical(name);
+        if let Some(value) = self.values.get(&name) {
+            self.reset_to.insert(name, value.clone());
+        }
         Ok(())
     }
 
-    /// Restores every parameter's default (RESET ALL).
+    /// Restores a parameter's session default.
+    pub fn reset(&mut self, name: &str) -> Result<()> {
+        let name = name.to_lowercase();
+        let default = self.reset_to.get(&name).ok_or_else(|| unknown(&name))?;
+        self.values.insert(name, default.clone());
+        Ok(())
+    }
+
+    /// Restores every parameter's session default (RESET ALL).
     pub fn reset_all(&mut self) {
-        *self = Settings::default();
+        self.values = self.reset_to.clone();
     }
 
     /// A parameter's current value.
@@ -201,5 +221,21 @@ mod tests {
         assert!(s.set("no_such_thing", "1").is_err());
         s.set("synchronous_commit", "off").unwrap();
         assert!(!s.synchronous_commit().unwrap());
+    }
+
+    #[test]
+    fn reset_restores_the_startup_packets_values() {
+        let mut s = Settings::default();
+        s.set_session_default("application_name", "app").unwrap();
+        assert!(s.set_session_default("statement_timeout", "soon").is_err());
+        s.set("application_name", "other").unwrap();
+        s.set("search_path", "x").unwrap();
+        s.reset("application_name").unwrap();
+        assert_eq!(s.get("application_name").unwrap(), "app");
+        s.set("application_name", "other").unwrap();
+        s.reset_all();
+        assert_eq!(s.get("application_name").unwrap(), "app");
+        assert_eq!(s.get("search_path").unwrap(), "public");
+        assert_eq!(s.get("statement_timeout").unwrap(), "0");
     }
 }

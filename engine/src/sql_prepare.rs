@@ -43,9 +43,6 @@ impl Session {
         statement: &Statement,
     ) -> Result<QueryOutput> {
         let name = ident(name);
-        if self.block.as_ref().is_some_and(|b| b.failed) {
-            return Err(EngineError::in_failed_transaction());
-        }
         if self.sql_prepared.0.contains_key(&name) {
             return Err(EngineError::sql("42P05", format!("prepared statement \"{name}\" already exists")));
         }

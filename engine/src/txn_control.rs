@@ -177,10 +177,43 @@ impl Session {
     /// schema, current_setting(), and the running transaction (inside a
     /// block, the block's).
     fn settings_changed(&mut self, slot: &mut TxnSlot) -> Result<()> {
+        self.publish_settings();
+        apply_to_txn(&self.settings, slot.get_mut()?)
+    }
+
+    /// Makes the settings what catalog functions and planning see.
+    fn publish_settings(&mut self) {
         self.info.write().settings = self.settings.clone();
         let schema = self.settings.current_schema();
         self.ctx.state_ref().write().config_mut().options_mut().catalog.default_schema = schema;
-        apply_to_txn(&self.settings, slot.get_mut()?)
+    }
+
+    /// Applies the settings of a client's startup packet (application_name,
+    /// DateStyle, TimeZone, extra_float_digits, ... and `-c name=value`
+    /// pairs in `options`) as this session's defaults, the values RESET
+    /// restores. Parameters that are not settings (user, database) are
+    /// skipped; a bad value is an error naming it.
+    pub fn set_startup_parameters<'a>(&mut self, params: impl IntoIterator<Item = (&'a str, &'a str)>) -> Result<()> {
+        let mut pairs: Vec<(String, String)> = Vec::new();
+        for (name, value) in params {
+            match name.to_lowercase().as_str() {
+                "user" | "database" | "replication" | "client_encoding" => {}
+                "options" => pairs.extend(command_line_settings(value)?),
+                _ => pairs.push((name.to_owned(), value.to_owned())),
+            }
+        }
+        for (name, value) in pairs {
+            match self.settings.set_session_default(&name, &value) {
+                Ok(()) => {}
+                // Drivers send parameters PostgreSQL knows and we do not
+                // (PgJDBC's, for one): those are ignored, as a server of an
+                // older version ignores newer ones.
+                Err(e) if e.sqlstate() == "42704" => tracing::debug!("startup parameter {name} ignored: {e}"),
+                Err(e) => return Err(e),
+            }
+        }
+        self.publish_settings();
+        Ok(())
     }
 
     /// The result columns of SHOW, known before it runs.
@@ -230,6 +263,39 @@ impl Session {
     }
 }
 
+/// The `name=value` settings of a startup packet's `options` ("-c a=b
+/// --c=d", spaces escaped with a backslash), as libpq's PGOPTIONS and
+/// PgJDBC's `options` send them.
+fn command_line_settings(options: &str) -> Result<Vec<(String, String)>> {
+    let mut words = Vec::new();
+    let mut word = String::new();
+    let mut chars = options.chars();
+    while let Some(c) = chars.next() {
+        match c {
+            '\\' => word.extend(chars.next()),
+            c if c.is_whitespace() => words.extend((!word.is_empty()).then(|| std::mem::take(&mut word))),
+            c => word.push(c),
+        }
+    }
+    words.extend((!word.is_empty()).then_some(word));
+    let bad = |w: &str| EngineError::sql("22023", format!("invalid command-line argument in options: \"{w}\""));
+    let mut out = Vec::new();
+    let mut words = words.into_iter();
+    while let Some(w) = words.next() {
+        let setting = match w.as_str() {
+            "-c" => words.next().ok_or_else(|| bad(&w))?,
+            _ => match w.strip_prefix("--").or_else(|| w.strip_prefix("-c")) {
+                Some(rest) => rest.to_owned(),
+                None => return Err(bad(&w)),
+            },
+        };
+        let (name, value) = setting.split_once('=').ok_or_else(|| bad(&setting))?;
+        // PostgreSQL accepts dashes for underscores here.
+        out.push((name.replace('-', "_"), value.to_owned()));
+    }
+    Ok(out)
+}
+
 fn show_key(name: &str) -> String {
     if name == "transaction isolation level" { "transaction_isolation".to_owned() } else { name.replace(' ', "") }
 }
@@ -264,4 +330,20 @@ fn no_block(what: &str) -> EngineError {
 
 fn no_savepoint(name: &str) -> EngineError {
     EngineError::sql("3B001", format!("savepoint \"{name}\" does not exist"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn startup_options_give_settings() {
+        let got = command_line_settings("-c statement_timeout=5s --search-path=a,b -capplication_name=x\\ y").unwrap();
+        let want = [("statement_timeout", "5s"), ("search_path", "a,b"), ("application_name", "x y")];
+        assert_eq!(got, want.map(|(a, b)| (a.to_owned(), b.to_owned())));
+        assert!(command_line_settings("-d 5").is_err());
+        assert!(command_line_settings("-c").is_err());
+        assert!(command_line_settings("-c noequals").is_err());
+        assert_eq!(command_line_settings("  ").unwrap(), vec![]);
+    }
 }

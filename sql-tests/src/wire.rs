@@ -251,6 +251,39 @@ mod tests {
         drop(server);
     }
 
+    /// Settings of the startup packet (application_name, and `-c` pairs in
+    /// `options`) are the session's, and what RESET and RESET ALL restore;
+    /// a bad one refuses the connection with its SQLSTATE.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn startup_parameters_are_the_session_defaults() {
+        let dir = tempfile::tempdir().unwrap();
+        let server = Server::start(Database::open(dir.path()).unwrap()).await.unwrap();
+        let base = format!("host={} port={} user=rustydb dbname=rustydb", server.addr.ip(), server.addr.port());
+        let config = format!("{base} application_name=myapp options='-c statement_timeout=5s --search-path=s1,public'");
+        let (c, connection) = tokio_postgres::connect(&config, NoTls).await.unwrap();
+        tokio::spawn(connection);
+        let show = async |name: &str| -> String {
+            let rows = c.simple_query(&format!("SHOW {name}")).await.unwrap();
+            match &rows[1] {
+                tokio_postgres::SimpleQueryMessage::Row(r) => r.get(0).unwrap().to_owned(),
+                other => panic!("{other:?}"),
+            }
+        };
+        assert_eq!(show("application_name").await, "myapp");
+        assert_eq!(show("statement_timeout").await, "5s");
+        assert_eq!(show("search_path").await, "s1,public");
+        c.batch_execute("SET application_name = 'other'; SET statement_timeout = 0").await.unwrap();
+        c.batch_execute("RESET application_name").await.unwrap();
+        assert_eq!(show("application_name").await, "myapp");
+        c.batch_execute("SET application_name = 'other'; RESET ALL").await.unwrap();
+        assert_eq!(show("application_name").await, "myapp");
+        assert_eq!(show("statement_timeout").await, "5s");
+        let bad = format!("{base} options='-c statement_timeout=soon'");
+        let err = tokio_postgres::connect(&bad, NoTls).await.err().expect("refused");
+        assert_eq!(err.code().map(|c| c.code()), Some("22023"), "{err}");
+        drop(server);
+    }
+
     /// Execute with a row limit sends one page and suspends the portal
     /// without computing the rest: a result of a trillion rows pages in
     /// like a small one. Other statements run between pages. An error met

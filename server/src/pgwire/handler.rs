@@ -206,6 +206,17 @@ impl StartupHandler for Connection {
                 format!("database \"{db}\" does not exist"),
             ))));
         }
+        if let PgWireFrontendMessage::Startup(ref startup) = message {
+            // Settings the client asks for (application_name, DateStyle,
+            // `options`): a bad one refuses the connection, as in PostgreSQL.
+            let params = startup.parameters.iter().map(|(k, v)| (k.as_str(), v.as_str()));
+            if let Err(e) = self.session.lock().await.set_startup_parameters(params) {
+                let mut info = encode::error_info(&e);
+                info.severity = "FATAL".into();
+                info.severity_nonlocalized = Some("FATAL".into());
+                return Err(PgWireError::UserError(Box::new(info)));
+            }
+        }
         if let Some(scram) = &self.scram {
             scram.on_startup(client, message).await?;
             if matches!(client.state(), PgWireConnectionState::ReadyForQuery) {
@@ -250,7 +261,12 @@ impl SimpleQueryHandler for Connection {
         let last = statements.len().saturating_sub(1);
         for (i, stmt) in statements.into_iter().enumerate() {
             if let rustydb_engine::Statement::Deallocate { name, .. } = &stmt {
-                responses.push(self.deallocate(client, &mut session, name));
+                let response = self.deallocate(client, &mut session, name).await;
+                let failed = matches!(response, Response::Error(_));
+                responses.push(response);
+                if failed {
+                    break;
+                }
                 continue;
             }
             let discards = discards_all(&stmt);
@@ -291,32 +307,40 @@ impl SimpleQueryHandler for Connection {
 
 impl Connection {
     /// DEALLOCATE name / DEALLOCATE ALL: statements made by SQL PREPARE
-    /// live in the session, protocol-level ones in pgwire's store.
-    fn deallocate<C>(&self, client: &C, session: &mut Session, name: &rustydb_engine::Ident) -> Response
+    /// live in the session, protocol-level ones in pgwire's store. Like any
+    /// statement it is refused in a failed block, and its error fails one.
+    async fn deallocate<C>(&self, client: &C, session: &mut Session, name: &rustydb_engine::Ident) -> Response
     where
         C: ClientPortalStore,
         C::PortalStore: PortalStore,
     {
-        let all = rustydb_engine::deallocates_all(name);
-        let made_by_prepare = session.deallocate_sql(name);
-        if all {
-            self.statements.lock().drop_all(client.portal_store());
-            return Response::Execution(encode::tag("DEALLOCATE ALL"));
-        }
-        if made_by_prepare {
-            return Response::Execution(encode::tag("DEALLOCATE"));
-        }
-        let name = &name.value;
-        match client.portal_store().get_statement(name) {
-            Some(_) => {
-                client.portal_store().rm_statement(name);
-                Response::Execution(encode::tag("DEALLOCATE"))
-            }
-            None => Response::Error(Box::new(ErrorInfo::new(
-                "ERROR".into(),
-                "26000".into(),
-                format!("prepared statement \"{name}\" does not exist"),
-            ))),
+        let result = session
+            .in_block(async |session| {
+                let all = rustydb_engine::deallocates_all(name);
+                let made_by_prepare = session.deallocate_sql(name);
+                if all {
+                    self.statements.lock().drop_all(client.portal_store());
+                    return Ok("DEALLOCATE ALL");
+                }
+                if made_by_prepare {
+                    return Ok("DEALLOCATE");
+                }
+                let name = &name.value;
+                match client.portal_store().get_statement(name) {
+                    Some(_) => {
+                        client.portal_store().rm_statement(name);
+                        Ok("DEALLOCATE")
+                    }
+                    None => Err(rustydb_engine::EngineError::sql(
+                        "26000",
+                        format!("prepared statement \"{name}\" does not exist"),
+                    )),
+                }
+            })
+            .await;
+        match result {
+            Ok(tag) => Response::Execution(encode::tag(tag)),
+            Err(e) => Response::Error(Box::new(encode::error_info(&e))),
         }
     }
 }
@@ -518,7 +542,7 @@ impl ExtendedQueryHandler for Connection {
         let mut prepared = portal.statement.statement.clone();
         let mut session = self.session.lock().await;
         if let rustydb_engine::Statement::Deallocate { name, .. } = prepared.statement() {
-            return match self.deallocate(client, &mut session, name) {
+            return match self.deallocate(client, &mut session, name).await {
                 Response::Error(e) => Err(PgWireError::UserError(e)),
                 done => Ok(done),
             };
