@@ -45,5 +45,7 @@ pip_install psycopg "psycopg[binary]>=3.2,<3.4"
 pip_install asyncpg "asyncpg>=0.29,<0.33"
 pip_install sqlalchemy "sqlalchemy>=2.0,<2.1"
 pip_install "adbc_driver_flightsql.dbapi, pyarrow.flight" "adbc-driver-flightsql>=1.0" "pyarrow>=14"
+# moto's S3 server stands in for S3 in the segment store test.
+pip_install "moto, moto.server, flask" "moto[server]>=5,<6"
 python3 -c "import psycopg, asyncpg, sqlalchemy; print('psycopg', psycopg.__version__, 'asyncpg', asyncpg.__version__, 'sqlalchemy', sqlalchemy.__version__)"
 python3 -c "import adbc_driver_flightsql, pyarrow; print('adbc_driver_flightsql', adbc_driver_flightsql.__version__, 'pyarrow', pyarrow.__version__)"

@@ -74,6 +74,12 @@ enum Command {
         /// them.
         #[arg(long, env = "RUSTYDB_SEGMENT_CACHE_MB", default_value_t = rustydb_engine::SEGMENT_CACHE_BYTES_DEFAULT >> 20)]
         segment_cache_mb: usize,
+        /// Where checkpoints put segment files: `s3://bucket/prefix` for an
+        /// S3-compatible store (credentials, region and endpoint from the
+        /// AWS_* variables); by default `segments/` in the data directory.
+        /// The log and the manifest stay in the data directory.
+        #[arg(long, env = "RUSTYDB_SEGMENT_STORE")]
+        segment_store: Option<String>,
         /// How long ended row versions are kept (minutes) before compaction
         /// may drop them: the reach of old snapshots and, later, of
         /// flashback queries.
@@ -116,6 +122,7 @@ fn main() -> ExitCode {
             password,
             query_memory_mb,
             segment_cache_mb,
+            segment_store,
             flashback_retention_minutes,
         } => {
             let superuser = password.map(|p| (user, p));
@@ -126,6 +133,15 @@ fn main() -> ExitCode {
                 ..Default::default()
             };
             options.storage.segment_cache_bytes = segment_cache_mb.saturating_mul(1 << 20);
+            if let Some(url) = segment_store {
+                match rustydb_engine::ObjectSegments::from_url(&url) {
+                    Ok(store) => options.storage.segment_store = Some(std::sync::Arc::new(store)),
+                    Err(e) => {
+                        eprintln!("rustydb: {e}");
+                        return ExitCode::FAILURE;
+                    }
+                }
+            }
             options.storage.flashback_retention =
                 std::time::Duration::from_secs(flashback_retention_minutes.saturating_mul(60));
             runtime.block_on(serve(data, options, pg, flight_listen.0, tls, superuser))

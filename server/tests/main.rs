@@ -5,6 +5,7 @@ mod jdbc;
 mod pg;
 mod pgbench;
 mod python;
+mod s3;
 mod server;
 
 use std::process::Command;

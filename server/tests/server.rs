@@ -38,7 +38,22 @@ impl Server {
         Server::launch(data, None, &[])
     }
 
+    /// Starts on a data directory the caller keeps, with extra `serve`
+    /// arguments and environment variables.
+    pub fn start_at_with(data: &std::path::Path, args: &[&str], env: &[(&str, String)]) -> Server {
+        Server::launch_with_env(data, None, args, env)
+    }
+
     fn launch(data: &std::path::Path, password: Option<&str>, args: &[&str]) -> Server {
+        Server::launch_with_env(data, password, args, &[])
+    }
+
+    fn launch_with_env(
+        data: &std::path::Path,
+        password: Option<&str>,
+        args: &[&str],
+        env: &[(&str, String)],
+    ) -> Server {
         let free_port = || std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
         let (port, flight_port) = (free_port(), free_port());
         let mut cmd = Command::new(env!("CARGO_BIN_EXE_rustydb"));
@@ -48,6 +63,7 @@ impl Server {
             .arg(data)
             .args(args)
             .env_remove("RUSTYDB_PASSWORD")
+            .envs(env.iter().map(|(k, v)| (*k, v.as_str())))
             .stdout(Stdio::piped())
             .stderr(Stdio::null());
         if let Some(p) = password {

@@ -129,6 +129,30 @@ impl ObjectSegments {
         Ok(ObjectSegments { inner: Arc::new(Inner { store, prefix: ObjectPath::from(prefix), runtime }) })
     }
 
+    /// The store a URL names: `s3://bucket/prefix` (any S3-compatible
+    /// service). Credentials, region and endpoint come from the usual
+    /// `AWS_*` environment variables (`AWS_ACCESS_KEY_ID`,
+    /// `AWS_SECRET_ACCESS_KEY`, `AWS_REGION`, `AWS_ENDPOINT_URL`,
+    /// `AWS_ALLOW_HTTP` for a plain-HTTP endpoint).
+    pub fn from_url(url: &str) -> io::Result<Self> {
+        let unsupported = || {
+            io::Error::new(
+                io::ErrorKind::InvalidInput,
+                format!("unsupported segment store {url:?}: use s3://bucket/prefix"),
+            )
+        };
+        let rest = url.strip_prefix("s3://").ok_or_else(unsupported)?;
+        let (bucket, prefix) = rest.split_once('/').unwrap_or((rest, ""));
+        if bucket.is_empty() {
+            return Err(unsupported());
+        }
+        let store = object_store::aws::AmazonS3Builder::from_env()
+            .with_bucket_name(bucket)
+            .build()
+            .map_err(|e| io::Error::new(io::ErrorKind::InvalidInput, format!("segment store {url}: {e}")))?;
+        Self::new(Arc::new(store), prefix.trim_matches('/'))
+    }
+
     /// An in-memory store: for tests of everything that lives in segment
     /// files (it forgets them when dropped).
     pub fn in_memory() -> Self {
@@ -155,7 +179,10 @@ impl SegmentStore for ObjectSegments {
     }
     fn list(&self) -> io::Result<Vec<String>> {
         let (store, prefix) = (self.inner.store.clone(), self.inner.prefix.clone());
-        let metas = self.inner.run(async move { store.list(Some(&prefix)).try_collect::<Vec<_>>().await })?;
+        let metas = self.inner.run(async move {
+            let prefix = (!prefix.as_ref().is_empty()).then_some(prefix);
+            store.list(prefix.as_ref()).try_collect::<Vec<_>>().await
+        })?;
         let mut names: Vec<String> =
             metas.into_iter().filter_map(|m| m.location.filename().map(str::to_owned)).collect();
         names.sort();
@@ -227,6 +254,16 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         exercise(&DirSegments::new(Arc::new(crate::io::OsVfs), dir.path().join("segments")));
         exercise(&ObjectSegments::in_memory());
+    }
+
+    #[test]
+    fn urls_name_s3_buckets_only() {
+        assert!(ObjectSegments::from_url("s3://bucket/some/prefix").is_ok());
+        assert!(ObjectSegments::from_url("s3://bucket").is_ok());
+        for bad in ["s3://", "gs://bucket/x", "/tmp/x", "memory:"] {
+            let err = ObjectSegments::from_url(bad).err().expect(bad);
+            assert_eq!(err.kind(), io::ErrorKind::InvalidInput, "{bad}: {err}");
+        }
     }
 
     #[test]
