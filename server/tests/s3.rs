@@ -102,6 +102,16 @@ fn segments_live_in_an_s3_bucket_across_restarts() {
     assert_eq!(server.query_value("SELECT v FROM t WHERE id = 9999"), "after the checkpoint");
     drop(server);
 
+    // Without the flag, the data directory is refused: its segment files
+    // are in the bucket, and the error says so.
+    let out = Command::new(env!("CARGO_BIN_EXE_rustydb"))
+        .args(["serve", "--pg-listen", "127.0.0.1:0", "--flight-listen", "off", "--data"])
+        .arg(&data)
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("s3://rustydb-test/db1"), "{out:?}");
+
     // A bad URL is refused at start, naming the form it takes.
     let out = Command::new(env!("CARGO_BIN_EXE_rustydb"))
         .args(["serve", "--pg-listen", "127.0.0.1:0", "--flight-listen", "off", "--data"])

@@ -83,6 +83,7 @@ impl Storage {
             next_segment_id: self.next_segment_id.load(Ordering::SeqCst),
             sequences,
             tables: entries,
+            segment_store: store.location(),
         };
         let tmp = self.dir.join(MANIFEST_TMP_FILE);
         let io = |what: &'static str| move |e| StorageError::io(what, e);

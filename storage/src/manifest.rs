@@ -34,6 +34,10 @@ pub struct Manifest {
     /// Sequence id and the highest value reserved.
     pub sequences: Vec<(u64, i64)>,
     pub tables: Vec<TableEntry>,
+    /// Where the segment files are when not in the data directory (the
+    /// `--segment-store` URL): a restart must name the same store.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub segment_store: Option<String>,
 }
 
 /// One table: its layout as of the checkpoint and its segments, oldest first.
@@ -108,6 +112,7 @@ mod tests {
                 },
                 segments: vec![SegmentEntry { file: "s1.parquet".into(), rows: 6, dv_file: None }],
             }],
+            segment_store: Some("s3://b/p".into()),
         };
         let bytes = m.encode();
         assert_eq!(Manifest::decode(&bytes).unwrap(), m);

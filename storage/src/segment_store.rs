@@ -35,6 +35,9 @@ pub trait SegmentStore: Send + Sync {
     fn remove(&self, name: &str) -> io::Result<()>;
     /// Where the files are, for messages.
     fn describe(&self) -> String;
+    /// Where the files are, as the manifest records it: `None` for the
+    /// data directory, else what names the store (its URL).
+    fn location(&self) -> Option<String>;
 }
 
 /// Files in a directory through the [`Vfs`] (fsynced, and open to the
@@ -78,6 +81,9 @@ impl SegmentStore for DirSegments {
     fn describe(&self) -> String {
         self.dir.display().to_string()
     }
+    fn location(&self) -> Option<String> {
+        None
+    }
 }
 
 /// Files as objects under a prefix of an `object_store` store (in memory
@@ -85,6 +91,8 @@ impl SegmentStore for DirSegments {
 /// durable once it returns, so [`SegmentStore::sync`] has nothing to do.
 pub struct ObjectSegments {
     inner: Arc<Inner>,
+    /// The URL it was opened from, or a description.
+    location: String,
 }
 
 struct Inner {
@@ -126,7 +134,8 @@ impl ObjectSegments {
             .thread_name("rustydb-object-store")
             .enable_all()
             .build()?;
-        Ok(ObjectSegments { inner: Arc::new(Inner { store, prefix: ObjectPath::from(prefix), runtime }) })
+        let location = format!("{store}/{prefix}");
+        Ok(ObjectSegments { inner: Arc::new(Inner { store, prefix: ObjectPath::from(prefix), runtime }), location })
     }
 
     /// The store a URL names: `s3://bucket/prefix` (any S3-compatible
@@ -150,7 +159,9 @@ impl ObjectSegments {
             .with_bucket_name(bucket)
             .build()
             .map_err(|e| io::Error::new(io::ErrorKind::InvalidInput, format!("segment store {url}: {e}")))?;
-        Self::new(Arc::new(store), prefix.trim_matches('/'))
+        let mut segments = Self::new(Arc::new(store), prefix.trim_matches('/'))?;
+        segments.location = format!("s3://{bucket}/{}", prefix.trim_matches('/'));
+        Ok(segments)
     }
 
     /// An in-memory store: for tests of everything that lives in segment
@@ -193,7 +204,10 @@ impl SegmentStore for ObjectSegments {
         self.inner.run(async move { store.delete(&path).await })
     }
     fn describe(&self) -> String {
-        format!("{} under {}", self.inner.store, self.inner.prefix)
+        self.location.clone()
+    }
+    fn location(&self) -> Option<String> {
+        Some(self.location.clone())
     }
 }
 

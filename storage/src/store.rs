@@ -136,6 +136,17 @@ impl Storage {
         };
         let cache = SegmentCache::new(segments, options.segment_cache_bytes);
         let manifest = read_manifest(&vfs, dir)?;
+        if let Some(m) = &manifest
+            && m.segment_store != cache.store().location()
+        {
+            let named = |l: &Option<String>| l.clone().unwrap_or_else(|| "the data directory".into());
+            return Err(StorageError::InvalidInput(format!(
+                "the segment files of {} are in {}, not in {}: start with the segment store the last checkpoint used",
+                dir.display(),
+                named(&m.segment_store),
+                named(&cache.store().location()),
+            )));
+        }
         let mut replay = match &manifest {
             Some(m) => Replay::from_manifest(load_tables(&cache, m)?, m),
             None => Replay::default(),

@@ -341,3 +341,34 @@ fn row_groups_case(store: Option<Arc<dyn rustydb_storage::SegmentStore>>) {
     assert_eq!(all.len(), 300_000);
     assert_eq!(all.iter().filter(|r| r.1 == 1).count(), 1);
 }
+
+/// A data directory whose checkpoint put its segments in an object store
+/// opens only with that store, and one that used the directory only
+/// without one: the error says which store to name.
+#[test]
+fn a_restart_must_name_the_segment_store_the_checkpoint_used() {
+    use rustydb_storage::{ObjectSegments, SegmentStore};
+    let store: Arc<dyn SegmentStore> = Arc::new(ObjectSegments::in_memory());
+    let with_store = StorageOptions { segment_store: Some(store.clone()), ..StorageOptions::default() };
+    let dir = tempfile::tempdir().unwrap();
+    {
+        let s = Storage::open(dir.path(), with_store.clone()).unwrap();
+        create_kv(&s);
+        insert(&s, [(1, 1)]);
+        s.checkpoint().unwrap();
+    }
+    let err = Storage::open(dir.path(), StorageOptions::default()).err().expect("the directory is not the store");
+    assert!(err.to_string().contains("InMemory"), "{err}");
+    assert_eq!(err.sqlstate(), "22023");
+    assert_eq!(now(&Storage::open(dir.path(), with_store.clone()).unwrap()), vec![(1, 1)]);
+
+    let other = tempfile::tempdir().unwrap();
+    {
+        let s = open(other.path());
+        create_kv(&s);
+        insert(&s, [(1, 1)]);
+        s.checkpoint().unwrap();
+    }
+    let err = Storage::open(other.path(), with_store).err().expect("the store is not the directory");
+    assert!(err.to_string().contains("in the data directory"), "{err}");
+}
