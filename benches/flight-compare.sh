@@ -24,7 +24,10 @@ source "$ROOT/benches/postgres.sh"
 stop_rustydb() { if [ -n "${RUSTY_PID:-}" ]; then kill "$RUSTY_PID" 2>/dev/null || true; fi; }
 trap 'stop_rustydb; stop_postgres; rm -rf "$WORK"' EXIT
 
-(cd "$ROOT" && cargo build --release --quiet --bin rustydb)
+# With -p: `--bin rustydb` alone resolves features over more of the
+# workspace and, from a target directory built with -p, rebuilt every
+# dependency.
+(cd "$ROOT" && cargo build --release --quiet -p rustydb-server --bin rustydb)
 "$CARGO_TARGET_DIR/release/rustydb" serve --data "$WORK/rusty" --pg-listen "127.0.0.1:$RUSTY_PORT" \
   --flight-listen "127.0.0.1:$FLIGHT_PORT" >/dev/null 2>&1 &
 RUSTY_PID=$!

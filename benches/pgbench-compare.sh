@@ -30,7 +30,10 @@ cleanup() {
 }
 trap cleanup EXIT
 
-(cd "$ROOT" && cargo build --release --quiet --bin rustydb)
+# With -p: `--bin rustydb` alone resolves features over more of the
+# workspace and, from a target directory built with -p, rebuilt every
+# dependency.
+(cd "$ROOT" && cargo build --release --quiet -p rustydb-server --bin rustydb)
 
 run_load() { # label host port user extra-args...
   local label=$1 port=$2 user=$3; shift 3
