@@ -373,42 +373,42 @@ impl Session {
         if let Some(out) = self.transaction_control(&stmt).await? {
             return Ok(out);
         }
-        let statement_of_its_own = matches!(
-            &stmt,
-            Statement::Copy { to: false, .. }
-                | Statement::Declare { .. }
-                | Statement::Fetch { .. }
-                | Statement::Close { .. }
-                | Statement::Prepare { .. }
-                | Statement::Execute { immediate: false, .. }
-                | Statement::Deallocate { .. }
-        ) || matches!(&stmt, Statement::Call(f) if f.name.to_string().eq_ignore_ascii_case(crate::parse::CHECKPOINT_PROCEDURE));
-        if !statement_of_its_own {
-            return self
-                .run_in_transaction(move |session, slot, explicit| Box::pin(session.run(slot, stmt, explicit)))
-                .await;
-        }
-        self.in_block(async |session| match stmt {
-            Statement::Copy { to: false, .. } => session.copy_from(stmt).await,
-            Statement::Declare { mut stmts } if stmts.len() == 1 => session.declare_cursor(stmts.remove(0)).await,
-            Statement::Declare { .. } => Err(EngineError::unsupported("DECLARE of several cursors at once")),
+        // Statements not run in the block's transaction still follow its
+        // rules (`in_block`).
+        match stmt {
+            Statement::Copy { to: false, .. } => self.in_block(async |s| s.copy_from(stmt).await).await,
+            Statement::Declare { mut stmts } if stmts.len() == 1 => {
+                self.in_block(async |s| s.declare_cursor(stmts.remove(0)).await).await
+            }
+            Statement::Declare { .. } => {
+                self.in_block(async |_| Err(EngineError::unsupported("DECLARE of several cursors at once"))).await
+            }
             Statement::Fetch { name, direction, into, .. } => {
-                let is_move = into.as_ref().is_some_and(|i| i.to_string() == crate::cursors::MOVE_MARKER);
-                if into.is_some() && !is_move {
-                    return Err(EngineError::unsupported("FETCH INTO"));
-                }
-                session.fetch(&name, &direction, is_move).await
+                self.in_block(async |s| {
+                    let is_move = into.as_ref().is_some_and(|i| i.to_string() == crate::cursors::MOVE_MARKER);
+                    if into.is_some() && !is_move {
+                        return Err(EngineError::unsupported("FETCH INTO"));
+                    }
+                    s.fetch(&name, &direction, is_move).await
+                })
+                .await
             }
-            Statement::Close { cursor } => session.close_cursor(&cursor),
+            Statement::Close { cursor } => self.in_block(async |s| s.close_cursor(&cursor)).await,
             Statement::Prepare { name, data_types, statement } => {
-                session.sql_prepare(&name, &data_types, &statement).await
+                self.in_block(async |s| s.sql_prepare(&name, &data_types, &statement).await).await
             }
-            Statement::Execute { name, parameters, .. } => session.sql_execute(&name, &parameters).await,
-            Statement::Deallocate { name, .. } => session.sql_deallocate(&name),
-            Statement::Call(f) => session.checkpoint(&f).await,
-            other => Err(EngineError::internal(format!("not a statement of its own: {other}"))),
-        })
-        .await
+            Statement::Execute { name, parameters, immediate: false, .. } => {
+                self.in_block(async |s| s.sql_execute(&name, &parameters).await).await
+            }
+            Statement::Deallocate { name, .. } => self.in_block(async |s| s.sql_deallocate(&name)).await,
+            Statement::Call(f) if f.name.to_string().eq_ignore_ascii_case(crate::parse::CHECKPOINT_PROCEDURE) => {
+                self.in_block(async |s| s.checkpoint(&f).await).await
+            }
+            stmt => {
+                self.run_in_transaction(move |session, slot, explicit| Box::pin(session.run(slot, stmt, explicit)))
+                    .await
+            }
+        }
     }
 
     /// Runs a statement that is not run in the block's transaction (cursor

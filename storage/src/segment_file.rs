@@ -93,7 +93,7 @@ pub(crate) fn stored_columns(
 /// from the footer's statistics; the columns are read when first used.
 pub(crate) fn open_segment(spec: &TableSpec, cache: &Arc<SegmentCache>, file: &str, rows: usize) -> Result<Segment> {
     let bad = |e: String| StorageError::Corruption(format!("segment file {file}: {e}"));
-    let reader = FileChunks(cache.open(file).map_err(|e| StorageError::io(format!("opening segment file {file}"), e))?);
+    let reader = FileChunks::open(cache, file)?;
     let meta = ArrowReaderMetadata::load(&reader, ArrowReaderOptions::new()).map_err(|e| bad(e.to_string()))?;
     let expected = file_schema(spec);
     let found = meta.schema();
@@ -122,8 +122,7 @@ pub(crate) fn open_segment(spec: &TableSpec, cache: &Arc<SegmentCache>, file: &s
 pub(crate) fn read_columns(stored: &StoredColumns, which: &[usize], group: Option<usize>) -> Result<Vec<ArrayRef>> {
     let file = &stored.file;
     let bad = |e: String| StorageError::Corruption(format!("segment file {file}: {e}"));
-    let reader =
-        FileChunks(stored.cache.open(file).map_err(|e| StorageError::io(format!("opening segment file {file}"), e))?);
+    let reader = FileChunks::open(&stored.cache, file)?;
     let rows = match group {
         Some(g) => stored.groups[g + 1] - stored.groups[g],
         None => stored.groups.last().copied().unwrap_or(0),
@@ -218,6 +217,13 @@ impl FileZones {
 
 /// A segment file as Parquet's reader reads it: ranges at a time.
 struct FileChunks(Arc<dyn ReadAt>);
+
+impl FileChunks {
+    fn open(cache: &SegmentCache, file: &str) -> Result<FileChunks> {
+        let f = cache.open(file).map_err(|e| StorageError::io(format!("opening segment file {file}"), e))?;
+        Ok(FileChunks(f))
+    }
+}
 
 /// Reads a file sequentially from a position.
 struct FileCursor {

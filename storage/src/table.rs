@@ -109,17 +109,12 @@ impl TableStore {
     /// Adds a frozen segment: records where its rows are and indexes them.
     fn push_segment(&mut self, seg: FrozenSegment) -> crate::error::Result<()> {
         // Key columns first: a stored segment's may have to be read.
-        let keys = self.segment_keys(&seg.data)?;
+        let keys = segment_keys(&self.spec, &seg.data)?;
         let si = self.segments.len() as u32;
         self.frozen.add_segment(si, &seg.data);
         self.segments.push(seg);
         self.add_segment_keys(si as usize, keys);
         Ok(())
-    }
-
-    /// Per index, the key columns of `seg`.
-    fn segment_keys(&self, seg: &Segment) -> crate::error::Result<Vec<Vec<ArrayRef>>> {
-        self.spec.indexes.iter().map(|idx| seg.columns(&idx.columns)).collect()
     }
 
     /// Indexes the versions of segment `si` from its key columns.
@@ -356,13 +351,7 @@ impl TableStore {
     /// changing nothing, when a stored segment's key columns cannot be read.
     pub fn alter(&mut self, spec: TableSpec, map: &[ColumnSource]) -> crate::error::Result<()> {
         let remapped: Vec<Arc<Segment>> = self.segments.iter().map(|s| Arc::new(s.data.remap(&spec, map))).collect();
-        let keys = {
-            let spec = &spec;
-            remapped
-                .iter()
-                .map(|seg| spec.indexes.iter().map(|idx| seg.columns(&idx.columns)).collect())
-                .collect::<crate::error::Result<Vec<Vec<Vec<ArrayRef>>>>>()?
-        };
+        let keys = remapped.iter().map(|seg| segment_keys(&spec, seg)).collect::<crate::error::Result<Vec<_>>>()?;
         for chain in self.rows.values_mut() {
             for v in chain.iter_mut() {
                 v.values = remap_row(map, &v.values);
@@ -438,6 +427,12 @@ impl TableStore {
             self.segments.push(seg);
         }
     }
+}
+
+/// Per index of `spec`, the key columns of `seg` (a stored segment's are
+/// read through the cache).
+fn segment_keys(spec: &TableSpec, seg: &Segment) -> crate::error::Result<Vec<Vec<ArrayRef>>> {
+    spec.indexes.iter().map(|idx| seg.columns(&idx.columns)).collect()
 }
 
 #[cfg(test)]

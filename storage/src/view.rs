@@ -358,7 +358,7 @@ impl ReadView {
                             // not under the table's lock, which commits need.
                             drop(base);
                             match part {
-                                Some(part) => return self.read_frozen(&spec, part, projection).map(Some),
+                                Some(part) => return self.read_frozen(&spec, part, projection, &sources).map(Some),
                                 None => continue,
                             }
                         }
@@ -521,10 +521,17 @@ impl ReadView {
     }
 
     /// The projected columns of a [`FrozenPart`], as this view sees them.
-    fn read_frozen(&self, spec: &TableSpec, part: FrozenPart, projection: &[usize]) -> Result<Chunk> {
+    /// `sources` are [`ReadView::frozen_sources`] of `projection`.
+    fn read_frozen(
+        &self,
+        spec: &TableSpec,
+        part: FrozenPart,
+        projection: &[usize],
+        sources: &[usize],
+    ) -> Result<Chunk> {
         let FrozenPart { seg, start, len, mask } = part;
         let map = self.own(spec.id).and_then(|t| t.map.as_ref());
-        let mut read = seg.column_range(&self.frozen_sources(spec.id, projection), start, len)?.into_iter();
+        let mut read = seg.column_range(sources, start, len)?.into_iter();
         let mut columns: Vec<ArrayRef> = projection
             .iter()
             .map(|&c| match map.map(|m| &m[c]) {
