@@ -2,8 +2,8 @@
 //!
 //! Each key is a `serve` option with `_` for `-` (`data`, `pg_listen`,
 //! `flight_listen`, `max_connections`, `tls_cert`, `tls_key`, `user`,
-//! `query_memory_mb`, `segment_cache_mb`, `segment_store`,
-//! `flashback_retention_minutes`). A
+//! `memory_mb`, `query_memory_mb`, `segment_cache_mb`, `row_store_mb`,
+//! `segment_store`, `flashback_retention_minutes`). A
 //! flag on the command line or its `RUSTYDB_*` variable wins over the file:
 //! the file's values are handed to the argument parser only for options
 //! given neither way. Passwords stay out of the file (RUSTYDB_PASSWORD).
@@ -12,7 +12,7 @@ use std::ffi::OsString;
 
 use anyhow::{Context, bail};
 
-const KEYS: [&str; 11] = [
+const KEYS: [&str; 13] = [
     "data",
     "pg_listen",
     "flight_listen",
@@ -20,8 +20,10 @@ const KEYS: [&str; 11] = [
     "tls_cert",
     "tls_key",
     "user",
+    "memory_mb",
     "query_memory_mb",
     "segment_cache_mb",
+    "row_store_mb",
     "segment_store",
     "flashback_retention_minutes",
 ];

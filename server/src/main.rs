@@ -65,15 +65,25 @@ enum Command {
         /// client authenticates with SCRAM-SHA-256.
         #[arg(long, env = "RUSTYDB_PASSWORD", hide_env_values = true)]
         password: Option<String>,
+        /// Memory the server works in (MiB): by default half for queries,
+        /// a quarter each for the segment cache and the row store; the
+        /// three options below set a part, and together may not pass it.
+        #[arg(long, env = "RUSTYDB_MEMORY_MB", default_value_t = 8192)]
+        memory_mb: usize,
         /// Memory all running queries share (MiB); past it, sorts and
         /// aggregates spill to disk and other queries fail with 53200.
-        #[arg(long, env = "RUSTYDB_QUERY_MEMORY_MB", default_value_t = rustydb_engine::QUERY_MEMORY_BYTES_DEFAULT >> 20)]
-        query_memory_mb: usize,
+        #[arg(long, env = "RUSTYDB_QUERY_MEMORY_MB")]
+        query_memory_mb: Option<usize>,
         /// Memory for decoded columns of stored segments (MiB); colder
         /// ones are read back from their Parquet files when a query needs
         /// them.
-        #[arg(long, env = "RUSTYDB_SEGMENT_CACHE_MB", default_value_t = rustydb_engine::SEGMENT_CACHE_BYTES_DEFAULT >> 20)]
-        segment_cache_mb: usize,
+        #[arg(long, env = "RUSTYDB_SEGMENT_CACHE_MB")]
+        segment_cache_mb: Option<usize>,
+        /// Memory for committed rows not yet checkpointed into segments
+        /// (MiB): a checkpoint starts at half, commits wait for it past the
+        /// whole, and one transaction may hold half (53200 beyond).
+        #[arg(long, env = "RUSTYDB_ROW_STORE_MB")]
+        row_store_mb: Option<usize>,
         /// Where checkpoints put segment files: `s3://bucket/prefix` for an
         /// S3-compatible store (credentials, region and endpoint from the
         /// AWS_* variables); by default `segments/` in the data directory.
@@ -120,19 +130,29 @@ fn main() -> ExitCode {
             tls_key,
             user,
             password,
+            memory_mb,
             query_memory_mb,
             segment_cache_mb,
+            row_store_mb,
             segment_store,
             flashback_retention_minutes,
         } => {
             let superuser = password.map(|p| (user, p));
             let tls = tls_cert.zip(tls_key).map(|(cert, key)| pgwire::TlsFiles { cert, key });
             let pg = pgwire::PgOptions { listen: pg_listen, max_connections };
+            let budget = match MemoryBudget::split(memory_mb, query_memory_mb, segment_cache_mb, row_store_mb) {
+                Ok(budget) => budget,
+                Err(e) => {
+                    eprintln!("rustydb: {e}");
+                    return ExitCode::FAILURE;
+                }
+            };
             let mut options = rustydb_engine::DatabaseOptions {
-                query_memory_bytes: query_memory_mb.saturating_mul(1 << 20),
+                query_memory_bytes: budget.query_mb.saturating_mul(1 << 20),
                 ..Default::default()
             };
-            options.storage.segment_cache_bytes = segment_cache_mb.saturating_mul(1 << 20);
+            options.storage.segment_cache_bytes = budget.segment_cache_mb.saturating_mul(1 << 20);
+            options.storage.row_store_bytes = budget.row_store_mb.saturating_mul(1 << 20);
             if let Some(url) = segment_store {
                 match rustydb_engine::ObjectSegments::from_url(&url) {
                     Ok(store) => options.storage.segment_store = Some(std::sync::Arc::new(store)),
@@ -153,6 +173,41 @@ fn main() -> ExitCode {
             eprintln!("rustydb: {e:#}");
             ExitCode::FAILURE
         }
+    }
+}
+
+/// The server's memory in its three parts (MiB).
+#[derive(Debug, PartialEq)]
+struct MemoryBudget {
+    query_mb: usize,
+    segment_cache_mb: usize,
+    row_store_mb: usize,
+}
+
+impl MemoryBudget {
+    /// Splits `total`: parts given are taken as they are, the others get
+    /// their share (half for queries, a quarter each for the segment cache
+    /// and the row store) of what the given ones leave.
+    fn split(total: usize, query: Option<usize>, cache: Option<usize>, rows: Option<usize>) -> anyhow::Result<Self> {
+        let given = [query, cache, rows].iter().flatten().sum::<usize>();
+        if given > total {
+            anyhow::bail!(
+                "--query-memory-mb, --segment-cache-mb and --row-store-mb add up to {given} MiB, more than \
+                 --memory-mb {total}"
+            );
+        }
+        let shares = [(query, 2), (cache, 1), (rows, 1)];
+        let open: usize = shares.iter().filter(|(p, _)| p.is_none()).map(|(_, w)| w).sum();
+        let part = |(p, w): (Option<usize>, usize)| p.unwrap_or_else(|| (total - given) * w / open.max(1));
+        let budget = MemoryBudget {
+            query_mb: part(shares[0]),
+            segment_cache_mb: part(shares[1]),
+            row_store_mb: part(shares[2]),
+        };
+        if budget.query_mb == 0 || budget.row_store_mb == 0 {
+            anyhow::bail!("the memory budget leaves {budget:?}: queries and the row store need at least 1 MiB each");
+        }
+        Ok(budget)
     }
 }
 
@@ -179,9 +234,6 @@ async fn serve(
     use anyhow::Context;
     if pg.max_connections == 0 {
         anyhow::bail!("--max-connections must be at least 1");
-    }
-    if options.query_memory_bytes == 0 {
-        anyhow::bail!("--query-memory-mb must be at least 1");
     }
     // Without a certificate an SSLRequest is answered 'N' and clients that
     // require TLS stop there.
@@ -274,4 +326,28 @@ async fn shutdown_signal() {
     }
     #[cfg(not(unix))]
     let _ = ctrl_c.await;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::MemoryBudget;
+
+    #[test]
+    fn the_memory_budget_splits_into_its_parts() {
+        let b = MemoryBudget::split(8192, None, None, None).unwrap();
+        assert_eq!(b, MemoryBudget { query_mb: 4096, segment_cache_mb: 2048, row_store_mb: 2048 });
+        // A part given is taken; the others share what it leaves.
+        let b = MemoryBudget::split(8192, None, Some(0), None).unwrap();
+        assert_eq!(b, MemoryBudget { query_mb: 5461, segment_cache_mb: 0, row_store_mb: 2730 });
+        let b = MemoryBudget::split(1000, Some(100), Some(200), Some(300)).unwrap();
+        assert_eq!(b, MemoryBudget { query_mb: 100, segment_cache_mb: 200, row_store_mb: 300 });
+    }
+
+    #[test]
+    fn parts_past_the_total_are_refused() {
+        let e = MemoryBudget::split(1000, Some(600), Some(600), None).unwrap_err().to_string();
+        assert!(e.contains("1200 MiB") && e.contains("--memory-mb 1000"), "{e}");
+        let e = MemoryBudget::split(1000, Some(1000), None, None).unwrap_err().to_string();
+        assert!(e.contains("row store"), "{e}");
+    }
 }

@@ -106,7 +106,7 @@ impl Storage {
             let file = self.write_segment(&spec, &seg)?;
             let mut frozen = FrozenSegment::new(Arc::new(seg));
             frozen.file = Some(file);
-            table.write().install(scn, vec![frozen]);
+            self.metered(table, |t| t.install(scn, vec![frozen]));
             after = Some(last);
         }
         let count = table.read().segments.len();
@@ -140,15 +140,16 @@ impl Storage {
                 }
                 None => None,
             };
-            let mut t = table.write();
-            let s = &mut t.segments[si];
-            if let Some(f) = new_file {
-                s.file = Some(f);
-            }
-            if let Some((name, n)) = dv {
-                s.dv_file = Some(name);
-                s.dv_persisted = n;
-            }
+            self.metered(table, |t| {
+                if let Some(f) = new_file {
+                    t.mark_written(si, f);
+                }
+                if let Some((name, n)) = dv {
+                    let s = &mut t.segments[si];
+                    s.dv_file = Some(name);
+                    s.dv_persisted = n;
+                }
+            });
         }
         let t = table.read();
         let segments = t
@@ -166,7 +167,7 @@ impl Storage {
 
     /// Writes a segment file under a new name and syncs it; from then on
     /// the segment's columns are read through the cache.
-    fn write_segment(&self, spec: &TableSpec, seg: &Segment) -> Result<String> {
+    pub(crate) fn write_segment(&self, spec: &TableSpec, seg: &Segment) -> Result<String> {
         let id = self.next_segment_id.fetch_add(1, Ordering::SeqCst);
         let name = format!("t{}-{id:012}.parquet", spec.id);
         let (bytes, columns) = encode_segment(spec, seg)?;

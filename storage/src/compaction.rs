@@ -19,10 +19,13 @@
 //! with no rows), so scans that address segments by index stay valid; a
 //! scan in the middle of a segment sees the table's epoch change and
 //! continues after the last row it read (`view.rs`). The compacted segment
-//! has no file until the next checkpoint writes it; until then a restart
-//! reads the old file and the log, which hold the same rows for every
-//! snapshot at or after the horizon. Compaction runs under the checkpoint
-//! lock, so it never swaps a segment a checkpoint is writing.
+//! is written to a file of its own at once (its columns then live in the
+//! segment cache, not in the row store's budget), but only the next
+//! checkpoint's manifest names it; until then a restart reads the old file
+//! and the log, which hold the same rows for every snapshot at or after the
+//! horizon. Compaction runs under the checkpoint lock, so it never swaps a
+//! segment a checkpoint is writing, and that checkpoint's clean-up never
+//! removes a file a compaction is about to install.
 
 use std::sync::Arc;
 use std::time::Instant;
@@ -124,7 +127,12 @@ impl Storage {
                     (t.spec.clone(), t.segments[si].clone())
                 };
                 let (compacted, dropped) = without_dead(&spec, &frozen, horizon)?;
-                if table.write().replace_compacted(si, &frozen.data, compacted) {
+                // Written now, so its columns go to the segment cache and
+                // not the row store budget. The manifest names it from the
+                // next checkpoint on; until then the old file serves a
+                // restart, and this one, unnamed, is removed by the next.
+                let file = self.write_segment(&spec, &compacted)?;
+                if self.metered(&table, |t| t.replace_compacted(si, &frozen.data, compacted, file)) {
                     stats.segments += 1;
                     stats.versions_dropped += dropped;
                 }

@@ -35,6 +35,9 @@ pub enum StorageError {
     InvalidInput(String),
     #[error("{0}")]
     LimitExceeded(String),
+    /// Past a memory budget (`memory.rs`).
+    #[error("{0}")]
+    OutOfMemory(String),
     #[error("{0}")]
     Unsupported(String),
     #[error("internal storage error: {0}")]
@@ -55,7 +58,7 @@ impl StorageError {
             StorageError::Deadlock => ErrorKind::Aborted,
             StorageError::LockTimeout | StorageError::WouldBlock => ErrorKind::ResourceExhausted,
             StorageError::InvalidInput(_) => ErrorKind::InvalidInput,
-            StorageError::LimitExceeded(_) => ErrorKind::ResourceExhausted,
+            StorageError::LimitExceeded(_) | StorageError::OutOfMemory(_) => ErrorKind::ResourceExhausted,
             StorageError::Unsupported(_) => ErrorKind::Unsupported,
             StorageError::Internal(_) => ErrorKind::Internal,
         }
@@ -74,6 +77,7 @@ impl StorageError {
             StorageError::LockTimeout | StorageError::WouldBlock => "55P03",
             StorageError::InvalidInput(_) => "22023",
             StorageError::LimitExceeded(_) => "54000",
+            StorageError::OutOfMemory(_) => "53200",
             StorageError::Unsupported(_) => "0A000",
             StorageError::Internal(_) => "XX000",
         }

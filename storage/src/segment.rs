@@ -362,6 +362,14 @@ impl Segment {
         Segment::with_data(self.row_ids.clone(), self.begins.clone(), zones, nulls, data)
     }
 
+    /// Bytes of columns the segment holds itself (not yet stored).
+    pub fn resident_bytes(&self) -> usize {
+        match &*self.data.read() {
+            ColumnData::Resident(columns) => columns.iter().map(|c| c.get_array_memory_size()).sum(),
+            ColumnData::Remapped { .. } | ColumnData::Stored(_) => 0,
+        }
+    }
+
     /// Records that the columns are now in `file` (just written from
     /// `columns`, which become the cache's): from here they are read
     /// through the cache and may be evicted.
@@ -498,11 +506,14 @@ pub struct FrozenSegment {
     /// The stored delete vector and how many ends it holds.
     pub dv_file: Option<String>,
     pub dv_persisted: usize,
+    /// Bytes this segment counts against the row store budget until a
+    /// checkpoint writes it (`memory.rs`): its resident columns then.
+    pub(crate) charged: usize,
 }
 
 impl FrozenSegment {
     pub fn new(data: Arc<Segment>) -> Self {
-        FrozenSegment { data, ends: BTreeMap::new(), file: None, dv_file: None, dv_persisted: 0 }
+        FrozenSegment { data, ends: BTreeMap::new(), file: None, dv_file: None, dv_persisted: 0, charged: 0 }
     }
 
     pub fn end(&self, pos: usize) -> Scn {

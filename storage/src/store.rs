@@ -26,6 +26,7 @@ use crate::error::{Result, StorageError};
 use crate::io::{OsVfs, Vfs};
 use crate::locks::LockManager;
 use crate::manifest::Manifest;
+use crate::memory::RowStoreMemory;
 use crate::record::{RedoOp, decode_ops, encode_ops};
 use crate::segment_cache::SegmentCache;
 use crate::segment_store::{DirSegments, SegmentStore};
@@ -53,6 +54,9 @@ pub struct StorageOptions {
     pub segment_cache_bytes: usize,
     /// Where segment files go; `None`: `segments/` in the data directory.
     pub segment_store: Option<Arc<dyn SegmentStore>>,
+    /// Bytes of row versions and unwritten segments held before commits
+    /// wait for a checkpoint (`memory.rs`); a checkpoint starts at half.
+    pub row_store_bytes: usize,
 }
 
 impl Default for StorageOptions {
@@ -64,6 +68,7 @@ impl Default for StorageOptions {
             flashback_retention: Duration::from_secs(15 * 60),
             segment_cache_bytes: crate::segment_cache::SEGMENT_CACHE_BYTES_DEFAULT,
             segment_store: None,
+            row_store_bytes: crate::memory::ROW_STORE_BYTES_DEFAULT,
         }
     }
 }
@@ -102,6 +107,7 @@ pub struct Storage {
     pub(crate) scn_times: Mutex<VecDeque<(Instant, Scn)>>,
     pub(crate) retention: Duration,
     pub(crate) cache: Arc<SegmentCache>,
+    pub(crate) memory: Arc<RowStoreMemory>,
 }
 
 /// A sequence: values below `next` were handed out; up to `reserved` are
@@ -201,6 +207,8 @@ impl Storage {
             replay.last
         );
 
+        let used = replay.tables.values().map(TableStore::memory_bytes).sum();
+        let memory = Arc::new(RowStoreMemory::new(options.row_store_bytes, used));
         let storage = Arc::new(Storage {
             dir: dir.to_owned(),
             vfs,
@@ -221,8 +229,11 @@ impl Storage {
             scn_times: Mutex::new(VecDeque::new()),
             retention: options.flashback_retention,
             cache,
+            memory: memory.clone(),
         });
-        start_checkpointer(Arc::downgrade(&storage), options.checkpoint_wal_bytes, options.checkpoint_interval);
+        let policy =
+            CheckpointPolicy { wal_bytes: options.checkpoint_wal_bytes, interval: options.checkpoint_interval };
+        start_checkpointer(Arc::downgrade(&storage), memory, policy);
         start_flusher(Arc::downgrade(&storage));
         Ok(storage)
     }
@@ -235,6 +246,24 @@ impl Storage {
     /// What the segment cache holds and did.
     pub fn cache_stats(&self) -> crate::segment_cache::CacheStats {
         self.cache.stats()
+    }
+
+    /// Bytes the row store holds against its budget, and the budget.
+    pub fn row_store_memory(&self) -> (usize, usize) {
+        (self.memory.used(), self.memory.budget())
+    }
+
+    /// The same, counted afresh from every table; equals the first part
+    /// of [`Storage::row_store_memory`] whenever no commit is running (the
+    /// tests check that the running count never drifts).
+    pub fn recount_row_store_memory(&self) -> usize {
+        self.tables.read().values().map(|t| t.read().memory_bytes()).sum()
+    }
+
+    /// Runs `f` on `table` under its write lock, keeping the row store's
+    /// memory count in step with what `f` changes.
+    pub(crate) fn metered<R>(&self, table: &RwLock<TableStore>, f: impl FnOnce(&mut TableStore) -> R) -> R {
+        self.memory.metered(&mut table.write(), f)
     }
 
     /// The newest SCN a new snapshot sees.
@@ -315,8 +344,8 @@ impl Storage {
             // under its locks fail to apply only when a stored segment they
             // need (ALTER TABLE's index keys) cannot be read: then storage
             // refuses writes until a restart rebuilds memory from the log.
-            let mut tables = self.tables.write();
-            if let Err(e) = redo.apply(&mut *tables, scn) {
+            let mut tables = Metered { tables: &mut self.tables.write(), memory: &self.memory };
+            if let Err(e) = redo.apply(&mut tables, scn) {
                 let why = format!("applying the commit at scn {scn} failed: {e}");
                 self.wal.poison(why.clone());
                 return Err(StorageError::Poisoned(why));
@@ -374,21 +403,33 @@ fn start_flusher(storage: Weak<Storage>) {
     }
 }
 
-/// Checkpoints in the background when the WAL grows past `wal_bytes` or
-/// `interval` passed with commits since the last one.
-fn start_checkpointer(storage: Weak<Storage>, wal_bytes: u64, interval: Option<Duration>) {
+/// When the background checkpointer starts one (besides memory).
+struct CheckpointPolicy {
+    /// Once the current WAL file holds this many bytes.
+    wal_bytes: u64,
+    /// Once this long passed since the last one.
+    interval: Option<Duration>,
+}
+
+/// Checkpoints in the background when the row store passes half its memory
+/// budget (woken at once), the WAL grows past its size, or the interval
+/// passed with commits since the last one. Holds the storage only while it
+/// works, so dropping the last handle stops it.
+fn start_checkpointer(storage: Weak<Storage>, memory: Arc<RowStoreMemory>, policy: CheckpointPolicy) {
     let spawned = std::thread::Builder::new().name("checkpointer".into()).spawn(move || {
         let mut last = Instant::now();
         loop {
-            std::thread::sleep(Duration::from_millis(500));
+            let asked = memory.wait_for_request(Duration::from_millis(500));
             let Some(s) = storage.upgrade() else { return };
             s.note_scn_time();
-            let due = interval.is_some_and(|i| last.elapsed() >= i);
-            if s.wal.file_bytes() < wal_bytes && !due {
+            let due = policy.interval.is_some_and(|i| last.elapsed() >= i);
+            if !asked && !memory.over_half() && s.wal.file_bytes() < policy.wal_bytes && !due {
                 continue;
             }
             last = Instant::now();
-            if let Err(e) = s.checkpoint() {
+            let done = s.checkpoint();
+            memory.checkpoint_done(done.is_ok());
+            if let Err(e) = done {
                 tracing::error!("automatic checkpoint failed: {e}");
             }
             if let Err(e) = s.compact() {
@@ -480,6 +521,29 @@ impl Redo for Vec<RedoOp> {
     }
 }
 
+/// The shared tables at commit, counting what each change adds to or
+/// frees from the row store's memory.
+struct Metered<'a> {
+    tables: &'a mut HashMap<TableId, Arc<RwLock<TableStore>>>,
+    memory: &'a RowStoreMemory,
+}
+
+impl TableMap for Metered<'_> {
+    fn create(&mut self, spec: crate::spec::TableSpec) {
+        self.tables.insert(spec.id, Arc::new(RwLock::new(TableStore::new(spec))));
+    }
+    fn remove(&mut self, id: TableId) -> bool {
+        let Some(table) = self.tables.remove(&id) else { return false };
+        self.memory.changed(table.read().memory_bytes(), 0);
+        true
+    }
+    fn with(&mut self, id: TableId, f: &mut dyn FnMut(&mut TableStore)) -> Result<()> {
+        let mut t = self.tables.get(&id).ok_or(StorageError::NoSuchTable(id))?.write();
+        self.memory.metered(&mut t, |t| f(t));
+        Ok(())
+    }
+}
+
 /// A table map that redo can be applied to: owned tables during replay,
 /// shared locked tables at commit.
 pub(crate) trait TableMap {
@@ -497,19 +561,6 @@ impl TableMap for HashMap<TableId, TableStore> {
     }
     fn with(&mut self, id: TableId, f: &mut dyn FnMut(&mut TableStore)) -> Result<()> {
         f(self.get_mut(&id).ok_or(StorageError::NoSuchTable(id))?);
-        Ok(())
-    }
-}
-
-impl TableMap for HashMap<TableId, Arc<RwLock<TableStore>>> {
-    fn create(&mut self, spec: crate::spec::TableSpec) {
-        self.insert(spec.id, Arc::new(RwLock::new(TableStore::new(spec))));
-    }
-    fn remove(&mut self, id: TableId) -> bool {
-        HashMap::remove(self, &id).is_some()
-    }
-    fn with(&mut self, id: TableId, f: &mut dyn FnMut(&mut TableStore)) -> Result<()> {
-        f(&mut self.get(&id).ok_or(StorageError::NoSuchTable(id))?.write());
         Ok(())
     }
 }

@@ -30,6 +30,7 @@ use crate::batch::value_at;
 use crate::bulk::{BULK_SEGMENT_ROWS_MIN, RowBatch, check_batch, segments_of};
 use crate::compaction::worth_compacting;
 use crate::frozen_map::FrozenMap;
+use crate::memory::version_bytes;
 use crate::segment::{FrozenSegment, Segment, VersionRef};
 use crate::spec::{ColumnSource, TableSpec, index_key, remap_row};
 use crate::value::{Row, Value};
@@ -81,6 +82,10 @@ pub struct TableStore {
     /// Bumped when a compaction moves versions within a segment: a scan
     /// between chunks then finds its place again by row id.
     pub epoch: u64,
+    /// Bytes of the versions in `rows`, and of segments' columns no
+    /// checkpoint has written yet (`memory.rs`).
+    hot_bytes: usize,
+    unwritten_bytes: usize,
 }
 
 impl TableStore {
@@ -94,6 +99,8 @@ impl TableStore {
             indexes,
             last_write: Scn::ZERO,
             epoch: 0,
+            hot_bytes: 0,
+            unwritten_bytes: 0,
         }
     }
 
@@ -106,10 +113,20 @@ impl TableStore {
         Ok(t)
     }
 
+    /// What this table counts against the row store budget: hot versions
+    /// and unwritten segments (`memory.rs`).
+    pub fn memory_bytes(&self) -> usize {
+        self.hot_bytes + self.unwritten_bytes
+    }
+
     /// Adds a frozen segment: records where its rows are and indexes them.
-    fn push_segment(&mut self, seg: FrozenSegment) -> crate::error::Result<()> {
+    fn push_segment(&mut self, mut seg: FrozenSegment) -> crate::error::Result<()> {
         // Key columns first: a stored segment's may have to be read.
         let keys = segment_keys(&self.spec, &seg.data)?;
+        if seg.file.is_none() {
+            seg.charged = seg.data.resident_bytes();
+            self.unwritten_bytes += seg.charged;
+        }
         let si = self.segments.len() as u32;
         self.frozen.add_segment(si, &seg.data);
         self.segments.push(seg);
@@ -241,6 +258,7 @@ impl TableStore {
         self.last_write = scn;
         index_version(&self.spec, &mut self.indexes, row, &values);
         self.end_latest(row, scn);
+        self.hot_bytes += version_bytes(&values);
         let version = Version { begin: scn, end: Scn::MAX, values };
         match self.rows.entry(row) {
             Entry::Occupied(mut chain) => chain.get_mut().push(version),
@@ -258,6 +276,7 @@ impl TableStore {
             Entry::Vacant(slot) => {
                 self.last_write = scn;
                 index_version(&self.spec, &mut self.indexes, row, &values);
+                self.hot_bytes += version_bytes(&values);
                 slot.insert(vec![Version { begin: scn, end: Scn::MAX, values }]);
             }
             Entry::Occupied(_) => self.put(row, values, scn),
@@ -296,10 +315,10 @@ impl TableStore {
         (0..self.segments.len()).filter(|&si| worth_compacting(&self.segments[si], horizon)).collect()
     }
 
-    /// Puts `new`, built by compacting `old`, in place of segment `si`,
-    /// unless the segment changed since (ALTER TABLE): then false. Ends set
-    /// since the copy move to the versions' new positions.
-    pub fn replace_compacted(&mut self, si: usize, old: &Arc<Segment>, new: Segment) -> bool {
+    /// Puts `new`, built by compacting `old` and stored in `file`, in place
+    /// of segment `si`, unless the segment changed since (ALTER TABLE): then
+    /// false. Ends set since the copy move to the versions' new positions.
+    pub fn replace_compacted(&mut self, si: usize, old: &Arc<Segment>, new: Segment, file: String) -> bool {
         let current = &self.segments[si];
         if !Arc::ptr_eq(&current.data, old) {
             return false;
@@ -316,7 +335,9 @@ impl TableStore {
         }
         debug_assert_eq!(np, new.len(), "the compacted versions are a subsequence of the old ones");
         self.frozen.replace_segment(si as u32, old, &new);
-        self.segments[si] = FrozenSegment { data: Arc::new(new), ends, file: None, dv_file: None, dv_persisted: 0 };
+        self.unwritten_bytes -= current.charged;
+        self.segments[si] =
+            FrozenSegment { data: Arc::new(new), ends, file: Some(file), dv_file: None, dv_persisted: 0, charged: 0 };
         self.epoch += 1;
         true
     }
@@ -352,9 +373,11 @@ impl TableStore {
     pub fn alter(&mut self, spec: TableSpec, map: &[ColumnSource]) -> crate::error::Result<()> {
         let remapped: Vec<Arc<Segment>> = self.segments.iter().map(|s| Arc::new(s.data.remap(&spec, map))).collect();
         let keys = remapped.iter().map(|seg| segment_keys(&spec, seg)).collect::<crate::error::Result<Vec<_>>>()?;
+        self.hot_bytes = 0;
         for chain in self.rows.values_mut() {
             for v in chain.iter_mut() {
                 v.values = remap_row(map, &v.values);
+                self.hot_bytes += version_bytes(&v.values);
             }
         }
         for (seg, data) in self.segments.iter_mut().zip(remapped) {
@@ -402,6 +425,14 @@ impl TableStore {
         (!versions.is_empty()).then(|| (Segment::build(&self.spec, &versions), last.expect("a row was looked at")))
     }
 
+    /// Records that segment `si` is stored in `file`: its columns are the
+    /// segment cache's from now on, no longer counted here.
+    pub fn mark_written(&mut self, si: usize, file: String) {
+        let seg = &mut self.segments[si];
+        seg.file = Some(file);
+        self.unwritten_bytes -= std::mem::take(&mut seg.charged);
+    }
+
     /// Moves the versions `capture(scn, ..)` copied into `segments` out of
     /// the row store, carrying over ends set since the capture.
     pub fn install(&mut self, scn: Scn, segments: Vec<FrozenSegment>) {
@@ -414,6 +445,7 @@ impl TableStore {
                 let frozen = chain.iter().take_while(|v| v.begin <= scn).count();
                 for (i, v) in chain.drain(..frozen).enumerate() {
                     debug_assert_eq!(v.begin, seg.data.begin(pos + i), "install matches the capture");
+                    self.hot_bytes -= version_bytes(&v.values);
                     if v.end != Scn::MAX {
                         seg.ends.insert((pos + i) as u32, v.end);
                     }

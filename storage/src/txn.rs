@@ -32,6 +32,7 @@ use crate::codec::Encoder;
 use crate::compaction::SnapshotPin;
 use crate::error::{Result, StorageError};
 use crate::locks::{Mode, Resource, Wait};
+use crate::memory::version_bytes;
 use crate::record::{RedoOp, RowChange, encode_count, encode_insert_batch, encode_op, encode_row_change};
 use crate::spec::{ColumnSource, IndexSpec, TableSpec, compose_maps, index_key, remap_row};
 use crate::store::{Redo, Storage, TableMap, apply_ddl};
@@ -146,6 +147,8 @@ pub(crate) struct WriteSet {
     pub ddl: Vec<RedoOp>,
     pub tables: BTreeMap<TableId, TableWrites>,
     pub row_writes: usize,
+    /// Bytes the writes take, roughly (`memory.rs`).
+    pub pending_bytes: usize,
 }
 
 /// Result of trying to write a row that was read at some snapshot.
@@ -365,16 +368,28 @@ impl Transaction {
         Ok(tw)
     }
 
-    fn count_write(&mut self) -> Result<()> {
-        self.count_writes(1)
+    fn count_write(&mut self, values: &[Value]) -> Result<()> {
+        self.count_writes(1, version_bytes(values))
     }
 
-    fn count_writes(&mut self, n: usize) -> Result<()> {
+    /// Counts `n` more row writes taking `bytes`; fails past the limits on
+    /// rows and on memory (half the row store's budget, so that a commit
+    /// always fits once a checkpoint made room).
+    fn count_writes(&mut self, n: usize, bytes: usize) -> Result<()> {
+        let max_bytes = self.storage.memory.transaction_max();
         let ws = Arc::make_mut(&mut self.writes);
         ws.row_writes += n;
+        ws.pending_bytes += bytes;
         if ws.row_writes > TXN_WRITES_MAX {
             return Err(StorageError::LimitExceeded(format!(
                 "transaction writes more than {TXN_WRITES_MAX} rows; commit in smaller transactions"
+            )));
+        }
+        if ws.pending_bytes > max_bytes {
+            return Err(StorageError::OutOfMemory(format!(
+                "transaction's pending writes take more than {} MiB, half the row store's memory budget; \
+                 commit in smaller transactions or raise the budget",
+                max_bytes >> 20
             )));
         }
         Ok(())
@@ -403,7 +418,7 @@ impl Transaction {
         for row in &rows {
             check_row(&spec, row)?;
         }
-        self.count_writes(rows.len())?;
+        self.count_writes(rows.len(), rows.iter().map(|r| version_bytes(r)).sum())?;
         let first = self.storage.allocate_row_ids(rows.len());
         let ids: Vec<RowId> = (first.0..first.0 + rows.len() as u64).map(RowId).collect();
         let tw = self.table_writes(table)?;
@@ -426,7 +441,7 @@ impl Transaction {
             let batch = RowBatch { first: RowId(0), len, columns };
             return Ok(self.insert(table, batch.rows(&spec)?)?.len());
         }
-        self.count_writes(len)?;
+        self.count_writes(len, columns.iter().map(|c| c.get_array_memory_size()).sum())?;
         let first = self.storage.allocate_row_ids(len);
         self.table_entry(table)?.batches.push(RowBatch { first, len, columns });
         Ok(len)
@@ -442,7 +457,7 @@ impl Transaction {
             return Ok(InsertOutcome::Conflict(existing));
         }
         let id = self.storage.allocate_row_id();
-        self.count_write()?;
+        self.count_write(&row)?;
         let tw = self.table_writes(table)?;
         tw.note_keys(id, &row);
         tw.rows.insert(id, Write::Insert(row));
@@ -462,7 +477,7 @@ impl Transaction {
         if spec.indexes.iter().any(|i| i.unique && key_changed(i)) {
             self.check_unique(table, &spec, &values, Some(row), Arbiter::None)?;
         }
-        self.count_write()?;
+        self.count_write(&values)?;
         let tw = self.table_writes(table)?;
         tw.note_keys(row, &values);
         let w = match tw.rows.get(&row) {
@@ -479,7 +494,7 @@ impl Transaction {
         if outcome != WriteOutcome::Done {
             return Ok(outcome);
         }
-        self.count_write()?;
+        self.count_write(&[])?;
         let tw = self.table_writes(table)?;
         match tw.rows.get(&row) {
             Some(Write::Insert(_)) => {
@@ -653,11 +668,15 @@ impl Transaction {
     pub fn commit(mut self) -> Result<Scn> {
         self.finished = true;
         let result = if self.has_writes() {
-            // Nobody else holds the write set once statements are done, so
-            // its rows usually move into the tables without a copy.
-            let writes = std::mem::take(&mut self.writes);
-            let writes = Arc::try_unwrap(writes).unwrap_or_else(|shared| (*shared).clone());
-            self.storage.commit(writes, self.synchronous_commit)
+            // Within the row store's budget first: this may wait for a
+            // checkpoint to make room, with the row locks held.
+            self.storage.memory.admit().and_then(|()| {
+                // Nobody else holds the write set once statements are done,
+                // so its rows usually move into the tables without a copy.
+                let writes = std::mem::take(&mut self.writes);
+                let writes = Arc::try_unwrap(writes).unwrap_or_else(|shared| (*shared).clone());
+                self.storage.commit(writes, self.synchronous_commit)
+            })
         } else {
             Ok(self.snapshot)
         };
@@ -803,6 +822,7 @@ mod tests {
             ddl: vec![RedoOp::Truncate(TableId(7)), RedoOp::DropTable(TableId(8))],
             tables: [(TableId(7), kept), (TableId(8), dropped)].into_iter().collect(),
             row_writes: 4,
+            pending_bytes: 0,
         };
         let mut body = Vec::new();
         ws.encode(&mut body);

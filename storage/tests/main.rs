@@ -5,6 +5,7 @@ mod bulk;
 mod checkpoint;
 mod compaction;
 mod durability;
+mod memory;
 mod model;
 mod unique;
 

@@ -135,6 +135,7 @@ fn run_with(seed: u64, steps: usize, checkpoints: bool, compactions: bool, optio
         let fresh = storage.begin(Isolation::RepeatableRead);
         assert!(fresh.snapshot() >= Scn::ZERO);
         assert_eq!(contents(&fresh.view()), committed.clone().into_iter().collect::<Vec<_>>(), "{ctx}: committed");
+        assert_eq!(storage.row_store_memory().0, storage.recount_row_store_memory(), "{ctx}: memory count");
     }
     for o in open {
         o.txn.rollback();

@@ -1,0 +1,218 @@
+//! The row store's share of the server's memory budget.
+//!
+//! ```text
+//!                      budget ─────────────────────────────┐
+//!  hot versions ┐                                          │ commits wait here
+//!  + unwritten  ├─► used ──► ≥ budget/2: wake checkpointer │ (admit), until a
+//!    segments   ┘            (frees what it freezes)       ▼ checkpoint frees
+//! ```
+//!
+//! Counted here: versions not yet frozen (the row store proper) and segments
+//! whose columns no checkpoint has written yet (a bulk load's, a
+//! compaction's before it writes). Stored segments' columns are the segment
+//! cache's, under its own budget. Not counted: index entries, the per-row
+//! ids and begins every segment keeps, delete vectors; those grow with the
+//! data, not with what is waiting for a checkpoint.
+//!
+//! Every change to what a table counts happens under its write lock, where
+//! the caller measures it before and after ([`TableStore::memory_bytes`]) and
+//! reports the difference: the gauge is exact, not sampled.
+//!
+//! A transaction's own pending writes are capped at half the budget (53200
+//! past it), so one commit never needs more than the budget frees.
+
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
+
+use parking_lot::{Condvar, Mutex};
+
+use crate::error::{Result, StorageError};
+use crate::table::TableStore;
+use crate::value::Value;
+
+/// Default row store budget: 2 GiB.
+pub const ROW_STORE_BYTES_DEFAULT: usize = 2 << 30;
+
+/// How long a commit waits for a checkpoint to bring the row store under
+/// its budget before it gives up with 53200.
+const ADMIT_WAIT_MAX: Duration = Duration::from_secs(60);
+
+/// Bytes one row-store version of `values` takes, roughly: the values, what
+/// text and bytea values point to, and the version and map slot around them.
+pub(crate) fn version_bytes(values: &[Value]) -> usize {
+    /// `Version` (begin, end, boxed slice), its chain `Vec` and a B-tree slot.
+    const PER_VERSION: usize = 32 + 24 + 32;
+    let heap: usize = values
+        .iter()
+        .map(|v| match v {
+            Value::Text(s) => s.len(),
+            Value::Bytes(b) => b.len(),
+            _ => 0,
+        })
+        .sum();
+    PER_VERSION + std::mem::size_of_val(values) + heap
+}
+
+/// What the row store holds against its budget (see the module docs).
+#[derive(Debug)]
+pub(crate) struct RowStoreMemory {
+    budget: usize,
+    used: AtomicUsize,
+    /// Set when a checkpoint is wanted now; the checkpointer waits on it.
+    wanted: Mutex<bool>,
+    wake: Condvar,
+    /// Notified when `used` goes down, for commits waiting in `admit`.
+    freed_lock: Mutex<()>,
+    freed: Condvar,
+    /// Whether the last automatic checkpoint failed (commits waiting for
+    /// room stop waiting then).
+    failing: AtomicBool,
+}
+
+impl RowStoreMemory {
+    pub(crate) fn new(budget: usize, used: usize) -> Self {
+        RowStoreMemory {
+            budget,
+            used: AtomicUsize::new(used),
+            wanted: Mutex::new(false),
+            wake: Condvar::new(),
+            freed_lock: Mutex::new(()),
+            freed: Condvar::new(),
+            failing: AtomicBool::new(false),
+        }
+    }
+
+    pub(crate) fn budget(&self) -> usize {
+        self.budget
+    }
+
+    pub(crate) fn used(&self) -> usize {
+        self.used.load(Ordering::Relaxed)
+    }
+
+    /// Most bytes one transaction may have pending.
+    pub(crate) fn transaction_max(&self) -> usize {
+        self.budget / 2
+    }
+
+    /// Runs `f` on a table, counting what it adds or frees.
+    pub(crate) fn metered<R>(&self, table: &mut TableStore, f: impl FnOnce(&mut TableStore) -> R) -> R {
+        let before = table.memory_bytes();
+        let r = f(table);
+        self.changed(before, table.memory_bytes());
+        r
+    }
+
+    /// Records a table's change from `before` to `after` bytes.
+    pub(crate) fn changed(&self, before: usize, after: usize) {
+        if after >= before {
+            let used = self.used.fetch_add(after - before, Ordering::Relaxed) + (after - before);
+            if used >= self.budget / 2 {
+                self.want_checkpoint();
+            }
+        } else {
+            // Saturating: a table measured before replay counted it.
+            let _ = self
+                .used
+                .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |u| Some(u.saturating_sub(before - after)));
+            let _guard = self.freed_lock.lock();
+            self.freed.notify_all();
+        }
+    }
+
+    /// Whether the checkpointer should start one now for memory.
+    pub(crate) fn over_half(&self) -> bool {
+        self.used() >= self.budget / 2
+    }
+
+    fn want_checkpoint(&self) {
+        let mut wanted = self.wanted.lock();
+        if !*wanted {
+            *wanted = true;
+            self.wake.notify_all();
+        }
+    }
+
+    /// Waits up to `timeout` for a request to checkpoint; clears it.
+    pub(crate) fn wait_for_request(&self, timeout: Duration) -> bool {
+        let mut wanted = self.wanted.lock();
+        if !*wanted {
+            self.wake.wait_for(&mut wanted, timeout);
+        }
+        std::mem::take(&mut *wanted)
+    }
+
+    /// Records how the last automatic checkpoint went.
+    pub(crate) fn checkpoint_done(&self, ok: bool) {
+        self.failing.store(!ok, Ordering::Relaxed);
+        let _guard = self.freed_lock.lock();
+        self.freed.notify_all();
+    }
+
+    /// Lets a commit go ahead once the row store is within its budget,
+    /// waiting for a checkpoint to make room. Fails with 53200 when the
+    /// checkpoints fail or do not make room in time.
+    pub(crate) fn admit(&self) -> Result<()> {
+        if self.used() <= self.budget {
+            return Ok(());
+        }
+        let deadline = Instant::now() + ADMIT_WAIT_MAX;
+        let mut guard = self.freed_lock.lock();
+        while self.used() > self.budget {
+            self.want_checkpoint();
+            if self.failing.load(Ordering::Relaxed) || self.freed.wait_until(&mut guard, deadline).timed_out() {
+                return Err(StorageError::OutOfMemory(format!(
+                    "the row store holds {} MiB, over its budget of {} MiB, and checkpoints are not freeing it{}",
+                    self.used() >> 20,
+                    self.budget >> 20,
+                    if self.failing.load(Ordering::Relaxed) {
+                        " (the last one failed; see the server log)"
+                    } else {
+                        ""
+                    },
+                )));
+            }
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn text_counts_its_bytes() {
+        let short = version_bytes(&[Value::Int64(1), Value::Text("a".into())]);
+        let long = version_bytes(&[Value::Int64(1), Value::Text("a".repeat(1001).into())]);
+        assert_eq!(long - short, 1000);
+    }
+
+    #[test]
+    fn crossing_half_the_budget_asks_for_a_checkpoint_and_freeing_admits() {
+        let m = std::sync::Arc::new(RowStoreMemory::new(1000, 0));
+        m.changed(0, 400);
+        assert!(!m.wait_for_request(Duration::ZERO));
+        m.changed(400, 600);
+        assert!(m.wait_for_request(Duration::ZERO), "past half the budget");
+        m.changed(600, 1200);
+        let waiter = {
+            let m = m.clone();
+            std::thread::spawn(move || m.admit())
+        };
+        assert!(m.wait_for_request(Duration::from_secs(5)), "a waiting commit asks for a checkpoint");
+        m.changed(1200, 100);
+        waiter.join().unwrap().unwrap();
+        assert_eq!(m.used(), 100);
+    }
+
+    #[test]
+    fn a_failing_checkpoint_turns_waiting_into_53200() {
+        let m = RowStoreMemory::new(1000, 2000);
+        m.checkpoint_done(false);
+        let e = m.admit().unwrap_err();
+        assert_eq!(e.sqlstate(), "53200", "{e}");
+        m.changed(2000, 0);
+        m.admit().unwrap();
+    }
+}
