@@ -380,3 +380,31 @@ fn tls_is_offered_when_a_certificate_is_configured() {
     assert_ne!(code, 0);
     assert!(err.contains("does not support SSL"), "{err}");
 }
+
+/// `--row-store-mb`: a write load several times the row store's budget
+/// goes through (checkpoints started by memory write segments as it runs),
+/// and one transaction larger than half the budget fails with 53200 over
+/// the wire, leaving the server serving.
+#[test]
+fn the_row_store_budget_bounds_memory_over_the_wire() {
+    let server = Server::start_with(None, &["--row-store-mb", "4"]);
+    let mut script = String::from("CREATE TABLE t (id INT PRIMARY KEY, v TEXT);\n");
+    for batch in 0..20 {
+        let first = batch * 5000;
+        script.push_str(&format!(
+            "INSERT INTO t SELECT value, 'row ' || value FROM generate_series({}, {});\n",
+            first + 1,
+            first + 5000
+        ));
+    }
+    let (code, _, err) = server.psql(&script);
+    assert_eq!(code, 0, "{err}");
+    assert_eq!(server.query_value("SELECT count(*), sum(length(v)) FROM t"), "100000|888895");
+    let segments = std::fs::read_dir(server.data.join("segments")).map(|d| d.count()).unwrap_or(0);
+    assert!(segments >= 2, "checkpoints started by memory wrote segments ({segments} files)");
+
+    let (code, _, err) = server.psql("INSERT INTO t SELECT value, 'x' FROM generate_series(200001, 300000);");
+    assert_eq!(code, 3, "{err}");
+    assert!(err.contains("53200") && err.contains("smaller transactions"), "{err}");
+    assert_eq!(server.query_value("SELECT count(*) FROM t"), "100000");
+}

@@ -11,6 +11,8 @@ pub struct Server {
     pub flight_port: u16,
     /// Superuser password (RUSTYDB_PASSWORD) the clients send, if any.
     pub password: Option<String>,
+    /// The data directory.
+    pub data: std::path::PathBuf,
     _dir: Option<tempfile::TempDir>,
 }
 
@@ -73,7 +75,7 @@ impl Server {
         let mut line = String::new();
         BufReader::new(child.stdout.as_mut().unwrap()).read_line(&mut line).unwrap();
         assert!(line.contains("listening"), "unexpected first line: {line}");
-        Server { child, port, flight_port, password: password.map(str::to_owned), _dir: None }
+        Server { child, port, flight_port, password: password.map(str::to_owned), data: data.to_owned(), _dir: None }
     }
 
     /// Environment for PostgreSQL client tools (psql, pgbench).
