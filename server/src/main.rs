@@ -81,7 +81,7 @@ enum Command {
         segment_cache_mb: Option<usize>,
         /// Memory for committed rows not yet checkpointed into segments
         /// (MiB): a checkpoint starts at half, commits wait for it past the
-        /// whole, and one transaction may hold half (53200 beyond).
+        /// whole, and one transaction may hold no more (53200 beyond).
         #[arg(long, env = "RUSTYDB_ROW_STORE_MB")]
         row_store_mb: Option<usize>,
         /// Where checkpoints put segment files: `s3://bucket/prefix` for an

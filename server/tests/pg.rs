@@ -383,8 +383,8 @@ fn tls_is_offered_when_a_certificate_is_configured() {
 
 /// `--row-store-mb`: a write load several times the row store's budget
 /// goes through (checkpoints started by memory write segments as it runs),
-/// and one transaction larger than half the budget fails with 53200 over
-/// the wire, leaving the server serving.
+/// and one transaction larger than the budget fails with 53200 over the
+/// wire, leaving the server serving.
 #[test]
 fn the_row_store_budget_bounds_memory_over_the_wire() {
     let server = Server::start_with(None, &["--row-store-mb", "4"]);

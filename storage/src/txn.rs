@@ -373,8 +373,8 @@ impl Transaction {
     }
 
     /// Counts `n` more row writes taking `bytes`; fails past the limits on
-    /// rows and on memory (half the row store's budget, so that a commit
-    /// always fits once a checkpoint made room).
+    /// rows and on memory (the row store's budget: a commit must fit once a
+    /// checkpoint emptied the store).
     fn count_writes(&mut self, n: usize, bytes: usize) -> Result<()> {
         let max_bytes = self.storage.memory.transaction_max();
         let ws = Arc::make_mut(&mut self.writes);
@@ -387,7 +387,7 @@ impl Transaction {
         }
         if ws.pending_bytes > max_bytes {
             return Err(StorageError::OutOfMemory(format!(
-                "transaction's pending writes take more than {} MiB, half the row store's memory budget; \
+                "transaction's pending writes take more than {} MiB, the row store's memory budget; \
                  commit in smaller transactions or raise the budget",
                 max_bytes >> 20
             )));
