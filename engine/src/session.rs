@@ -49,6 +49,8 @@ pub struct Database {
     runtime: Arc<RuntimeEnv>,
     /// The threads query plans run on (executor.rs).
     queries: QueryRuntime,
+    /// What each sort holds back for merging its spilled runs.
+    sort_spill_reserve: usize,
 }
 
 /// How to open a database.
@@ -94,7 +96,17 @@ impl Database {
         bootstrap(&storage)?;
         let pg_tables = PgCatalogTables::load()?;
         let queries = QueryRuntime::new()?;
-        Ok(Arc::new(Database { storage, catalog: CatalogCache::default(), pg_tables, runtime, queries }))
+        // DataFusion holds 10 MiB per sort partition for merging spills:
+        // in a small pool two sorts' reserves leave nothing to sort with.
+        let sort_spill_reserve = (options.query_memory_bytes / 32).clamp(64 << 10, 10 << 20);
+        Ok(Arc::new(Database {
+            storage,
+            catalog: CatalogCache::default(),
+            pg_tables,
+            runtime,
+            queries,
+            sort_spill_reserve,
+        }))
     }
 
     /// A new session.
@@ -299,7 +311,8 @@ impl Session {
             .set_str("datafusion.sql_parser.dialect", "postgresql")
             // Our tables and the catalog hold Utf8; `CAST(x AS TEXT)` as Utf8View
             // made CASE and array_agg over both disagree on their type.
-            .set_bool("datafusion.sql_parser.map_string_types_to_utf8view", false);
+            .set_bool("datafusion.sql_parser.map_string_types_to_utf8view", false)
+            .set_usize("datafusion.execution.sort_spill_reservation_bytes", db.sort_spill_reserve);
         let ctx = context_with_rules(config, db.runtime.clone());
         let cell = Arc::new(StatementCell::default());
         let info = Arc::new(parking_lot::RwLock::new(SessionInfo::default()));

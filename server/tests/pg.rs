@@ -408,3 +408,30 @@ fn the_row_store_budget_bounds_memory_over_the_wire() {
     assert!(err.contains("53200") && err.contains("smaller transactions"), "{err}");
     assert_eq!(server.query_value("SELECT count(*) FROM t"), "100000");
 }
+
+/// `--memory-mb 256` (128 MiB for queries): a sort of about twice that
+/// either spills and finishes or fails with 53200 (DataFusion's sorts hold
+/// the runs they sorted in memory for their final merge, unspillable, so
+/// two partitions and the merge above them can exhaust a small pool); a
+/// hash join whose build side cannot fit fails with 53200. Either way the
+/// server carries on serving: it is never killed for memory.
+#[test]
+fn queries_past_the_memory_budget_spill_or_fail_with_53200() {
+    let server = Server::start_with(None, &["--memory-mb", "256"]);
+    let (code, out, err) = server.psql(
+        "\\pset tuples_only on\n\\pset format unaligned\n\
+         SELECT count(*), max(n) FROM (SELECT row_number() OVER (ORDER BY k) AS n FROM \
+         (SELECT md5(value::text) || repeat('x', 60) AS k FROM generate_series(1, 3000000)) AS t) AS sorted;",
+    );
+    match code {
+        0 => assert_eq!(out.trim(), "3000000|3000000"),
+        _ => assert!(err.contains("53200"), "{err}"),
+    }
+    let (code, _, err) = server.psql(
+        "SELECT count(*) FROM generate_series(1, 10000000) AS a(v) JOIN generate_series(1, 10000000) AS b(w) \
+         ON a.v = b.w;",
+    );
+    assert_eq!(code, 3, "{err}");
+    assert!(err.contains("53200"), "{err}");
+    assert_eq!(server.query_value("SELECT count(*) FROM generate_series(1, 1000)"), "1000");
+}
