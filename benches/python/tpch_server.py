@@ -13,6 +13,7 @@ import sys
 import time
 
 import adbc_driver_flightsql.dbapi as flight_sql
+import pyarrow as pa
 import pyarrow.parquet as pq
 
 from tpch_duckdb import cell, query_sql, rows_close
@@ -40,11 +41,11 @@ def load(cur, pq_dir):
             batches.append(b)
             pending += b.num_rows
             if pending >= TXN_ROWS:
-                cur.adbc_ingest(t, batches, mode=mode)
+                cur.adbc_ingest(t, pa.Table.from_batches(batches), mode=mode)
                 rows += pending
                 batches, pending, mode = [], 0, "append"
         if batches or mode == "create":
-            cur.adbc_ingest(t, batches, mode=mode)
+            cur.adbc_ingest(t, pa.Table.from_batches(batches, schema=f.schema_arrow), mode=mode)
             rows += pending
     return rows
 

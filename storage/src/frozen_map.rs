@@ -83,6 +83,12 @@ impl FrozenMap {
         (row.0 <= last).then(|| (si, (row.0 - first) as u32))
     }
 
+    /// Bytes the map takes: its table's slots (16 bytes and a control
+    /// byte each) and range entries.
+    pub fn bytes(&self) -> usize {
+        self.rows.capacity() * 17 + self.ranges.len() * 32
+    }
+
     pub fn contains(&self, row: RowId) -> bool {
         self.get(row).is_some()
     }

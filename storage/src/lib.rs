@@ -16,6 +16,7 @@ mod codec;
 mod compaction;
 mod error;
 mod frozen_map;
+mod index;
 pub mod io;
 mod locks;
 mod manifest;

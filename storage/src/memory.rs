@@ -10,12 +10,14 @@
 //! Counted here: versions not yet frozen (the row store proper) and segments
 //! whose columns no checkpoint has written yet (a bulk load's, a
 //! compaction's before it writes). Stored segments' columns are the segment
-//! cache's, under its own budget. Not counted: index entries, the per-row
-//! ids and begins every segment keeps, delete vectors; those grow with the
-//! data, not with what is waiting for a checkpoint.
+//! cache's, under its own budget. Not counted here: index entries, the
+//! per-row ids and begins every segment keeps, delete vectors. They grow
+//! with the data, not with what is waiting for a checkpoint, and no
+//! checkpoint frees them: they are the tables' metadata, which take their
+//! room from the segment cache's budget (`segment_cache.rs`).
 //!
 //! Every change to what a table counts happens under its write lock, where
-//! the caller measures it before and after ([`TableStore::memory_bytes`]) and
+//! the caller measures it before and after ([`TableStore::memory_bytes`](crate::table::TableStore::memory_bytes)) and
 //! reports the difference: the gauge is exact, not sampled.
 //!
 //! A commit goes ahead while the store is within the budget, so the store
@@ -29,7 +31,6 @@ use std::time::{Duration, Instant};
 use parking_lot::{Condvar, Mutex};
 
 use crate::error::{Result, StorageError};
-use crate::table::TableStore;
 use crate::value::Value;
 
 /// Default row store budget: 2 GiB.
@@ -95,14 +96,6 @@ impl RowStoreMemory {
     /// Most bytes one transaction may have pending.
     pub(crate) fn transaction_max(&self) -> usize {
         self.budget
-    }
-
-    /// Runs `f` on a table, counting what it adds or frees.
-    pub(crate) fn metered<R>(&self, table: &mut TableStore, f: impl FnOnce(&mut TableStore) -> R) -> R {
-        let before = table.memory_bytes();
-        let r = f(table);
-        self.changed(before, table.memory_bytes());
-        r
     }
 
     /// Records a table's change from `before` to `after` bytes.

@@ -13,10 +13,18 @@
 //!
 //! Segments not yet written (just captured, compacted or bulk loaded) hold
 //! their columns themselves until the next checkpoint stores them.
+//!
+//! What every table keeps resident whatever is cached (index entries, the
+//! segments' row ids, begins and delete vectors: its *metadata*, see
+//! `TableStore::metadata_bytes`) counts against the same budget: the cache
+//! keeps columns only in the room metadata leaves, so cache and metadata
+//! together stay within it until metadata takes more than seven eighths of
+//! it (columns keep the last eighth; past the whole a warning says the
+//! budget has to be raised).
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 
 use arrow::array::{Array, ArrayRef};
 use parking_lot::Mutex;
@@ -70,6 +78,8 @@ impl State {
 pub struct CacheStats {
     /// Bytes of arrays the cache holds now.
     pub bytes: usize,
+    /// Bytes of the tables' metadata, which share the budget.
+    pub metadata: usize,
     pub budget: usize,
     pub hits: u64,
     /// Columns read from segment files.
@@ -82,6 +92,10 @@ pub struct SegmentCache {
     store: Arc<dyn SegmentStore>,
     budget: usize,
     state: Mutex<State>,
+    /// Tables' metadata bytes (see the module docs).
+    metadata: AtomicUsize,
+    /// Whether metadata alone outgrew the budget (warned once a time).
+    over: AtomicBool,
     hits: AtomicU64,
     reads: AtomicU64,
     evictions: AtomicU64,
@@ -101,6 +115,8 @@ impl SegmentCache {
             store,
             budget,
             state: Mutex::new(State::default()),
+            metadata: AtomicUsize::new(0),
+            over: AtomicBool::new(false),
             hits: AtomicU64::new(0),
             reads: AtomicU64::new(0),
             evictions: AtomicU64::new(0),
@@ -110,6 +126,7 @@ impl SegmentCache {
     pub fn stats(&self) -> CacheStats {
         CacheStats {
             bytes: self.state.lock().bytes,
+            metadata: self.metadata.load(Ordering::Relaxed),
             budget: self.budget,
             hits: self.hits.load(Ordering::Relaxed),
             reads: self.reads.load(Ordering::Relaxed),
@@ -155,8 +172,39 @@ impl SegmentCache {
         st.order.insert(tick, key);
         st.entries.insert(key, Entry { array, bytes, tick });
         st.bytes += bytes;
+        self.evict(st);
+    }
+
+    /// Records a table's metadata going from `before` to `after` bytes,
+    /// evicting columns to make room when it grew.
+    pub(crate) fn metadata_changed(&self, before: usize, after: usize) {
+        if after > before {
+            let total = self.metadata.fetch_add(after - before, Ordering::Relaxed) + (after - before);
+            if total > self.budget && !self.over.swap(true, Ordering::Relaxed) {
+                tracing::warn!(
+                    "index entries and segment metadata take {} MiB, more than the segment cache's budget of {} \
+                     MiB: the server uses more memory than configured; raise --memory-mb or --segment-cache-mb",
+                    total >> 20,
+                    self.budget >> 20
+                );
+            }
+            self.evict(self.state.lock());
+        } else if before > after {
+            let left = self.metadata.fetch_sub(before - after, Ordering::Relaxed) - (before - after);
+            if left <= self.budget {
+                self.over.store(false, Ordering::Relaxed);
+            }
+        }
+    }
+
+    /// Drops the least recently used columns until they fit beside the
+    /// metadata. Columns keep an eighth of the budget however large the
+    /// metadata grows: with no room at all, every row read would decode its
+    /// row group again.
+    fn evict(&self, mut st: parking_lot::MutexGuard<'_, State>) {
+        let room = self.budget.saturating_sub(self.metadata.load(Ordering::Relaxed)).max(self.budget / 8);
         let mut evicted = 0;
-        while st.bytes > self.budget {
+        while st.bytes > room {
             let Some((_, oldest)) = st.order.pop_first() else { break };
             let e = st.entries.remove(&oldest).expect("ordered entries exist");
             st.bytes -= e.bytes;
@@ -206,5 +254,35 @@ mod tests {
         // One array larger than the budget is not kept at all.
         cache.insert((4, 0, 0), array(10_000), true);
         assert_eq!(cache.stats().bytes, 0);
+    }
+
+    #[test]
+    fn metadata_takes_room_from_the_columns() {
+        let one = array(1000).get_array_memory_size();
+        let cache = SegmentCache::new(Arc::new(ObjectSegments::in_memory()), one * 3);
+        for k in 0..3 {
+            cache.insert((k, 0, 0), array(1000), true);
+        }
+        assert_eq!(cache.stats().bytes, one * 3);
+        cache.metadata_changed(0, one);
+        assert_eq!(cache.stats().bytes, one * 2, "growing metadata evicts at once");
+        assert!(cache.get((0, 0, 0)).is_none() && cache.get((2, 0, 0)).is_some());
+        cache.metadata_changed(one, one * 2);
+        cache.insert((5, 0, 0), array(1000), true);
+        assert_eq!(cache.stats().bytes, one, "one column's room is left");
+        cache.metadata_changed(one * 2, one * 30);
+        assert_eq!(cache.stats().bytes, 0, "an eighth of the budget is less than a column");
+        cache.metadata_changed(one * 30, 0);
+        cache.insert((6, 0, 0), array(1000), true);
+        cache.insert((7, 0, 0), array(1000), true);
+        let stats = cache.stats();
+        assert_eq!((stats.bytes, stats.metadata), (one * 2, 0), "room again once the metadata went");
+
+        // However large the metadata, columns keep an eighth of the budget.
+        let cache = SegmentCache::new(Arc::new(ObjectSegments::in_memory()), one * 8);
+        cache.metadata_changed(0, one * 100);
+        cache.insert((1, 0, 0), array(1000), true);
+        cache.insert((2, 0, 0), array(1000), true);
+        assert_eq!(cache.stats().bytes, one);
     }
 }

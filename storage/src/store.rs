@@ -209,6 +209,7 @@ impl Storage {
 
         let used = replay.tables.values().map(TableStore::memory_bytes).sum();
         let memory = Arc::new(RowStoreMemory::new(options.row_store_bytes, used));
+        cache.metadata_changed(0, replay.tables.values().map(TableStore::metadata_bytes).sum());
         let storage = Arc::new(Storage {
             dir: dir.to_owned(),
             vfs,
@@ -260,10 +261,16 @@ impl Storage {
         self.tables.read().values().map(|t| t.read().memory_bytes()).sum()
     }
 
-    /// Runs `f` on `table` under its write lock, keeping the row store's
-    /// memory count in step with what `f` changes.
+    /// The tables' metadata counted afresh; equals
+    /// [`CacheStats::metadata`](crate::CacheStats) whenever no commit is running.
+    pub fn recount_metadata(&self) -> usize {
+        self.tables.read().values().map(|t| t.read().metadata_bytes()).sum()
+    }
+
+    /// Runs `f` on `table` under its write lock, keeping the memory counts
+    /// in step with what `f` changes.
     pub(crate) fn metered<R>(&self, table: &RwLock<TableStore>, f: impl FnOnce(&mut TableStore) -> R) -> R {
-        self.memory.metered(&mut table.write(), f)
+        metered(&self.memory, &self.cache, &mut table.write(), f)
     }
 
     /// The newest SCN a new snapshot sees.
@@ -344,7 +351,7 @@ impl Storage {
             // under its locks fail to apply only when a stored segment they
             // need (ALTER TABLE's index keys) cannot be read: then storage
             // refuses writes until a restart rebuilds memory from the log.
-            let mut tables = Metered { tables: &mut self.tables.write(), memory: &self.memory };
+            let mut tables = Metered { tables: &mut self.tables.write(), memory: &self.memory, cache: &self.cache };
             if let Err(e) = redo.apply(&mut tables, scn) {
                 let why = format!("applying the commit at scn {scn} failed: {e}");
                 self.wal.poison(why.clone());
@@ -521,11 +528,28 @@ impl Redo for Vec<RedoOp> {
     }
 }
 
+/// Runs `f` on a table, counting what it adds to or frees from the row
+/// store (against its budget) and the table's metadata (against the
+/// segment cache's).
+fn metered<R>(
+    memory: &RowStoreMemory,
+    cache: &SegmentCache,
+    table: &mut TableStore,
+    f: impl FnOnce(&mut TableStore) -> R,
+) -> R {
+    let before = (table.memory_bytes(), table.metadata_bytes());
+    let r = f(table);
+    memory.changed(before.0, table.memory_bytes());
+    cache.metadata_changed(before.1, table.metadata_bytes());
+    r
+}
+
 /// The shared tables at commit, counting what each change adds to or
-/// frees from the row store's memory.
+/// frees from memory.
 struct Metered<'a> {
     tables: &'a mut HashMap<TableId, Arc<RwLock<TableStore>>>,
     memory: &'a RowStoreMemory,
+    cache: &'a SegmentCache,
 }
 
 impl TableMap for Metered<'_> {
@@ -534,12 +558,14 @@ impl TableMap for Metered<'_> {
     }
     fn remove(&mut self, id: TableId) -> bool {
         let Some(table) = self.tables.remove(&id) else { return false };
-        self.memory.changed(table.read().memory_bytes(), 0);
+        let table = table.read();
+        self.memory.changed(table.memory_bytes(), 0);
+        self.cache.metadata_changed(table.metadata_bytes(), 0);
         true
     }
     fn with(&mut self, id: TableId, f: &mut dyn FnMut(&mut TableStore)) -> Result<()> {
         let mut t = self.tables.get(&id).ok_or(StorageError::NoSuchTable(id))?.write();
-        self.memory.metered(&mut t, |t| f(t));
+        metered(self.memory, self.cache, &mut t, |t| f(t));
         Ok(())
     }
 }

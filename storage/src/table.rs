@@ -18,8 +18,8 @@
 //! never a wrong answer.
 
 use std::borrow::Cow;
+use std::collections::BTreeMap;
 use std::collections::btree_map::Entry;
-use std::collections::{BTreeMap, BTreeSet};
 use std::ops::Bound;
 use std::sync::Arc;
 
@@ -30,16 +30,25 @@ use crate::batch::value_at;
 use crate::bulk::{BULK_SEGMENT_ROWS_MIN, RowBatch, check_batch, segments_of};
 use crate::compaction::worth_compacting;
 use crate::frozen_map::FrozenMap;
+use crate::index::KeyIndex;
 use crate::memory::version_bytes;
 use crate::segment::{FrozenSegment, Segment, VersionRef};
-use crate::spec::{ColumnSource, TableSpec, index_key, remap_row};
+use crate::spec::{ColumnSource, TableSpec, remap_row};
 use crate::value::{Row, Value};
 
 /// Adds a version's index entries.
-fn index_version(spec: &TableSpec, indexes: &mut [BTreeSet<IndexEntry>], row: RowId, values: &[Value]) {
+fn index_version(spec: &TableSpec, indexes: &mut [KeyIndex], row: RowId, values: &[Value]) {
+    let mut key = Vec::new();
     for (idx, entries) in spec.indexes.iter().zip(indexes) {
-        entries.insert((index_key(idx, values), row));
+        key.clear();
+        key.extend(idx.columns.iter().map(|&c| values[c].clone()));
+        entries.insert(&key, row);
     }
+}
+
+/// Empty indexes for `spec`, one per index, in its order.
+fn empty_indexes(spec: &TableSpec) -> Vec<KeyIndex> {
+    spec.indexes.iter().map(|idx| KeyIndex::new(spec, idx)).collect()
 }
 
 /// One committed version of a row in the row store.
@@ -61,9 +70,6 @@ impl Version {
     }
 }
 
-/// An index key paired with a row; ordered by key, then row.
-pub type IndexEntry = (Box<[Value]>, RowId);
-
 /// The committed contents of one table.
 #[derive(Debug)]
 pub struct TableStore {
@@ -76,7 +82,7 @@ pub struct TableStore {
     /// The newest frozen version of each row: (segment, position).
     frozen: FrozenMap,
     /// One entry set per index, parallel to `spec.indexes`.
-    pub indexes: Vec<BTreeSet<IndexEntry>>,
+    indexes: Vec<KeyIndex>,
     /// SCN of the newest commit that changed this table (cache validation).
     pub last_write: Scn,
     /// Bumped when a compaction moves versions within a segment: a scan
@@ -90,7 +96,7 @@ pub struct TableStore {
 
 impl TableStore {
     pub fn new(spec: TableSpec) -> Self {
-        let indexes = spec.indexes.iter().map(|_| BTreeSet::new()).collect();
+        let indexes = empty_indexes(&spec);
         TableStore {
             spec: Arc::new(spec),
             rows: BTreeMap::new(),
@@ -119,6 +125,17 @@ impl TableStore {
         self.hot_bytes + self.unwritten_bytes
     }
 
+    /// What this table keeps for as long as its rows exist, whatever is
+    /// cached: index entries, each segment's row ids and begins (16 bytes
+    /// a version) and delete vector, and where each row's frozen version is.
+    /// It counts against the segment cache's budget (`segment_cache.rs`).
+    pub fn metadata_bytes(&self) -> usize {
+        /// A delete vector entry (position, end SCN) in its B-tree.
+        const END_BYTES: usize = 20;
+        let segments: usize = self.segments.iter().map(|s| s.data.len() * 16 + s.ends.len() * END_BYTES).sum();
+        self.indexes.iter().map(KeyIndex::bytes).sum::<usize>() + segments + self.frozen.bytes()
+    }
+
     /// Adds a frozen segment: records where its rows are and indexes them.
     fn push_segment(&mut self, mut seg: FrozenSegment) -> crate::error::Result<()> {
         // Key columns first: a stored segment's may have to be read.
@@ -137,35 +154,34 @@ impl TableStore {
     /// Indexes the versions of segment `si` from its key columns.
     fn add_segment_keys(&mut self, si: usize, keys: Vec<Vec<ArrayRef>>) {
         let seg = &self.segments[si].data;
+        let mut key = Vec::new();
         for ((idx, entries), columns) in self.spec.indexes.iter().zip(self.indexes.iter_mut()).zip(keys) {
             for pos in 0..seg.len() {
-                let key = idx
-                    .columns
-                    .iter()
-                    .zip(&columns)
-                    .map(|(&c, a)| {
-                        value_at(a.as_ref(), self.spec.columns[c].ty, pos).expect("segment columns match the spec")
-                    })
-                    .collect();
-                entries.insert((key, seg.row_id(pos)));
+                key.clear();
+                key.extend(idx.columns.iter().zip(&columns).map(|(&c, a)| {
+                    value_at(a.as_ref(), self.spec.columns[c].ty, pos).expect("segment columns match the spec")
+                }));
+                entries.insert(&key, seg.row_id(pos));
             }
         }
     }
 
-    /// Positions of the frozen versions of `row`, newest first.
-    fn frozen_versions(&self, row: RowId) -> Vec<(usize, usize)> {
-        let Some((si, pos)) = self.frozen.get(row) else { return Vec::new() };
-        let (si, pos) = (si as usize, pos as usize);
-        let mut out = Vec::new();
-        let seg = &self.segments[si].data;
-        out.extend((0..=pos).rev().take_while(|&p| seg.row_id(p) == row).map(|p| (si, p)));
-        for older in (0..si).rev() {
-            let seg = &self.segments[older].data;
-            let first = seg.lower_bound(row);
-            let n = (first..seg.len()).take_while(|&p| seg.row_id(p) == row).count();
-            out.extend((first..first + n).rev().map(|p| (older, p)));
-        }
-        out
+    /// Positions of the frozen versions of `row`, newest first. Lazy: a
+    /// reader usually wants the newest, and older segments are searched
+    /// one by one only when it does not do.
+    fn frozen_versions(&self, row: RowId) -> impl Iterator<Item = (usize, usize)> + '_ {
+        self.frozen.get(row).into_iter().flat_map(move |(si, pos)| {
+            let (si, pos) = (si as usize, pos as usize);
+            let seg = &self.segments[si].data;
+            let newest = (0..=pos).rev().take_while(move |&p| seg.row_id(p) == row).map(move |p| (si, p));
+            let older = (0..si).rev().flat_map(move |older| {
+                let seg = &self.segments[older].data;
+                let first = seg.lower_bound(row);
+                let n = (first..seg.len()).take_while(|&p| seg.row_id(p) == row).count();
+                (first..first + n).rev().map(move |p| (older, p))
+            });
+            newest.chain(older)
+        })
     }
 
     fn frozen_version(&self, (si, pos): (usize, usize)) -> crate::error::Result<VersionRef<'_>> {
@@ -184,7 +200,7 @@ impl TableStore {
                 return Ok(None);
             }
         }
-        let found = self.frozen_versions(row).into_iter().find(|loc| self.segments[loc.0].visible_at(loc.1, snapshot));
+        let found = self.frozen_versions(row).find(|loc| self.segments[loc.0].visible_at(loc.1, snapshot));
         found.map(|loc| self.frozen_version(loc)).transpose()
     }
 
@@ -218,26 +234,7 @@ impl TableStore {
 
     /// Rows whose index entries fall in the key range (may include stale ones).
     pub fn index_range(&self, index_pos: usize, lo: Bound<&[Value]>, hi: Bound<&[Value]>) -> Vec<RowId> {
-        let set = &self.indexes[index_pos];
-        let lo = match lo {
-            Bound::Included(k) => Bound::Included((Box::<[Value]>::from(k), RowId(0))),
-            Bound::Excluded(k) => Bound::Excluded((Box::<[Value]>::from(k), RowId(u64::MAX))),
-            Bound::Unbounded => Bound::Unbounded,
-        };
-        let hi = match hi {
-            Bound::Included(k) => Bound::Included((Box::<[Value]>::from(k), RowId(u64::MAX))),
-            Bound::Excluded(k) => Bound::Excluded((Box::<[Value]>::from(k), RowId(0))),
-            Bound::Unbounded => Bound::Unbounded,
-        };
-        if let (Bound::Included(a) | Bound::Excluded(a), Bound::Included(b) | Bound::Excluded(b)) = (&lo, &hi)
-            && a > b
-        {
-            return Vec::new();
-        }
-        let mut out: Vec<RowId> = set.range((lo, hi)).map(|(_, r)| *r).collect();
-        out.sort_unstable();
-        out.dedup();
-        out
+        self.indexes[index_pos].range(lo, hi)
     }
 
     /// Ends the newest version of `row` at `scn` if it is live.
@@ -387,12 +384,10 @@ impl TableStore {
             seg.dv_persisted = 0;
         }
         self.spec = Arc::new(spec);
-        self.indexes = self.spec.indexes.iter().map(|_| BTreeSet::new()).collect();
+        self.indexes = empty_indexes(&self.spec);
         for (row, chain) in &self.rows {
             for v in chain {
-                for (pos, idx) in self.spec.indexes.iter().enumerate() {
-                    self.indexes[pos].insert((index_key(idx, &v.values), *row));
-                }
+                index_version(&self.spec, &mut self.indexes, *row, &v.values);
             }
         }
         for (si, keys) in keys.into_iter().enumerate() {
@@ -454,8 +449,9 @@ impl TableStore {
                     self.rows.remove(&row);
                 }
                 pos += frozen;
-                self.frozen.set(row, (si, pos as u32 - 1));
             }
+            // A dense run of new rows is recorded as one range.
+            self.frozen.add_segment(si, &seg.data);
             self.segments.push(seg);
         }
     }

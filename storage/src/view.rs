@@ -125,7 +125,7 @@ impl KeyRange {
         KeyRange { lo: Bound::Included(key.clone()), hi: Bound::Included(key) }
     }
 
-    fn contains(&self, key: &[Value]) -> bool {
+    pub(crate) fn contains(&self, key: &[Value]) -> bool {
         let above = match &self.lo {
             Bound::Included(k) => key >= &k[..],
             Bound::Excluded(k) => key > &k[..],

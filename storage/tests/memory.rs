@@ -161,3 +161,54 @@ fn bulk_loads_count_until_a_checkpoint_writes_their_segments() {
     assert_eq!(rows, 12 * ROWS as usize);
     assert_eq!(s.row_store_memory().0, s.recount_row_store_memory());
 }
+
+#[test]
+fn index_entries_and_segment_metadata_take_their_room_from_the_segment_cache() {
+    // Two row groups (of 128k rows) per column; room for about one and a
+    // half beside the metadata.
+    const CACHE: usize = 12 << 20;
+    const ROWS: i64 = 200_000;
+    let dir = tempfile::tempdir().unwrap();
+    let options = StorageOptions { segment_cache_bytes: CACHE, ..budgeted(64 << 20) };
+    let s = Storage::open(dir.path(), options.clone()).unwrap();
+    create_kv(&s);
+    for first in (0..ROWS).step_by(10_000) {
+        insert(&s, first..first + 10_000).unwrap();
+    }
+    s.checkpoint().unwrap();
+    // Update a tenth of the frozen rows: delete vector entries, new versions.
+    // (A transaction per thousand: each lookup in a transaction goes over
+    // its own writes.)
+    for first in (0..ROWS).step_by(10_000) {
+        let mut t = s.begin(Isolation::ReadCommitted);
+        t.begin_statement();
+        let snap = t.snapshot();
+        for k in (first..first + 10_000).step_by(10) {
+            let id = crate::row_id(&t.view(), k).unwrap();
+            t.update(T, id, row(k, k), snap).unwrap();
+        }
+        t.commit().unwrap();
+    }
+    s.checkpoint().unwrap();
+    let stats = s.cache_stats();
+    assert_eq!(stats.metadata, s.recount_metadata(), "the running count is exact");
+    // Per version: its row id and begin (16 bytes) and an integer key
+    // entry (~26 bytes); boxed keys alone took ~70.
+    let versions = (ROWS + ROWS / 10) as usize;
+    assert!(
+        (versions * 40..versions * 60).contains(&stats.metadata),
+        "{} bytes of metadata for {versions} versions",
+        stats.metadata
+    );
+    let rows = now(&s);
+    assert_eq!(rows.len(), ROWS as usize);
+    assert!(rows.iter().all(|&(k, v)| v == if k % 10 == 0 { k } else { -k }));
+    let stats = s.cache_stats();
+    assert!(stats.evictions > 0 && stats.reads > 0, "the scan went through the cache: {stats:?}");
+    assert!(stats.reads < 100, "a row group read once serves its rows: {stats:?}");
+    assert!(stats.bytes + stats.metadata <= CACHE, "columns kept beside the metadata: {stats:?}");
+    drop(s);
+    let s = Storage::open(dir.path(), options).unwrap();
+    assert_eq!(s.cache_stats().metadata, s.recount_metadata(), "counted again at recovery");
+    assert_eq!(now(&s), rows);
+}
