@@ -133,7 +133,7 @@ impl TableWrites {
     }
 
     /// The own live row other than `except` that has `key` in `idx`.
-    fn own_row_with_key(&self, idx: &IndexSpec, key: &Row, except: Option<RowId>) -> Option<RowId> {
+    pub(crate) fn own_row_with_key(&self, idx: &IndexSpec, key: &Row, except: Option<RowId>) -> Option<RowId> {
         let rid = *self.own_keys.get(&(idx.id, key.clone()))?;
         let live =
             matches!(self.rows.get(&rid), Some(Write::Insert(r) | Write::Update(r)) if index_key(idx, r) == *key);

@@ -628,7 +628,20 @@ impl ReadView {
             }
         }
         if let Some(tw) = tw {
-            for (id, w) in &tw.rows {
+            // One key of a unique index: the own row last written with it
+            // is the only one that can have it (going over every own write
+            // made a transaction of keyed updates quadratic).
+            let one_key = match (&range.lo, &range.hi) {
+                (Bound::Included(a), Bound::Included(b)) if idx.unique && a == b && !a.contains(&Value::Null) => {
+                    Some(tw.own_row_with_key(idx, &a[..].into(), None))
+                }
+                _ => None,
+            };
+            let own: Box<dyn Iterator<Item = (&RowId, &Write)>> = match one_key {
+                Some(row) => Box::new(row.and_then(|id| tw.rows.get_key_value(&id)).into_iter()),
+                None => Box::new(tw.rows.iter()),
+            };
+            for (id, w) in own {
                 if let Write::Insert(r) | Write::Update(r) = w
                     && range.contains(&index_key(idx, r))
                 {

@@ -1,5 +1,6 @@
 //! Unique keys among a transaction's own writes: a key freed by an update or
-//! delete can be taken again, a key still held cannot, savepoints restore.
+//! delete can be taken again, a key still held cannot, lookups by key find
+//! the row that holds it now, savepoints restore.
 
 use rustydb_storage::{Isolation, Storage, StorageError, StorageOptions};
 
@@ -18,11 +19,17 @@ fn own_writes_keep_keys_unique() {
     t.update(T, a, row(2, 0), snap).unwrap();
     let b = t.insert(T, vec![row(1, 0)]).unwrap()[0];
     assert!(matches!(t.insert(T, vec![row(2, 0)]), Err(StorageError::UniqueViolation { .. })));
+    // Lookups by key inside the transaction find the own row holding it.
+    assert_eq!((row_id(&t.view(), 1), row_id(&t.view(), 2)), (Some(b), Some(a)));
     let sp = t.savepoint();
     t.delete(T, b, snap).unwrap();
-    t.insert(T, vec![row(1, 5)]).unwrap();
+    assert_eq!(row_id(&t.view(), 1), None);
+    let c = t.insert(T, vec![row(1, 5)]).unwrap()[0];
+    t.update(T, a, row(7, 0), snap).unwrap();
+    assert_eq!((row_id(&t.view(), 1), row_id(&t.view(), 2), row_id(&t.view(), 7)), (Some(c), None, Some(a)));
     t.rollback_to(&sp);
     assert!(matches!(t.insert(T, vec![row(1, 0)]), Err(StorageError::UniqueViolation { .. })), "b is back");
+    assert_eq!((row_id(&t.view(), 1), row_id(&t.view(), 2), row_id(&t.view(), 7)), (Some(b), Some(a), None));
     assert!(t.insert(T, (3..2000).map(|k| row(k, k)).collect()).is_ok());
     t.commit().unwrap();
     let view = s.begin(Isolation::ReadCommitted).view();
