@@ -32,6 +32,13 @@ def memory(pid):
     return f"RSS {fields['VmRSS']:.0f} MiB, peak {fields['VmHWM']:.0f} MiB"
 
 
+def plain_strings(table):
+    """The table with string_view columns (as tpchgen-cli writes them) cast
+    to plain strings."""
+    fields = [pa.field(f.name, pa.string(), f.nullable) if pa.types.is_string_view(f.type) else f for f in table.schema]
+    return table.cast(pa.schema(fields))
+
+
 def load(cur, pq_dir):
     rows = 0
     for t in TABLES:
@@ -41,11 +48,11 @@ def load(cur, pq_dir):
             batches.append(b)
             pending += b.num_rows
             if pending >= TXN_ROWS:
-                cur.adbc_ingest(t, pa.Table.from_batches(batches), mode=mode)
+                cur.adbc_ingest(t, plain_strings(pa.Table.from_batches(batches)), mode=mode)
                 rows += pending
                 batches, pending, mode = [], 0, "append"
         if batches or mode == "create":
-            cur.adbc_ingest(t, pa.Table.from_batches(batches, schema=f.schema_arrow), mode=mode)
+            cur.adbc_ingest(t, plain_strings(pa.Table.from_batches(batches, schema=f.schema_arrow)), mode=mode)
             rows += pending
     return rows
 

@@ -93,7 +93,16 @@ impl Storage {
         *last_checkpoint = scn;
         drop(gate);
         self.remove_unreferenced(&manifest);
-        tracing::info!("checkpoint at scn {scn}: {} tables", manifest.tables.len());
+        let cache = self.cache.stats();
+        tracing::info!(
+            "checkpoint at scn {scn}: {} tables; memory: row store {} MiB, metadata {} MiB and cached columns {} \
+             MiB of the segment cache's {} MiB",
+            manifest.tables.len(),
+            self.memory.used() >> 20,
+            cache.metadata >> 20,
+            cache.bytes >> 20,
+            cache.budget >> 20,
+        );
         Ok(Some(scn))
     }
 

@@ -33,6 +33,7 @@ use rustydb_common::{RowId, Scn};
 
 use crate::batch::{column_array, row_at};
 use crate::error::{Result, StorageError};
+use crate::memory::array_bytes;
 use crate::segment_cache::SegmentCache;
 use crate::spec::{ColumnSource, TableSpec};
 use crate::value::{ColumnType, Row, Value};
@@ -365,7 +366,7 @@ impl Segment {
     /// Bytes of columns the segment holds itself (not yet stored).
     pub fn resident_bytes(&self) -> usize {
         match &*self.data.read() {
-            ColumnData::Resident(columns) => columns.iter().map(|c| c.get_array_memory_size()).sum(),
+            ColumnData::Resident(columns) => columns.iter().map(|c| array_bytes(c.as_ref())).sum(),
             ColumnData::Remapped { .. } | ColumnData::Stored(_) => 0,
         }
     }

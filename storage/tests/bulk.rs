@@ -208,3 +208,25 @@ fn rows_inserted_as_columns_are_checked() {
     assert_eq!(txn.insert_columns(T, kv(vec![1, 2]), 2).unwrap(), 2);
     assert!(matches!(txn.insert_columns(T, kv(vec![3, 2]), 2), Err(StorageError::UniqueViolation { .. })));
 }
+
+/// Columns that are slices of larger buffers (as Arrow IPC decoding makes
+/// them: every column of a Flight SQL message is a slice of its body) count
+/// what they hold against the row store budget, not their whole buffers.
+#[test]
+fn sliced_columns_count_their_slice_against_the_budget() {
+    let dir = tempfile::tempdir().unwrap();
+    let options = StorageOptions { row_store_bytes: 4 << 20, checkpoint_interval: None, ..StorageOptions::default() };
+    let s = Storage::open(dir.path(), options).unwrap();
+    let mut txn = s.begin(Isolation::ReadCommitted);
+    txn.create_table(spec()).unwrap();
+    txn.commit().unwrap();
+    // Two 8 MB buffers, each larger than the budget; 100 slices of 1,000 rows.
+    let whole = columns(0..1_000_000);
+    let mut txn = s.begin(Isolation::ReadCommitted);
+    for first in (0..100_000).step_by(1000) {
+        let slice = whole.iter().map(|c| c.slice(first, 1000)).collect();
+        assert_eq!(txn.insert_columns(B, slice, 1000).unwrap(), 1000);
+    }
+    txn.commit().unwrap();
+    assert_eq!(seen(&s.begin(Isolation::ReadCommitted).view()), expected(0..100_000));
+}
