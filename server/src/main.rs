@@ -1,6 +1,12 @@
 //! The `rustydb` binary: composition root for the shell (and, later, the
 //! network front ends).
 
+/// mimalloc rather than the system allocator: glibc's per-thread arenas
+/// keep freed memory, so the process outgrew its `--memory-mb` by more
+/// than what it was using (TPC-H load and queries, docs/benchmarks.md).
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 mod config;
 mod format;
 use rustydb_server::pgwire;

@@ -190,8 +190,13 @@ impl SegmentCache {
             }
             self.evict(self.state.lock());
         } else if before > after {
-            let left = self.metadata.fetch_sub(before - after, Ordering::Relaxed) - (before - after);
-            if left <= self.budget {
+            // Saturating, like the row store's count: a miscount must not
+            // wrap around into a cache that keeps nothing.
+            let was = self
+                .metadata
+                .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |m| Some(m.saturating_sub(before - after)))
+                .expect("the update always gives a value");
+            if was.saturating_sub(before - after) <= self.budget {
                 self.over.store(false, Ordering::Relaxed);
             }
         }
