@@ -20,6 +20,7 @@ use std::ops::Bound;
 
 use rustydb_common::RowId;
 
+use crate::memory::values_bytes;
 use crate::spec::{IndexSpec, TableSpec};
 use crate::value::{ColumnType, Value};
 
@@ -150,16 +151,8 @@ impl KeyIndex {
             _ => None,
         };
         let added = ints.unwrap_or_else(|| {
-            let heap: usize = key
-                .iter()
-                .map(|v| match v {
-                    Value::Text(s) => s.len(),
-                    Value::Bytes(b) => b.len(),
-                    _ => 0,
-                })
-                .sum();
             // The slice's allocation, rounded up by the allocator's header.
-            let boxed = std::mem::size_of_val(key) + heap + 16;
+            let boxed = values_bytes(key) + 16;
             self.values.insert((key.into(), row)).then_some(24 + boxed)
         });
         if let Some(inline) = added {

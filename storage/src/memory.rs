@@ -40,11 +40,9 @@ pub const ROW_STORE_BYTES_DEFAULT: usize = 2 << 30;
 /// its budget before it gives up with 53200.
 const ADMIT_WAIT_MAX: Duration = Duration::from_secs(60);
 
-/// Bytes one row-store version of `values` takes, roughly: the values, what
-/// text and bytea values point to, and the version and map slot around them.
-pub(crate) fn version_bytes(values: &[Value]) -> usize {
-    /// `Version` (begin, end, boxed slice), its chain `Vec` and a B-tree slot.
-    const PER_VERSION: usize = 32 + 24 + 32;
+/// Bytes a slice of values takes: the values and what text and bytea
+/// values point to.
+pub(crate) fn values_bytes(values: &[Value]) -> usize {
     let heap: usize = values
         .iter()
         .map(|v| match v {
@@ -53,7 +51,15 @@ pub(crate) fn version_bytes(values: &[Value]) -> usize {
             _ => 0,
         })
         .sum();
-    PER_VERSION + std::mem::size_of_val(values) + heap
+    std::mem::size_of_val(values) + heap
+}
+
+/// Bytes one row-store version of `values` takes, roughly: the values and
+/// the version and map slot around them.
+pub(crate) fn version_bytes(values: &[Value]) -> usize {
+    /// `Version` (begin, end, boxed slice), its chain `Vec` and a B-tree slot.
+    const PER_VERSION: usize = 32 + 24 + 32;
+    PER_VERSION + values_bytes(values)
 }
 
 /// Bytes of the data `array` holds: its slice of its buffers. Not
