@@ -1,5 +1,5 @@
-//! The `rustydb` binary: composition root for the shell (and, later, the
-//! network front ends).
+//! The `rustydb` binary: composition root for the shell and the network
+//! front ends (PostgreSQL protocol, Arrow Flight SQL).
 
 /// mimalloc rather than the system allocator: glibc's per-thread arenas
 /// keep freed memory, so the process outgrew its `--memory-mb` by more
@@ -80,9 +80,10 @@ enum Command {
         /// aggregates spill to disk and other queries fail with 53200.
         #[arg(long, env = "RUSTYDB_QUERY_MEMORY_MB")]
         query_memory_mb: Option<usize>,
-        /// Memory for decoded columns of stored segments (MiB); colder
-        /// ones are read back from their Parquet files when a query needs
-        /// them.
+        /// Memory for index entries and per-row segment metadata, and for
+        /// decoded columns of stored segments in the room they leave (MiB);
+        /// colder columns are read back from their Parquet files when a
+        /// query needs them.
         #[arg(long, env = "RUSTYDB_SEGMENT_CACHE_MB")]
         segment_cache_mb: Option<usize>,
         /// Memory for committed rows not yet checkpointed into segments
