@@ -44,7 +44,7 @@ enum IntKeys {
     /// The key is not one or two integer-like columns.
     None,
     One(BTreeSet<(i64, RowId)>),
-    Two(BTreeSet<(i64, i64, RowId)>),
+    Two(BTreeSet<((i64, i64), RowId)>),
 }
 
 /// The integer of an integer-like value; `None` for NULL and other types.
@@ -124,7 +124,7 @@ fn int_key2(k: &[Value]) -> Option<((i64, i64), bool)> {
     }
 }
 
-fn range_of<K: Ord + Clone>(set: &BTreeSet<(K, RowId)>, lo: Bound<K>, hi: Bound<K>, out: &mut Vec<RowId>) {
+fn range_of<K: Ord>(set: &BTreeSet<(K, RowId)>, lo: Bound<K>, hi: Bound<K>, out: &mut Vec<RowId>) {
     if inverted(&lo, &hi) {
         return;
     }
@@ -147,7 +147,7 @@ impl KeyIndex {
     pub(crate) fn insert(&mut self, key: &[Value], row: RowId) {
         let ints = match (&mut self.ints, key) {
             (IntKeys::One(set), [a]) => int_of(a).map(|a| set.insert((a, row)).then_some(16)),
-            (IntKeys::Two(set), [a, b]) => int_of(a).zip(int_of(b)).map(|(a, b)| set.insert((a, b, row)).then_some(24)),
+            (IntKeys::Two(set), [a, b]) => int_of(a).zip(int_of(b)).map(|ab| set.insert((ab, row)).then_some(24)),
             _ => None,
         };
         let added = ints.unwrap_or_else(|| {
@@ -171,16 +171,7 @@ impl KeyIndex {
                 range_of(set, map_bound(lo, true, int_key1), map_bound(hi, false, int_key1), &mut out);
             }
             IntKeys::Two(set) => {
-                let (lo, hi) = (map_bound(lo, true, int_key2), map_bound(hi, false, int_key2));
-                if !inverted(&lo, &hi) {
-                    // Entries are flat (a, b, row) triples, not ((a, b), row).
-                    let flat = |b: Bound<(i64, i64)>, lower: bool| match entry_bound(b, lower) {
-                        Bound::Included(((a, b), r)) => Bound::Included((a, b, r)),
-                        Bound::Excluded(((a, b), r)) => Bound::Excluded((a, b, r)),
-                        Bound::Unbounded => Bound::Unbounded,
-                    };
-                    out.extend(set.range((flat(lo, true), flat(hi, false))).map(|e| e.2));
-                }
+                range_of(set, map_bound(lo, true, int_key2), map_bound(hi, false, int_key2), &mut out);
             }
         }
         let boxed = |b: Bound<&[Value]>| match b {
