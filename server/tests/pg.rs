@@ -271,6 +271,19 @@ fn non_loopback_listen_needs_a_password() {
     assert!(String::from_utf8_lossy(&out.stderr).contains("no role has a password"));
 }
 
+/// psql (libpq, which sends an SSLRequest first) past `--max-connections`
+/// shows PostgreSQL's error (53300; libpq prints no code for connection
+/// errors), not "server sent an error response during SSL exchange".
+#[test]
+fn psql_past_the_connection_limit_sees_53300() {
+    let server = Server::start_with(None, &["--max-connections", "1"]);
+    let held = started_connection(server.port);
+    let (code, _, err) = server.psql("SELECT 1;");
+    assert_ne!(code, 0);
+    assert!(err.contains("FATAL:  sorry, too many clients already"), "{err}");
+    drop(held);
+}
+
 /// Opens a connection and completes startup (trust mode), returning the
 /// socket positioned after the first ReadyForQuery.
 fn started_connection(port: u16) -> TcpStream {

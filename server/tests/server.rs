@@ -61,15 +61,18 @@ impl Server {
         let mut cmd = Command::new(env!("CARGO_BIN_EXE_rustydb"));
         cmd.args(["serve", "--pg-listen", &format!("127.0.0.1:{port}")])
             .args(["--flight-listen", &format!("127.0.0.1:{flight_port}")])
-            // pgbench runs 8 clients right after another client left, whose
-            // slot is free only once the server has seen it go: 8 raced.
-            .args(["--max-connections", "16", "--data"])
+            .arg("--data")
             .arg(data)
             .args(args)
             .env_remove("RUSTYDB_PASSWORD")
             .envs(env.iter().map(|(k, v)| (*k, v.as_str())))
             .stdout(Stdio::piped())
             .stderr(Stdio::null());
+        if !args.contains(&"--max-connections") {
+            // pgbench runs 8 clients right after another client left, whose
+            // slot is free only once the server has seen it go: 8 raced.
+            cmd.args(["--max-connections", "16"]);
+        }
         if let Some(p) = password {
             cmd.env("RUSTYDB_PASSWORD", p);
         }

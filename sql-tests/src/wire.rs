@@ -23,10 +23,14 @@ pub struct Server {
 
 impl Server {
     pub async fn start(db: Arc<Database>) -> anyhow::Result<Server> {
-        let options = rustydb_server::pgwire::PgOptions { listen: "127.0.0.1:0".parse()?, max_connections: 64 };
+        Server::start_with_max_connections(db, 64).await
+    }
+
+    pub async fn start_with_max_connections(db: Arc<Database>, max_connections: usize) -> anyhow::Result<Server> {
+        let options = rustydb_server::pgwire::PgOptions { listen: "127.0.0.1:0".parse()?, max_connections };
         let (listener, addr) = rustydb_server::pgwire::bind(&options).await?;
         let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-        tokio::spawn(rustydb_server::pgwire::serve(db, listener, 64, None, async move {
+        tokio::spawn(rustydb_server::pgwire::serve(db, listener, max_connections, None, async move {
             let _ = stopped.await;
         }));
         Ok(Server { addr, stop: Some(stop) })
@@ -372,6 +376,46 @@ mod tests {
         assert_eq!(err.code().map(|c| c.code()), Some("25P02"), "{err}");
         c.batch_execute("ROLLBACK; SET statement_timeout = 0").await.unwrap();
         assert_eq!(c.query_one("SELECT 2 + 2", &[]).await.unwrap().get::<_, i64>(0), 4);
+        drop(server);
+    }
+
+    /// Past `max_connections` a client is refused with 53300 after its
+    /// startup packet, a CancelRequest still reaches a running statement,
+    /// and a slot given back lets the next client in.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn connections_past_the_limit_are_refused_but_cancel_requests_get_through() {
+        let dir = tempfile::tempdir().unwrap();
+        let server = Server::start_with_max_connections(Database::open(dir.path()).unwrap(), 1).await.unwrap();
+        let first = WireDb::connect(server.addr).await.unwrap();
+        let url = format!("host={} port={} user=rustydb dbname=rustydb", server.addr.ip(), server.addr.port());
+        for _ in 0..3 {
+            let err = tokio_postgres::connect(&url, NoTls).await.map(|_| ()).unwrap_err();
+            assert_eq!(err.code().map(|c| c.code()), Some("53300"), "{err}");
+        }
+        let token = first.client.cancel_token();
+        let canceller = tokio::spawn(async move {
+            tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+            token.cancel_query(NoTls).await
+        });
+        let long = "SELECT count(*) FROM generate_series(1, 100000000000) AS g(v) WHERE v % 7 = 3";
+        let err = first.client.query(long, &[]).await.unwrap_err();
+        canceller.await.unwrap().unwrap();
+        assert_eq!(err.code().map(|c| c.code()), Some("57014"), "{err}");
+        drop(first);
+        // The server frees the slot once it sees the connection close.
+        let mut attempts = 0;
+        let second = loop {
+            match WireDb::connect(server.addr).await {
+                Ok(db) => break db,
+                Err(e) if attempts < 50 => {
+                    attempts += 1;
+                    assert_eq!(e.code().map(|c| c.code()), Some("53300"), "{e}");
+                    tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+                }
+                Err(e) => panic!("the freed slot was not given to a new client: {e}"),
+            }
+        };
+        assert_eq!(second.client.query_one("SELECT 1 + 1", &[]).await.unwrap().get::<_, i64>(0), 2);
         drop(server);
     }
 

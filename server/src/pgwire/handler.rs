@@ -31,7 +31,6 @@ use pgwire::messages::{PgWireBackendMessage, PgWireFrontendMessage};
 use rustydb_engine::{
     BOOTSTRAP_USER, DATABASE_NAME, Database, Prepared, QueryOutput, SCRAM_ITERATIONS, Session, TransactionStatus,
 };
-use tokio::io::AsyncWriteExt;
 use tokio::sync::Mutex;
 
 use super::CancelRegistry;
@@ -569,19 +568,25 @@ impl ExtendedQueryHandler for Connection {
     }
 }
 
-/// Answers a connection over the limit the way PostgreSQL does.
-pub async fn refuse_too_many(mut socket: tokio::net::TcpStream) {
-    let mut body = Vec::new();
-    for (code, value) in [(b'S', "FATAL"), (b'V', "FATAL"), (b'C', "53300"), (b'M', "sorry, too many clients already")]
+/// The startup of a connection over `max_connections`. As in PostgreSQL
+/// the refusal comes after the SSLRequest is answered and the startup
+/// packet read: libpq shows no error text sent in place of the SSL
+/// answer (only "server sent an error response during SSL exchange"),
+/// and a CancelRequest, which needs no slot, is still served.
+pub struct OverLimit;
+
+#[async_trait]
+impl StartupHandler for OverLimit {
+    async fn on_startup<C>(&self, _client: &mut C, _message: PgWireFrontendMessage) -> PgWireResult<()>
+    where
+        C: ClientInfo + Sink<PgWireBackendMessage> + Unpin + Send + Sync,
+        C::Error: Debug,
+        PgWireError: From<<C as Sink<PgWireBackendMessage>>::Error>,
     {
-        body.push(code);
-        body.extend_from_slice(value.as_bytes());
-        body.push(0);
+        Err(PgWireError::UserError(Box::new(ErrorInfo::new(
+            "FATAL".into(),
+            "53300".into(),
+            "sorry, too many clients already".into(),
+        ))))
     }
-    body.push(0);
-    let mut msg = vec![b'E'];
-    msg.extend_from_slice(&((body.len() + 4) as u32).to_be_bytes());
-    msg.extend_from_slice(&body);
-    let _ = socket.write_all(&msg).await;
-    let _ = socket.shutdown().await;
 }

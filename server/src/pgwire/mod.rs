@@ -7,9 +7,10 @@
 //!
 //! Every statement goes through the engine's Session API; errors become
 //! ErrorResponse messages in exactly one function (`encode::error_info`).
-//! Connections beyond `max_connections` are refused with 53300. A
-//! CancelRequest (its own short connection) finds the session by backend
-//! pid and secret key and interrupts its running statement.
+//! Connections beyond `max_connections` are refused with 53300 once
+//! they send their startup packet (`OverLimit`). A CancelRequest (its own
+//! short connection, needing no slot) finds the session by backend pid
+//! and secret key and interrupts its running statement.
 
 mod copy_out;
 mod deferred;
@@ -121,6 +122,25 @@ impl PgWireServerHandlers for Handlers {
     }
 }
 
+/// Connections past `max_connections` that may be in their startup at
+/// once, to be refused with 53300 or to carry a CancelRequest; past these,
+/// sockets are closed unanswered, so a flood of connections costs a
+/// bounded number of tasks (each also ends at pgwire's startup timeout).
+const OVER_LIMIT_MAX: usize = 32;
+
+/// A connection past `max_connections`: refused at startup, but it may
+/// carry a CancelRequest.
+struct OverLimitHandlers(Arc<CancelRegistry>);
+
+impl PgWireServerHandlers for OverLimitHandlers {
+    fn cancel_handler(&self) -> Arc<impl pgwire::api::cancel::CancelHandler> {
+        self.0.clone()
+    }
+    fn startup_handler(&self) -> Arc<impl pgwire::api::auth::StartupHandler> {
+        Arc::new(handler::OverLimit)
+    }
+}
+
 /// Binds the listener; returns it with its bound address (port 0 picks one).
 pub async fn bind(options: &PgOptions) -> anyhow::Result<(TcpListener, SocketAddr)> {
     let listener =
@@ -138,6 +158,7 @@ pub async fn serve(
     shutdown: impl std::future::Future<Output = ()>,
 ) {
     let slots = Arc::new(Semaphore::new(max_connections));
+    let over_limit = Arc::new(Semaphore::new(OVER_LIMIT_MAX));
     let cancels = Arc::new(CancelRegistry::default());
     tokio::pin!(shutdown);
     loop {
@@ -153,8 +174,21 @@ pub async fn serve(
         };
         let _ = socket.set_nodelay(true);
         let Ok(permit) = slots.clone().try_acquire_owned() else {
+            // Answered like any connection up to its startup packet, so
+            // the client sees the reason and a CancelRequest gets through.
+            let Ok(permit) = over_limit.clone().try_acquire_owned() else {
+                tracing::warn!("closing connection from {peer} unanswered: {OVER_LIMIT_MAX} others are being refused");
+                continue;
+            };
             tracing::warn!("refusing connection from {peer}: {max_connections} connections are open");
-            tokio::spawn(handler::refuse_too_many(socket));
+            let handlers = Arc::new(OverLimitHandlers(cancels.clone()));
+            let tls = tls.clone();
+            tokio::spawn(async move {
+                if let Err(e) = pgwire::tokio::process_socket(socket, tls, handlers).await {
+                    tracing::debug!("refused connection from {peer} ended: {e}");
+                }
+                drop(permit);
+            });
             continue;
         };
         let cancel_registry = cancels.clone();
