@@ -351,7 +351,12 @@ impl Storage {
             // under its locks fail to apply only when a stored segment they
             // need (ALTER TABLE's index keys) cannot be read: then storage
             // refuses writes until a restart rebuilds memory from the log.
-            let mut tables = Metered { tables: &mut self.tables.write(), memory: &self.memory, cache: &self.cache };
+            let map = if redo.adds_or_drops_tables() {
+                TableMapGuard::Exclusive(self.tables.write())
+            } else {
+                TableMapGuard::Shared(self.tables.read())
+            };
+            let mut tables = Metered { tables: map, memory: &self.memory, cache: &self.cache };
             if let Err(e) = redo.apply(&mut tables, scn) {
                 let why = format!("applying the commit at scn {scn} failed: {e}");
                 self.wal.poison(why.clone());
@@ -510,6 +515,9 @@ impl Replay {
 pub(crate) trait Redo {
     /// Whether it changes a table's layout (and so waits for a checkpoint).
     fn alters_layout(&self) -> bool;
+    /// Whether it creates or drops tables (and so needs the table map
+    /// exclusively while it is applied).
+    fn adds_or_drops_tables(&self) -> bool;
     /// Appends the record body (`record.rs` has the format).
     fn encode(&self, out: &mut Vec<u8>);
     /// Applies it at `scn`, moving row values into the tables.
@@ -519,6 +527,9 @@ pub(crate) trait Redo {
 impl Redo for Vec<RedoOp> {
     fn alters_layout(&self) -> bool {
         self.iter().any(|op| matches!(op, RedoOp::AlterTable { .. }))
+    }
+    fn adds_or_drops_tables(&self) -> bool {
+        self.iter().any(|op| matches!(op, RedoOp::CreateTable(_) | RedoOp::DropTable(_)))
     }
     fn encode(&self, out: &mut Vec<u8>) {
         encode_ops(self, out);
@@ -547,24 +558,55 @@ fn metered<R>(
 /// The shared tables at commit, counting what each change adds to or
 /// frees from memory.
 struct Metered<'a> {
-    tables: &'a mut HashMap<TableId, Arc<RwLock<TableStore>>>,
+    tables: TableMapGuard<'a>,
     memory: &'a RowStoreMemory,
     cache: &'a SegmentCache,
 }
 
-impl TableMap for Metered<'_> {
-    fn create(&mut self, spec: crate::spec::TableSpec) {
-        self.tables.insert(spec.id, Arc::new(RwLock::new(TableStore::new(spec))));
+type SharedTables = HashMap<TableId, Arc<RwLock<TableStore>>>;
+
+/// The table map as a commit holds it while applying: shared for row
+/// changes, each table then locked for writing on its own, so statements
+/// looking a table up are not held back by every commit (they were, and
+/// spun on this lock under pgbench); exclusive only for redo that creates
+/// or drops tables.
+enum TableMapGuard<'a> {
+    Shared(parking_lot::RwLockReadGuard<'a, SharedTables>),
+    Exclusive(parking_lot::RwLockWriteGuard<'a, SharedTables>),
+}
+
+impl TableMapGuard<'_> {
+    fn get(&self, id: TableId) -> Option<&Arc<RwLock<TableStore>>> {
+        match self {
+            TableMapGuard::Shared(map) => map.get(&id),
+            TableMapGuard::Exclusive(map) => map.get(&id),
+        }
     }
-    fn remove(&mut self, id: TableId) -> bool {
-        let Some(table) = self.tables.remove(&id) else { return false };
+
+    fn exclusive(&mut self) -> Result<&mut SharedTables> {
+        match self {
+            TableMapGuard::Exclusive(map) => Ok(map),
+            TableMapGuard::Shared(_) => {
+                Err(StorageError::Internal("redo creating or dropping a table was applied under a shared lock".into()))
+            }
+        }
+    }
+}
+
+impl TableMap for Metered<'_> {
+    fn create(&mut self, spec: crate::spec::TableSpec) -> Result<()> {
+        self.tables.exclusive()?.insert(spec.id, Arc::new(RwLock::new(TableStore::new(spec))));
+        Ok(())
+    }
+    fn remove(&mut self, id: TableId) -> Result<bool> {
+        let Some(table) = self.tables.exclusive()?.remove(&id) else { return Ok(false) };
         let table = table.read();
         self.memory.changed(table.memory_bytes(), 0);
         self.cache.metadata_changed(table.metadata_bytes(), 0);
-        true
+        Ok(true)
     }
     fn with(&mut self, id: TableId, f: &mut dyn FnMut(&mut TableStore)) -> Result<()> {
-        let mut t = self.tables.get(&id).ok_or(StorageError::NoSuchTable(id))?.write();
+        let mut t = self.tables.get(id).ok_or(StorageError::NoSuchTable(id))?.write();
         metered(self.memory, self.cache, &mut t, |t| f(t));
         Ok(())
     }
@@ -573,17 +615,18 @@ impl TableMap for Metered<'_> {
 /// A table map that redo can be applied to: owned tables during replay,
 /// shared locked tables at commit.
 pub(crate) trait TableMap {
-    fn create(&mut self, spec: crate::spec::TableSpec);
-    fn remove(&mut self, id: TableId) -> bool;
+    fn create(&mut self, spec: crate::spec::TableSpec) -> Result<()>;
+    fn remove(&mut self, id: TableId) -> Result<bool>;
     fn with(&mut self, id: TableId, f: &mut dyn FnMut(&mut TableStore)) -> Result<()>;
 }
 
 impl TableMap for HashMap<TableId, TableStore> {
-    fn create(&mut self, spec: crate::spec::TableSpec) {
+    fn create(&mut self, spec: crate::spec::TableSpec) -> Result<()> {
         self.insert(spec.id, TableStore::new(spec));
+        Ok(())
     }
-    fn remove(&mut self, id: TableId) -> bool {
-        HashMap::remove(self, &id).is_some()
+    fn remove(&mut self, id: TableId) -> Result<bool> {
+        Ok(HashMap::remove(self, &id).is_some())
     }
     fn with(&mut self, id: TableId, f: &mut dyn FnMut(&mut TableStore)) -> Result<()> {
         f(self.get_mut(&id).ok_or(StorageError::NoSuchTable(id))?);
@@ -640,9 +683,9 @@ fn apply_ops(tables: &mut dyn TableMap, scn: Scn, ops: Vec<RedoOp>) -> Result<()
 /// Applies one op that is not a row change.
 pub(crate) fn apply_ddl(tables: &mut dyn TableMap, scn: Scn, op: RedoOp) -> Result<()> {
     match op {
-        RedoOp::CreateTable(spec) => tables.create(*spec),
+        RedoOp::CreateTable(spec) => tables.create(*spec)?,
         RedoOp::DropTable(id) => {
-            if !tables.remove(id) {
+            if !tables.remove(id)? {
                 return Err(StorageError::NoSuchTable(id));
             }
         }

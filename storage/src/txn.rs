@@ -746,6 +746,9 @@ impl Redo for WriteSet {
     fn alters_layout(&self) -> bool {
         self.ddl.alters_layout()
     }
+    fn adds_or_drops_tables(&self) -> bool {
+        self.ddl.adds_or_drops_tables()
+    }
 
     fn encode(&self, out: &mut Vec<u8>) {
         let live = || self.tables.iter().filter(|(_, tw)| !tw.dropped);
