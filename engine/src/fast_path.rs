@@ -17,7 +17,7 @@
 
 use std::sync::Arc;
 
-use datafusion::arrow::array::{ArrayRef, Int64Array};
+use datafusion::arrow::array::ArrayRef;
 use datafusion::arrow::datatypes::{DataType, SchemaRef};
 use datafusion::arrow::record_batch::{RecordBatch, RecordBatchOptions};
 use datafusion::common::ScalarValue;
@@ -195,16 +195,8 @@ impl PointUpdate {
 
     /// Finds the row through the key at `view`: its id and current values.
     pub(crate) fn find(&self, view: &ReadView, key: &[Value]) -> Result<Option<(RowId, Row)>> {
-        let all: Vec<usize> = (0..self.def.columns.len()).collect();
-        let Some(chunk) = view.lookup(self.def.id, self.index, &KeyRange::eq(key.to_vec()), &all)? else {
-            return Ok(None);
-        };
-        if chunk.len == 0 {
-            return Ok(None);
-        }
-        let types: Vec<_> = self.def.columns.iter().map(|c| c.ty.column_type()).collect();
-        let mut rows = rustydb_storage::batch::rows_from_arrays(&types, &chunk.columns)?;
-        Ok(Some((chunk.row_id(0), rows.swap_remove(0))))
+        let mut rows = view.lookup_rows(self.def.id, self.index, &KeyRange::eq(key.to_vec()))?;
+        Ok((!rows.is_empty()).then(|| rows.swap_remove(0)))
     }
 
     /// The row after the assignments, checked like any written value.
@@ -212,24 +204,31 @@ impl PointUpdate {
         let mut new = old.to_vec();
         for (col, assign) in &self.assignments {
             let c = &self.def.columns[*col];
-            let array: ArrayRef = match assign {
-                Assign::Value(o) => self.operand_array(o, old, params, c.ty)?,
-                Assign::Arith(l, plus, r) => {
-                    let (l, r) = (self.integer(l, old, params)?, self.integer(r, old, params)?);
-                    let v = match (l, r) {
-                        (Some(l), Some(r)) => {
-                            let v = if *plus { l.checked_add(r) } else { l.checked_sub(r) };
-                            Some(
-                                v.ok_or_else(|| EngineError::sql("22003", format!("{} out of range", c.ty.pg_name())))?,
-                            )
-                        }
-                        _ => None,
-                    };
-                    Arc::new(Int64Array::from(vec![v]))
+            new[*col] = match assign {
+                Assign::Value(o) => {
+                    let array = coerce_to_column(&self.operand_array(o, old, params, c.ty)?, c.ty, &c.name)?;
+                    rustydb_storage::batch::value_at(array.as_ref(), c.ty.column_type(), 0)?
                 }
+                // Integer columns only (see `new`): the sum is checked
+                // against the column's type here, with no array built.
+                Assign::Arith(l, plus, r) => match (self.integer(l, old, params)?, self.integer(r, old, params)?) {
+                    (Some(l), Some(r)) => {
+                        let out_of_range = || EngineError::sql("22003", format!("{} out of range", c.ty.pg_name()));
+                        let v = if *plus { l.checked_add(r) } else { l.checked_sub(r) }.ok_or_else(out_of_range)?;
+                        match c.ty {
+                            SqlType::Int2 => Value::Int16(i16::try_from(v).map_err(|_| out_of_range())?),
+                            SqlType::Int4 => Value::Int32(i32::try_from(v).map_err(|_| out_of_range())?),
+                            SqlType::Int8 => Value::Int64(v),
+                            other => {
+                                return Err(EngineError::internal(format!(
+                                    "integer arithmetic into a {other:?} column"
+                                )));
+                            }
+                        }
+                    }
+                    _ => Value::Null,
+                },
             };
-            let array = coerce_to_column(&array, c.ty, &c.name)?;
-            new[*col] = rustydb_storage::batch::value_at(array.as_ref(), c.ty.column_type(), 0)?;
         }
         Ok(new.into())
     }

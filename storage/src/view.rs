@@ -601,6 +601,19 @@ impl ReadView {
         range: &KeyRange,
         projection: &[usize],
     ) -> Result<Option<Chunk>> {
+        let found = self.lookup_rows(table, index, range)?;
+        if found.is_empty() {
+            return Ok(None);
+        }
+        let ids: Vec<u64> = found.iter().map(|(id, _)| id.0).collect();
+        let refs: Vec<&[Value]> = found.iter().map(|(_, r)| &r[..]).collect();
+        Ok(Some(build_chunk(&*self.spec(table)?, &ids, &refs, projection)))
+    }
+
+    /// The rows [`ReadView::lookup`] finds, as values: for callers that
+    /// work on a row (a keyed UPDATE) and would only turn columns back
+    /// into one.
+    pub fn lookup_rows(&self, table: TableId, index: IndexId, range: &KeyRange) -> Result<Vec<(RowId, Row)>> {
         let spec = self.spec(table)?;
         let idx = spec
             .indexes
@@ -653,12 +666,7 @@ impl ReadView {
                 found.extend(rows.filter(|(_, r)| range.contains(&index_key(idx, r))));
             }
         }
-        if found.is_empty() {
-            return Ok(None);
-        }
-        let ids: Vec<u64> = found.iter().map(|(id, _)| id.0).collect();
-        let refs: Vec<&[Value]> = found.iter().map(|(_, r)| &r[..]).collect();
-        Ok(Some(build_chunk(&spec, &ids, &refs, projection)))
+        Ok(found)
     }
 
     /// Committed rows whose newest version is live and has `key` in `idx`
