@@ -80,6 +80,8 @@ pub(crate) struct StoredColumns {
     pub groups: Arc<[usize]>,
     /// Per row group, per column, the zone map its statistics give.
     pub group_zones: Arc<[Vec<Option<(Value, Value)>>]>,
+    /// Keeps `file` while this segment exists.
+    pub _pin: Arc<crate::segment_cache::FilePin>,
 }
 
 impl StoredColumns {

@@ -99,6 +99,30 @@ pub struct SegmentCache {
     hits: AtomicU64,
     reads: AtomicU64,
     evictions: AtomicU64,
+    /// Segment files some segment in memory still reads, with how many
+    /// such segments there are (see [`FilePin`]).
+    pinned: Mutex<HashMap<String, usize>>,
+}
+
+/// Keeps a segment file from being removed while a segment reading it
+/// exists: a scan holds the segment it reads outside the table's lock, and
+/// a compaction (or ALTER, DROP) followed by a checkpoint may meanwhile
+/// take it out of the manifest. Held by the segment's stored columns.
+pub(crate) struct FilePin {
+    cache: Arc<SegmentCache>,
+    file: String,
+}
+
+impl Drop for FilePin {
+    fn drop(&mut self) {
+        let mut pinned = self.cache.pinned.lock();
+        if let Some(n) = pinned.get_mut(&self.file) {
+            *n -= 1;
+            if *n == 0 {
+                pinned.remove(&self.file);
+            }
+        }
+    }
 }
 
 impl std::fmt::Debug for SegmentCache {
@@ -120,7 +144,19 @@ impl SegmentCache {
             hits: AtomicU64::new(0),
             reads: AtomicU64::new(0),
             evictions: AtomicU64::new(0),
+            pinned: Mutex::new(HashMap::new()),
         })
+    }
+
+    /// Pins `file` for a segment that reads it.
+    pub(crate) fn pin_file(self: &Arc<Self>, file: &str) -> FilePin {
+        *self.pinned.lock().entry(file.to_owned()).or_insert(0) += 1;
+        FilePin { cache: self.clone(), file: file.to_owned() }
+    }
+
+    /// Whether a segment in memory still reads `file`.
+    pub(crate) fn file_in_use(&self, file: &str) -> bool {
+        self.pinned.lock().contains_key(file)
     }
 
     pub fn stats(&self) -> CacheStats {

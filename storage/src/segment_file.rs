@@ -211,6 +211,7 @@ impl FileZones {
             meta,
             groups: self.starts.into(),
             group_zones: self.groups.into(),
+            _pin: Arc::new(cache.pin_file(file)),
         }
     }
 }
