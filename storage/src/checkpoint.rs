@@ -7,7 +7,8 @@
 //!            [read lock] ──► Parquet, fsync ──► install as a segment [write lock]
 //! 3 vectors  per segment: ends <= scn not yet stored ──► new delete vector file
 //! 4 manifest MANIFEST.tmp, fsync, rename, fsync dir       (the atomic switch)
-//! 5 clean    WAL files before the cut, files no manifest names
+//! 5 clean    WAL files before the cut, files no manifest names and no
+//!            segment in memory reads (a scan may hold a replaced one)
 //! ```
 //!
 //! Commits go on during steps 2-5: they only add versions begun after the
