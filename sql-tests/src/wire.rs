@@ -387,9 +387,8 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let server = Server::start_with_max_connections(Database::open(dir.path()).unwrap(), 1).await.unwrap();
         let first = WireDb::connect(server.addr).await.unwrap();
-        let url = format!("host={} port={} user=rustydb dbname=rustydb", server.addr.ip(), server.addr.port());
         for _ in 0..3 {
-            let err = tokio_postgres::connect(&url, NoTls).await.map(|_| ()).unwrap_err();
+            let err = WireDb::connect(server.addr).await.map(|_| ()).unwrap_err();
             assert_eq!(err.code().map(|c| c.code()), Some("53300"), "{err}");
         }
         let token = first.client.cancel_token();
