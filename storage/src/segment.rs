@@ -515,6 +515,9 @@ pub struct FrozenSegment {
 }
 
 impl FrozenSegment {
+    /// What a delete vector entry (position, end SCN) takes in its B-tree.
+    pub(crate) const END_BYTES: usize = 20;
+
     pub fn new(data: Arc<Segment>) -> Self {
         FrozenSegment { data, ends: BTreeMap::new(), file: None, dv_file: None, dv_persisted: 0, charged: 0 }
     }
@@ -523,9 +526,22 @@ impl FrozenSegment {
         self.ends.get(&(pos as u32)).copied().unwrap_or(Scn::MAX)
     }
 
-    /// Ends the version at `pos` at `scn` if it is still current.
-    pub fn end_at(&mut self, pos: usize, scn: Scn) {
-        self.ends.entry(pos as u32).or_insert(scn);
+    /// Ends the version at `pos` at `scn` if it is still current; true if
+    /// this added an end.
+    pub fn end_at(&mut self, pos: usize, scn: Scn) -> bool {
+        match self.ends.entry(pos as u32) {
+            std::collections::btree_map::Entry::Vacant(e) => {
+                e.insert(scn);
+                true
+            }
+            std::collections::btree_map::Entry::Occupied(_) => false,
+        }
+    }
+
+    /// What the table keeps of this segment whatever is cached: each
+    /// version's row id and begin (16 bytes) and the delete vector.
+    pub fn metadata_bytes(&self) -> usize {
+        self.data.len() * 16 + self.ends.len() * Self::END_BYTES
     }
 
     pub fn version(&self, spec: &TableSpec, pos: usize) -> Result<VersionRef<'static>> {

@@ -78,7 +78,7 @@ pub struct TableStore {
     pub rows: BTreeMap<RowId, Vec<Version>>,
     /// Frozen versions, oldest segment first. Only appended to (and
     /// replaced in place by ALTER TABLE), so a position stays valid.
-    pub segments: Vec<FrozenSegment>,
+    pub(crate) segments: Vec<FrozenSegment>,
     /// The newest frozen version of each row: (segment, position).
     frozen: FrozenMap,
     /// One entry set per index, parallel to `spec.indexes`.
@@ -92,6 +92,10 @@ pub struct TableStore {
     /// checkpoint has written yet (`memory.rs`).
     hot_bytes: usize,
     unwritten_bytes: usize,
+    /// Sum of the segments' `metadata_bytes`, kept as they change: commits
+    /// read it twice per table they write, and a table's segment count
+    /// grows with its checkpoints.
+    segment_metadata_bytes: usize,
 }
 
 impl TableStore {
@@ -107,6 +111,7 @@ impl TableStore {
             epoch: 0,
             hot_bytes: 0,
             unwritten_bytes: 0,
+            segment_metadata_bytes: 0,
         }
     }
 
@@ -130,10 +135,12 @@ impl TableStore {
     /// a version) and delete vector, and where each row's frozen version is.
     /// It counts against the segment cache's budget (`segment_cache.rs`).
     pub fn metadata_bytes(&self) -> usize {
-        /// A delete vector entry (position, end SCN) in its B-tree.
-        const END_BYTES: usize = 20;
-        let segments: usize = self.segments.iter().map(|s| s.data.len() * 16 + s.ends.len() * END_BYTES).sum();
-        self.indexes.iter().map(KeyIndex::bytes).sum::<usize>() + segments + self.frozen.bytes()
+        debug_assert_eq!(
+            self.segment_metadata_bytes,
+            self.segments.iter().map(FrozenSegment::metadata_bytes).sum::<usize>(),
+            "the running sum follows every change to the segments"
+        );
+        self.indexes.iter().map(KeyIndex::bytes).sum::<usize>() + self.segment_metadata_bytes + self.frozen.bytes()
     }
 
     /// Adds a frozen segment: records where its rows are and indexes them.
@@ -146,6 +153,7 @@ impl TableStore {
         }
         let si = self.segments.len() as u32;
         self.frozen.add_segment(si, &seg.data);
+        self.segment_metadata_bytes += seg.metadata_bytes();
         self.segments.push(seg);
         self.add_segment_keys(si as usize, keys);
         Ok(())
@@ -246,7 +254,14 @@ impl TableStore {
             return;
         }
         if let Some((si, pos)) = self.frozen.get(row) {
-            self.segments[si as usize].end_at(pos as usize, scn);
+            self.end_frozen(si, pos, scn);
+        }
+    }
+
+    /// Ends the frozen version at `pos` of segment `si` (if still live).
+    fn end_frozen(&mut self, si: u32, pos: u32, scn: Scn) {
+        if self.segments[si as usize].end_at(pos as usize, scn) {
+            self.segment_metadata_bytes += FrozenSegment::END_BYTES;
         }
     }
 
@@ -333,8 +348,11 @@ impl TableStore {
         debug_assert_eq!(np, new.len(), "the compacted versions are a subsequence of the old ones");
         self.frozen.replace_segment(si as u32, old, &new);
         self.unwritten_bytes -= current.charged;
-        self.segments[si] =
+        self.segment_metadata_bytes -= current.metadata_bytes();
+        let new =
             FrozenSegment { data: Arc::new(new), ends, file: Some(file), dv_file: None, dv_persisted: 0, charged: 0 };
+        self.segment_metadata_bytes += new.metadata_bytes();
+        self.segments[si] = new;
         self.epoch += 1;
         true
     }
@@ -360,7 +378,7 @@ impl TableStore {
         let live: Vec<(u32, u32)> =
             self.frozen.iter().filter(|(row, _)| !self.rows.contains_key(row)).map(|(_, loc)| loc).collect();
         for (si, pos) in live {
-            self.segments[si as usize].end_at(pos as usize, scn);
+            self.end_frozen(si, pos, scn);
         }
     }
 
@@ -452,6 +470,7 @@ impl TableStore {
             }
             // A dense run of new rows is recorded as one range.
             self.frozen.add_segment(si, &seg.data);
+            self.segment_metadata_bytes += seg.metadata_bytes();
             self.segments.push(seg);
         }
     }
