@@ -20,6 +20,7 @@ mod executor;
 mod fast_path;
 mod ingest;
 mod interrupt;
+mod literal_cache;
 mod maintenance;
 mod names;
 mod parse;

@@ -79,6 +79,11 @@ impl std::fmt::Debug for Database {
 }
 
 impl Database {
+    /// Changes with every committed DDL: the SCN of the catalog's last write.
+    pub(crate) fn catalog_version(&self) -> Result<rustydb_common::Scn> {
+        Ok(self.storage.table_last_write(rustydb_catalog::CATALOG_TABLE)?)
+    }
+
     /// Opens (creating if needed) the database in `dir`, replaying its log.
     pub fn open(dir: &std::path::Path) -> Result<Arc<Database>> {
         Self::open_with(dir, DatabaseOptions::default())
@@ -300,6 +305,8 @@ pub struct Session {
     pub(crate) stream_failure: Arc<AtomicBool>,
     pub(crate) cursors: crate::cursors::Cursors,
     pub(crate) sql_prepared: crate::sql_prepare::SqlPrepared,
+    /// Statements sent with literal values, prepared by shape.
+    pub(crate) literal_cache: crate::literal_cache::LiteralCache,
 }
 
 impl Session {
@@ -334,6 +341,7 @@ impl Session {
             stream_failure: Arc::default(),
             cursors: Default::default(),
             sql_prepared: Default::default(),
+            literal_cache: Default::default(),
         }
     }
 
@@ -370,6 +378,9 @@ impl Session {
 
     /// Runs every statement of `sql` in order, stopping at the first error.
     pub async fn execute(&mut self, sql: &str) -> Result<Vec<QueryOutput>> {
+        if let Some(out) = self.execute_literal(sql).await {
+            return out.map(|o| vec![o]);
+        }
         let mut out = Vec::new();
         for stmt in Self::parse(sql)? {
             out.push(self.execute_statement(stmt).await?);

@@ -162,11 +162,15 @@ impl Session {
                 }
                 self.close_cursor(&datafusion::sql::sqlparser::ast::CloseCursor::All)?;
                 self.sql_prepared.clear();
+                self.literal_cache.clear();
                 self.settings.reset_all();
                 self.settings_changed(slot)?;
                 "DISCARD ALL"
             }
-            DiscardObject::PLANS => "DISCARD PLANS",
+            DiscardObject::PLANS => {
+                self.literal_cache.clear();
+                "DISCARD PLANS"
+            }
             DiscardObject::SEQUENCES => "DISCARD SEQUENCES",
             DiscardObject::TEMP => "DISCARD TEMP",
         };
