@@ -121,8 +121,9 @@ pub(crate) fn shape(sql: &str) -> Option<Shape> {
                         break;
                     }
                 }
-                // 'a' 'b' on two lines is one literal in SQL.
-                if sql[i..].trim_start().starts_with('\'') {
+                // 'a' 'b' on two lines is one literal in SQL; a backslash
+                // is left to the parser's reading of escapes.
+                if sql[i..].trim_start().starts_with('\'') || value.contains('\\') {
                     return None;
                 }
                 literals.push(Literal::Text(value));
@@ -272,12 +273,11 @@ impl Session {
         let mut prepared = match self.literal_cache.take(&shape.text, catalog, &search_path) {
             Some(cached) => cached?,
             None => {
-                let made = match self.prepare(&shape.text, &[]).await {
-                    Ok(p) => p.uses_index_lookup().then_some(p),
-                    // The shape does not parse as a statement (`DATE $1`).
-                    Err(e) if e.sqlstate() == "42601" => None,
-                    Err(_) => return None,
-                };
+                // A shape that does not prepare (`DATE $1`, a parameter
+                // whose type nothing fixes) is remembered as no fast path
+                // too: the ordinary path reports the statement's own error,
+                // and DDL (a new catalog version) has it prepared again.
+                let made = self.prepare(&shape.text, &[]).await.ok().filter(Prepared::uses_index_lookup);
                 match made {
                     Some(p) => p,
                     None => {
@@ -390,6 +390,7 @@ mod tests {
             "select 1e",
             "select 'a'\n'b'",
             "select 'unterminated",
+            "select 'a\\nb'",
             "select ARRAY[1]",
             "select é from t where a = 1",
             "select a from t",
