@@ -72,12 +72,11 @@ fn main() {
 
         exec(&mut s, "CREATE TABLE acc (id BIGINT PRIMARY KEY, balance BIGINT)").await;
         exec(&mut s, "INSERT INTO acc SELECT value, 0 FROM generate_series(1, 100000) AS g(value)").await;
-        let mut sel = s.prepare("SELECT balance FROM acc WHERE id = $1", &[]).await.unwrap();
+        let sel = s.prepare("SELECT balance FROM acc WHERE id = $1", &[]).await.unwrap();
         let n = 5000;
         let start = Instant::now();
         for i in 0..n {
-            let out =
-                s.execute_prepared(&mut sel, vec![ScalarValue::Int64(Some(1 + (i * 7919) % 100_000))]).await.unwrap();
+            let out = s.execute_prepared(&sel, vec![ScalarValue::Int64(Some(1 + (i * 7919) % 100_000))]).await.unwrap();
             let _ = out.collect().await.unwrap();
         }
         let per = start.elapsed() / n as u32;

@@ -270,7 +270,7 @@ impl Session {
         let search_path = self.settings.current_schema();
         // Taken out while it runs: a run that is dropped half-way (a
         // cancelled statement) leaves the shape to be prepared again.
-        let mut prepared = match self.literal_cache.take(&shape.text, catalog, &search_path) {
+        let prepared = match self.literal_cache.take(&shape.text, catalog, &search_path) {
             Some(cached) => cached?,
             None => {
                 // A shape that does not prepare (`DATE $1`, a parameter
@@ -293,7 +293,7 @@ impl Session {
             false => None,
         };
         let out = match params {
-            Some(params) => Some(self.execute_prepared(&mut prepared, params).await),
+            Some(params) => Some(self.execute_prepared(&prepared, params).await),
             None => None,
         };
         self.literal_cache.insert(shape.text, Entry { catalog, search_path, prepared: Some(prepared) });

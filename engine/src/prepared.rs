@@ -28,28 +28,44 @@ use rustydb_storage::WriteOutcome;
 
 /// A write answered without DataFusion, with its key when it has one.
 enum FastWrite {
-    Update(PointUpdate, Option<Vec<rustydb_storage::Value>>),
-    Insert(PointInsert),
+    Update(Arc<PointUpdate>, Option<Vec<rustydb_storage::Value>>),
+    Insert(Arc<PointInsert>),
 }
 
 /// Most parameters one statement may have (PostgreSQL's protocol limit).
 pub const PARAMS_MAX: usize = 65_535;
 
 /// A statement prepared by [`Session::prepare`].
+///
+/// Cheap to clone: everything is shared, and the wire front end and the
+/// literal cache keep one copy per statement that every execution reads.
 #[derive(Clone)]
 pub struct Prepared {
-    /// Shared: executions clone a `Prepared`, and a statement's tree is
-    /// big enough that copying it showed in pgbench profiles.
     statement: Arc<Statement>,
-    param_types: Vec<DataType>,
+    param_types: Arc<[DataType]>,
     schema: Option<SchemaRef>,
-    plan: Option<(Arc<CatalogSnapshot>, LogicalPlan)>,
-    /// The index-lookup fast path, valid with the plan's catalog snapshot.
-    point: Option<PointLookup>,
+    /// A query's plan. Shared by every copy, so that a plan made again
+    /// after DDL serves the later executions of all of them.
+    plan: Option<Arc<parking_lot::Mutex<Arc<QueryPlan>>>>,
     /// The single-row UPDATE fast path and the catalog it was made with.
-    point_update: Option<(Arc<CatalogSnapshot>, PointUpdate)>,
+    point_update: Option<(Arc<CatalogSnapshot>, Arc<PointUpdate>)>,
     /// The single-row INSERT fast path and the catalog it was made with.
-    point_insert: Option<(Arc<CatalogSnapshot>, PointInsert)>,
+    point_insert: Option<(Arc<CatalogSnapshot>, Arc<PointInsert>)>,
+}
+
+/// A query's logical plan and the catalog snapshot it was made with.
+struct QueryPlan {
+    catalog: Arc<CatalogSnapshot>,
+    plan: LogicalPlan,
+    /// The index-lookup fast path, valid with `catalog`.
+    point: Option<PointLookup>,
+}
+
+impl Prepared {
+    /// The query plan as it stands (the lock is held only to copy an `Arc`).
+    fn current_plan(&self) -> Option<Arc<QueryPlan>> {
+        self.plan.as_ref().map(|p| p.lock().clone())
+    }
 }
 
 impl Prepared {
@@ -72,7 +88,9 @@ impl Prepared {
 
     /// Whether executions answer from one index lookup, skipping DataFusion.
     pub fn uses_index_lookup(&self) -> bool {
-        self.point.is_some() || self.point_update.is_some() || self.point_insert.is_some()
+        self.current_plan().is_some_and(|p| p.point.is_some())
+            || self.point_update.is_some()
+            || self.point_insert.is_some()
     }
     /// The statement as parsed.
     pub fn statement(&self) -> &Statement {
@@ -206,10 +224,9 @@ impl Session {
         };
         let mut prepared = Prepared {
             statement: Arc::new(statement),
-            param_types: Vec::new(),
+            param_types: Arc::new([]),
             schema: None,
             plan: None,
-            point: None,
             point_update: None,
             point_insert: None,
         };
@@ -240,12 +257,12 @@ impl Session {
             let current = self.settings.current_schema();
             match prepared.statement.as_ref() {
                 Statement::Update(_) => {
-                    prepared.point_update =
-                        PointUpdate::recognise(&prepared.statement, &catalog, &current).map(|u| (catalog.clone(), u));
+                    prepared.point_update = PointUpdate::recognise(&prepared.statement, &catalog, &current)
+                        .map(|u| (catalog.clone(), Arc::new(u)));
                 }
                 Statement::Insert(_) => {
-                    prepared.point_insert =
-                        PointInsert::recognise(&prepared.statement, &catalog, &current).map(|i| (catalog.clone(), i));
+                    prepared.point_insert = PointInsert::recognise(&prepared.statement, &catalog, &current)
+                        .map(|i| (catalog.clone(), Arc::new(i)));
                 }
                 _ => {}
             }
@@ -265,11 +282,12 @@ impl Session {
                         prepared.schema = Some(Arc::new(plan.schema().as_arrow().clone()));
                     }
                     if cacheable {
-                        if let Some(schema) = &prepared.schema {
+                        let point = prepared.schema.as_ref().and_then(|schema| {
                             let current = self.settings.current_schema();
-                            prepared.point = PointLookup::recognise(&prepared.statement, &catalog, &current, schema);
-                        }
-                        prepared.plan = Some((catalog, plan));
+                            PointLookup::recognise(&prepared.statement, &catalog, &current, schema)
+                        });
+                        let plan = QueryPlan { catalog, plan, point };
+                        prepared.plan = Some(Arc::new(parking_lot::Mutex::new(Arc::new(plan))));
                     }
                 }
                 Err(e) if cacheable || matches!(describe_only, Some(Statement::Query(_))) => return Err(e.into()),
@@ -302,7 +320,7 @@ impl Session {
     }
 
     /// Executes a prepared statement with parameter values (`$1` first).
-    pub async fn execute_prepared(&mut self, prepared: &mut Prepared, params: Vec<ScalarValue>) -> Result<QueryOutput> {
+    pub async fn execute_prepared(&mut self, prepared: &Prepared, params: Vec<ScalarValue>) -> Result<QueryOutput> {
         self.note_stream_failure();
         if params.len() != prepared.param_types.len() {
             return Err(EngineError::sql(
@@ -316,11 +334,16 @@ impl Session {
         }
         let params = params
             .into_iter()
-            .zip(&prepared.param_types)
+            .zip(prepared.param_types.iter())
             .map(|(v, t)| if &v.data_type() == t { Ok(v) } else { v.cast_to(t).map_err(EngineError::from) })
             .collect::<Result<Vec<_>>>()?;
-        if prepared.plan.is_some() {
-            return self.run_prepared_query(prepared, params).await;
+        if let Some(plan) = &prepared.plan {
+            let (statement, plan) = (prepared.statement.clone(), plan.clone());
+            return self
+                .run_in_transaction(move |session, slot, _explicit| {
+                    Box::pin(async move { session.prepared_query(slot, &statement, &plan, params).await })
+                })
+                .await;
         }
         let fast = match (&prepared.point_update, &prepared.point_insert) {
             (Some((made_with, update)), _) => {
@@ -359,10 +382,12 @@ impl Session {
         let current = self.settings.current_schema();
         let fast = match stmt {
             Statement::Update(_) => match PointUpdate::recognise(stmt, catalog, &current) {
-                Some(update) => update.key(&[])?.map(|key| FastWrite::Update(update, key)),
+                Some(update) => update.key(&[])?.map(|key| FastWrite::Update(Arc::new(update), key)),
                 None => None,
             },
-            Statement::Insert(_) => PointInsert::recognise(stmt, catalog, &current).map(FastWrite::Insert),
+            Statement::Insert(_) => {
+                PointInsert::recognise(stmt, catalog, &current).map(|i| FastWrite::Insert(Arc::new(i)))
+            }
             _ => None,
         };
         match fast {
@@ -422,54 +447,33 @@ impl Session {
         Err(EngineError::internal("row kept changing while locked"))
     }
 
-    async fn run_prepared_query(&mut self, prepared: &mut Prepared, params: Vec<ScalarValue>) -> Result<QueryOutput> {
-        let prepared_copy = prepared.clone();
-        // A plan made again after DDL comes back through here, so that later
-        // executions reuse it instead of planning every time.
-        let replanned: Arc<parking_lot::Mutex<Option<Prepared>>> = Default::default();
-        let replanned_out = replanned.clone();
-        let out = self
-            .run_in_transaction(move |session, slot, _explicit| {
-                Box::pin(async move { session.prepared_query(slot, prepared_copy, params, &replanned_out).await })
-            })
-            .await;
-        if let Some(newer) = replanned.lock().take() {
-            *prepared = newer;
-        }
-        out
-    }
-
     async fn prepared_query(
         &mut self,
         slot: &mut TxnSlot,
-        mut prepared: Prepared,
+        statement: &Statement,
+        shared: &parking_lot::Mutex<Arc<QueryPlan>>,
         params: Vec<ScalarValue>,
-        replanned: &parking_lot::Mutex<Option<Prepared>>,
     ) -> Result<QueryOutput> {
         let catalog = self.prepare_context(slot.get()?)?;
-        let current = matches!(&prepared.plan, Some((planned_with, _)) if Arc::ptr_eq(planned_with, &catalog));
-        if !current {
-            // The catalog changed since PREPARE: plan again.
-            let plan = self
-                .ctx
-                .state()
-                .statement_to_plan(DfStatement::Statement(Box::new((*prepared.statement).clone())))
-                .await?;
-            let schema = Arc::new(plan.schema().as_arrow().clone());
+        let mut plan = shared.lock().clone();
+        if !Arc::ptr_eq(&plan.catalog, &catalog) {
+            // The catalog changed since the plan was made: plan again, for
+            // this execution and the later ones.
+            let logical =
+                self.ctx.state().statement_to_plan(DfStatement::Statement(Box::new(statement.clone()))).await?;
+            let schema = Arc::new(logical.schema().as_arrow().clone());
             let current_schema = self.settings.current_schema();
-            prepared.point = PointLookup::recognise(&prepared.statement, &catalog, &current_schema, &schema);
-            prepared.plan = Some((catalog, plan));
-            *replanned.lock() = Some(prepared.clone());
+            let point = PointLookup::recognise(statement, &catalog, &current_schema, &schema);
+            plan = Arc::new(QueryPlan { catalog, plan: logical, point });
+            *shared.lock() = plan.clone();
         }
-        if let Some(point) = &prepared.point
+        if let Some(point) = &plan.point
             && let Some(batch) = point.run(&slot.get()?.view(), &params)?
         {
             return Ok(QueryOutput::batches(batch.schema(), vec![batch], None));
         }
-        let Some((_, plan)) = prepared.plan else {
-            return Err(EngineError::internal("prepared query without a plan"));
-        };
-        let plan = plan.with_param_values(ParamValues::List(params.into_iter().map(Into::into).collect()))?;
+        let plan =
+            plan.plan.clone().with_param_values(ParamValues::List(params.into_iter().map(Into::into).collect()))?;
         self.run_plan(plan).await
     }
 }

@@ -171,29 +171,36 @@ impl Settings {
         v
     }
 
+    /// The value of one of [`DEFAULTS`] by its canonical name, without
+    /// the copies `get` makes: the typed getters below run per statement.
+    fn value(&self, name: &'static str) -> &str {
+        debug_assert!(DEFAULTS.iter().any(|(k, _)| *k == name), "{name} is not a setting");
+        self.values.get(name).map_or("", String::as_str)
+    }
+
     pub fn default_isolation(&self) -> Result<Isolation> {
-        parse_isolation(&self.get("default_transaction_isolation")?)
+        parse_isolation(self.value("default_transaction_isolation"))
     }
 
     pub fn synchronous_commit(&self) -> Result<bool> {
-        parse_bool("synchronous_commit", &self.get("synchronous_commit")?)
+        parse_bool("synchronous_commit", self.value("synchronous_commit"))
     }
 
     /// `None`: statements may run forever (PostgreSQL's 0).
     pub fn statement_timeout(&self) -> Result<Option<Duration>> {
-        let ms = parse_duration_ms(&self.get("statement_timeout")?).unwrap_or(0);
+        let ms = parse_duration_ms(self.value("statement_timeout")).unwrap_or(0);
         Ok((ms > 0).then(|| Duration::from_millis(ms)))
     }
 
     /// `None` means wait forever (PostgreSQL's 0).
     pub fn lock_timeout(&self) -> Result<Option<Duration>> {
-        let ms = parse_duration_ms(&self.get("lock_timeout")?).unwrap_or(0);
+        let ms = parse_duration_ms(self.value("lock_timeout")).unwrap_or(0);
         Ok((ms > 0).then(|| Duration::from_millis(ms)))
     }
 
     /// The first schema of the search path.
     pub fn current_schema(&self) -> String {
-        let path = self.values.get("search_path").map(String::as_str).unwrap_or("public");
+        let path = self.value("search_path");
         path.split(',')
             .map(|s| s.trim().trim_matches('"'))
             .find(|s| !s.is_empty() && *s != "$user")

@@ -56,18 +56,13 @@ impl Session {
     /// evaluated once and cast to the statement's parameter types.
     pub(crate) async fn sql_execute(&mut self, name: &Option<ObjectName>, values: &[Expr]) -> Result<QueryOutput> {
         let name = name.as_ref().map(statement_name).unwrap_or_default();
-        let Some(mut prepared) = self.sql_prepared.0.get(&name).cloned() else {
+        let Some(prepared) = self.sql_prepared.0.get(&name).cloned() else {
             return Err(not_found(&name));
         };
         let params = self.constant_values(values).await?;
         // Boxed: execute_prepared may run the statement through
         // execute_statement, which is where EXECUTE came from.
-        let out = Box::pin(self.execute_prepared(&mut prepared, params)).await;
-        // A plan made again after DDL is kept for the next EXECUTE.
-        if let Some(slot) = self.sql_prepared.0.get_mut(&name) {
-            *slot = prepared;
-        }
-        out
+        Box::pin(self.execute_prepared(&prepared, params)).await
     }
 
     /// DEALLOCATE name / ALL of statements made by PREPARE; false when

@@ -15,26 +15,26 @@ async fn prepared_query_infers_types_and_sees_new_data() {
     let (_d, db) = database();
     let mut s = db.session();
     exec(&mut s, "CREATE TABLE t (id BIGINT PRIMARY KEY, name TEXT); INSERT INTO t VALUES (1, 'a'), (2, 'b')").await;
-    let mut p = s.prepare("SELECT name FROM t WHERE id = $1", &[]).await.unwrap();
+    let p = s.prepare("SELECT name FROM t WHERE id = $1", &[]).await.unwrap();
     assert_eq!(p.param_types(), &[DataType::Int64]);
     assert_eq!(p.schema().unwrap().field(0).name(), "name");
-    let out = s.execute_prepared(&mut p, vec![ScalarValue::Int64(Some(2))]).await.unwrap();
+    let out = s.execute_prepared(&p, vec![ScalarValue::Int64(Some(2))]).await.unwrap();
     assert_eq!(collect(out).await, rows(&[&["b"]]));
     // A later execution reads a later snapshot.
     exec(&mut s, "UPDATE t SET name = 'bb' WHERE id = 2").await;
-    let out = s.execute_prepared(&mut p, vec![ScalarValue::Int64(Some(2))]).await.unwrap();
+    let out = s.execute_prepared(&p, vec![ScalarValue::Int64(Some(2))]).await.unwrap();
     assert_eq!(collect(out).await, rows(&[&["bb"]]));
     // Wrong parameter count is a protocol error, not a panic.
-    let err = s.execute_prepared(&mut p, vec![]).await.unwrap_err();
+    let err = s.execute_prepared(&p, vec![]).await.unwrap_err();
     assert_eq!(err.sqlstate(), "08P01");
     // After DDL the statement is planned again.
     exec(&mut s, "ALTER TABLE t ADD COLUMN extra INT DEFAULT 5").await;
-    let out = s.execute_prepared(&mut p, vec![ScalarValue::Int64(Some(1))]).await.unwrap();
+    let out = s.execute_prepared(&p, vec![ScalarValue::Int64(Some(1))]).await.unwrap();
     assert_eq!(collect(out).await, rows(&[&["a"]]));
     // A text value for a bigint parameter is cast, and bad text is 22P02.
-    let out = s.execute_prepared(&mut p, vec![ScalarValue::Utf8(Some("1".into()))]).await.unwrap();
+    let out = s.execute_prepared(&p, vec![ScalarValue::Utf8(Some("1".into()))]).await.unwrap();
     assert_eq!(collect(out).await, rows(&[&["a"]]));
-    let err = s.execute_prepared(&mut p, vec![ScalarValue::Utf8(Some("x".into()))]).await.unwrap_err();
+    let err = s.execute_prepared(&p, vec![ScalarValue::Utf8(Some("x".into()))]).await.unwrap_err();
     assert_eq!(err.sqlstate(), "22P02");
 }
 
@@ -57,20 +57,20 @@ async fn prepared_dml_binds_parameters() {
         .await
         .unwrap();
     }
-    let mut upd = s.prepare("UPDATE t SET note = $1 WHERE id = $2", &[]).await.unwrap();
-    s.execute_prepared(&mut upd, vec![ScalarValue::Utf8(Some("changed".into())), ScalarValue::Int32(Some(1))])
+    let upd = s.prepare("UPDATE t SET note = $1 WHERE id = $2", &[]).await.unwrap();
+    s.execute_prepared(&upd, vec![ScalarValue::Utf8(Some("changed".into())), ScalarValue::Int32(Some(1))])
         .await
         .unwrap();
-    let mut sel = s.prepare("SELECT id, note, at FROM t ORDER BY id", &[]).await.unwrap();
-    let out = s.execute_prepared(&mut sel, vec![]).await.unwrap();
+    let sel = s.prepare("SELECT id, note, at FROM t ORDER BY id", &[]).await.unwrap();
+    let out = s.execute_prepared(&sel, vec![]).await.unwrap();
     assert_eq!(
         collect(out).await,
         rows(&[&["0", "it's 0", "2022-01-08"], &["1", "changed", "2022-01-09"], &["2", "it's 2", "2022-01-10"]])
     );
     // Inside a transaction block, prepared statements see the block's writes.
     exec(&mut s, "BEGIN; CREATE TABLE u (x INT); INSERT INTO u VALUES (7)").await;
-    let mut p = s.prepare("SELECT x FROM u WHERE x = $1", &[]).await.unwrap();
-    let out = s.execute_prepared(&mut p, vec![ScalarValue::Int32(Some(7))]).await.unwrap();
+    let p = s.prepare("SELECT x FROM u WHERE x = $1", &[]).await.unwrap();
+    let out = s.execute_prepared(&p, vec![ScalarValue::Int32(Some(7))]).await.unwrap();
     assert_eq!(collect(out).await, rows(&[&["7"]]));
     exec(&mut s, "ROLLBACK").await;
 }
@@ -172,9 +172,9 @@ async fn point_lookups_take_the_fast_path_and_agree_with_datafusion() {
         ("SELECT bal FROM acc WHERE 1 = id", vec![], rows(&[&["100"]])),
     ];
     for (sql, params, expected) in fast {
-        let mut p = s.prepare(sql, &[]).await.unwrap();
+        let p = s.prepare(sql, &[]).await.unwrap();
         assert!(p.uses_index_lookup(), "{sql} should take the fast path");
-        let out = s.execute_prepared(&mut p, params.clone()).await.unwrap();
+        let out = s.execute_prepared(&p, params.clone()).await.unwrap();
         assert_eq!(collect(out).await, expected, "{sql}");
     }
     // Shapes that need DataFusion stay with it.
@@ -190,25 +190,25 @@ async fn point_lookups_take_the_fast_path_and_agree_with_datafusion() {
         assert!(!p.uses_index_lookup(), "{sql} must not take the fast path");
     }
     // A parameter declared wider than the key falls back rather than fail.
-    let mut p = s.prepare("SELECT bal FROM acc WHERE id = $1", &[Some(DataType::Int64)]).await.unwrap();
-    let out = s.execute_prepared(&mut p, vec![ScalarValue::Int64(Some(1 << 40))]).await.unwrap();
+    let p = s.prepare("SELECT bal FROM acc WHERE id = $1", &[Some(DataType::Int64)]).await.unwrap();
+    let out = s.execute_prepared(&p, vec![ScalarValue::Int64(Some(1 << 40))]).await.unwrap();
     assert!(collect(out).await.is_empty());
-    let out = s.execute_prepared(&mut p, vec![ScalarValue::Int64(Some(1))]).await.unwrap();
+    let out = s.execute_prepared(&p, vec![ScalarValue::Int64(Some(1))]).await.unwrap();
     assert_eq!(collect(out).await, rows(&[&["100"]]));
 
     // Snapshots: own uncommitted writes are seen, others' are not; after
     // DDL the lookup is planned again.
-    let mut p = s.prepare("SELECT * FROM acc WHERE id = $1", &[]).await.unwrap();
+    let p = s.prepare("SELECT * FROM acc WHERE id = $1", &[]).await.unwrap();
     let mut other = db.session();
     exec(&mut other, "BEGIN; UPDATE acc SET bal = 111 WHERE id = 1").await;
-    let out = s.execute_prepared(&mut p, vec![ScalarValue::Int32(Some(1))]).await.unwrap();
+    let out = s.execute_prepared(&p, vec![ScalarValue::Int32(Some(1))]).await.unwrap();
     assert_eq!(collect(out).await, rows(&[&["1", "eu", "1", "100", "one"]]));
-    let mut q = other.prepare("SELECT bal FROM acc WHERE id = $1", &[]).await.unwrap();
-    let out = other.execute_prepared(&mut q, vec![ScalarValue::Int32(Some(1))]).await.unwrap();
+    let q = other.prepare("SELECT bal FROM acc WHERE id = $1", &[]).await.unwrap();
+    let out = other.execute_prepared(&q, vec![ScalarValue::Int32(Some(1))]).await.unwrap();
     assert_eq!(collect(out).await, rows(&[&["111"]]));
     exec(&mut other, "COMMIT").await;
     exec(&mut s, "ALTER TABLE acc ADD COLUMN extra INT DEFAULT 7").await;
-    let out = s.execute_prepared(&mut p, vec![ScalarValue::Int32(Some(1))]).await.unwrap();
+    let out = s.execute_prepared(&p, vec![ScalarValue::Int32(Some(1))]).await.unwrap();
     assert_eq!(collect(out).await, rows(&[&["1", "eu", "1", "111", "one", "7"]]));
 }
 
@@ -224,26 +224,26 @@ async fn point_updates_keep_checks_and_write_rules() {
          INSERT INTO acc VALUES (1, 100, 'a'), (2, 2147483000, NULL)",
     )
     .await;
-    let mut add = s.prepare("UPDATE acc SET bal = bal + $1 WHERE id = $2", &[]).await.unwrap();
+    let add = s.prepare("UPDATE acc SET bal = bal + $1 WHERE id = $2", &[]).await.unwrap();
     assert!(add.uses_index_lookup());
     let tag = |out| match out {
         rustydb_engine::QueryOutput::Command { tag } => tag,
         other => panic!("{other:?}"),
     };
     let run = |v: i32, id: Option<i32>| vec![ScalarValue::Int32(Some(v)), ScalarValue::Int32(id)];
-    assert_eq!(tag(s.execute_prepared(&mut add, run(5, Some(1))).await.unwrap()), "UPDATE 1");
-    assert_eq!(tag(s.execute_prepared(&mut add, run(5, Some(9))).await.unwrap()), "UPDATE 0");
-    assert_eq!(tag(s.execute_prepared(&mut add, run(5, None)).await.unwrap()), "UPDATE 0");
-    let err = s.execute_prepared(&mut add, run(1000, Some(2))).await.unwrap_err();
+    assert_eq!(tag(s.execute_prepared(&add, run(5, Some(1))).await.unwrap()), "UPDATE 1");
+    assert_eq!(tag(s.execute_prepared(&add, run(5, Some(9))).await.unwrap()), "UPDATE 0");
+    assert_eq!(tag(s.execute_prepared(&add, run(5, None)).await.unwrap()), "UPDATE 0");
+    let err = s.execute_prepared(&add, run(1000, Some(2))).await.unwrap_err();
     assert_eq!(err.sqlstate(), "22003");
-    let mut set = s.prepare("UPDATE acc SET note = $1, bal = $2 WHERE id = $3", &[]).await.unwrap();
+    let set = s.prepare("UPDATE acc SET note = $1, bal = $2 WHERE id = $3", &[]).await.unwrap();
     assert!(set.uses_index_lookup());
     let vals = |note: Option<&str>, bal: Option<i32>| {
         vec![ScalarValue::Utf8(note.map(str::to_owned)), ScalarValue::Int32(bal), ScalarValue::Int32(Some(1))]
     };
-    assert_eq!(s.execute_prepared(&mut set, vals(Some("toolong"), Some(1))).await.unwrap_err().sqlstate(), "22001");
-    assert_eq!(s.execute_prepared(&mut set, vals(Some("ok"), None)).await.unwrap_err().sqlstate(), "23502");
-    assert_eq!(tag(s.execute_prepared(&mut set, vals(None, Some(7))).await.unwrap()), "UPDATE 1");
+    assert_eq!(s.execute_prepared(&set, vals(Some("toolong"), Some(1))).await.unwrap_err().sqlstate(), "22001");
+    assert_eq!(s.execute_prepared(&set, vals(Some("ok"), None)).await.unwrap_err().sqlstate(), "23502");
+    assert_eq!(tag(s.execute_prepared(&set, vals(None, Some(7))).await.unwrap()), "UPDATE 1");
     assert_eq!(
         crate::query(&mut s, "SELECT bal, note FROM acc ORDER BY id").await.unwrap(),
         rows(&[&["7", "NULL"], &["2147483000", "NULL"]])
@@ -256,10 +256,8 @@ async fn point_updates_keep_checks_and_write_rules() {
         let db = db.clone();
         tokio::spawn(async move {
             let mut s2 = db.session();
-            let mut add = s2.prepare("UPDATE acc SET bal = bal + $1 WHERE id = $2", &[]).await.unwrap();
-            s2.execute_prepared(&mut add, vec![ScalarValue::Int32(Some(1)), ScalarValue::Int32(Some(1))])
-                .await
-                .map(|_| ())
+            let add = s2.prepare("UPDATE acc SET bal = bal + $1 WHERE id = $2", &[]).await.unwrap();
+            s2.execute_prepared(&add, vec![ScalarValue::Int32(Some(1)), ScalarValue::Int32(Some(1))]).await.map(|_| ())
         })
     };
     tokio::time::sleep(std::time::Duration::from_millis(200)).await;
@@ -271,9 +269,9 @@ async fn point_updates_keep_checks_and_write_rules() {
     exec(&mut other, "BEGIN; UPDATE acc SET bal = bal + 10 WHERE id = 1").await;
     exec(&mut s, "BEGIN ISOLATION LEVEL REPEATABLE READ; SELECT 1").await;
     let rr = {
-        let mut add = s.prepare("UPDATE acc SET bal = bal + $1 WHERE id = $2", &[]).await.unwrap();
+        let add = s.prepare("UPDATE acc SET bal = bal + $1 WHERE id = $2", &[]).await.unwrap();
         tokio::spawn(async move {
-            let r = s.execute_prepared(&mut add, vec![ScalarValue::Int32(Some(1)), ScalarValue::Int32(Some(1))]).await;
+            let r = s.execute_prepared(&add, vec![ScalarValue::Int32(Some(1)), ScalarValue::Int32(Some(1))]).await;
             r.map(|_| ()).map_err(|e| e.sqlstate())
         })
     };
@@ -293,18 +291,17 @@ async fn point_inserts_fill_defaults_and_check_constraints() {
         "CREATE TABLE h (id BIGSERIAL PRIMARY KEY, v INT NOT NULL, note TEXT DEFAULT 'x', d DATE, at TIMESTAMPTZ)",
     )
     .await;
-    let mut ins =
-        s.prepare("INSERT INTO h (v, d, at) VALUES ($1, '2024-02-29', CURRENT_TIMESTAMP)", &[]).await.unwrap();
+    let ins = s.prepare("INSERT INTO h (v, d, at) VALUES ($1, '2024-02-29', CURRENT_TIMESTAMP)", &[]).await.unwrap();
     assert!(ins.uses_index_lookup());
     for v in [10, 20] {
-        s.execute_prepared(&mut ins, vec![ScalarValue::Int32(Some(v))]).await.unwrap();
+        s.execute_prepared(&ins, vec![ScalarValue::Int32(Some(v))]).await.unwrap();
     }
-    let err = s.execute_prepared(&mut ins, vec![ScalarValue::Int32(None)]).await.unwrap_err();
+    let err = s.execute_prepared(&ins, vec![ScalarValue::Int32(None)]).await.unwrap_err();
     assert_eq!(err.sqlstate(), "23502");
-    let mut dup = s.prepare("INSERT INTO h (id, v) VALUES ($1, $2)", &[]).await.unwrap();
+    let dup = s.prepare("INSERT INTO h (id, v) VALUES ($1, $2)", &[]).await.unwrap();
     assert!(dup.uses_index_lookup());
     let err =
-        s.execute_prepared(&mut dup, vec![ScalarValue::Int64(Some(1)), ScalarValue::Int32(Some(0))]).await.unwrap_err();
+        s.execute_prepared(&dup, vec![ScalarValue::Int64(Some(1)), ScalarValue::Int32(Some(0))]).await.unwrap_err();
     assert_eq!(err.sqlstate(), "23505");
     assert_eq!(
         crate::query(&mut s, "SELECT id, v, note, d, at > now() - INTERVAL '1 minute' FROM h ORDER BY id")
@@ -314,7 +311,7 @@ async fn point_inserts_fill_defaults_and_check_constraints() {
     );
     // Inside a block the row is the block's until it commits.
     exec(&mut s, "BEGIN").await;
-    s.execute_prepared(&mut ins, vec![ScalarValue::Int32(Some(30))]).await.unwrap();
+    s.execute_prepared(&ins, vec![ScalarValue::Int32(Some(30))]).await.unwrap();
     exec(&mut s, "ROLLBACK").await;
     assert_eq!(crate::query(&mut s, "SELECT count(*) FROM h").await.unwrap(), rows(&[&["2"]]));
 }

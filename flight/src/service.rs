@@ -240,8 +240,7 @@ async fn execute_rows(
                 params.len()
             )));
         }
-        let mut prepared = prepared.clone();
-        outputs.push(session.execute_prepared(&mut prepared, params).await.map_err(to_status)?);
+        outputs.push(session.execute_prepared(prepared, params).await.map_err(to_status)?);
     }
     Ok(outputs)
 }
@@ -291,8 +290,7 @@ impl FlightSqlService for FlightSqlServer {
             Some(schema) => (schema.as_ref().clone(), Some(prepared)),
             // Not a query (clients send DDL this way too): it runs now.
             None => {
-                let mut prepared = prepared;
-                session.lock().await.execute_prepared(&mut prepared, Vec::new()).await.map_err(to_status)?;
+                session.lock().await.execute_prepared(&prepared, Vec::new()).await.map_err(to_status)?;
                 (Schema::empty(), None)
             }
         };
@@ -326,13 +324,13 @@ impl FlightSqlService for FlightSqlServer {
         let Some(Pending { session, prepared, .. }) = pending else {
             return Err(Status::not_found("unknown or already fetched statement ticket"));
         };
-        let Some(mut prepared) = prepared else {
+        let Some(prepared) = prepared else {
             return Ok(Response::new(batches_stream(Arc::new(Schema::empty()), futures::stream::empty())));
         };
         let mut session = session.lock().await;
         let guard = Running { handle: handle.clone(), running: self.running.clone() };
         self.running.lock().insert(handle, session.interrupt());
-        let out = session.execute_prepared(&mut prepared, Vec::new()).await.map_err(to_status)?;
+        let out = session.execute_prepared(&prepared, Vec::new()).await.map_err(to_status)?;
         match out {
             QueryOutput::Rows { schema, stream, .. } => {
                 let stream = stream.map_err(EngineError::from).map(move |b| {

@@ -546,7 +546,7 @@ impl ExtendedQueryHandler for Connection {
         C::Error: Debug,
         PgWireError: From<<C as Sink<PgWireBackendMessage>>::Error>,
     {
-        let mut prepared = portal.statement.statement.clone();
+        let prepared = &portal.statement.statement;
         let mut session = self.session.lock().await;
         if let rustydb_engine::Statement::Deallocate { name, .. } = prepared.statement() {
             return match self.deallocate(client, &mut session, name).await {
@@ -559,7 +559,7 @@ impl ExtendedQueryHandler for Connection {
         let before = session.transaction_status();
         // Rows stream: an Execute with a row limit sends a page and leaves
         // the rest in the portal (PortalSuspended) without reading it yet.
-        let out = session.execute_prepared(&mut prepared, params).await.map_err(to_pgwire)?;
+        let out = session.execute_prepared(prepared, params).await.map_err(to_pgwire)?;
         if discards {
             self.statements.lock().drop_all(client.portal_store());
         }
