@@ -16,6 +16,12 @@
 //!
 //! A shape is cached with the catalog version and search path it was
 //! prepared under, and prepared again when either changed.
+//!
+//! A string of several statements (`BEGIN; UPDATE ...; INSERT ...;
+//! COMMIT`) is cut at its semicolons by [`split`]; each statement whose
+//! shape the cache holds is kept as text for [`Session::execute_literal`],
+//! the others are parsed. Every statement is parsed (or known to parse)
+//! before the first one runs, so a syntax error anywhere still runs none.
 
 use std::collections::HashMap;
 
@@ -23,6 +29,8 @@ use datafusion::arrow::datatypes::DataType;
 use datafusion::common::ScalarValue;
 use rustydb_catalog::CATALOG_TABLE;
 use rustydb_common::Scn;
+
+use datafusion::sql::sqlparser::ast::Statement;
 
 use crate::error::Result;
 use crate::prepared::Prepared;
@@ -202,6 +210,56 @@ pub(crate) fn shape(sql: &str) -> Option<Shape> {
     (!literals.is_empty()).then_some(Shape { text, literals })
 }
 
+/// The statements of a string of several, cut at its top-level
+/// semicolons, or `None` when it has one statement or anything the cut
+/// could get wrong (comments, dollar quoting, backslashes, which E''
+/// strings use as escapes). Empty statements are left out.
+pub(crate) fn split(sql: &str) -> Option<Vec<&str>> {
+    let b = sql.as_bytes();
+    let mut pieces = Vec::new();
+    let (mut start, mut i) = (0, 0);
+    while i < b.len() {
+        match b[i] {
+            quote @ (b'\'' | b'"') => {
+                // '' and "" inside are escaped quotes: the scan just
+                // leaves and enters the quoted text again.
+                i += 1 + sql[i + 1..].find(quote as char)?;
+            }
+            b'$' | b'\\' => return None,
+            b'-' if b.get(i + 1) == Some(&b'-') => return None,
+            b'/' if b.get(i + 1) == Some(&b'*') => return None,
+            b';' => {
+                pieces.push(sql[start..i].trim());
+                start = i + 1;
+            }
+            _ => {}
+        }
+        i += 1;
+    }
+    pieces.push(sql[start..].trim());
+    pieces.retain(|p| !p.is_empty());
+    (pieces.len() > 1).then_some(pieces)
+}
+
+/// One statement of a query string, as [`Session::statements`] left it
+/// to run.
+pub enum Piece {
+    /// Text whose shape the literal cache holds or will try.
+    Shaped(String),
+    Parsed(Statement),
+}
+
+impl Piece {
+    /// The parsed statement, when this one was parsed (statements the
+    /// front end treats specially, DEALLOCATE and DISCARD, always are).
+    pub fn statement(&self) -> Option<&Statement> {
+        match self {
+            Piece::Parsed(s) => Some(s),
+            Piece::Shaped(_) => None,
+        }
+    }
+}
+
 fn push_placeholder(text: &mut String, n: usize) {
     use std::fmt::Write;
     let _ = write!(text, "${n}");
@@ -251,6 +309,17 @@ impl LiteralCache {
     pub fn clear(&mut self) {
         self.entries.clear();
     }
+
+    fn holds_prepared(&self, shape: &str) -> bool {
+        self.entries.get(shape).is_some_and(|e| e.prepared.is_some())
+    }
+
+    /// Whether `shape` is worth trying: a fast path prepared under any
+    /// catalog (a stale one is prepared again when run), or not yet known.
+    /// `false` for a shape known not to be one under this catalog.
+    fn worth_trying(&self, shape: &str, catalog: Scn) -> bool {
+        self.entries.get(shape).is_none_or(|e| e.prepared.is_some() || e.catalog != catalog)
+    }
 }
 
 impl Session {
@@ -299,6 +368,56 @@ impl Session {
         self.literal_cache.insert(shape.text, Entry { catalog, search_path, prepared: Some(prepared) });
         out
     }
+
+    /// The statements of `sql`, ready to run in order with
+    /// [`Session::execute_piece`]. A statement of a string of several whose
+    /// shape the literal cache holds is not parsed again. Everything else
+    /// is, before anything runs, so a syntax error anywhere is reported as
+    /// for the whole string and runs nothing.
+    pub fn statements(&self, sql: &str) -> Result<Vec<Piece>> {
+        let parsed = |sql| Ok(Self::parse(sql)?.into_iter().map(Piece::Parsed).collect());
+        let Some(texts) = split(sql) else { return parsed(sql) };
+        let Ok(catalog) = self.db.catalog_version() else { return parsed(sql) };
+        let mut pieces = Vec::with_capacity(texts.len());
+        for text in texts {
+            let shaped = shape(text).filter(|s| self.literal_cache.worth_trying(&s.text, catalog));
+            // A shape that prepared: the text parses as surely as it did.
+            let prepared = shaped.as_ref().is_some_and(|s| self.literal_cache.holds_prepared(&s.text));
+            if prepared {
+                pieces.push(Piece::Shaped(text.to_owned()));
+                continue;
+            }
+            // Positions in errors are the whole string's: on any surprise
+            // the string is parsed as one.
+            let Ok(mut stmts) = Self::parse(text) else { return parsed(sql) };
+            if stmts.len() != 1 {
+                return parsed(sql);
+            }
+            pieces.push(match shaped {
+                Some(_) => Piece::Shaped(text.to_owned()),
+                None => Piece::Parsed(stmts.remove(0)),
+            });
+        }
+        Ok(pieces)
+    }
+
+    /// Runs one statement that [`Session::statements`] gave.
+    pub async fn execute_piece(&mut self, piece: Piece) -> Result<QueryOutput> {
+        let text = match piece {
+            Piece::Parsed(stmt) => return self.execute_statement(stmt).await,
+            Piece::Shaped(text) => text,
+        };
+        if let Some(out) = self.execute_literal(&text).await {
+            return out;
+        }
+        // Not a fast path after all, or not now (a failed block): it
+        // parsed before, as this shape or as this very text.
+        let mut stmts = Self::parse(&text)?;
+        match stmts.len() {
+            1 => self.execute_statement(stmts.remove(0)).await,
+            n => Err(crate::error::EngineError::internal(format!("a split statement parsed as {n}"))),
+        }
+    }
 }
 
 #[cfg(test)]
@@ -336,6 +455,50 @@ mod tests {
         let (_, batches) = out.collect().await.unwrap();
         let v = datafusion::arrow::util::pretty::pretty_format_batches(&batches).unwrap().to_string();
         assert!(v.contains("| 22 |"), "{v}");
+    }
+
+    #[test]
+    fn strings_are_cut_at_top_level_semicolons_only() {
+        assert_eq!(
+            split("BEGIN; UPDATE t SET s = 'a;''b' WHERE \"x;y\" = 1;; COMMIT ;").unwrap(),
+            ["BEGIN", "UPDATE t SET s = 'a;''b' WHERE \"x;y\" = 1", "COMMIT"]
+        );
+        assert_eq!(split("SELECT 1;"), None, "one statement");
+        assert_eq!(split("SELECT 1; -- ;"), None, "comment");
+        assert_eq!(split("SELECT 1; /* ; */ SELECT 2"), None, "block comment");
+        assert_eq!(split("SELECT $$;$$; SELECT 2"), None, "dollar quoting");
+        assert_eq!(split("SELECT E'\\';'; SELECT 2"), None, "backslash escapes");
+        assert_eq!(split("SELECT 'open; SELECT 2"), None, "unterminated string");
+    }
+
+    #[tokio::test]
+    async fn statements_of_a_string_reuse_their_shapes_and_a_syntax_error_runs_none() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = crate::Database::open(dir.path()).unwrap();
+        let mut s = db.session();
+        s.execute("CREATE TABLE t (id INT PRIMARY KEY, v INT)").await.unwrap();
+        for i in 0..3 {
+            let sql = format!("BEGIN; INSERT INTO t VALUES ({i}, 0); UPDATE t SET v = v + {i} WHERE id = {i}; COMMIT");
+            assert_eq!(s.execute(&sql).await.unwrap().len(), 4);
+        }
+        assert_eq!(s.literal_cache.hits, 4, "the 2nd and 3rd strings reuse both shapes");
+        async fn sum(s: &mut Session) -> String {
+            let out = s.execute("SELECT sum(v), count(*) FROM t").await.unwrap().pop().unwrap();
+            let (_, b) = out.collect().await.unwrap();
+            let table = datafusion::arrow::util::pretty::pretty_format_batches(&b).unwrap().to_string();
+            table.lines().nth(3).unwrap().replace(' ', "")
+        }
+        assert_eq!(sum(&mut s).await, "|3|3|");
+        // The INSERT's shape is cached, but the string is not run at all.
+        let err = s.execute("INSERT INTO t VALUES (9, 9); SELEC 1").await.unwrap_err();
+        assert_eq!(err.sqlstate(), "42601");
+        // In a failed block a cached shape is refused like any statement.
+        s.execute("BEGIN").await.unwrap();
+        assert!(s.execute("INSERT INTO t VALUES (1, 0)").await.is_err());
+        let err = s.execute("UPDATE t SET v = v + 1 WHERE id = 2; COMMIT").await.unwrap_err();
+        assert_eq!(err.sqlstate(), "25P02");
+        s.execute("ROLLBACK").await.unwrap();
+        assert_eq!(sum(&mut s).await, "|3|3|");
     }
 
     #[test]

@@ -382,8 +382,8 @@ impl Session {
             return out.map(|o| vec![o]);
         }
         let mut out = Vec::new();
-        for stmt in Self::parse(sql)? {
-            out.push(self.execute_statement(stmt).await?);
+        for piece in self.statements(sql)? {
+            out.push(self.execute_piece(piece).await?);
         }
         Ok(out)
     }

@@ -204,6 +204,43 @@ mod tests {
         drop(server);
     }
 
+    /// A simple-protocol string of several statements whose shapes the
+    /// literal cache holds answers every statement as the ordinary path
+    /// would, and one with a syntax error anywhere runs none of them.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn strings_of_several_statements_over_the_simple_protocol() {
+        let dir = tempfile::tempdir().unwrap();
+        let server = Server::start(Database::open(dir.path()).unwrap()).await.unwrap();
+        let db = WireDb::connect(server.addr).await.unwrap();
+        let c = &db.client;
+        c.batch_execute("CREATE TABLE a (id INT PRIMARY KEY, v INT)").await.unwrap();
+        for i in 0..4 {
+            let sql = format!(
+                "BEGIN; INSERT INTO a VALUES ({i}, 0); UPDATE a SET v = v + {i} WHERE id = {i}; \
+                 SELECT v FROM a WHERE id = {i}; COMMIT"
+            );
+            let replies = c.simple_query(&sql).await.unwrap();
+            let values: Vec<&str> = replies
+                .iter()
+                .filter_map(|m| match m {
+                    tokio_postgres::SimpleQueryMessage::Row(r) => r.get(0),
+                    _ => None,
+                })
+                .collect();
+            assert_eq!(values, [i.to_string()], "string {i}");
+        }
+        let err = c.batch_execute("INSERT INTO a VALUES (9, 9); SELEC 1").await.unwrap_err();
+        assert_eq!(err.code().map(|c| c.code()), Some("42601"), "{err}");
+        let err = c.batch_execute("BEGIN; INSERT INTO a VALUES (8, 8); INSERT INTO a VALUES (1, 1); COMMIT");
+        assert_eq!(err.await.unwrap_err().code().map(|c| c.code()), Some("23505"));
+        let err = c.batch_execute("UPDATE a SET v = 0 WHERE id = 1; COMMIT").await.unwrap_err();
+        assert_eq!(err.code().map(|c| c.code()), Some("25P02"), "{err}");
+        c.batch_execute("ROLLBACK").await.unwrap();
+        let row = c.query_one("SELECT count(*), sum(v) FROM a", &[]).await.unwrap();
+        assert_eq!((row.get::<_, i64>(0), row.get::<_, i64>(1)), (4, 6));
+        drop(server);
+    }
+
     /// DEALLOCATE name, DEALLOCATE ALL and DISCARD ALL drop protocol-level
     /// prepared statements (a later Bind fails with 26000), over the simple
     /// protocol and the extended one; DISCARD ALL also resets settings and

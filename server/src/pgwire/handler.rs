@@ -260,14 +260,14 @@ impl SimpleQueryHandler for Connection {
                 Err(e) => Response::Error(Box::new(encode::error_info(&e))),
             }]);
         }
-        let statements = match Session::parse(query) {
+        let statements = match session.statements(query) {
             Ok(s) => s,
             Err(e) => return Ok(vec![Response::Error(Box::new(encode::error_info(&e)))]),
         };
         let mut responses = Vec::with_capacity(statements.len());
         let last = statements.len().saturating_sub(1);
         for (i, stmt) in statements.into_iter().enumerate() {
-            if let rustydb_engine::Statement::Deallocate { name, .. } = &stmt {
+            if let Some(rustydb_engine::Statement::Deallocate { name, .. }) = stmt.statement() {
                 let response = self.deallocate(client, &mut session, name).await;
                 let failed = matches!(response, Response::Error(_));
                 responses.push(response);
@@ -276,11 +276,11 @@ impl SimpleQueryHandler for Connection {
                 }
                 continue;
             }
-            let discards = discards_all(&stmt);
+            let discards = stmt.statement().is_some_and(discards_all);
             let before = session.transaction_status();
             // Responses go out after every statement has run, so all but the
             // last result are materialised now; the last one streams.
-            let out = match session.execute_statement(stmt).await {
+            let out = match session.execute_piece(stmt).await {
                 Ok(out) if i < last => out.materialize().await,
                 other => other,
             };
