@@ -246,14 +246,15 @@ pub(crate) fn load_tables(cache: &Arc<SegmentCache>, manifest: &Manifest) -> Res
             let read =
                 |name: &str| cache.store().read(name).map_err(|e| StorageError::io(format!("reading {name}"), e));
             let data = open_segment(&entry.spec, cache, &s.file, s.rows)?;
-            let mut frozen = FrozenSegment::new(Arc::new(data));
+            let ends = match &s.dv_file {
+                Some(dv) => decode_dv(dv, &read(dv)?, s.rows)?,
+                None => Vec::new(),
+            };
+            let dv_persisted = ends.len();
+            let mut frozen = FrozenSegment::with_ends(Arc::new(data), ends.into_iter().collect());
             frozen.file = Some(s.file.clone());
-            if let Some(dv) = &s.dv_file {
-                let ends = decode_dv(dv, &read(dv)?, s.rows)?;
-                frozen.dv_persisted = ends.len();
-                frozen.ends = ends.into_iter().collect();
-                frozen.dv_file = Some(dv.clone());
-            }
+            frozen.dv_file = s.dv_file.clone();
+            frozen.dv_persisted = dv_persisted;
             segments.push(frozen);
         }
         tables.insert(entry.spec.id, TableStore::from_segments(entry.spec.clone(), segments)?);

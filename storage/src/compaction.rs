@@ -167,6 +167,6 @@ fn without_dead(spec: &TableSpec, frozen: &FrozenSegment, horizon: Scn) -> Resul
 
 /// Whether enough of a segment is dead to rewrite it.
 pub(crate) fn worth_compacting(frozen: &FrozenSegment, horizon: Scn) -> bool {
-    let dead = frozen.ends.values().filter(|e| **e <= horizon).count();
+    let dead = frozen.ended_by(horizon);
     dead > 0 && dead as f64 >= DEAD_SHARE_MIN * frozen.data.len() as f64
 }

@@ -521,8 +521,10 @@ pub fn zone(ty: ColumnType, array: &dyn Array) -> Option<(Value, Value)> {
 #[derive(Debug, Clone)]
 pub struct FrozenSegment {
     pub data: Arc<Segment>,
-    /// End SCN of each ended version, by position.
-    pub ends: BTreeMap<u32, Scn>,
+    /// End SCN of each ended version, by position. Private: the table
+    /// keeps a running sum of what these take (`metadata_bytes`), so ends
+    /// are only added through `end_at` or given whole at construction.
+    ends: BTreeMap<u32, Scn>,
     /// Where the data is stored; `None` until a checkpoint writes it (new,
     /// or rewritten in a new layout after ALTER TABLE).
     pub file: Option<String>,
@@ -539,11 +541,31 @@ impl FrozenSegment {
     pub(crate) const END_BYTES: usize = 20;
 
     pub fn new(data: Arc<Segment>) -> Self {
-        FrozenSegment { data, ends: BTreeMap::new(), file: None, dv_file: None, dv_persisted: 0, charged: 0 }
+        FrozenSegment::with_ends(data, BTreeMap::new())
+    }
+
+    /// A segment whose versions at the given positions have ended.
+    pub fn with_ends(data: Arc<Segment>, ends: BTreeMap<u32, Scn>) -> Self {
+        FrozenSegment { data, ends, file: None, dv_file: None, dv_persisted: 0, charged: 0 }
     }
 
     pub fn end(&self, pos: usize) -> Scn {
-        self.ends.get(&(pos as u32)).copied().unwrap_or(Scn::MAX)
+        self.ended_at(pos).unwrap_or(Scn::MAX)
+    }
+
+    /// The end of the version at `pos`, if it has ended.
+    pub fn ended_at(&self, pos: usize) -> Option<Scn> {
+        self.ends.get(&(pos as u32)).copied()
+    }
+
+    /// How many versions have ended.
+    pub fn ended(&self) -> usize {
+        self.ends.len()
+    }
+
+    /// How many versions ended at or before `horizon`.
+    pub fn ended_by(&self, horizon: Scn) -> usize {
+        self.ends.values().filter(|e| **e <= horizon).count()
     }
 
     /// Ends the version at `pos` at `scn` if it is still current; true if

@@ -339,8 +339,8 @@ impl TableStore {
         let mut np = 0;
         for op in 0..old.len() {
             if np < new.len() && (new.row_id(np), new.begin(np)) == (old.row_id(op), old.begin(op)) {
-                if let Some(end) = current.ends.get(&(op as u32)) {
-                    ends.insert(np as u32, *end);
+                if let Some(end) = current.ended_at(op) {
+                    ends.insert(np as u32, end);
                 }
                 np += 1;
             }
@@ -349,8 +349,8 @@ impl TableStore {
         self.frozen.replace_segment(si as u32, old, &new);
         self.unwritten_bytes -= current.charged;
         self.segment_metadata_bytes -= current.metadata_bytes();
-        let new =
-            FrozenSegment { data: Arc::new(new), ends, file: Some(file), dv_file: None, dv_persisted: 0, charged: 0 };
+        let mut new = FrozenSegment::with_ends(Arc::new(new), ends);
+        new.file = Some(file);
         self.segment_metadata_bytes += new.metadata_bytes();
         self.segments[si] = new;
         self.epoch += 1;
@@ -460,7 +460,7 @@ impl TableStore {
                     debug_assert_eq!(v.begin, seg.data.begin(pos + i), "install matches the capture");
                     self.hot_bytes -= version_bytes(&v.values);
                     if v.end != Scn::MAX {
-                        seg.ends.insert((pos + i) as u32, v.end);
+                        seg.end_at(pos + i, v.end);
                     }
                 }
                 if chain.is_empty() {

@@ -251,7 +251,7 @@ impl ReadView {
     pub fn row_count_estimate(&self, table: TableId) -> Result<usize> {
         let Some(base) = self.base(table)? else { return Ok(0) };
         let base = base.read();
-        let frozen: usize = base.segments.iter().map(|s| s.data.len().saturating_sub(s.ends.len())).sum();
+        let frozen: usize = base.segments.iter().map(|s| s.data.len().saturating_sub(s.ended())).sum();
         Ok(frozen + base.rows.len())
     }
 
