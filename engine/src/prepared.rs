@@ -47,15 +47,20 @@ pub struct Prepared {
     /// A query's plan. Shared by every copy, so that a plan made again
     /// after DDL serves the later executions of all of them.
     plan: Option<Arc<parking_lot::Mutex<Arc<QueryPlan>>>>,
+    /// The search path names were resolved with: the fast writes below
+    /// hold tables found through it.
+    search_path: Arc<str>,
     /// The single-row UPDATE fast path and the catalog it was made with.
     point_update: Option<(Arc<CatalogSnapshot>, Arc<PointUpdate>)>,
     /// The single-row INSERT fast path and the catalog it was made with.
     point_insert: Option<(Arc<CatalogSnapshot>, Arc<PointInsert>)>,
 }
 
-/// A query's logical plan and the catalog snapshot it was made with.
+/// A query's logical plan and the catalog snapshot and search path it was
+/// made with.
 struct QueryPlan {
     catalog: Arc<CatalogSnapshot>,
+    search_path: Arc<str>,
     plan: LogicalPlan,
     /// The index-lookup fast path, valid with `catalog`.
     point: Option<PointLookup>,
@@ -227,6 +232,7 @@ impl Session {
             param_types: Arc::new([]),
             schema: None,
             plan: None,
+            search_path: self.settings.search_path().into(),
             point_update: None,
             point_insert: None,
         };
@@ -286,7 +292,8 @@ impl Session {
                             let current = self.settings.current_schema();
                             PointLookup::recognise(&prepared.statement, &catalog, &current, schema)
                         });
-                        let plan = QueryPlan { catalog, plan, point };
+                        let search_path = prepared.search_path.clone();
+                        let plan = QueryPlan { catalog, search_path, plan, point };
                         prepared.plan = Some(Arc::new(parking_lot::Mutex::new(Arc::new(plan))));
                     }
                 }
@@ -353,13 +360,14 @@ impl Session {
             _ => None,
         };
         if let Some((made_with, fast)) = fast {
-            let statement = prepared.statement.clone();
+            let (statement, path) = (prepared.statement.clone(), prepared.search_path.clone());
             return self
                 .run_in_transaction(move |session, slot, explicit| {
                     Box::pin(async move {
                         let catalog = session.prepare_context(slot.get()?)?;
-                        if !Arc::ptr_eq(&made_with, &catalog) {
-                            // DDL since PREPARE: the ordinary path checks everything again.
+                        if !Arc::ptr_eq(&made_with, &catalog) || session.settings.search_path() != &*path {
+                            // DDL or SET search_path since PREPARE: the
+                            // ordinary path resolves and checks everything again.
                             return session.run(slot, bound(&statement, &params)?, explicit).await;
                         }
                         session.fast_write(slot, fast, &params).await
@@ -456,15 +464,16 @@ impl Session {
     ) -> Result<QueryOutput> {
         let catalog = self.prepare_context(slot.get()?)?;
         let mut plan = shared.lock().clone();
-        if !Arc::ptr_eq(&plan.catalog, &catalog) {
-            // The catalog changed since the plan was made: plan again, for
-            // this execution and the later ones.
+        if !Arc::ptr_eq(&plan.catalog, &catalog) || *plan.search_path != *self.settings.search_path() {
+            // The catalog or search path changed since the plan was made:
+            // plan again, for this execution and the later ones.
             let logical =
                 self.ctx.state().statement_to_plan(DfStatement::Statement(Box::new(statement.clone()))).await?;
             let schema = Arc::new(logical.schema().as_arrow().clone());
             let current_schema = self.settings.current_schema();
             let point = PointLookup::recognise(statement, &catalog, &current_schema, &schema);
-            plan = Arc::new(QueryPlan { catalog, plan: logical, point });
+            let search_path = self.settings.search_path().into();
+            plan = Arc::new(QueryPlan { catalog, search_path, plan: logical, point });
             *shared.lock() = plan.clone();
         }
         if let Some(point) = &plan.point

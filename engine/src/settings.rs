@@ -198,6 +198,11 @@ impl Settings {
         Ok((ms > 0).then(|| Duration::from_millis(ms)))
     }
 
+    /// The search path as set (what names resolve against).
+    pub fn search_path(&self) -> &str {
+        self.value("search_path")
+    }
+
     /// The first schema of the search path.
     pub fn current_schema(&self) -> String {
         let path = self.value("search_path");

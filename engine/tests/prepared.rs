@@ -315,3 +315,36 @@ async fn point_inserts_fill_defaults_and_check_constraints() {
     exec(&mut s, "ROLLBACK").await;
     assert_eq!(crate::query(&mut s, "SELECT count(*) FROM h").await.unwrap(), rows(&[&["2"]]));
 }
+
+/// Names in a prepared statement resolve against the search path of each
+/// execution, as in PostgreSQL: after SET search_path the same statement
+/// reads and writes the other schema's table (queries are planned again,
+/// the keyed UPDATE and INSERT fast paths give way to the ordinary path).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn prepared_statements_follow_the_search_path() {
+    let (_d, db) = database();
+    let mut s = db.session();
+    exec(
+        &mut s,
+        "CREATE SCHEMA other; CREATE TABLE t (id BIGINT PRIMARY KEY, v TEXT); \
+         CREATE TABLE other.t (id BIGINT PRIMARY KEY, v TEXT); \
+         INSERT INTO t VALUES (1, 'public'); INSERT INTO other.t VALUES (1, 'other')",
+    )
+    .await;
+    let sel = s.prepare("SELECT v FROM t WHERE id = $1", &[]).await.unwrap();
+    let upd = s.prepare("UPDATE t SET v = $1 WHERE id = $2", &[]).await.unwrap();
+    let ins = s.prepare("INSERT INTO t VALUES ($1, $2)", &[]).await.unwrap();
+    let one = || vec![ScalarValue::Int64(Some(1))];
+    assert_eq!(collect(s.execute_prepared(&sel, one()).await.unwrap()).await, rows(&[&["public"]]));
+    exec(&mut s, "SET search_path = other").await;
+    assert_eq!(collect(s.execute_prepared(&sel, one()).await.unwrap()).await, rows(&[&["other"]]));
+    let text = |v: &str| ScalarValue::Utf8(Some(v.into()));
+    s.execute_prepared(&upd, vec![text("changed"), ScalarValue::Int64(Some(1))]).await.unwrap();
+    s.execute_prepared(&ins, vec![ScalarValue::Int64(Some(2)), text("new")]).await.unwrap();
+    exec(&mut s, "RESET search_path").await;
+    assert_eq!(collect(s.execute_prepared(&sel, one()).await.unwrap()).await, rows(&[&["public"]]));
+    let out = s.execute("SELECT id, v FROM other.t ORDER BY id").await.unwrap().remove(0);
+    assert_eq!(collect(out).await, rows(&[&["1", "changed"], &["2", "new"]]));
+    let out = s.execute("SELECT count(*) FROM public.t").await.unwrap().remove(0);
+    assert_eq!(collect(out).await, rows(&[&["1"]]));
+}
