@@ -305,7 +305,11 @@ impl Segment {
     fn arrays_holding(&self, which: &[usize], pos: usize) -> Result<(Vec<ArrayRef>, usize)> {
         assert!(pos < self.len(), "position {pos} of a segment of {} rows", self.len());
         match &*self.data.read() {
-            ColumnData::Resident(columns) => return Ok((which.iter().map(|&c| columns[c].clone()).collect(), pos)),
+            // Resident columns are sliced by the general path below. Handing
+            // out the whole arrays here made the storage memory test's
+            // running count drift in about one run of three (1,156,000
+            // against a recount of 68,000), for a reason not yet found.
+            ColumnData::Resident(_) => {}
             ColumnData::Stored(stored) => {
                 let group = stored.group_of(pos);
                 if let Some(arrays) = stored.cache.get_all(which.iter().map(|&c| (self.uid, c, group))) {
@@ -314,7 +318,7 @@ impl Segment {
             }
             ColumnData::Remapped { .. } => {}
         }
-        // A file read, or columns filled in by ALTER: the general path.
+        // A file read, resident columns, or columns filled in by ALTER.
         Ok((self.column_range(which, pos, 1)?, 0))
     }
 
