@@ -295,31 +295,7 @@ impl Segment {
     /// The values of the version at `pos` (reading just its row group).
     pub fn row(&self, spec: &TableSpec, pos: usize) -> Result<Row> {
         let all: Vec<usize> = (0..self.zones.len()).collect();
-        let (arrays, at) = self.arrays_holding(&all, pos)?;
-        Ok(row_at(spec, &arrays, at))
-    }
-
-    /// Whole arrays of columns `which` that hold position `pos`, and where
-    /// `pos` is in them. A point lookup reads one row this way without
-    /// slicing arrays or copying the segment's file description.
-    fn arrays_holding(&self, which: &[usize], pos: usize) -> Result<(Vec<ArrayRef>, usize)> {
-        assert!(pos < self.len(), "position {pos} of a segment of {} rows", self.len());
-        match &*self.data.read() {
-            // Resident columns are sliced by the general path below. Handing
-            // out the whole arrays here made the storage memory test's
-            // running count drift in about one run of three (1,156,000
-            // against a recount of 68,000), for a reason not yet found.
-            ColumnData::Resident(_) => {}
-            ColumnData::Stored(stored) => {
-                let group = stored.group_of(pos);
-                if let Some(arrays) = stored.cache.get_all(which.iter().map(|&c| (self.uid, c, group))) {
-                    return Ok((arrays, pos - stored.groups[group]));
-                }
-            }
-            ColumnData::Remapped { .. } => {}
-        }
-        // A file read, resident columns, or columns filled in by ALTER.
-        Ok((self.column_range(which, pos, 1)?, 0))
+        Ok(row_at(spec, &self.column_range(&all, pos, 1)?, 0))
     }
 
     /// Whether reading columns `which` of the row group holding `pos` needs
