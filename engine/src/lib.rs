@@ -43,7 +43,7 @@ pub use describe::TableInfo;
 pub use error::{EngineError, Result};
 pub use ingest::create_table_sql;
 pub use interrupt::Interrupt;
-pub use literal_cache::Piece;
+pub use literal_cache::{Piece, Shaped};
 pub use names::{BOOTSTRAP_USER, DATABASE_NAME, quote as quote_ident};
 pub use parse::numbered_parameters;
 pub use pg_binary::decode_binary;

@@ -17,9 +17,10 @@
 //! A shape is cached with the catalog version and search path it was
 //! prepared under, and prepared again when either changed.
 //!
-//! A string of several statements (`BEGIN; UPDATE ...; INSERT ...;
-//! COMMIT`) is cut at its semicolons by [`split`]; each statement whose
-//! shape the cache holds is kept as text for [`Session::execute_literal`],
+//! [`Session::statements`] is the one entry: a single statement with a
+//! shape worth trying goes to the cache unparsed. A string of several
+//! (`BEGIN; UPDATE ...; INSERT ...; COMMIT`) is cut at its semicolons by
+//! [`split`]; each statement whose shape the cache holds is kept for it,
 //! the others are parsed. Every statement is parsed (or known to parse)
 //! before the first one runs, so a syntax error anywhere still runs none.
 
@@ -244,9 +245,15 @@ pub(crate) fn split(sql: &str) -> Option<Vec<&str>> {
 /// One statement of a query string, as [`Session::statements`] left it
 /// to run.
 pub enum Piece {
-    /// Text whose shape the literal cache holds or will try.
-    Shaped(String),
+    /// A statement whose shape the literal cache holds or will try.
+    Shaped(Shaped),
     Parsed(Statement),
+}
+
+/// A statement's text and its shape.
+pub struct Shaped {
+    text: String,
+    shape: Shape,
 }
 
 impl Piece {
@@ -323,14 +330,13 @@ impl LiteralCache {
 }
 
 impl Session {
-    /// Runs `sql` through the prepared statement of its shape when it is
-    /// one statement shaped like an index fast path (see the module);
-    /// `None` when the caller must parse and run it as usual.
-    pub async fn execute_literal(&mut self, sql: &str) -> Option<Result<QueryOutput>> {
+    /// Runs a statement through the prepared statement of its shape when
+    /// that is an index fast path (see the module); `None` when the caller
+    /// must parse and run it as usual.
+    async fn execute_shape(&mut self, shape: Shape) -> Option<Result<QueryOutput>> {
         if self.copy.is_some() || self.transaction_status() == TransactionStatus::Failed {
             return None;
         }
-        let shape = shape(sql)?;
         let catalog = self.db.catalog_version().ok()?;
         // The block's own DDL is not in the catalog version yet.
         if self.block.as_ref().is_some_and(|b| b.txn.view().writes_table(CATALOG_TABLE)) {
@@ -370,48 +376,61 @@ impl Session {
     }
 
     /// The statements of `sql`, ready to run in order with
-    /// [`Session::execute_piece`]. A statement of a string of several whose
-    /// shape the literal cache holds is not parsed again. Everything else
-    /// is, before anything runs, so a syntax error anywhere is reported as
-    /// for the whole string and runs nothing.
+    /// [`Session::execute_piece`]. A single statement with a shape worth
+    /// trying is not parsed here (running it parses it if the cache cannot
+    /// serve it); nor is a statement of a string of several whose shape the
+    /// cache holds. Everything else is, before anything runs, so a syntax
+    /// error anywhere is reported as for the whole string and runs nothing.
     pub fn statements(&self, sql: &str) -> Result<Vec<Piece>> {
         let parsed = |sql| Ok(Self::parse(sql)?.into_iter().map(Piece::Parsed).collect());
-        let Some(texts) = split(sql) else { return parsed(sql) };
         let Ok(catalog) = self.db.catalog_version() else { return parsed(sql) };
+        let Some(texts) = split(sql) else {
+            return match self.shaped(sql, catalog) {
+                Some(one) => Ok(vec![Piece::Shaped(one)]),
+                None => parsed(sql),
+            };
+        };
         let mut pieces = Vec::with_capacity(texts.len());
         for text in texts {
-            let shaped = shape(text).filter(|s| self.literal_cache.worth_trying(&s.text, catalog));
-            // A shape that prepared: the text parses as surely as it did.
-            let prepared = shaped.as_ref().is_some_and(|s| self.literal_cache.holds_prepared(&s.text));
-            if prepared {
-                pieces.push(Piece::Shaped(text.to_owned()));
-                continue;
+            match self.shaped(text, catalog) {
+                // A shape that prepared: the text parses as surely as it did.
+                Some(shaped) if self.literal_cache.holds_prepared(&shaped.shape.text) => {
+                    pieces.push(Piece::Shaped(shaped));
+                }
+                shaped => {
+                    // Positions in errors are the whole string's: on any
+                    // surprise the string is parsed as one.
+                    let Ok(mut stmts) = Self::parse(text) else { return parsed(sql) };
+                    if stmts.len() != 1 {
+                        return parsed(sql);
+                    }
+                    pieces.push(match shaped {
+                        Some(shaped) => Piece::Shaped(shaped),
+                        None => Piece::Parsed(stmts.remove(0)),
+                    });
+                }
             }
-            // Positions in errors are the whole string's: on any surprise
-            // the string is parsed as one.
-            let Ok(mut stmts) = Self::parse(text) else { return parsed(sql) };
-            if stmts.len() != 1 {
-                return parsed(sql);
-            }
-            pieces.push(match shaped {
-                Some(_) => Piece::Shaped(text.to_owned()),
-                None => Piece::Parsed(stmts.remove(0)),
-            });
         }
         Ok(pieces)
     }
 
+    /// `text` with its shape, when the literal cache may serve it.
+    fn shaped(&self, text: &str, catalog: Scn) -> Option<Shaped> {
+        let shape = shape(text).filter(|s| self.literal_cache.worth_trying(&s.text, catalog))?;
+        Some(Shaped { text: text.to_owned(), shape })
+    }
+
     /// Runs one statement that [`Session::statements`] gave.
     pub async fn execute_piece(&mut self, piece: Piece) -> Result<QueryOutput> {
-        let text = match piece {
+        let Shaped { text, shape } = match piece {
             Piece::Parsed(stmt) => return self.execute_statement(stmt).await,
-            Piece::Shaped(text) => text,
+            Piece::Shaped(shaped) => shaped,
         };
-        if let Some(out) = self.execute_literal(&text).await {
+        if let Some(out) = self.execute_shape(shape).await {
             return out;
         }
-        // Not a fast path after all, or not now (a failed block): it
-        // parsed before, as this shape or as this very text.
+        // Not a fast path after all, or not now (a failed block): parsed
+        // as usual, and a syntax error is reported as for any statement.
         let mut stmts = Self::parse(&text)?;
         match stmts.len() {
             1 => self.execute_statement(stmts.remove(0)).await,

@@ -378,9 +378,6 @@ impl Session {
 
     /// Runs every statement of `sql` in order, stopping at the first error.
     pub async fn execute(&mut self, sql: &str) -> Result<Vec<QueryOutput>> {
-        if let Some(out) = self.execute_literal(sql).await {
-            return out.map(|o| vec![o]);
-        }
         let mut out = Vec::new();
         for piece in self.statements(sql)? {
             out.push(self.execute_piece(piece).await?);

@@ -252,14 +252,6 @@ impl SimpleQueryHandler for Connection {
         PgWireError: From<<C as Sink<PgWireBackendMessage>>::Error>,
     {
         let mut session = self.session.lock().await;
-        let before = session.transaction_status();
-        if let Some(out) = session.execute_literal(query).await {
-            let after = session.transaction_status();
-            return Ok(vec![match out {
-                Ok(out) => respond(out, before, after, &encode::text())?,
-                Err(e) => Response::Error(Box::new(encode::error_info(&e))),
-            }]);
-        }
         let statements = match session.statements(query) {
             Ok(s) => s,
             Err(e) => return Ok(vec![Response::Error(Box::new(encode::error_info(&e)))]),
