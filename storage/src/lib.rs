@@ -43,7 +43,7 @@ pub use segment::{ZoneFilter, zone_mapped};
 pub use segment_cache::{CacheStats, SEGMENT_CACHE_BYTES_DEFAULT};
 pub use segment_store::{DirSegments, ObjectSegments, SegmentStore};
 pub use spec::{ColumnSource, ColumnSpec, IndexSpec, TableSpec};
-pub use store::{FIRST_OBJECT_ID, Storage, StorageOptions};
+pub use store::{FIRST_OBJECT_ID, MemoryRecount, Storage, StorageOptions};
 pub use txn::{Arbiter, InsertOutcome, Isolation, ReadView, Savepoint, Transaction, WriteOutcome};
 pub use value::{ColumnType, Decimal128, Row, Value};
 pub use view::{Chunk, ColumnEstimate, KeyRange, ScanCursor, ScanPart};

@@ -37,6 +37,26 @@ use crate::wal::{WalWriter, read_log};
 /// First object id handed out; ids below are reserved for system tables.
 pub const FIRST_OBJECT_ID: u64 = 1000;
 
+/// What [`Storage::recount_memory`] found.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct MemoryRecount {
+    /// The row store's running count (against its budget).
+    pub row_store: usize,
+    /// The same, summed over the tables.
+    pub row_store_recounted: usize,
+    /// The tables' metadata as the segment cache counts it.
+    pub metadata: usize,
+    /// The same, summed over the tables.
+    pub metadata_recounted: usize,
+}
+
+impl MemoryRecount {
+    /// Whether both running counts equal their recounts.
+    pub fn exact(&self) -> bool {
+        self.row_store == self.row_store_recounted && self.metadata == self.metadata_recounted
+    }
+}
+
 /// How to open storage.
 #[derive(Clone)]
 pub struct StorageOptions {
@@ -254,17 +274,20 @@ impl Storage {
         (self.memory.used(), self.memory.budget())
     }
 
-    /// The same, counted afresh from every table; equals the first part
-    /// of [`Storage::row_store_memory`] whenever no commit is running (the
-    /// tests check that the running count never drifts).
-    pub fn recount_row_store_memory(&self) -> usize {
-        self.tables.read().values().map(|t| t.read().memory_bytes()).sum()
-    }
-
-    /// The tables' metadata counted afresh; equals
-    /// [`CacheStats::metadata`](crate::CacheStats) whenever no commit is running.
-    pub fn recount_metadata(&self) -> usize {
-        self.tables.read().values().map(|t| t.read().metadata_bytes()).sum()
+    /// The running memory counts beside the same counted afresh from every
+    /// table, all read at one instant: every table's lock is held, so no
+    /// commit, checkpoint or compaction is half counted. The tests check
+    /// that the running counts never drift. (Read one after the other, the
+    /// two could straddle a background checkpoint freezing rows.)
+    pub fn recount_memory(&self) -> MemoryRecount {
+        let tables = self.tables.read();
+        let locked: Vec<_> = tables.values().map(|t| t.read()).collect();
+        MemoryRecount {
+            row_store: self.memory.used(),
+            row_store_recounted: locked.iter().map(|t| t.memory_bytes()).sum(),
+            metadata: self.cache.stats().metadata,
+            metadata_recounted: locked.iter().map(|t| t.metadata_bytes()).sum(),
+        }
     }
 
     /// Runs `f` on `table` under its write lock, keeping the memory counts
