@@ -295,7 +295,27 @@ impl Segment {
     /// The values of the version at `pos` (reading just its row group).
     pub fn row(&self, spec: &TableSpec, pos: usize) -> Result<Row> {
         let all: Vec<usize> = (0..self.zones.len()).collect();
-        Ok(row_at(spec, &self.column_range(&all, pos, 1)?, 0))
+        let (arrays, at) = self.arrays_holding(&all, pos)?;
+        Ok(row_at(spec, &arrays, at))
+    }
+
+    /// Whole arrays of columns `which` that hold position `pos`, and where
+    /// `pos` is in them. A point lookup reads one row this way without
+    /// slicing arrays or copying the segment's file description.
+    fn arrays_holding(&self, which: &[usize], pos: usize) -> Result<(Vec<ArrayRef>, usize)> {
+        assert!(pos < self.len(), "position {pos} of a segment of {} rows", self.len());
+        match &*self.data.read() {
+            ColumnData::Resident(columns) => return Ok((which.iter().map(|&c| columns[c].clone()).collect(), pos)),
+            ColumnData::Stored(stored) => {
+                let group = stored.group_of(pos);
+                if let Some(arrays) = stored.cache.get_all(which.iter().map(|&c| (self.uid, c, group))) {
+                    return Ok((arrays, pos - stored.groups[group]));
+                }
+            }
+            ColumnData::Remapped { .. } => {}
+        }
+        // A file read, or columns filled in by ALTER: the general path.
+        Ok((self.column_range(which, pos, 1)?, 0))
     }
 
     /// Whether reading columns `which` of the row group holding `pos` needs

@@ -194,6 +194,18 @@ impl SegmentCache {
         found
     }
 
+    /// Every one of `keys`, or `None` if any is missing; the lock is
+    /// taken once (a point lookup reads every column of one row group).
+    pub(crate) fn get_all(&self, keys: impl Iterator<Item = Key>) -> Option<Vec<ArrayRef>> {
+        let mut state = self.state.lock();
+        let found: Option<Vec<ArrayRef>> = keys.map(|k| state.touch(k)).collect();
+        drop(state);
+        if let Some(f) = &found {
+            self.hits.fetch_add(f.len() as u64, Ordering::Relaxed);
+        }
+        found
+    }
+
     /// Keeps a column, evicting the least recently used ones past the
     /// budget. `read` says whether it came from a file (for the stats).
     pub(crate) fn insert(&self, key: Key, array: ArrayRef, read: bool) {
