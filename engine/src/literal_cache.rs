@@ -352,7 +352,7 @@ impl Session {
                 // whose type nothing fixes) is remembered as no fast path
                 // too: the ordinary path reports the statement's own error,
                 // and DDL (a new catalog version) has it prepared again.
-                let made = self.prepare(&shape.text, &[]).await.ok().filter(Prepared::uses_index_lookup);
+                let made = Box::pin(self.prepare(&shape.text, &[])).await.ok().filter(Prepared::uses_index_lookup);
                 match made {
                     Some(p) => p,
                     None => {
@@ -423,7 +423,8 @@ impl Session {
     /// Runs one statement that [`Session::statements`] gave.
     pub async fn execute_piece(&mut self, piece: Piece) -> Result<QueryOutput> {
         let Shaped { text, shape } = match piece {
-            Piece::Parsed(stmt) => return self.execute_statement(stmt).await,
+            // Boxed: the shaped path's future stays small (see execute_statement).
+            Piece::Parsed(stmt) => return Box::pin(self.execute_statement(stmt)).await,
             Piece::Shaped(shaped) => shaped,
         };
         if let Some(out) = self.execute_shape(shape).await {
@@ -433,7 +434,7 @@ impl Session {
         // as usual, and a syntax error is reported as for any statement.
         let mut stmts = Self::parse(&text)?;
         match stmts.len() {
-            1 => self.execute_statement(stmts.remove(0)).await,
+            1 => Box::pin(self.execute_statement(stmts.remove(0))).await,
             n => Err(crate::error::EngineError::internal(format!("a split statement parsed as {n}"))),
         }
     }

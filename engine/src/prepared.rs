@@ -368,14 +368,14 @@ impl Session {
                         if !Arc::ptr_eq(&made_with, &catalog) || session.settings.search_path() != &*path {
                             // DDL or SET search_path since PREPARE: the
                             // ordinary path resolves and checks everything again.
-                            return session.run(slot, bound(&statement, &params)?, explicit).await;
+                            return Box::pin(session.run(slot, bound(&statement, &params)?, explicit)).await;
                         }
                         session.fast_write(slot, fast, &params).await
                     })
                 })
                 .await;
         }
-        self.execute_statement(bound(&prepared.statement, &params)?).await
+        Box::pin(self.execute_statement(bound(&prepared.statement, &params)?)).await
     }
 
     /// A single-row UPDATE or INSERT written without DataFusion, when `stmt`

@@ -395,35 +395,38 @@ impl Session {
             return Ok(out);
         }
         // Statements not run in the block's transaction still follow its
-        // rules (`in_block`).
+        // rules (`in_block`). Each arm's future is boxed: inline, the
+        // largest (COPY, cursors) made every statement's future tens of
+        // kilobytes, copied whenever a caller boxes it.
         match stmt {
-            Statement::Copy { to: false, .. } => self.in_block(async |s| s.copy_from(stmt).await).await,
+            Statement::Copy { to: false, .. } => Box::pin(self.in_block(async |s| s.copy_from(stmt).await)).await,
             Statement::Declare { mut stmts } if stmts.len() == 1 => {
-                self.in_block(async |s| s.declare_cursor(stmts.remove(0)).await).await
+                Box::pin(self.in_block(async |s| s.declare_cursor(stmts.remove(0)).await)).await
             }
             Statement::Declare { .. } => {
-                self.in_block(async |_| Err(EngineError::unsupported("DECLARE of several cursors at once"))).await
+                Box::pin(self.in_block(async |_| Err(EngineError::unsupported("DECLARE of several cursors at once"))))
+                    .await
             }
             Statement::Fetch { name, direction, into, .. } => {
-                self.in_block(async |s| {
+                Box::pin(self.in_block(async |s| {
                     let is_move = into.as_ref().is_some_and(|i| i.to_string() == crate::cursors::MOVE_MARKER);
                     if into.is_some() && !is_move {
                         return Err(EngineError::unsupported("FETCH INTO"));
                     }
                     s.fetch(&name, &direction, is_move).await
-                })
+                }))
                 .await
             }
-            Statement::Close { cursor } => self.in_block(async |s| s.close_cursor(&cursor)).await,
+            Statement::Close { cursor } => Box::pin(self.in_block(async |s| s.close_cursor(&cursor))).await,
             Statement::Prepare { name, data_types, statement } => {
-                self.in_block(async |s| s.sql_prepare(&name, &data_types, &statement).await).await
+                Box::pin(self.in_block(async |s| s.sql_prepare(&name, &data_types, &statement).await)).await
             }
             Statement::Execute { name, parameters, immediate: false, .. } => {
-                self.in_block(async |s| s.sql_execute(&name, &parameters).await).await
+                Box::pin(self.in_block(async |s| s.sql_execute(&name, &parameters).await)).await
             }
-            Statement::Deallocate { name, .. } => self.in_block(async |s| s.sql_deallocate(&name)).await,
+            Statement::Deallocate { name, .. } => Box::pin(self.in_block(async |s| s.sql_deallocate(&name))).await,
             Statement::Call(f) if f.name.to_string().eq_ignore_ascii_case(crate::parse::CHECKPOINT_PROCEDURE) => {
-                self.in_block(async |s| s.checkpoint(&f).await).await
+                Box::pin(self.in_block(async |s| s.checkpoint(&f).await)).await
             }
             stmt => {
                 self.run_in_transaction(move |session, slot, explicit| Box::pin(session.run(slot, stmt, explicit)))

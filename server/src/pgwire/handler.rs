@@ -558,7 +558,9 @@ impl ExtendedQueryHandler for Connection {
         if let Some(cursor) = prepared.declared_cursor() {
             // In PostgreSQL a SQL cursor is also a protocol portal: drivers
             // (psycopg's named cursors) Describe it to learn its columns.
-            if let Ok(Some(fetch)) = session.prepare_fetch_all(&cursor).await {
+            // Boxed: planning the FETCH inline would make every Execute's
+            // future (copied whole when pgwire boxes it) kilobytes larger.
+            if let Ok(Some(fetch)) = Box::pin(session.prepare_fetch_all(&cursor)).await {
                 let statement = Arc::new(StoredStatement::new(cursor.clone(), fetch, vec![]));
                 client.portal_store().put_portal(Arc::new(Portal::new_cursor(cursor, statement)));
             }
