@@ -127,7 +127,7 @@ async fn writer(s: &mut Session) -> (f64, f64) {
     exec(s, "CREATE TABLE accounts (aid BIGINT PRIMARY KEY, abalance BIGINT)").await;
     exec(s, "INSERT INTO accounts SELECT v, 0 FROM generate_series(1, 100000) AS t(v)").await;
     exec(s, "CREATE TABLE history (aid BIGINT, delta BIGINT)").await;
-    let (cpu0, t0) = (process_cpu(), Instant::now());
+    let (cpu0, t0) = (rustydb_benches::thread_times("").on_cpu, Instant::now());
     let mut n = 0u64;
     while t0.elapsed() < Duration::from_secs(5) {
         let aid = (n * 7919) % 100_000 + 1;
@@ -140,22 +140,8 @@ async fn writer(s: &mut Session) -> (f64, f64) {
         .await;
         n += 1;
     }
-    let cpu = process_cpu() - cpu0;
+    let cpu = rustydb_benches::thread_times("").on_cpu - cpu0;
     (n as f64 / t0.elapsed().as_secs_f64(), micros(cpu) / n as f64)
-}
-
-/// CPU time of this process's live threads, from `/proc/self/task/*/schedstat`
-/// (nanosecond resolution; threads that already exited are not counted, and
-/// tokio keeps its blocking threads for 10 s).
-fn process_cpu() -> Duration {
-    let mut ns = 0u64;
-    for task in std::fs::read_dir("/proc/self/task").expect("/proc/self/task") {
-        let path = task.expect("task entry").path().join("schedstat");
-        if let Ok(stat) = std::fs::read_to_string(path) {
-            ns += stat.split_whitespace().next().and_then(|f| f.parse::<u64>().ok()).unwrap_or(0);
-        }
-    }
-    Duration::from_nanos(ns)
 }
 
 fn micros(d: Duration) -> f64 {

@@ -368,7 +368,12 @@ async fn htap(db: &Arc<Database>, queries: &Path) -> Result<()> {
         }
         Ok::<_, anyhow::Error>(n as f64 / t0.elapsed().as_secs_f64())
     };
+    // The query runtime's threads (engine/src/executor.rs): how long they
+    // ran, and how long they were runnable but had no core.
+    let query_threads = || rustydb_benches::thread_times("rustydb-query");
+    let before = query_threads();
     let idle = best_of_3(&mut s, &sqls).await?;
+    let idle_threads = query_threads() - before;
     let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
     let alone = tokio::spawn(writer(db.clone(), stop.clone()));
     tokio::time::sleep(std::time::Duration::from_secs(5)).await;
@@ -376,12 +381,22 @@ async fn htap(db: &Arc<Database>, queries: &Path) -> Result<()> {
     let alone = alone.await??;
     let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
     let busy_writer = tokio::spawn(writer(db.clone(), stop.clone()));
+    let before = query_threads();
     let busy = best_of_3(&mut s, &sqls).await?;
+    let busy_threads = query_threads() - before;
     stop.store(true, std::sync::atomic::Ordering::Relaxed);
     let shared = busy_writer.await??;
     println!(
         "HTAP: q1+q6 {idle:.3} s idle, {busy:.3} s under writes ({:.2}x); writer {alone:.0} tx/s alone, {shared:.0} tx/s beside the queries",
         busy / idle
+    );
+    let secs = |d: std::time::Duration| d.as_secs_f64();
+    println!(
+        "HTAP: query threads over the three runs: {:.2} s on a core and {:.2} s waiting for one idle, {:.2} s and {:.2} s under writes",
+        secs(idle_threads.on_cpu),
+        secs(idle_threads.waiting),
+        secs(busy_threads.on_cpu),
+        secs(busy_threads.waiting),
     );
     Ok(())
 }
