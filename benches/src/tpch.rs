@@ -347,18 +347,33 @@ async fn best_of_3(s: &mut Session, sqls: &[String]) -> Result<f64> {
 
 /// Analytic latency (q1 and q6, best of 3) idle and while a writer commits
 /// pgbench-like single-row updates and inserts on another table; and the
-/// writer's rate alone and alongside the queries.
+/// writer's rate alone and alongside the queries. Once with the writer as
+/// fast as one session goes, once held to `THROTTLED_RATE` (pgbench -R).
 async fn htap(db: &Arc<Database>, queries: &Path) -> Result<()> {
+    /// Transactions a second of the throttled writer.
+    const THROTTLED_RATE: u32 = 1000;
     let mut s = db.session();
     s.execute("CREATE TABLE accounts (aid BIGINT PRIMARY KEY, abalance BIGINT)").await?;
     s.execute("INSERT INTO accounts SELECT v, 0 FROM generate_series(1, 100000) AS t(v)").await?;
     s.execute("CREATE TABLE history (aid BIGINT, delta BIGINT)").await?;
     let sqls = [query_sql(queries, 1)?, query_sql(queries, 6)?];
+    for rate in [None, Some(THROTTLED_RATE)] {
+        htap_at(db, &mut s, &sqls, rate).await?;
+    }
+    Ok(())
+}
+
+async fn htap_at(db: &Arc<Database>, s: &mut Session, sqls: &[String], rate: Option<u32>) -> Result<()> {
     let writer = |db: Arc<Database>, stop: Arc<std::sync::atomic::AtomicBool>| async move {
         let mut w = db.session();
         let mut n = 0u64;
         let t0 = Instant::now();
+        // Ticks of the throttled writer; missed ones are made up at once.
+        let mut ticks = rate.map(|r| tokio::time::interval(std::time::Duration::from_secs(1) / r));
         while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+            if let Some(ticks) = &mut ticks {
+                ticks.tick().await;
+            }
             let aid = (n * 7919) % 100_000 + 1;
             w.execute(&format!(
                 "BEGIN; UPDATE accounts SET abalance = abalance + 1 WHERE aid = {aid}; INSERT INTO history VALUES ({aid}, 1); COMMIT"
@@ -372,7 +387,7 @@ async fn htap(db: &Arc<Database>, queries: &Path) -> Result<()> {
     // ran, and how long they were runnable but had no core.
     let query_threads = || rustydb_benches::thread_times("rustydb-query");
     let before = query_threads();
-    let idle = best_of_3(&mut s, &sqls).await?;
+    let idle = best_of_3(s, sqls).await?;
     let idle_threads = query_threads() - before;
     let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
     let alone = tokio::spawn(writer(db.clone(), stop.clone()));
@@ -382,17 +397,18 @@ async fn htap(db: &Arc<Database>, queries: &Path) -> Result<()> {
     let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
     let busy_writer = tokio::spawn(writer(db.clone(), stop.clone()));
     let before = query_threads();
-    let busy = best_of_3(&mut s, &sqls).await?;
+    let busy = best_of_3(s, sqls).await?;
     let busy_threads = query_threads() - before;
     stop.store(true, std::sync::atomic::Ordering::Relaxed);
     let shared = busy_writer.await??;
+    let held = rate.map_or("unthrottled".to_owned(), |r| format!("held to {r} tx/s"));
     println!(
-        "HTAP: q1+q6 {idle:.3} s idle, {busy:.3} s under writes ({:.2}x); writer {alone:.0} tx/s alone, {shared:.0} tx/s beside the queries",
+        "HTAP, writer {held}: q1+q6 {idle:.3} s idle, {busy:.3} s under writes ({:.2}x); writer {alone:.0} tx/s alone, {shared:.0} tx/s beside the queries",
         busy / idle
     );
     let secs = |d: std::time::Duration| d.as_secs_f64();
     println!(
-        "HTAP: query threads over the three runs: {:.2} s on a core and {:.2} s waiting for one idle, {:.2} s and {:.2} s under writes",
+        "HTAP, writer {held}: query threads over the three runs: {:.2} s on a core and {:.2} s waiting for one idle, {:.2} s and {:.2} s under writes",
         secs(idle_threads.on_cpu),
         secs(idle_threads.waiting),
         secs(busy_threads.on_cpu),
