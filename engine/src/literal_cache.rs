@@ -451,12 +451,17 @@ mod tests {
         Literal::Text(s.into())
     }
 
+    /// A session over a fresh database holding `t (id INT PRIMARY KEY, v INT)`.
+    async fn session_with_t() -> (tempfile::TempDir, Session) {
+        let dir = tempfile::tempdir().unwrap();
+        let mut s = crate::Database::open(dir.path()).unwrap().session();
+        s.execute("CREATE TABLE t (id INT PRIMARY KEY, v INT)").await.unwrap();
+        (dir, s)
+    }
+
     #[tokio::test]
     async fn a_shape_is_prepared_once_and_ddl_prepares_it_again() {
-        let dir = tempfile::tempdir().unwrap();
-        let db = crate::Database::open(dir.path()).unwrap();
-        let mut s = db.session();
-        s.execute("CREATE TABLE t (id INT PRIMARY KEY, v INT)").await.unwrap();
+        let (_dir, mut s) = session_with_t().await;
         for i in 0..3 {
             s.execute(&format!("INSERT INTO t VALUES ({i}, {i})")).await.unwrap();
             s.execute(&format!("UPDATE t SET v = v + 10 WHERE id = {i}")).await.unwrap();
@@ -493,10 +498,7 @@ mod tests {
 
     #[tokio::test]
     async fn statements_of_a_string_reuse_their_shapes_and_a_syntax_error_runs_none() {
-        let dir = tempfile::tempdir().unwrap();
-        let db = crate::Database::open(dir.path()).unwrap();
-        let mut s = db.session();
-        s.execute("CREATE TABLE t (id INT PRIMARY KEY, v INT)").await.unwrap();
+        let (_dir, mut s) = session_with_t().await;
         for i in 0..3 {
             let sql = format!("BEGIN; INSERT INTO t VALUES ({i}, 0); UPDATE t SET v = v + {i} WHERE id = {i}; COMMIT");
             assert_eq!(s.execute(&sql).await.unwrap().len(), 4);

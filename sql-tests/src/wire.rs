@@ -161,13 +161,19 @@ impl AsyncDB for WireDb {
 mod tests {
     use super::*;
 
+    /// A server over a fresh data directory, and a client connected to it.
+    async fn connected() -> (tempfile::TempDir, Server, WireDb) {
+        let dir = tempfile::tempdir().unwrap();
+        let server = Server::start(Database::open(dir.path()).unwrap()).await.unwrap();
+        let db = WireDb::connect(server.addr).await.unwrap();
+        (dir, server, db)
+    }
+
     /// Parameters in binary format (tokio-postgres sends binary) of every
     /// supported type round-trip through INSERT and SELECT.
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn typed_parameters_round_trip() {
-        let dir = tempfile::tempdir().unwrap();
-        let server = Server::start(Database::open(dir.path()).unwrap()).await.unwrap();
-        let db = WireDb::connect(server.addr).await.unwrap();
+        let (_dir, server, db) = connected().await;
         let c = &db.client;
         c.batch_execute(
             "CREATE TABLE p (id INT PRIMARY KEY, b BOOLEAN, i8 BIGINT, f FLOAT8, t TEXT, by BYTEA, d DATE,
@@ -209,9 +215,7 @@ mod tests {
     /// would, and one with a syntax error anywhere runs none of them.
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn strings_of_several_statements_over_the_simple_protocol() {
-        let dir = tempfile::tempdir().unwrap();
-        let server = Server::start(Database::open(dir.path()).unwrap()).await.unwrap();
-        let db = WireDb::connect(server.addr).await.unwrap();
+        let (_dir, server, db) = connected().await;
         let c = &db.client;
         c.batch_execute("CREATE TABLE a (id INT PRIMARY KEY, v INT)").await.unwrap();
         for i in 0..4 {
@@ -247,9 +251,7 @@ mod tests {
     /// closes cursors, and is refused inside a block.
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn deallocate_and_discard_drop_prepared_statements() {
-        let dir = tempfile::tempdir().unwrap();
-        let server = Server::start(Database::open(dir.path()).unwrap()).await.unwrap();
-        let db = WireDb::connect(server.addr).await.unwrap();
+        let (_dir, server, db) = connected().await;
         let c = &db.client;
         let gone = |e: tokio_postgres::Error| assert_eq!(e.code().map(|c| c.code()), Some("26000"), "{e}");
         let one = |row: Row| assert_eq!(row.get::<_, i64>(0), 1);
@@ -331,9 +333,7 @@ mod tests {
     /// on a later page fails the block.
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn portals_page_through_results_lazily() {
-        let dir = tempfile::tempdir().unwrap();
-        let server = Server::start(Database::open(dir.path()).unwrap()).await.unwrap();
-        let mut db = WireDb::connect(server.addr).await.unwrap();
+        let (_dir, server, mut db) = connected().await;
         let c = &mut db.client;
         let paging = async {
             let txn = c.transaction().await.unwrap();
@@ -384,9 +384,7 @@ mod tests {
     /// and a block it was in is failed until ROLLBACK.
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn cancel_request_and_statement_timeout_stop_a_query() {
-        let dir = tempfile::tempdir().unwrap();
-        let server = Server::start(Database::open(dir.path()).unwrap()).await.unwrap();
-        let db = WireDb::connect(server.addr).await.unwrap();
+        let (_dir, server, db) = connected().await;
         let c = &db.client;
         let long = "SELECT count(*) FROM generate_series(1, 100000000000) AS g(v) WHERE v % 7 = 3";
         let started = std::time::Instant::now();
@@ -460,9 +458,7 @@ mod tests {
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn cancel_request_stops_a_copy_from_stdin() {
         use futures::SinkExt;
-        let dir = tempfile::tempdir().unwrap();
-        let server = Server::start(Database::open(dir.path()).unwrap()).await.unwrap();
-        let db = WireDb::connect(server.addr).await.unwrap();
+        let (_dir, server, db) = connected().await;
         let c = &db.client;
         c.batch_execute("CREATE TABLE c (a INT)").await.unwrap();
         let sink = c.copy_in::<_, bytes::Bytes>("COPY c FROM STDIN").await.unwrap();
