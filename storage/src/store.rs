@@ -128,6 +128,8 @@ pub struct Storage {
     pub(crate) retention: Duration,
     pub(crate) cache: Arc<SegmentCache>,
     pub(crate) memory: Arc<RowStoreMemory>,
+    /// Asynchronous commits waiting for the background flusher.
+    lazy: Arc<LazyFlushes>,
 }
 
 /// A sequence: values below `next` were handed out; up to `reserved` are
@@ -251,11 +253,12 @@ impl Storage {
             retention: options.flashback_retention,
             cache,
             memory: memory.clone(),
+            lazy: Arc::new(LazyFlushes::default()),
         });
         let policy =
             CheckpointPolicy { wal_bytes: options.checkpoint_wal_bytes, interval: options.checkpoint_interval };
         start_checkpointer(Arc::downgrade(&storage), memory, policy);
-        start_flusher(Arc::downgrade(&storage));
+        start_flusher(Arc::downgrade(&storage), storage.lazy.clone());
         Ok(storage)
     }
 
@@ -390,6 +393,8 @@ impl Storage {
         };
         if sync {
             self.wal.wait_durable(scn)?;
+        } else {
+            self.lazy.request();
         }
         self.publish(scn)?;
         Ok(scn)
@@ -419,16 +424,69 @@ impl Storage {
     }
 }
 
-/// Flushes asynchronous commits in the background every few milliseconds.
-fn start_flusher(storage: Weak<Storage>) {
+/// How long the flusher lets asynchronous commits gather before one
+/// fsync makes them all durable: at most this much is lost in a crash.
+const LAZY_FLUSH_DELAY: Duration = Duration::from_millis(5);
+
+/// Asynchronous commits not yet handed to the flusher. The flusher sleeps
+/// on this until one arrives rather than polling: an idle server, or one
+/// whose commits all sync themselves, is not woken 200 times a second, and
+/// beside analytic queries each such wake-up took a core from a query.
+#[derive(Default)]
+struct LazyFlushes {
+    state: Mutex<LazyState>,
+    wake: Condvar,
+}
+
+#[derive(Default)]
+struct LazyState {
+    /// An asynchronous commit was appended since the flusher last looked.
+    pending: bool,
+    /// The storage is gone: the flusher ends.
+    closed: bool,
+}
+
+impl LazyFlushes {
+    /// Notes an asynchronous commit; wakes the flusher if it sleeps.
+    fn request(&self) {
+        let mut st = self.state.lock();
+        if !st.pending {
+            st.pending = true;
+            self.wake.notify_one();
+        }
+    }
+
+    /// Waits for a request; false once closed.
+    fn wait(&self) -> bool {
+        let mut st = self.state.lock();
+        while !st.pending && !st.closed {
+            self.wake.wait(&mut st);
+        }
+        st.pending = false;
+        !st.closed
+    }
+
+    fn close(&self) {
+        self.state.lock().closed = true;
+        self.wake.notify_one();
+    }
+}
+
+impl Drop for Storage {
+    fn drop(&mut self) {
+        self.lazy.close();
+    }
+}
+
+/// Flushes asynchronous commits in the background, a few milliseconds
+/// after the first of them arrives.
+fn start_flusher(storage: Weak<Storage>, lazy: Arc<LazyFlushes>) {
     let spawned = std::thread::Builder::new().name("wal-flusher".into()).spawn(move || {
-        loop {
-            std::thread::sleep(Duration::from_millis(5));
+        while lazy.wait() {
+            std::thread::sleep(LAZY_FLUSH_DELAY);
             let Some(s) = storage.upgrade() else { return };
-            if s.wal.durable() < *s.commit_lock.lock() {
-                // Errors poison the writer; committers report them.
-                let _ = s.wal.flush();
-            }
+            // Errors poison the writer; committers report them.
+            let _ = s.wal.flush();
         }
     });
     if let Err(e) = spawned {

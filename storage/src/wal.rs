@@ -23,7 +23,6 @@
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
-use std::time::Duration;
 
 use parking_lot::{Condvar, Mutex};
 use rustydb_common::Scn;
@@ -289,16 +288,6 @@ impl WalWriter {
             Some(why) => Err(StorageError::Poisoned(why.clone())),
             None => Ok(()),
         }
-    }
-
-    /// Waits up to `timeout` for a flush to be needed; true when one is.
-    pub fn wait_for_work(&self, timeout: Duration) -> bool {
-        let mut st = self.state.lock();
-        if st.durable < st.buffered {
-            return true;
-        }
-        self.flushed.wait_for(&mut st, timeout);
-        st.durable < st.buffered
     }
 
     fn flush_locked(&self, st: &mut parking_lot::MutexGuard<'_, WriterState>) {

@@ -193,6 +193,36 @@ fn asynchronous_commits_are_visible_at_once_and_durable_after_flush() {
     assert_eq!(contents(&s.begin(Isolation::ReadCommitted).view()).len(), 100);
 }
 
+/// The flusher sleeps until an asynchronous commit arrives: it syncs for
+/// one (without any later synchronous commit or explicit flush), and it
+/// does not sync while nothing asynchronous commits.
+#[test]
+fn the_flusher_syncs_asynchronous_commits_and_only_those() {
+    let dir = tempfile::tempdir().unwrap();
+    let vfs = FaultyVfs::new();
+    let faults = vfs.state();
+    let s = Storage::open(dir.path(), StorageOptions { vfs: Arc::new(vfs), ..StorageOptions::default() }).unwrap();
+    create_kv(&s);
+    let syncs = || faults.syncs.load(Ordering::SeqCst);
+    let before = syncs();
+    std::thread::sleep(std::time::Duration::from_millis(100));
+    assert_eq!(syncs(), before, "the flusher synced with no asynchronous commit");
+
+    let mut t = s.begin(Isolation::ReadCommitted);
+    t.set_synchronous_commit(false);
+    t.insert(crate::T, vec![row(1, 1)]).unwrap();
+    t.commit().unwrap();
+    // A bound for a hang, not a speed check: the flusher waits 5 ms.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    while syncs() == before {
+        assert!(std::time::Instant::now() < deadline, "the asynchronous commit was never synced");
+        std::thread::sleep(std::time::Duration::from_millis(1));
+    }
+    drop(s);
+    let s = open(dir.path());
+    assert_eq!(contents(&s.begin(Isolation::ReadCommitted).view()), vec![(1, 1)]);
+}
+
 #[test]
 fn sequences_never_repeat_across_restarts() {
     let dir = tempfile::tempdir().unwrap();
