@@ -20,6 +20,13 @@ impl std::ops::Sub for ThreadTimes {
     }
 }
 
+impl std::ops::AddAssign for ThreadTimes {
+    fn add_assign(&mut self, more: ThreadTimes) {
+        self.on_cpu += more.on_cpu;
+        self.waiting += more.waiting;
+    }
+}
+
 /// [`ThreadTimes`] summed over the threads whose name starts with
 /// `prefix` (all of them for ""). Nanosecond resolution; threads that
 /// already exited are not counted (tokio keeps its blocking threads 10 s).

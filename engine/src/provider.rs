@@ -37,7 +37,7 @@ use datafusion::physical_plan::{
 use rustydb_catalog::TableDef;
 use rustydb_common::IndexId;
 use rustydb_common::limits::SCAN_BATCH_ROWS_MAX;
-use rustydb_storage::{Chunk, KeyRange, ReadView, ScanCursor, ScanPart, Value, ZoneFilter, zone_mapped};
+use rustydb_storage::{Chunk, KeyRange, ReadView, ScanCursor, ScanPart, SegmentClaims, Value, ZoneFilter, zone_mapped};
 
 use crate::schema::StatementCell;
 use crate::types::{column_field, scalar_to_value, value_array};
@@ -324,9 +324,37 @@ pub struct RowStoreExec {
     estimated_columns: Vec<ColumnStatistics>,
     /// Column ranges from the filters: segments outside them are skipped.
     zones: Vec<ZoneFilter>,
-    /// Segments when planned: dealt out over the partitions (see ScanPart).
+    /// Segments when planned: claimed by the partitions (see ScanPart).
     segments: usize,
+    executions: parking_lot::Mutex<Executions>,
     properties: Arc<PlanProperties>,
+}
+
+/// The execution of a scan its partitions belong to: they share one
+/// [`SegmentClaims`]. A partition executed a second time starts a new
+/// execution with every segment unclaimed again (DataFusion executes a
+/// plan again for recursive queries and scalar subqueries).
+#[derive(Default)]
+struct Executions {
+    claims: Option<Arc<SegmentClaims>>,
+    started: Vec<bool>,
+}
+
+impl RowStoreExec {
+    /// The claims partition `partition` of this execution shares.
+    fn claims_for(&self, partition: usize) -> Arc<SegmentClaims> {
+        let mut ex = self.executions.lock();
+        let claims = match &ex.claims {
+            Some(claims) if !ex.started[partition] => claims.clone(),
+            _ => {
+                let claims = SegmentClaims::new(self.segments);
+                *ex = Executions { claims: Some(claims.clone()), started: vec![false; self.partitions] };
+                claims
+            }
+        };
+        ex.started[partition] = true;
+        claims
+    }
 }
 
 impl fmt::Debug for RowStoreExec {
@@ -363,6 +391,7 @@ impl RowStoreExec {
             estimated_columns: Vec::new(),
             zones: Vec::new(),
             segments: 0,
+            executions: Default::default(),
             properties,
         }
     }
@@ -413,7 +442,7 @@ impl ScanState {
                 let max = self.remaining.unwrap_or(SCAN_BATCH_ROWS_MAX).clamp(1, SCAN_BATCH_ROWS_MAX);
                 self.view.scan_part_chunk(
                     self.def.id,
-                    self.part,
+                    &self.part,
                     &self.zones,
                     &mut self.cursor,
                     &self.storage_projection,
@@ -527,7 +556,7 @@ impl ExecutionPlan for RowStoreExec {
             storage_projection,
             output,
             cursor: ScanCursor::default(),
-            part: ScanPart { index: partition, count: self.partitions, segments: self.segments },
+            part: ScanPart::new(partition, self.claims_for(partition)),
             zones: self.zones.clone(),
             access: self.access.clone(),
             remaining: self.limit,

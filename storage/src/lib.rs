@@ -46,4 +46,4 @@ pub use spec::{ColumnSource, ColumnSpec, IndexSpec, TableSpec};
 pub use store::{FIRST_OBJECT_ID, MemoryRecount, Storage, StorageOptions};
 pub use txn::{Arbiter, InsertOutcome, Isolation, ReadView, Savepoint, Transaction, WriteOutcome};
 pub use value::{ColumnType, Decimal128, Row, Value};
-pub use view::{Chunk, ColumnEstimate, KeyRange, ScanCursor, ScanPart};
+pub use view::{Chunk, ColumnEstimate, KeyRange, ScanCursor, ScanPart, SegmentClaims};

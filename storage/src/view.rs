@@ -8,6 +8,7 @@
 
 use std::ops::Bound;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 
 use arrow::array::{ArrayRef, BooleanArray};
 use rustydb_common::{IndexId, RowId, Scn, TableId};
@@ -48,7 +49,8 @@ pub enum ScanCursor {
     /// rows after it next. `after` is the last row read from this segment
     /// and `epoch` the table's when `pos` was taken: after a compaction
     /// moved versions (a new epoch) the scan goes on after `after`.
-    /// Chunks end between rows, so that is exact.
+    /// Chunks end between rows, so that is exact. Without `resume`, the
+    /// partition reads only segments it `claimed` (see [`ScanPart`]).
     Frozen {
         segment: usize,
         pos: usize,
@@ -56,6 +58,7 @@ pub enum ScanCursor {
         resume: Option<RowId>,
         after: Option<RowId>,
         epoch: u64,
+        claimed: bool,
     },
     /// Hot rows after `after`; the table had `segments` segments when the
     /// frozen stage ended.
@@ -74,25 +77,59 @@ pub enum ScanCursor {
     Done,
 }
 
-/// Which share of a table a scan reads: the first `segments` segments are
-/// dealt out round-robin over `count` partitions; partition 0 also reads hot
-/// and own rows, and segments added later (their rows were hot when the
-/// scan was planned). Every partition of one scan must be given the same
-/// `segments`, fixed when it is planned, or a partition that starts after a
-/// checkpoint would read rows partition 0 reads too.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// Which share of a table one partition of a scan reads. The partitions of
+/// a scan share one [`SegmentClaims`] and each claims the next segment
+/// whenever it finishes one. Dealt out in advance, a partition whose core
+/// was taken by other work (a writer's commits, beside analytic queries)
+/// kept its share, and the query waited for it while the other partitions
+/// sat idle. Partition 0 also reads hot and own rows, and segments added
+/// later (their rows were hot when the scan was planned).
+#[derive(Debug, Clone)]
 pub struct ScanPart {
-    pub index: usize,
-    pub count: usize,
-    pub segments: usize,
+    index: usize,
+    /// `None`: the only partition, reading every segment in turn.
+    claims: Option<Arc<SegmentClaims>>,
 }
 
 impl ScanPart {
     /// The whole table, in one partition (segments as at its first chunk).
-    pub const ALL: ScanPart = ScanPart { index: 0, count: 1, segments: usize::MAX };
+    pub const ALL: ScanPart = ScanPart { index: 0, claims: None };
 
-    fn owns(&self, segment: usize) -> bool {
-        segment % self.count == self.index
+    /// Partition `index` of the scan whose partitions share `claims`.
+    pub fn new(index: usize, claims: Arc<SegmentClaims>) -> Self {
+        ScanPart { index, claims: Some(claims) }
+    }
+
+    /// The segments planned: later ones are partition 0's.
+    fn planned_segments(&self) -> usize {
+        self.claims.as_ref().map_or(usize::MAX, |c| c.segments)
+    }
+
+    /// The segment to read next, when the cursor would go on at `segment`.
+    fn claim(&self, segment: usize) -> usize {
+        self.claims.as_ref().map_or(segment, |c| c.next.fetch_add(1, Ordering::Relaxed))
+    }
+
+    /// Partition 0 reads the rows that are not in the planned segments.
+    fn reads_the_rest(&self) -> bool {
+        self.index == 0
+    }
+}
+
+/// The segments one execution of a scan reads, handed to its partitions
+/// one at a time. Every partition of the execution must share it: its
+/// segment count is fixed when the scan is planned, or a partition that
+/// starts after a checkpoint would read rows partition 0 reads too.
+#[derive(Debug)]
+pub struct SegmentClaims {
+    segments: usize,
+    next: AtomicUsize,
+}
+
+impl SegmentClaims {
+    /// Claims over the table's first `segments` segments.
+    pub fn new(segments: usize) -> Arc<Self> {
+        Arc::new(SegmentClaims { segments, next: AtomicUsize::new(0) })
     }
 }
 
@@ -238,7 +275,7 @@ impl ReadView {
         projection: &[usize],
         max_rows: usize,
     ) -> Result<Option<Chunk>> {
-        self.scan_part_chunk(table, ScanPart::ALL, &[], cursor, projection, max_rows)
+        self.scan_part_chunk(table, &ScanPart::ALL, &[], cursor, projection, max_rows)
     }
 
     /// How many segments `table` has now (for choosing scan partitions).
@@ -299,14 +336,13 @@ impl ReadView {
     pub fn scan_part_chunk(
         &self,
         table: TableId,
-        part: ScanPart,
+        part: &ScanPart,
         zones: &[ZoneFilter],
         cursor: &mut ScanCursor,
         projection: &[usize],
         max_rows: usize,
     ) -> Result<Option<Chunk>> {
         assert!(max_rows > 0, "a scan chunk holds at least one row");
-        assert!(part.index < part.count, "partition {} of {}", part.index, part.count);
         let spec = self.spec(table)?;
         let tw = self.own(table);
         loop {
@@ -314,7 +350,7 @@ impl ReadView {
                 ScanCursor::Done => return Ok(None),
                 ScanCursor::Start | ScanCursor::Frozen { .. } | ScanCursor::Hot { .. } => {
                     let Some(base) = self.base(table)? else {
-                        *cursor = if part.index == 0 { ScanCursor::Own(None) } else { ScanCursor::Done };
+                        *cursor = if part.reads_the_rest() { ScanCursor::Own(None) } else { ScanCursor::Done };
                         continue;
                     };
                     let base = base.read();
@@ -322,15 +358,23 @@ impl ReadView {
                         ScanCursor::Start => {
                             // Segments added later hold rows that were hot
                             // when the scan began: partition 0 reads those.
-                            let end = part.segments.min(base.segments.len());
+                            let end = part.planned_segments().min(base.segments.len());
                             *cursor = segment_start(0, end, None, base.epoch);
                             continue;
                         }
-                        // Late segments (`resume`) are partition 0's alone.
-                        ScanCursor::Frozen { segment, end, resume: None, .. }
-                            if segment < end && !part.owns(segment) =>
-                        {
-                            *cursor = segment_start(segment + 1, end, None, base.epoch);
+                        // Late segments (`resume`) are partition 0's alone;
+                        // the planned ones go to whichever partition asks.
+                        ScanCursor::Frozen { segment, end, resume: None, claimed: false, .. } if segment < end => {
+                            let claimed = part.claim(segment).min(end);
+                            *cursor = ScanCursor::Frozen {
+                                segment: claimed,
+                                pos: 0,
+                                end,
+                                resume: None,
+                                after: None,
+                                epoch: base.epoch,
+                                claimed: true,
+                            };
                             continue;
                         }
                         // Zone maps are in the committed layout: not after
@@ -344,9 +388,9 @@ impl ReadView {
                             continue;
                         }
                         ScanCursor::Frozen { segment, end, resume, .. } if segment >= end => {
-                            *cursor = match part.index {
-                                0 => ScanCursor::Hot { after: resume, segments: end },
-                                _ => ScanCursor::Done,
+                            *cursor = match part.reads_the_rest() {
+                                true => ScanCursor::Hot { after: resume, segments: end },
+                                false => ScanCursor::Done,
                             };
                             continue;
                         }
@@ -437,7 +481,7 @@ impl ReadView {
         sources: &[usize],
         max_rows: usize,
     ) -> Option<FrozenPart> {
-        let ScanCursor::Frozen { segment, pos, end: end_segment, resume, after, epoch } = *cursor else {
+        let ScanCursor::Frozen { segment, pos, end: end_segment, resume, after, epoch, claimed } = *cursor else {
             unreachable!("called for the frozen stage")
         };
         let seg = &base.segments[segment];
@@ -466,7 +510,7 @@ impl ReadView {
                     segment_start(segment + 1, end_segment, resume, base.epoch)
                 } else {
                     let after = Some(seg.data.row_id(to - 1));
-                    ScanCursor::Frozen { segment, pos: to, end: end_segment, resume, after, epoch: base.epoch }
+                    ScanCursor::Frozen { segment, pos: to, end: end_segment, resume, after, epoch: base.epoch, claimed }
                 };
                 return None;
             }
@@ -495,7 +539,7 @@ impl ReadView {
             segment_start(segment + 1, end_segment, resume, base.epoch)
         } else {
             let after = Some(seg.data.row_id(end - 1));
-            ScanCursor::Frozen { segment, pos: end, end: end_segment, resume, after, epoch: base.epoch }
+            ScanCursor::Frozen { segment, pos: end, end: end_segment, resume, after, epoch: base.epoch, claimed }
         };
         if start >= end {
             return None;
@@ -701,9 +745,10 @@ struct FrozenPart {
     mask: Option<BooleanArray>,
 }
 
-/// The cursor at the start of `segment`.
+/// The cursor at the start of `segment`; without `resume`, the partition
+/// claims a segment there instead (it may be a later one).
 fn segment_start(segment: usize, end: usize, resume: Option<RowId>, epoch: u64) -> ScanCursor {
-    ScanCursor::Frozen { segment, pos: 0, end, resume, after: None, epoch }
+    ScanCursor::Frozen { segment, pos: 0, end, resume, after: None, epoch, claimed: false }
 }
 
 fn build_chunk(spec: &TableSpec, ids: &[u64], rows: &[&[Value]], projection: &[usize]) -> Chunk {

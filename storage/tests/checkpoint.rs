@@ -244,7 +244,7 @@ fn zone_maps_skip_segments_outside_the_filter() {
     let mut cursor = rustydb_storage::ScanCursor::default();
     let mut keys = Vec::new();
     while let Some(chunk) =
-        view.scan_part_chunk(T, rustydb_storage::ScanPart::ALL, &zones, &mut cursor, &[0], 16).unwrap()
+        view.scan_part_chunk(T, &rustydb_storage::ScanPart::ALL, &zones, &mut cursor, &[0], 16).unwrap()
     {
         let k = chunk.columns[0].as_any().downcast_ref::<arrow::array::Int64Array>().unwrap();
         keys.extend(k.values().iter().copied());
@@ -257,7 +257,7 @@ fn zone_maps_skip_segments_outside_the_filter() {
 
 #[test]
 fn partitions_that_start_after_a_checkpoint_read_each_row_once() {
-    use rustydb_storage::{ScanCursor, ScanPart};
+    use rustydb_storage::{ScanCursor, ScanPart, SegmentClaims};
     let dir = tempfile::tempdir().unwrap();
     let s = keys_in_two_halves(dir.path(), false);
     let mut t = s.begin(Isolation::RepeatableRead);
@@ -265,11 +265,11 @@ fn partitions_that_start_after_a_checkpoint_read_each_row_once() {
     let view = t.view();
     // Planned with one segment over two partitions; partition 0 runs first,
     // then a checkpoint freezes the hot half, then partition 1 starts.
-    let planned = view.segment_count(T).unwrap();
+    let claims = SegmentClaims::new(view.segment_count(T).unwrap());
     let mut ids = Vec::new();
     let mut read = |index: usize, cursor: &mut ScanCursor, max: usize| {
-        let part = ScanPart { index, count: 2, segments: planned };
-        let chunk = view.scan_part_chunk(T, part, &[], cursor, &[0], max).unwrap();
+        let part = ScanPart::new(index, claims.clone());
+        let chunk = view.scan_part_chunk(T, &part, &[], cursor, &[0], max).unwrap();
         chunk.map(|c| ids.extend((0..c.len).map(|i| c.row_id(i))))
     };
     let mut first = ScanCursor::default();
@@ -282,6 +282,33 @@ fn partitions_that_start_after_a_checkpoint_read_each_row_once() {
     ids.sort();
     ids.dedup();
     assert_eq!((n, ids.len()), (100, 100), "every row once");
+}
+
+/// Segments go to whichever partition asks next: a partition that runs
+/// while the other has not started reads every planned segment, the other
+/// then reads only what is not in them (hot rows are partition 0's), and
+/// every row is read once.
+#[test]
+fn segments_go_to_the_partition_that_asks() {
+    use rustydb_storage::{ScanCursor, ScanPart, SegmentClaims};
+    let dir = tempfile::tempdir().unwrap();
+    let s = keys_in_two_halves(dir.path(), true);
+    insert(&s, [(1000, 0)]);
+    let view = s.begin(Isolation::ReadCommitted).view();
+    let claims = SegmentClaims::new(view.segment_count(T).unwrap());
+    let read_all = |index: usize| {
+        let part = ScanPart::new(index, claims.clone());
+        let (mut cursor, mut keys) = (ScanCursor::default(), Vec::new());
+        while let Some(c) = view.scan_part_chunk(T, &part, &[], &mut cursor, &[0], 7).unwrap() {
+            let k = c.columns[0].as_any().downcast_ref::<arrow::array::Int64Array>().unwrap();
+            keys.extend(k.values().iter().copied());
+        }
+        keys.sort();
+        keys
+    };
+    // Partition 1 first: both segments (0..50 and 50..100) are its.
+    assert_eq!(read_all(1), (0..100).collect::<Vec<_>>());
+    assert_eq!(read_all(0), vec![1000]);
 }
 
 /// Restarted with a segment cache that keeps nothing, a scan reads only the
@@ -317,7 +344,7 @@ fn row_groups_case(store: Option<Arc<dyn rustydb_storage::SegmentStore>>) {
         let mut cursor = rustydb_storage::ScanCursor::default();
         let mut rows = Vec::new();
         while let Some(chunk) =
-            view.scan_part_chunk(T, rustydb_storage::ScanPart::ALL, zones, &mut cursor, &[0, 1], 4096).unwrap()
+            view.scan_part_chunk(T, &rustydb_storage::ScanPart::ALL, zones, &mut cursor, &[0, 1], 4096).unwrap()
         {
             let col = |c: usize| chunk.columns[c].as_any().downcast_ref::<arrow::array::Int64Array>().unwrap().clone();
             let (k, v) = (col(0), col(1));
