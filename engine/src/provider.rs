@@ -112,12 +112,13 @@ impl TableProvider for RustyTable {
         let view = self.cell.get().and_then(|ctx| ctx.view).ok_or_else(|| {
             DataFusionError::Internal(format!("table {} scanned outside of a statement's planning", self.def.name))
         })?;
-        // Segments are dealt out over partitions so every core scans.
+        // Partitions claim stretches of the segments so every core scans.
         let storage_err = |e| DataFusionError::External(Box::new(e));
         let segments = view.segment_count(self.def.id).map_err(storage_err)?;
+        let stretches = view.claimable_stretches(self.def.id).map_err(storage_err)?;
         let (partitions, rows, columns) = match access {
             Access::Full => (
-                segments.clamp(1, state.config().target_partitions().max(1)),
+                stretches.clamp(1, state.config().target_partitions().max(1)),
                 Some(view.row_count_estimate(self.def.id).map_err(storage_err)?),
                 column_statistics(&self.def, &view, &projection).map_err(storage_err)?,
             ),

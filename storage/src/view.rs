@@ -8,7 +8,6 @@
 
 use std::ops::Bound;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicUsize, Ordering};
 
 use arrow::array::{ArrayRef, BooleanArray};
 use rustydb_common::{IndexId, RowId, Scn, TableId};
@@ -50,7 +49,8 @@ pub enum ScanCursor {
     /// and `epoch` the table's when `pos` was taken: after a compaction
     /// moved versions (a new epoch) the scan goes on after `after`.
     /// Chunks end between rows, so that is exact. Without `resume`, the
-    /// partition reads only segments it `claimed` (see [`ScanPart`]).
+    /// partition reads only stretches it `claimed` (see [`ScanPart`]),
+    /// each ending before row `until` (at the segment's end without).
     Frozen {
         segment: usize,
         pos: usize,
@@ -59,6 +59,7 @@ pub enum ScanCursor {
         after: Option<RowId>,
         epoch: u64,
         claimed: bool,
+        until: Option<RowId>,
     },
     /// Hot rows after `after`; the table had `segments` segments when the
     /// frozen stage ended.
@@ -78,12 +79,13 @@ pub enum ScanCursor {
 }
 
 /// Which share of a table one partition of a scan reads. The partitions of
-/// a scan share one [`SegmentClaims`] and each claims the next segment
-/// whenever it finishes one. Dealt out in advance, a partition whose core
-/// was taken by other work (a writer's commits, beside analytic queries)
-/// kept its share, and the query waited for it while the other partitions
-/// sat idle. Partition 0 also reads hot and own rows, and segments added
-/// later (their rows were hot when the scan was planned).
+/// a scan share one [`SegmentClaims`] and each claims the next stretch of
+/// a segment (a row group, at most [`CLAIM_ROWS`] rows) whenever it
+/// finishes one. Dealt out in advance, a partition whose core was taken by
+/// other work (a writer's commits, beside analytic queries) kept its
+/// share, and the query waited for it while the other partitions sat
+/// idle. Partition 0 also reads hot and own rows, and segments added later
+/// (their rows were hot when the scan was planned).
 #[derive(Debug, Clone)]
 pub struct ScanPart {
     index: usize,
@@ -105,9 +107,56 @@ impl ScanPart {
         self.claims.as_ref().map_or(usize::MAX, |c| c.segments)
     }
 
-    /// The segment to read next, when the cursor would go on at `segment`.
-    fn claim(&self, segment: usize) -> usize {
-        self.claims.as_ref().map_or(segment, |c| c.next.fetch_add(1, Ordering::Relaxed))
+    /// Where to read next, when the cursor would go on at the start of
+    /// `segment`: that whole segment for the only partition, else the next
+    /// stretch nobody claimed (a segment at or past `end` once none is left).
+    fn claim(&self, base: &TableStore, segment: usize, end: usize) -> Claim {
+        let Some(claims) = &self.claims else { return Claim { segment, from: None, until: None } };
+        let mut next = claims.next.lock();
+        loop {
+            let (segment, from) = *next;
+            if segment >= end {
+                return Claim { segment: end, from: None, until: None };
+            }
+            let data = &base.segments[segment].data;
+            let len = data.len();
+            let start = from.map_or(0, |r| data.lower_bound(r));
+            if start >= len {
+                *next = (segment + 1, None);
+                continue;
+            }
+            // Stretches end between rows (a row's versions are read in one
+            // part), so they are named by row ids, which stay where they
+            // are when a compaction rewrites the segment.
+            let mut stop = data.group_end(start).min(start + CLAIM_ROWS);
+            while stop < len && data.row_id(stop) == data.row_id(stop - 1) {
+                stop += 1;
+            }
+            let until = (stop < len).then(|| data.row_id(stop));
+            *next = match until {
+                Some(u) => (segment, Some(u)),
+                None => (segment + 1, None),
+            };
+            return Claim { segment, from, until };
+        }
+    }
+
+    /// Where the cursor goes once the part it read ends at the end of its
+    /// stretch in `segment`: another claim, or the next segment.
+    fn after_stretch(&self, segment: usize, end: usize, resume: Option<RowId>, epoch: u64) -> ScanCursor {
+        match (&self.claims, resume) {
+            (Some(_), None) => ScanCursor::Frozen {
+                segment,
+                pos: 0,
+                end,
+                resume,
+                after: None,
+                epoch,
+                claimed: false,
+                until: None,
+            },
+            _ => segment_start(segment + 1, end, resume, epoch),
+        }
     }
 
     /// Partition 0 reads the rows that are not in the planned segments.
@@ -123,14 +172,29 @@ impl ScanPart {
 #[derive(Debug)]
 pub struct SegmentClaims {
     segments: usize,
-    next: AtomicUsize,
+    /// The segment and row id the next stretch starts at (`None`: the
+    /// segment's start).
+    next: parking_lot::Mutex<(usize, Option<RowId>)>,
 }
 
 impl SegmentClaims {
     /// Claims over the table's first `segments` segments.
     pub fn new(segments: usize) -> Arc<Self> {
-        Arc::new(SegmentClaims { segments, next: AtomicUsize::new(0) })
+        Arc::new(SegmentClaims { segments, next: parking_lot::Mutex::new((0, None)) })
     }
+}
+
+/// Most rows a partition claims at once: small enough that the partitions
+/// finish close together when one of them loses its core for a while,
+/// large enough that claiming (a lock) is rare.
+const CLAIM_ROWS: usize = 128 * 1024;
+
+/// A stretch of a segment one partition reads: rows from `from` (the
+/// segment's start without) to before `until` (its end without).
+struct Claim {
+    segment: usize,
+    from: Option<RowId>,
+    until: Option<RowId>,
 }
 
 /// A chunk of scanned rows: their ids and the projected column arrays.
@@ -278,9 +342,16 @@ impl ReadView {
         self.scan_part_chunk(table, &ScanPart::ALL, &[], cursor, projection, max_rows)
     }
 
-    /// How many segments `table` has now (for choosing scan partitions).
+    /// How many segments `table` has now (a scan's [`SegmentClaims`]).
     pub fn segment_count(&self, table: TableId) -> Result<usize> {
         Ok(self.base(table)?.map_or(0, |b| b.read().segments.len()))
+    }
+
+    /// About how many stretches partitions may claim in `table`'s segments
+    /// now: more partitions than that would have nothing to read.
+    pub fn claimable_stretches(&self, table: TableId) -> Result<usize> {
+        let Some(base) = self.base(table)? else { return Ok(0) };
+        Ok(base.read().segments.iter().map(|s| s.data.len().div_ceil(CLAIM_ROWS)).sum())
     }
 
     /// About how many committed rows `table` has (for planning): frozen
@@ -365,15 +436,17 @@ impl ReadView {
                         // Late segments (`resume`) are partition 0's alone;
                         // the planned ones go to whichever partition asks.
                         ScanCursor::Frozen { segment, end, resume: None, claimed: false, .. } if segment < end => {
-                            let claimed = part.claim(segment).min(end);
+                            let claim = part.claim(&base, segment, end);
                             *cursor = ScanCursor::Frozen {
-                                segment: claimed,
+                                segment: claim.segment,
                                 pos: 0,
                                 end,
                                 resume: None,
-                                after: None,
+                                // Read from `from` on (see `frozen_part`).
+                                after: claim.from.and_then(|r| r.0.checked_sub(1)).map(RowId),
                                 epoch: base.epoch,
                                 claimed: true,
+                                until: claim.until,
                             };
                             continue;
                         }
@@ -384,7 +457,7 @@ impl ReadView {
                                 && tw.is_none_or(|t| t.map.is_none())
                                 && !base.segments[segment].data.may_match(zones) =>
                         {
-                            *cursor = segment_start(segment + 1, end, resume, base.epoch);
+                            *cursor = part.after_stretch(segment, end, resume, base.epoch);
                             continue;
                         }
                         ScanCursor::Frozen { segment, end, resume, .. } if segment >= end => {
@@ -397,7 +470,7 @@ impl ReadView {
                         ScanCursor::Frozen { .. } => {
                             let zones = if tw.is_none_or(|t| t.map.is_none()) { zones } else { &[] };
                             let sources = self.frozen_sources(table, projection);
-                            let part = self.frozen_part(&base, &spec, cursor, zones, &sources, max_rows);
+                            let part = self.frozen_part(&base, &spec, part, cursor, zones, &sources, max_rows);
                             // A stored segment's columns may have to be read:
                             // not under the table's lock, which commits need.
                             drop(base);
@@ -472,20 +545,23 @@ impl ReadView {
     /// Up to `max_rows` positions of one segment, with which of them this
     /// view sees; advances the cursor (possibly past an empty stretch:
     /// `None`). The columns are read by [`ReadView::read_frozen`].
+    #[allow(clippy::too_many_arguments)]
     fn frozen_part(
         &self,
         base: &TableStore,
         spec: &TableSpec,
+        scan: &ScanPart,
         cursor: &mut ScanCursor,
         zones: &[ZoneFilter],
         sources: &[usize],
         max_rows: usize,
     ) -> Option<FrozenPart> {
-        let ScanCursor::Frozen { segment, pos, end: end_segment, resume, after, epoch, claimed } = *cursor else {
+        let ScanCursor::Frozen { segment, pos, end: end_segment, resume, after, epoch, claimed, until } = *cursor else {
             unreachable!("called for the frozen stage")
         };
         let seg = &base.segments[segment];
-        let len = seg.data.len();
+        // Where this stretch ends: the segment's end, or a row's start.
+        let len = until.map_or(seg.data.len(), |u| seg.data.lower_bound(u));
         // Rows up to `resume` were read while they were hot; rows up to
         // `after` from this segment, before a compaction moved them.
         let start = match after.or(resume) {
@@ -495,7 +571,7 @@ impl ReadView {
         // A row's versions are read in one part (see `after`): parts end
         // between rows, at a row group's end where they can.
         let row_starts_at = |p: usize| p == 0 || p >= len || seg.data.row_id(p) != seg.data.row_id(p - 1);
-        let group_end = if start < len { seg.data.group_end(start) } else { len };
+        let group_end = if start < len { seg.data.group_end(start).min(len) } else { len };
         if start < len
             && let Some(ruled_out) = seg.data.ruled_out_until(start, zones)
         {
@@ -507,10 +583,11 @@ impl ReadView {
             }
             if to > start {
                 *cursor = if to >= len {
-                    segment_start(segment + 1, end_segment, resume, base.epoch)
+                    scan.after_stretch(segment, end_segment, resume, base.epoch)
                 } else {
                     let after = Some(seg.data.row_id(to - 1));
-                    ScanCursor::Frozen { segment, pos: to, end: end_segment, resume, after, epoch: base.epoch, claimed }
+                    let epoch = base.epoch;
+                    ScanCursor::Frozen { segment, pos: to, end: end_segment, resume, after, epoch, claimed, until }
                 };
                 return None;
             }
@@ -532,14 +609,15 @@ impl ReadView {
             if end <= limit || end >= len || seg.data.group_cached(end - 1, sources) {
                 break;
             }
-            limit = seg.data.group_end(end - 1);
+            limit = seg.data.group_end(end - 1).min(len);
             end = limit;
         }
         *cursor = if end >= len {
-            segment_start(segment + 1, end_segment, resume, base.epoch)
+            scan.after_stretch(segment, end_segment, resume, base.epoch)
         } else {
             let after = Some(seg.data.row_id(end - 1));
-            ScanCursor::Frozen { segment, pos: end, end: end_segment, resume, after, epoch: base.epoch, claimed }
+            let epoch = base.epoch;
+            ScanCursor::Frozen { segment, pos: end, end: end_segment, resume, after, epoch, claimed, until }
         };
         if start >= end {
             return None;
@@ -748,7 +826,7 @@ struct FrozenPart {
 /// The cursor at the start of `segment`; without `resume`, the partition
 /// claims a segment there instead (it may be a later one).
 fn segment_start(segment: usize, end: usize, resume: Option<RowId>, epoch: u64) -> ScanCursor {
-    ScanCursor::Frozen { segment, pos: 0, end, resume, after: None, epoch, claimed: false }
+    ScanCursor::Frozen { segment, pos: 0, end, resume, after: None, epoch, claimed: false, until: None }
 }
 
 fn build_chunk(spec: &TableSpec, ids: &[u64], rows: &[&[Value]], projection: &[usize]) -> Chunk {

@@ -5,9 +5,9 @@
 use std::path::Path;
 use std::sync::Arc;
 
-use rustydb_common::Scn;
+use rustydb_common::{Scn, TableId};
 use rustydb_storage::io::FaultyVfs;
-use rustydb_storage::{ColumnSource, ColumnSpec, ColumnType, Isolation, Storage, StorageOptions, Value};
+use rustydb_storage::{ColumnSource, ColumnSpec, ColumnType, Isolation, Storage, StorageOptions, TableSpec, Value};
 
 use crate::{T, contents, create_kv, kv_spec, now, row, row_id, scanned};
 
@@ -309,6 +309,80 @@ fn segments_go_to_the_partition_that_asks() {
     // Partition 1 first: both segments (0..50 and 50..100) are its.
     assert_eq!(read_all(1), (0..100).collect::<Vec<_>>());
     assert_eq!(read_all(0), vec![1000]);
+}
+
+/// Partitions claim stretches of a segment (row groups, at most 128K rows):
+/// read in turns by three partitions, every row is read once and at the
+/// version the snapshot sees. In `T`, a checkpointed segment read from its
+/// file a row group at a time, with a row whose two versions straddle a
+/// stretch's end, and a hot row (partition 0's); in `U`, a bulk load's
+/// segment in memory, one group of 300K rows. Before and after a restart.
+#[test]
+fn partitions_claiming_stretches_read_each_row_once() {
+    const U: TableId = TableId(7000);
+    let dir = tempfile::tempdir().unwrap();
+    let in_t: Vec<(i64, i64)> = (0..300_000).map(|k| (k, i64::from(k == 131_071))).chain([(1_000_000, 2)]).collect();
+    let in_u: Vec<(i64, i64)> = (0..300_000).map(|k| (k, 3)).collect();
+    {
+        let s = open(dir.path());
+        create_kv(&s);
+        insert(&s, (0..300_000).map(|k| (k, 0)));
+        // Its versions sit at positions 131071 and 131072.
+        update(&s, 131_071, 1);
+        s.checkpoint().unwrap();
+        insert(&s, [(1_000_000, 2)]);
+        // No unique index: the load becomes a segment as it commits.
+        let mut t = s.begin(Isolation::ReadCommitted);
+        t.create_table(TableSpec { id: U, indexes: Vec::new(), ..kv_spec() }).unwrap();
+        let columns: Vec<arrow::array::ArrayRef> = vec![
+            Arc::new(arrow::array::Int64Array::from_iter_values(0..300_000)),
+            Arc::new(arrow::array::Int64Array::from_iter_values((0..300_000).map(|_| 3))),
+        ];
+        assert_eq!(t.insert_columns(U, columns, 300_000).unwrap(), 300_000);
+        t.commit().unwrap();
+        same_rows(read_in_turns(&s, T, 3), &in_t);
+        same_rows(read_in_turns(&s, U, 3), &in_u);
+    }
+    let s = open(dir.path());
+    same_rows(read_in_turns(&s, T, 3), &in_t);
+    same_rows(read_in_turns(&s, U, 3), &in_u);
+}
+
+/// Compares without printing 300K rows when they differ.
+fn same_rows(got: Vec<(i64, i64)>, expected: &[(i64, i64)]) {
+    assert_eq!(got.len(), expected.len(), "rows read");
+    let first_wrong = got.iter().zip(expected).position(|(g, e)| g != e);
+    assert_eq!(first_wrong, None, "first row that differs");
+}
+
+/// Every row of `table`, (k, v) in order, read a chunk at a time by each
+/// of `n` partitions in turn.
+fn read_in_turns(s: &Arc<Storage>, table: TableId, n: usize) -> Vec<(i64, i64)> {
+    use rustydb_storage::{ScanCursor, ScanPart, SegmentClaims};
+    let view = s.begin(Isolation::ReadCommitted).view();
+    let claims = SegmentClaims::new(view.segment_count(table).unwrap());
+    let parts: Vec<ScanPart> = (0..n).map(|i| ScanPart::new(i, claims.clone())).collect();
+    let mut cursors = vec![ScanCursor::default(); n];
+    let mut live = vec![true; n];
+    let mut rows = Vec::new();
+    while live.contains(&true) {
+        for i in 0..n {
+            if !live[i] {
+                continue;
+            }
+            match view.scan_part_chunk(table, &parts[i], &[], &mut cursors[i], &[0, 1], 50_000).unwrap() {
+                Some(c) => {
+                    let col =
+                        |j: usize| c.columns[j].as_any().downcast_ref::<arrow::array::Int64Array>().unwrap().clone();
+                    let (k, v) = (col(0), col(1));
+                    rows.extend((0..c.len).map(|r| (k.value(r), v.value(r))));
+                }
+                None => live[i] = false,
+            }
+        }
+    }
+    rows.sort();
+    rows
 }
 
 /// Restarted with a segment cache that keeps nothing, a scan reads only the
