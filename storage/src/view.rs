@@ -145,16 +145,9 @@ impl ScanPart {
     /// stretch in `segment`: another claim, or the next segment.
     fn after_stretch(&self, segment: usize, end: usize, resume: Option<RowId>, epoch: u64) -> ScanCursor {
         match (&self.claims, resume) {
-            (Some(_), None) => ScanCursor::Frozen {
-                segment,
-                pos: 0,
-                end,
-                resume,
-                after: None,
-                epoch,
-                claimed: false,
-                until: None,
-            },
+            (Some(_), None) => {
+                ScanCursor::Frozen { segment, pos: 0, end, resume, after: None, epoch, claimed: false, until: None }
+            }
             _ => segment_start(segment + 1, end, resume, epoch),
         }
     }
@@ -556,7 +549,8 @@ impl ReadView {
         sources: &[usize],
         max_rows: usize,
     ) -> Option<FrozenPart> {
-        let ScanCursor::Frozen { segment, pos, end: end_segment, resume, after, epoch, claimed, until } = *cursor else {
+        let ScanCursor::Frozen { segment, pos, end: end_segment, resume, after, epoch, claimed, until } = *cursor
+        else {
             unreachable!("called for the frozen stage")
         };
         let seg = &base.segments[segment];
