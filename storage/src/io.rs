@@ -25,6 +25,18 @@ pub trait ReadAt: Send + Sync {
     fn size(&self) -> u64;
     /// Fills `buf` from `offset`; fails at the end of the file.
     fn read_exact_at(&self, buf: &mut [u8], offset: u64) -> io::Result<()>;
+    /// Reads each of `ranges` (all within the file). One at a time here;
+    /// an object store fetches them together, merging those that lie close.
+    fn read_ranges(&self, ranges: &[std::ops::Range<u64>]) -> io::Result<Vec<bytes::Bytes>> {
+        ranges
+            .iter()
+            .map(|r| {
+                let mut buf = vec![0; usize::try_from(r.end - r.start).map_err(io::Error::other)?];
+                self.read_exact_at(&mut buf, r.start)?;
+                Ok(buf.into())
+            })
+            .collect()
+    }
 }
 
 /// File system operations storage needs.

@@ -75,6 +75,8 @@ enum ColumnData {
 pub(crate) struct StoredColumns {
     pub cache: Arc<SegmentCache>,
     pub file: String,
+    /// Bytes in `file`.
+    pub size: u64,
     pub meta: ArrowReaderMetadata,
     /// First position of each row group, then the segment's length.
     pub groups: Arc<[usize]>,

@@ -180,6 +180,11 @@ impl SegmentCache {
         self.store.open(file)
     }
 
+    /// Opens a segment file known to be `size` bytes.
+    pub(crate) fn open_sized(&self, file: &str, size: u64) -> std::io::Result<Arc<dyn ReadAt>> {
+        self.store.open_sized(file, size)
+    }
+
     /// Whether the cache holds an entry (not marking it used).
     pub(crate) fn contains(&self, key: Key) -> bool {
         self.state.lock().entries.contains_key(&key)

@@ -84,7 +84,7 @@ pub(crate) fn stored_columns(
     let fail = |e: String| StorageError::Internal(format!("reading back the footer of segment file {file}: {e}"));
     let meta = ArrowReaderMetadata::load(&bytes, ArrowReaderOptions::new()).map_err(|e| fail(e.to_string()))?;
     let zones = FileZones::of(spec, &meta).map_err(|e| fail(e.to_string()))?;
-    Ok(zones.stored(cache, file, meta))
+    Ok(zones.stored(cache, file, bytes.len() as u64, meta))
 }
 
 /// Opens a stored segment of `spec` for the segment cache: reads the file's
@@ -107,7 +107,7 @@ pub(crate) fn open_segment(spec: &TableSpec, cache: &Arc<SegmentCache>, file: &s
     }
     let zones = FileZones::of(spec, &meta).map_err(|e| bad(e.to_string()))?;
     let (segment_zones, nulls) = (zones.segment.clone(), zones.nulls.clone());
-    let stored = zones.stored(cache, file, meta);
+    let stored = zones.stored(cache, file, reader.len(), meta);
     let n = spec.columns.len();
     let ids = read_columns(&stored, &[n, n + 1], None)?;
     let u64s =
@@ -122,11 +122,23 @@ pub(crate) fn open_segment(spec: &TableSpec, cache: &Arc<SegmentCache>, file: &s
 pub(crate) fn read_columns(stored: &StoredColumns, which: &[usize], group: Option<usize>) -> Result<Vec<ArrayRef>> {
     let file = &stored.file;
     let bad = |e: String| StorageError::Corruption(format!("segment file {file}: {e}"));
-    let reader = FileChunks::open(&stored.cache, file)?;
+    let mut reader = FileChunks::open_sized(&stored.cache, file, stored.size)?;
     let rows = match group {
         Some(g) => stored.groups[g + 1] - stored.groups[g],
         None => stored.groups.last().copied().unwrap_or(0),
     };
+    // Every column chunk the read needs, fetched up front.
+    let meta = stored.meta.metadata();
+    let schema = meta.file_metadata().schema_descr();
+    let groups = match group {
+        Some(g) => g..g + 1,
+        None => 0..meta.num_row_groups(),
+    };
+    let leaves: Vec<usize> =
+        (0..schema.num_columns()).filter(|&leaf| which.contains(&schema.get_column_root_idx(leaf))).collect();
+    let chunks: Vec<(u64, u64)> =
+        groups.flat_map(|g| leaves.iter().map(move |&leaf| meta.row_group(g).column(leaf).byte_range())).collect();
+    reader.prefetch(&chunks).map_err(|e| StorageError::io(format!("reading segment file {file}"), e))?;
     let mask = ProjectionMask::roots(stored.meta.parquet_schema(), which.iter().copied());
     let mut builder = ParquetRecordBatchReaderBuilder::new_with_metadata(reader, stored.meta.clone())
         .with_projection(mask)
@@ -204,10 +216,11 @@ impl FileZones {
         Ok(out)
     }
 
-    fn stored(self, cache: &Arc<SegmentCache>, file: &str, meta: ArrowReaderMetadata) -> StoredColumns {
+    fn stored(self, cache: &Arc<SegmentCache>, file: &str, size: u64, meta: ArrowReaderMetadata) -> StoredColumns {
         StoredColumns {
             cache: cache.clone(),
             file: file.to_owned(),
+            size,
             meta,
             groups: self.starts.into(),
             group_zones: self.groups.into(),
@@ -217,12 +230,47 @@ impl FileZones {
 }
 
 /// A segment file as Parquet's reader reads it: ranges at a time.
-struct FileChunks(Arc<dyn ReadAt>);
+///
+/// The reader asks for each page's header and then its body, which from an
+/// object store is a request each, one after the other: a row group's
+/// column of a few pages took a dozen round trips. The column chunks a read
+/// needs are therefore fetched first, together ([`ReadAt::read_ranges`]),
+/// and the reader's requests served from them.
+struct FileChunks {
+    file: Arc<dyn ReadAt>,
+    /// Fetched byte ranges by where they start, ascending.
+    fetched: Vec<(u64, Bytes)>,
+}
 
 impl FileChunks {
     fn open(cache: &SegmentCache, file: &str) -> Result<FileChunks> {
         let f = cache.open(file).map_err(|e| StorageError::io(format!("opening segment file {file}"), e))?;
-        Ok(FileChunks(f))
+        Ok(FileChunks { file: f, fetched: Vec::new() })
+    }
+
+    /// Opens a file known to be `size` bytes (no request to learn it).
+    fn open_sized(cache: &SegmentCache, file: &str, size: u64) -> Result<FileChunks> {
+        let f =
+            cache.open_sized(file, size).map_err(|e| StorageError::io(format!("opening segment file {file}"), e))?;
+        Ok(FileChunks { file: f, fetched: Vec::new() })
+    }
+
+    /// Fetches the `(start, length)` chunks.
+    fn prefetch(&mut self, chunks: &[(u64, u64)]) -> std::io::Result<()> {
+        let ranges: Vec<std::ops::Range<u64>> = chunks.iter().map(|&(start, len)| start..start + len).collect();
+        let bytes = self.file.read_ranges(&ranges)?;
+        self.fetched = chunks.iter().map(|&(start, _)| start).zip(bytes).collect();
+        self.fetched.sort_by_key(|(start, _)| *start);
+        Ok(())
+    }
+
+    /// The fetched bytes from `start` to the end of the chunk holding it,
+    /// if at least `len` of them.
+    fn fetched_from(&self, start: u64, len: usize) -> Option<Bytes> {
+        let i = self.fetched.partition_point(|(s, _)| *s <= start).checked_sub(1)?;
+        let (s, bytes) = &self.fetched[i];
+        let from = usize::try_from(start - s).ok()?;
+        (from.checked_add(len)? <= bytes.len()).then(|| bytes.slice(from..))
     }
 }
 
@@ -243,26 +291,32 @@ impl Read for FileCursor {
 
 impl Length for FileChunks {
     fn len(&self) -> u64 {
-        self.0.size()
+        self.file.size()
     }
 }
 
 impl ChunkReader for FileChunks {
-    type T = BufReader<FileCursor>;
+    type T = Box<dyn Read + Send>;
 
     fn get_read(&self, start: u64) -> parquet::errors::Result<Self::T> {
-        Ok(BufReader::with_capacity(64 * 1024, FileCursor { file: self.0.clone(), pos: start }))
+        Ok(match self.fetched_from(start, 1) {
+            Some(bytes) => Box::new(bytes::Buf::reader(bytes)),
+            None => Box::new(BufReader::with_capacity(64 * 1024, FileCursor { file: self.file.clone(), pos: start })),
+        })
     }
 
     fn get_bytes(&self, start: u64, length: usize) -> parquet::errors::Result<Bytes> {
-        if start.checked_add(length as u64).is_none_or(|end| end > self.0.size()) {
+        if let Some(bytes) = self.fetched_from(start, length) {
+            return Ok(bytes.slice(..length));
+        }
+        if start.checked_add(length as u64).is_none_or(|end| end > self.file.size()) {
             return Err(parquet::errors::ParquetError::EOF(format!(
                 "{length} bytes at {start} of a {}-byte file",
-                self.0.size()
+                self.file.size()
             )));
         }
         let mut buf = vec![0; length];
-        self.0.read_exact_at(&mut buf, start)?;
+        self.file.read_exact_at(&mut buf, start)?;
         Ok(buf.into())
     }
 }

@@ -30,6 +30,11 @@ pub trait SegmentStore: Send + Sync {
     fn read(&self, name: &str) -> io::Result<Vec<u8>>;
     /// The file, for reads of ranges.
     fn open(&self, name: &str) -> io::Result<Arc<dyn ReadAt>>;
+    /// The file, known to be `size` bytes: an object store need not ask.
+    fn open_sized(&self, name: &str, size: u64) -> io::Result<Arc<dyn ReadAt>> {
+        let _ = size;
+        self.open(name)
+    }
     /// Names of every file.
     fn list(&self) -> io::Result<Vec<String>>;
     fn remove(&self, name: &str) -> io::Result<()>;
@@ -188,6 +193,9 @@ impl SegmentStore for ObjectSegments {
         let size = self.inner.run(async move { store.head(&path).await.map(|m| m.size) })?;
         Ok(Arc::new(ObjectFile { inner: self.inner.clone(), path: self.inner.path(name), size }))
     }
+    fn open_sized(&self, name: &str, size: u64) -> io::Result<Arc<dyn ReadAt>> {
+        Ok(Arc::new(ObjectFile { inner: self.inner.clone(), path: self.inner.path(name), size }))
+    }
     fn list(&self) -> io::Result<Vec<String>> {
         let (store, prefix) = (self.inner.store.clone(), self.inner.prefix.clone());
         let metas = self.inner.run(async move {
@@ -237,6 +245,14 @@ impl ReadAt for ObjectFile {
         }
         buf.copy_from_slice(&bytes);
         Ok(())
+    }
+    fn read_ranges(&self, ranges: &[Range<u64>]) -> io::Result<Vec<Bytes>> {
+        if let Some(r) = ranges.iter().find(|r| r.start > r.end || r.end > self.size) {
+            return Err(io::Error::new(io::ErrorKind::UnexpectedEof, format!("{r:?} of {} bytes", self.size)));
+        }
+        let (store, path, ranges) = (self.inner.store.clone(), self.path.clone(), ranges.to_vec());
+        let chunks = self.inner.run(async move { store.get_ranges(&path, &ranges).await })?;
+        Ok(chunks)
     }
 }
 

@@ -399,6 +399,103 @@ fn row_groups_outside_the_filter_are_not_read_from_an_object_store() {
     row_groups_case(Some(Arc::new(rustydb_storage::ObjectSegments::in_memory())));
 }
 
+/// Reading a row group's columns from an object store takes one request:
+/// the column chunks are fetched together, not a page header and a page
+/// body at a time, and the object's size is not asked again.
+#[test]
+fn an_object_store_serves_a_row_group_in_one_request() {
+    let dir = tempfile::tempdir().unwrap();
+    let gets = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let store = Counting { inner: Arc::new(object_store::memory::InMemory::new()), gets: gets.clone() };
+    let store = rustydb_storage::ObjectSegments::new(Arc::new(store), "segments").unwrap();
+    let options = StorageOptions { segment_store: Some(Arc::new(store)), ..StorageOptions::default() };
+    {
+        let s = Storage::open(dir.path(), options.clone()).unwrap();
+        create_kv(&s);
+        insert(&s, (0..300_000).map(|k| (k, k)));
+        s.checkpoint().unwrap();
+    }
+    // Nothing cached: every row group is read from the store.
+    let s = Storage::open(dir.path(), StorageOptions { segment_cache_bytes: 0, ..options }).unwrap();
+    let before = gets.load(std::sync::atomic::Ordering::SeqCst);
+    let view = s.begin(Isolation::ReadCommitted).view();
+    let mut cursor = rustydb_storage::ScanCursor::default();
+    let mut rows = 0;
+    while let Some(chunk) = view.scan_chunk(T, &mut cursor, &[0, 1], 4096).unwrap() {
+        rows += chunk.len;
+    }
+    assert_eq!(rows, 300_000);
+    let requests = gets.load(std::sync::atomic::Ordering::SeqCst) - before;
+    // Three row groups of 128K rows, each column a handful of pages.
+    assert_eq!(requests, 3, "requests for three row groups");
+}
+
+/// An object store that counts the requests that read objects.
+#[derive(Debug)]
+struct Counting {
+    inner: Arc<dyn object_store::ObjectStore>,
+    gets: Arc<std::sync::atomic::AtomicUsize>,
+}
+
+impl std::fmt::Display for Counting {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "counting {}", self.inner)
+    }
+}
+
+#[async_trait::async_trait]
+impl object_store::ObjectStore for Counting {
+    async fn put_opts(
+        &self,
+        location: &object_store::path::Path,
+        payload: object_store::PutPayload,
+        opts: object_store::PutOptions,
+    ) -> object_store::Result<object_store::PutResult> {
+        self.inner.put_opts(location, payload, opts).await
+    }
+    async fn put_multipart_opts(
+        &self,
+        location: &object_store::path::Path,
+        opts: object_store::PutMultipartOptions,
+    ) -> object_store::Result<Box<dyn object_store::MultipartUpload>> {
+        self.inner.put_multipart_opts(location, opts).await
+    }
+    async fn get_opts(
+        &self,
+        location: &object_store::path::Path,
+        options: object_store::GetOptions,
+    ) -> object_store::Result<object_store::GetResult> {
+        self.gets.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        self.inner.get_opts(location, options).await
+    }
+    fn delete_stream(
+        &self,
+        locations: futures::stream::BoxStream<'static, object_store::Result<object_store::path::Path>>,
+    ) -> futures::stream::BoxStream<'static, object_store::Result<object_store::path::Path>> {
+        self.inner.delete_stream(locations)
+    }
+    fn list(
+        &self,
+        prefix: Option<&object_store::path::Path>,
+    ) -> futures::stream::BoxStream<'static, object_store::Result<object_store::ObjectMeta>> {
+        self.inner.list(prefix)
+    }
+    async fn list_with_delimiter(
+        &self,
+        prefix: Option<&object_store::path::Path>,
+    ) -> object_store::Result<object_store::ListResult> {
+        self.inner.list_with_delimiter(prefix).await
+    }
+    async fn copy_opts(
+        &self,
+        from: &object_store::path::Path,
+        to: &object_store::path::Path,
+        options: object_store::CopyOptions,
+    ) -> object_store::Result<()> {
+        self.inner.copy_opts(from, to, options).await
+    }
+}
+
 fn row_groups_case(store: Option<Arc<dyn rustydb_storage::SegmentStore>>) {
     use std::ops::Bound;
     let dir = tempfile::tempdir().unwrap();
