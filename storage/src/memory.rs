@@ -21,9 +21,11 @@
 //! reports the difference: the gauge is exact, not sampled.
 //!
 //! A commit goes ahead while the store is within the budget, so the store
-//! peaks at the budget plus the commits in flight. A transaction's own
-//! pending writes are capped at the budget (53200 past it): once a
-//! checkpoint emptied the store, any commit fits.
+//! peaks at the budget plus the commits in flight. The pending writes of
+//! all open transactions together are capped at the budget too (53200 for
+//! the write that would pass it): once a checkpoint emptied the store, any
+//! commit fits, and a hundred sessions each loading just under the budget
+//! cannot take a hundred budgets between them.
 
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
@@ -85,6 +87,8 @@ pub(crate) struct RowStoreMemory {
     /// Whether the last automatic checkpoint failed (commits waiting for
     /// room stop waiting then).
     failing: AtomicBool,
+    /// Bytes the open transactions' pending writes take, all together.
+    pending: AtomicUsize,
 }
 
 impl RowStoreMemory {
@@ -97,6 +101,7 @@ impl RowStoreMemory {
             freed_lock: Mutex::new(()),
             freed: Condvar::new(),
             failing: AtomicBool::new(false),
+            pending: AtomicUsize::new(0),
         }
     }
 
@@ -108,9 +113,31 @@ impl RowStoreMemory {
         self.used.load(Ordering::Relaxed)
     }
 
-    /// Most bytes one transaction may have pending.
-    pub(crate) fn transaction_max(&self) -> usize {
-        self.budget
+    /// Counts `bytes` more of a transaction's pending writes; fails, and
+    /// counts nothing, if all transactions' would then pass the budget.
+    pub(crate) fn reserve_pending(&self, bytes: usize) -> Result<()> {
+        let budget = self.budget;
+        self.pending
+            .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |p| p.checked_add(bytes).filter(|&n| n <= budget))
+            .map(|_| ())
+            .map_err(|pending| {
+                StorageError::OutOfMemory(format!(
+                    "the pending writes of open transactions would take more than {} MiB, the row store's \
+                     memory budget ({} MiB pending already); commit in smaller transactions or raise the budget",
+                    budget >> 20,
+                    pending >> 20
+                ))
+            })
+    }
+
+    /// Forgets `bytes` of pending writes (committed, or rolled back).
+    pub(crate) fn release_pending(&self, bytes: usize) {
+        let _ = self.pending.fetch_update(Ordering::Relaxed, Ordering::Relaxed, |p| Some(p.saturating_sub(bytes)));
+    }
+
+    /// Bytes the open transactions' pending writes take.
+    pub(crate) fn pending(&self) -> usize {
+        self.pending.load(Ordering::Relaxed)
     }
 
     /// Records a table's change from `before` to `after` bytes.

@@ -277,6 +277,12 @@ impl Storage {
         (self.memory.used(), self.memory.budget())
     }
 
+    /// Bytes the open transactions' pending writes take, together (capped
+    /// at the row store's budget).
+    pub fn pending_writes_memory(&self) -> usize {
+        self.memory.pending()
+    }
+
     /// The running memory counts beside the same counted afresh from every
     /// table, all read at one instant: every table's lock is held, so no
     /// commit, checkpoint or compaction is half counted. The tests check

@@ -221,6 +221,9 @@ pub struct Transaction {
     /// PostgreSQL does, not at BEGIN.
     snapshot_fixed: bool,
     finished: bool,
+    /// Bytes of pending writes counted against the row store's budget
+    /// (`RowStoreMemory::reserve_pending`); given back when it ends.
+    reserved: usize,
 }
 
 impl Transaction {
@@ -239,6 +242,7 @@ impl Transaction {
             synchronous_commit: true,
             snapshot_fixed: false,
             finished: false,
+            reserved: 0,
         }
     }
 
@@ -308,6 +312,9 @@ impl Transaction {
     /// until the transaction ends.
     pub fn rollback_to(&mut self, sp: &Savepoint) {
         self.writes = sp.0.clone();
+        let kept = self.writes.pending_bytes.min(self.reserved);
+        self.storage.memory.release_pending(self.reserved - kept);
+        self.reserved = kept;
     }
 
     fn lock(&self, resource: &Resource, mode: Mode) -> Result<()> {
@@ -373,10 +380,10 @@ impl Transaction {
     }
 
     /// Counts `n` more row writes taking `bytes`; fails past the limits on
-    /// rows and on memory (the row store's budget: a commit must fit once a
-    /// checkpoint emptied the store).
+    /// rows and on memory (the row store's budget, shared by all open
+    /// transactions' pending writes: a commit must fit once a checkpoint
+    /// emptied the store).
     fn count_writes(&mut self, n: usize, bytes: usize) -> Result<()> {
-        let max_bytes = self.storage.memory.transaction_max();
         let ws = Arc::make_mut(&mut self.writes);
         ws.row_writes += n;
         ws.pending_bytes += bytes;
@@ -385,13 +392,10 @@ impl Transaction {
                 "transaction writes more than {TXN_WRITES_MAX} rows; commit in smaller transactions"
             )));
         }
-        if ws.pending_bytes > max_bytes {
-            return Err(StorageError::OutOfMemory(format!(
-                "transaction's pending writes take more than {} MiB, the row store's memory budget; \
-                 commit in smaller transactions or raise the budget",
-                max_bytes >> 20
-            )));
-        }
+        // A failed write is taken back by the statement's rollback to its
+        // savepoint, which gives back only what was reserved.
+        self.storage.memory.reserve_pending(bytes)?;
+        self.reserved += bytes;
         Ok(())
     }
 
@@ -696,6 +700,8 @@ impl Drop for Transaction {
         if !self.finished {
             self.storage.locks.release_all(self.id);
         }
+        // Committed writes are the row store's to count now.
+        self.storage.memory.release_pending(self.reserved);
     }
 }
 

@@ -68,6 +68,39 @@ fn checkpoints_keep_the_row_store_within_its_budget() {
     assert!(counts.exact(), "{counts:?}");
 }
 
+/// Open transactions share the budget: two that each fit alone fail
+/// together; what a statement's rollback, a rollback and a commit drop
+/// is given back, so the second then gets its room.
+#[test]
+fn open_transactions_share_the_budget_for_pending_writes() {
+    const BUDGET: usize = 1 << 20;
+    let dir = tempfile::tempdir().unwrap();
+    let s = Storage::open(dir.path(), budgeted(BUDGET)).unwrap();
+    create_kv(&s);
+    // About 0.6 of the budget each (136 bytes a row).
+    let rows = |first: i64| (first..first + 4_500).map(|k| row(k, k)).collect::<Vec<_>>();
+    let mut a = s.begin(Isolation::ReadCommitted);
+    a.insert(T, rows(0)).unwrap();
+    let a_bytes = s.pending_writes_memory();
+    assert!(a_bytes > BUDGET / 2 && a_bytes < BUDGET, "{a_bytes} bytes pending");
+
+    let mut b = s.begin(Isolation::ReadCommitted);
+    let before = b.savepoint();
+    let e = b.insert(T, rows(10_000)).unwrap_err();
+    assert_eq!(e.sqlstate(), "53200", "{e}");
+    // The failed statement is rolled back to its savepoint (as the engine
+    // does): what it reserved before failing is given back.
+    b.rollback_to(&before);
+    assert_eq!(s.pending_writes_memory(), a_bytes);
+
+    a.rollback();
+    assert_eq!(s.pending_writes_memory(), 0);
+    b.insert(T, rows(10_000)).unwrap();
+    b.commit().unwrap();
+    assert_eq!(s.pending_writes_memory(), 0, "a commit gives its reservation back");
+    assert_eq!(crate::contents(&s.begin(Isolation::ReadCommitted).view()).len(), 4_500);
+}
+
 #[test]
 fn a_transaction_larger_than_the_budget_fails_with_53200() {
     const BUDGET: usize = 1 << 20;
