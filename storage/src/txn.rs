@@ -700,8 +700,11 @@ impl Drop for Transaction {
         if !self.finished {
             self.storage.locks.release_all(self.id);
         }
-        // Committed writes are the row store's to count now.
-        self.storage.memory.release_pending(self.reserved);
+        // Committed writes are the row store's to count now. Read-only
+        // transactions (most) leave the shared counter's cache line alone.
+        if self.reserved > 0 {
+            self.storage.memory.release_pending(self.reserved);
+        }
     }
 }
 
