@@ -3,7 +3,7 @@
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
 
-use rustydb_storage::io::FaultyVfs;
+use rustydb_storage::io::{FaultState, FaultyVfs};
 use rustydb_storage::{Isolation, Storage, StorageError, StorageOptions};
 
 use crate::{contents, create_kv, row};
@@ -113,14 +113,20 @@ fn a_corrupt_byte_in_the_last_record_drops_only_that_record() {
     }
 }
 
+/// Storage over a file system that fails on demand, with the kv table.
+fn open_faulty(dir: &std::path::Path) -> (Arc<Storage>, Arc<FaultState>) {
+    let vfs = FaultyVfs::new();
+    let faults = vfs.state();
+    let s = Storage::open(dir, StorageOptions { vfs: Arc::new(vfs), ..StorageOptions::default() }).unwrap();
+    create_kv(&s);
+    (s, faults)
+}
+
 #[test]
 fn a_failed_fsync_poisons_storage_and_restart_recovers() {
     let dir = tempfile::tempdir().unwrap();
-    let vfs = FaultyVfs::new();
-    let faults = vfs.state();
     {
-        let s = Storage::open(dir.path(), StorageOptions { vfs: Arc::new(vfs), ..StorageOptions::default() }).unwrap();
-        create_kv(&s);
+        let (s, faults) = open_faulty(dir.path());
         let mut t = s.begin(Isolation::ReadCommitted);
         t.insert(crate::T, vec![row(1, 10)]).unwrap();
         t.commit().unwrap();
@@ -146,10 +152,7 @@ fn a_failed_fsync_poisons_storage_and_restart_recovers() {
 #[test]
 fn concurrent_commits_share_fsyncs() {
     let dir = tempfile::tempdir().unwrap();
-    let vfs = FaultyVfs::new();
-    let faults = vfs.state();
-    let s = Storage::open(dir.path(), StorageOptions { vfs: Arc::new(vfs), ..StorageOptions::default() }).unwrap();
-    create_kv(&s);
+    let (s, faults) = open_faulty(dir.path());
     let before = faults.syncs.load(Ordering::SeqCst);
     let threads = 8;
     let per_thread = 50;
@@ -199,10 +202,7 @@ fn asynchronous_commits_are_visible_at_once_and_durable_after_flush() {
 #[test]
 fn the_flusher_syncs_asynchronous_commits_and_only_those() {
     let dir = tempfile::tempdir().unwrap();
-    let vfs = FaultyVfs::new();
-    let faults = vfs.state();
-    let s = Storage::open(dir.path(), StorageOptions { vfs: Arc::new(vfs), ..StorageOptions::default() }).unwrap();
-    create_kv(&s);
+    let (s, faults) = open_faulty(dir.path());
     let syncs = || faults.syncs.load(Ordering::SeqCst);
     let before = syncs();
     std::thread::sleep(std::time::Duration::from_millis(100));

@@ -16,6 +16,13 @@ fn budgeted(bytes: usize) -> StorageOptions {
     StorageOptions { row_store_bytes: bytes, checkpoint_interval: None, ..StorageOptions::default() }
 }
 
+/// Storage with a row store budget of `bytes`, and the kv table.
+fn budgeted_kv(dir: &Path, bytes: usize) -> Arc<Storage> {
+    let s = Storage::open(dir, budgeted(bytes)).unwrap();
+    create_kv(&s);
+    s
+}
+
 fn insert(s: &Arc<Storage>, keys: std::ops::Range<i64>) -> rustydb_storage::Result<()> {
     let mut t = s.begin(Isolation::ReadCommitted);
     t.insert(T, keys.map(|k| row(k, -k)).collect())?;
@@ -33,8 +40,7 @@ fn checkpoints_keep_the_row_store_within_its_budget() {
     const BUDGET: usize = 2 << 20;
     const PER_THREAD: i64 = 40_000;
     let dir = tempfile::tempdir().unwrap();
-    let s = Storage::open(dir.path(), budgeted(BUDGET)).unwrap();
-    create_kv(&s);
+    let s = budgeted_kv(dir.path(), BUDGET);
     let most = std::thread::scope(|scope| {
         let writers: Vec<_> = (0..2)
             .map(|w| {
@@ -75,8 +81,7 @@ fn checkpoints_keep_the_row_store_within_its_budget() {
 fn open_transactions_share_the_budget_for_pending_writes() {
     const BUDGET: usize = 1 << 20;
     let dir = tempfile::tempdir().unwrap();
-    let s = Storage::open(dir.path(), budgeted(BUDGET)).unwrap();
-    create_kv(&s);
+    let s = budgeted_kv(dir.path(), BUDGET);
     // About 0.6 of the budget each (136 bytes a row).
     let rows = |first: i64| (first..first + 4_500).map(|k| row(k, k)).collect::<Vec<_>>();
     let mut a = s.begin(Isolation::ReadCommitted);
@@ -105,8 +110,7 @@ fn open_transactions_share_the_budget_for_pending_writes() {
 fn a_transaction_larger_than_the_budget_fails_with_53200() {
     const BUDGET: usize = 1 << 20;
     let dir = tempfile::tempdir().unwrap();
-    let s = Storage::open(dir.path(), budgeted(BUDGET)).unwrap();
-    create_kv(&s);
+    let s = budgeted_kv(dir.path(), BUDGET);
     let mut t = s.begin(Isolation::ReadCommitted);
     let mut k = 0;
     let err = loop {
