@@ -355,6 +355,13 @@ impl Segment {
         (!may_match(&stored.group_zones[group], filters)).then(|| stored.groups[group + 1])
     }
 
+    /// Whether a row's first version is at `pos` (or `pos` is the end):
+    /// the places a part of a scan may start or end, a row's versions
+    /// being read together.
+    pub fn row_starts_at(&self, pos: usize) -> bool {
+        pos == 0 || pos >= self.len() || self.row_id(pos) != self.row_id(pos - 1)
+    }
+
     /// Position of the first version of `row` or later (binary search).
     pub fn lower_bound(&self, row: RowId) -> usize {
         self.row_ids.values().partition_point(|&id| id < row.0)

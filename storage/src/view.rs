@@ -129,7 +129,7 @@ impl ScanPart {
             // part), so they are named by row ids, which stay where they
             // are when a compaction rewrites the segment.
             let mut stop = data.group_end(start).min(start + CLAIM_ROWS);
-            while stop < len && data.row_id(stop) == data.row_id(stop - 1) {
+            while !data.row_starts_at(stop) {
                 stop += 1;
             }
             let until = (stop < len).then(|| data.row_id(stop));
@@ -564,7 +564,7 @@ impl ReadView {
         };
         // A row's versions are read in one part (see `after`): parts end
         // between rows, at a row group's end where they can.
-        let row_starts_at = |p: usize| p == 0 || p >= len || seg.data.row_id(p) != seg.data.row_id(p - 1);
+        let row_starts_at = |p: usize| p >= len || seg.data.row_starts_at(p);
         let group_end = if start < len { seg.data.group_end(start).min(len) } else { len };
         if start < len
             && let Some(ruled_out) = seg.data.ruled_out_until(start, zones)
