@@ -451,10 +451,10 @@ impl ScanState {
                 )
             }
             Access::Index { id, range, .. } => {
-                if self.cursor == ScanCursor::Done {
+                if self.cursor.is_done() {
                     return Ok(None);
                 }
-                self.cursor = ScanCursor::Done;
+                self.cursor.finish();
                 self.view.lookup(self.def.id, *id, range, &self.storage_projection)
             }
         }

@@ -5,6 +5,7 @@
 //! 1 cut      [commit lock] scn = last commit; WAL continues in a new file
 //! 2 freeze   per table, a segment at a time: capture versions begun <= scn
 //!            [read lock] ──► Parquet, fsync ──► install as a segment [write lock]
+//!            (segments compaction or merging emptied are left out)
 //! 3 vectors  per segment: ends <= scn not yet stored ──► new delete vector file
 //! 4 manifest MANIFEST.tmp, fsync, rename, fsync dir       (the atomic switch)
 //! 5 clean    WAL files before the cut, files no manifest names and no
@@ -124,9 +125,10 @@ impl Storage {
             let (data, file, ends) = {
                 let t = table.read();
                 let s = &t.segments[si];
-                if s.data.max_begin > scn {
+                if s.data.max_begin > scn || s.data.len() == 0 {
                     // Rows a bulk insert committed after the cut: the log
                     // after the cut holds them and replay makes them again.
+                    // An emptied segment (compaction, merging) is left out.
                     continue;
                 }
                 let ends = s.ends_upto(scn);
@@ -165,7 +167,7 @@ impl Storage {
         let segments = t
             .segments
             .iter()
-            .filter(|s| s.data.max_begin <= scn)
+            .filter(|s| s.data.max_begin <= scn && s.data.len() > 0)
             .map(|s| SegmentEntry {
                 file: s.file.clone().expect("every segment was written above"),
                 rows: s.data.len(),

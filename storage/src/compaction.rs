@@ -1,4 +1,5 @@
-//! Compaction: frozen versions nobody can read any more are dropped.
+//! Compaction: frozen versions nobody can read any more are dropped, then
+//! small segments are merged (`merge.rs`).
 //!
 //! ```text
 //! horizon = min(oldest snapshot a reader holds, SCN visible `retention` ago)
@@ -35,6 +36,7 @@ use arrow::compute::filter;
 use rustydb_common::{Scn, TableId};
 
 use crate::error::Result;
+use crate::merge::MergeStats;
 use crate::segment::{FrozenSegment, Segment};
 use crate::spec::TableSpec;
 use crate::store::Storage;
@@ -66,6 +68,8 @@ impl Drop for SnapshotPin {
 pub struct CompactionStats {
     pub segments: usize,
     pub versions_dropped: usize,
+    /// Small segments merged after the dead versions were dropped.
+    pub merged: MergeStats,
 }
 
 impl Storage {
@@ -109,14 +113,20 @@ impl Storage {
         visible.min(by_time).min(oldest_pin)
     }
 
-    /// Drops frozen versions no snapshot can read (see the module docs).
+    /// Drops frozen versions no snapshot can read (see the module docs)
+    /// and merges small segments.
     pub fn compact(&self) -> Result<CompactionStats> {
         let _checkpoint = self.checkpoint_lock.lock();
         let horizon = self.horizon();
         let mut stats = CompactionStats::default();
-        if horizon == Scn::ZERO {
-            return Ok(stats);
+        if horizon > Scn::ZERO {
+            self.drop_dead_versions(horizon, &mut stats)?;
         }
+        stats.merged = self.merge_small_segments()?;
+        Ok(stats)
+    }
+
+    fn drop_dead_versions(&self, horizon: Scn, stats: &mut CompactionStats) -> Result<()> {
         let tables: Vec<(TableId, Arc<parking_lot::RwLock<crate::table::TableStore>>)> =
             self.tables.read().iter().map(|(id, t)| (*id, t.clone())).collect();
         for (_, table) in tables {
@@ -145,7 +155,7 @@ impl Storage {
                 stats.segments
             );
         }
-        Ok(stats)
+        Ok(())
     }
 }
 

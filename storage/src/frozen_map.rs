@@ -75,6 +75,46 @@ impl FrozenMap {
         }
     }
 
+    /// Segments `run` (`sources`, as they were) were merged into `merged`
+    /// at `run.start`, the others left empty: their rows point at their
+    /// newest version in `merged`, unless a later segment has a newer one.
+    /// A merge of dense runs that is itself dense stays one range.
+    pub fn merge_segments(&mut self, run: std::ops::Range<u32>, sources: &[&Segment], merged: &Segment) {
+        // Rows of the run recorded as ranges: when these are all its rows,
+        // no older segment holds any of them (see the module docs).
+        let mut ranged = 0;
+        self.ranges.retain(|&first, &mut (last, s)| {
+            let inside = run.contains(&s);
+            if inside {
+                ranged += last - first + 1;
+            }
+            !inside
+        });
+        for src in sources {
+            for pos in 0..src.len() {
+                let row = src.row_id(pos);
+                if self.rows.get(&row).is_some_and(|(s, _)| run.contains(s)) {
+                    self.rows.remove(&row);
+                }
+            }
+        }
+        let n = merged.len();
+        if n > 0 && ranged == n as u64 {
+            let ids = merged.row_ids.values();
+            if ids[n - 1] - ids[0] + 1 == n as u64 && ids.windows(2).all(|w| w[0] < w[1]) {
+                self.ranges.insert(ids[0], (ids[n - 1], run.start));
+                return;
+            }
+        }
+        for pos in 0..n {
+            let row = merged.row_id(pos);
+            let newest_here = pos + 1 == n || merged.row_id(pos + 1) != row;
+            if newest_here && self.get(row).is_none_or(|(s, _)| s < run.end) {
+                self.rows.insert(row, (run.start, pos as u32));
+            }
+        }
+    }
+
     pub fn get(&self, row: RowId) -> Option<Location> {
         if let Some(at) = self.rows.get(&row) {
             return Some(*at);

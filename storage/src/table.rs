@@ -22,6 +22,7 @@ use std::collections::BTreeMap;
 use std::collections::btree_map::Entry;
 use std::ops::Bound;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 
 use arrow::array::ArrayRef;
 use rustydb_common::{RowId, Scn};
@@ -70,6 +71,27 @@ impl Version {
     }
 }
 
+/// A scan in progress over a table: while any is, no merge moves versions
+/// between the table's segments (scans address segments by index, and a
+/// merge empties all but one of the segments it merges; `merge.rs`).
+/// Taken under the table's lock, and a merge checks under its write lock
+/// that none is held.
+#[derive(Debug)]
+pub(crate) struct LayoutPin(Arc<AtomicUsize>);
+
+impl Clone for LayoutPin {
+    fn clone(&self) -> Self {
+        self.0.fetch_add(1, Ordering::SeqCst);
+        LayoutPin(self.0.clone())
+    }
+}
+
+impl Drop for LayoutPin {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::SeqCst);
+    }
+}
+
 /// The committed contents of one table.
 #[derive(Debug)]
 pub struct TableStore {
@@ -96,6 +118,8 @@ pub struct TableStore {
     /// read it twice per table they write, and a table's segment count
     /// grows with its checkpoints.
     segment_metadata_bytes: usize,
+    /// How many [`LayoutPin`]s are held.
+    layout_pins: Arc<AtomicUsize>,
 }
 
 impl TableStore {
@@ -112,6 +136,7 @@ impl TableStore {
             hot_bytes: 0,
             unwritten_bytes: 0,
             segment_metadata_bytes: 0,
+            layout_pins: Arc::default(),
         }
     }
 
@@ -122,6 +147,17 @@ impl TableStore {
             t.push_segment(s)?;
         }
         Ok(t)
+    }
+
+    /// Keeps the segments' layout while a scan goes on (see [`LayoutPin`]).
+    pub(crate) fn pin_layout(&self) -> LayoutPin {
+        self.layout_pins.fetch_add(1, Ordering::SeqCst);
+        LayoutPin(self.layout_pins.clone())
+    }
+
+    /// Whether a scan holds the layout.
+    pub(crate) fn layout_pinned(&self) -> bool {
+        self.layout_pins.load(Ordering::SeqCst) > 0
     }
 
     /// What this table counts against the row store budget: hot versions
@@ -353,6 +389,49 @@ impl TableStore {
         new.file = Some(file);
         self.segment_metadata_bytes += new.metadata_bytes();
         self.segments[si] = new;
+        self.epoch += 1;
+        true
+    }
+
+    /// Installs `merged`, the versions of segments `run` (as `sources`
+    /// were when copied), at `run.start` and leaves the others empty;
+    /// `origin[p]` is where merged version `p` was: (offset in `run`,
+    /// position). Ends set since the copy are carried over. False, and
+    /// nothing changed, while a scan pins the layout or when a source was
+    /// replaced meanwhile (ALTER TABLE).
+    pub(crate) fn replace_merged(
+        &mut self,
+        run: std::ops::Range<usize>,
+        sources: &[Arc<Segment>],
+        merged: Segment,
+        origin: &[(u32, u32)],
+        file: String,
+    ) -> bool {
+        debug_assert_eq!(run.len(), sources.len());
+        let same = self.segments[run.clone()].iter().zip(sources).all(|(s, old)| Arc::ptr_eq(&s.data, old));
+        if !same || self.layout_pinned() {
+            return false;
+        }
+        let mut ends = BTreeMap::new();
+        for (p, &(k, pos)) in origin.iter().enumerate() {
+            if let Some(end) = self.segments[run.start + k as usize].ended_at(pos as usize) {
+                ends.insert(p as u32, end);
+            }
+        }
+        let olds: Vec<&Segment> = sources.iter().map(|s| &**s).collect();
+        self.frozen.merge_segments(run.start as u32..run.end as u32, &olds, &merged);
+        for si in run.clone() {
+            let old = &mut self.segments[si];
+            self.unwritten_bytes -= std::mem::take(&mut old.charged);
+            self.segment_metadata_bytes -= old.metadata_bytes();
+            *old = FrozenSegment::new(Arc::new(Segment::build(&self.spec, &[])));
+            self.segment_metadata_bytes += old.metadata_bytes();
+        }
+        let mut new = FrozenSegment::with_ends(Arc::new(merged), ends);
+        new.file = Some(file);
+        self.segment_metadata_bytes -= self.segments[run.start].metadata_bytes();
+        self.segment_metadata_bytes += new.metadata_bytes();
+        self.segments[run.start] = new;
         self.epoch += 1;
         true
     }

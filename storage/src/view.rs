@@ -18,7 +18,7 @@ use crate::batch::{column_array, row_id_array};
 use crate::error::{Result, StorageError};
 use crate::segment::{Segment, ZoneFilter, existing_sources, fill_array};
 use crate::spec::{ColumnSource, IndexSpec, TableSpec, index_key, remap_row};
-use crate::table::TableStore;
+use crate::table::{LayoutPin, TableStore};
 use crate::txn::{ReadView, TableWrites, Write};
 use crate::value::{Row, Value};
 
@@ -38,8 +38,31 @@ pub struct ColumnEstimate {
 /// transaction's own rows. A checkpoint may freeze hot rows while a scan is
 /// between chunks; the hot stage notices new segments and reads the part of
 /// them it has not passed yet (`resume`) before going on.
+#[derive(Debug, Clone, Default)]
+pub struct ScanCursor {
+    at: ScanAt,
+    /// Held from the scan's first chunk until it is done: the table's
+    /// segments keep their layout meanwhile (no merge moves versions from
+    /// one segment to another under a scan that addresses them by index).
+    pin: Option<LayoutPin>,
+}
+
+impl ScanCursor {
+    /// Whether the scan has returned its last chunk.
+    pub fn is_done(&self) -> bool {
+        self.at == ScanAt::Done
+    }
+
+    /// Ends the scan: later chunks are none, and its segments may change
+    /// layout again.
+    pub fn finish(&mut self) {
+        *self = ScanCursor { at: ScanAt::Done, pin: None };
+    }
+}
+
+/// The position of a [`ScanCursor`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub enum ScanCursor {
+enum ScanAt {
     /// Not started.
     #[default]
     Start,
@@ -112,6 +135,9 @@ impl ScanPart {
     /// stretch nobody claimed (a segment at or past `end` once none is left).
     fn claim(&self, base: &TableStore, segment: usize, end: usize) -> Claim {
         let Some(claims) = &self.claims else { return Claim { segment, from: None, until: None } };
+        // The execution's partitions share what is left to claim by segment
+        // index: the layout stays until the last of them is gone.
+        claims.pin.get_or_init(|| base.pin_layout());
         let mut next = claims.next.lock();
         loop {
             let (segment, from) = *next;
@@ -143,10 +169,10 @@ impl ScanPart {
 
     /// Where the cursor goes once the part it read ends at the end of its
     /// stretch in `segment`: another claim, or the next segment.
-    fn after_stretch(&self, segment: usize, end: usize, resume: Option<RowId>, epoch: u64) -> ScanCursor {
+    fn after_stretch(&self, segment: usize, end: usize, resume: Option<RowId>, epoch: u64) -> ScanAt {
         match (&self.claims, resume) {
             (Some(_), None) => {
-                ScanCursor::Frozen { segment, pos: 0, end, resume, after: None, epoch, claimed: false, until: None }
+                ScanAt::Frozen { segment, pos: 0, end, resume, after: None, epoch, claimed: false, until: None }
             }
             _ => segment_start(segment + 1, end, resume, epoch),
         }
@@ -168,12 +194,14 @@ pub struct SegmentClaims {
     /// The segment and row id the next stretch starts at (`None`: the
     /// segment's start).
     next: parking_lot::Mutex<(usize, Option<RowId>)>,
+    /// Taken at the first claim, under the table's lock.
+    pin: std::sync::OnceLock<LayoutPin>,
 }
 
 impl SegmentClaims {
     /// Claims over the table's first `segments` segments.
     pub fn new(segments: usize) -> Arc<Self> {
-        Arc::new(SegmentClaims { segments, next: parking_lot::Mutex::new((0, None)) })
+        Arc::new(SegmentClaims { segments, next: parking_lot::Mutex::new((0, None)), pin: std::sync::OnceLock::new() })
     }
 }
 
@@ -409,17 +437,22 @@ impl ReadView {
         assert!(max_rows > 0, "a scan chunk holds at least one row");
         let spec = self.spec(table)?;
         let tw = self.own(table);
+        let ScanCursor { at: cursor, pin } = cursor;
         loop {
             match *cursor {
-                ScanCursor::Done => return Ok(None),
-                ScanCursor::Start | ScanCursor::Frozen { .. } | ScanCursor::Hot { .. } => {
+                ScanAt::Done => {
+                    *pin = None;
+                    return Ok(None);
+                }
+                ScanAt::Start | ScanAt::Frozen { .. } | ScanAt::Hot { .. } => {
                     let Some(base) = self.base(table)? else {
-                        *cursor = if part.reads_the_rest() { ScanCursor::Own(None) } else { ScanCursor::Done };
+                        *cursor = if part.reads_the_rest() { ScanAt::Own(None) } else { ScanAt::Done };
                         continue;
                     };
                     let base = base.read();
                     let chunk = match *cursor {
-                        ScanCursor::Start => {
+                        ScanAt::Start => {
+                            *pin = Some(base.pin_layout());
                             // Segments added later hold rows that were hot
                             // when the scan began: partition 0 reads those.
                             let end = part.planned_segments().min(base.segments.len());
@@ -428,9 +461,9 @@ impl ReadView {
                         }
                         // Late segments (`resume`) are partition 0's alone;
                         // the planned ones go to whichever partition asks.
-                        ScanCursor::Frozen { segment, end, resume: None, claimed: false, .. } if segment < end => {
+                        ScanAt::Frozen { segment, end, resume: None, claimed: false, .. } if segment < end => {
                             let claim = part.claim(&base, segment, end);
-                            *cursor = ScanCursor::Frozen {
+                            *cursor = ScanAt::Frozen {
                                 segment: claim.segment,
                                 pos: 0,
                                 end,
@@ -445,7 +478,7 @@ impl ReadView {
                         }
                         // Zone maps are in the committed layout: not after
                         // this transaction's own ALTER TABLE.
-                        ScanCursor::Frozen { segment, end, resume, .. }
+                        ScanAt::Frozen { segment, end, resume, .. }
                             if segment < end
                                 && tw.is_none_or(|t| t.map.is_none())
                                 && !base.segments[segment].data.may_match(zones) =>
@@ -453,14 +486,14 @@ impl ReadView {
                             *cursor = part.after_stretch(segment, end, resume, base.epoch);
                             continue;
                         }
-                        ScanCursor::Frozen { segment, end, resume, .. } if segment >= end => {
+                        ScanAt::Frozen { segment, end, resume, .. } if segment >= end => {
                             *cursor = match part.reads_the_rest() {
-                                true => ScanCursor::Hot { after: resume, segments: end },
-                                false => ScanCursor::Done,
+                                true => ScanAt::Hot { after: resume, segments: end },
+                                false => ScanAt::Done,
                             };
                             continue;
                         }
-                        ScanCursor::Frozen { .. } => {
+                        ScanAt::Frozen { .. } => {
                             let zones = if tw.is_none_or(|t| t.map.is_none()) { zones } else { &[] };
                             let sources = self.frozen_sources(table, projection);
                             let part = self.frozen_part(&base, &spec, part, cursor, zones, &sources, max_rows);
@@ -472,13 +505,13 @@ impl ReadView {
                                 None => continue,
                             }
                         }
-                        ScanCursor::Hot { after, segments } if segments < base.segments.len() => {
+                        ScanAt::Hot { after, segments } if segments < base.segments.len() => {
                             // A checkpoint froze rows since the frozen stage.
                             let resume = Some(after.unwrap_or(RowId(0)));
                             *cursor = segment_start(segments, base.segments.len(), resume, base.epoch);
                             continue;
                         }
-                        ScanCursor::Hot { after, segments } => {
+                        ScanAt::Hot { after, segments } => {
                             self.hot_chunk(&base, &spec, cursor, (after, segments), projection, max_rows)
                         }
                         _ => unreachable!("matched above"),
@@ -487,15 +520,15 @@ impl ReadView {
                         return Ok(Some(chunk));
                     }
                 }
-                ScanCursor::OwnBatch { batch, pos } => {
+                ScanAt::OwnBatch { batch, pos } => {
                     let Some(b) = tw.and_then(|t| t.batches.get(batch)) else {
-                        *cursor = ScanCursor::Done;
+                        *cursor = ScanAt::Done;
                         continue;
                     };
                     let len = (b.len - pos).min(max_rows);
                     *cursor = match pos + len < b.len {
-                        true => ScanCursor::OwnBatch { batch, pos: pos + len },
-                        false => ScanCursor::OwnBatch { batch: batch + 1, pos: 0 },
+                        true => ScanAt::OwnBatch { batch, pos: pos + len },
+                        false => ScanAt::OwnBatch { batch: batch + 1, pos: 0 },
                     };
                     if len == 0 {
                         continue;
@@ -503,9 +536,9 @@ impl ReadView {
                     let columns = projection.iter().map(|&c| b.columns[c].slice(pos, len)).collect();
                     return Ok(Some(Chunk { row_ids: Arc::new(b.row_ids(pos, len)), columns, len }));
                 }
-                ScanCursor::Own(after) => {
+                ScanAt::Own(after) => {
                     let Some(tw) = tw else {
-                        *cursor = ScanCursor::Done;
+                        *cursor = ScanAt::Done;
                         continue;
                     };
                     let start = after.map_or(Bound::Unbounded, Bound::Excluded);
@@ -523,8 +556,8 @@ impl ReadView {
                         }
                     }
                     *cursor = match ids.len() < max_rows {
-                        true => ScanCursor::OwnBatch { batch: 0, pos: 0 },
-                        false => ScanCursor::Own(last),
+                        true => ScanAt::OwnBatch { batch: 0, pos: 0 },
+                        false => ScanAt::Own(last),
                     };
                     if ids.is_empty() {
                         continue;
@@ -544,13 +577,12 @@ impl ReadView {
         base: &TableStore,
         spec: &TableSpec,
         scan: &ScanPart,
-        cursor: &mut ScanCursor,
+        cursor: &mut ScanAt,
         zones: &[ZoneFilter],
         sources: &[usize],
         max_rows: usize,
     ) -> Option<FrozenPart> {
-        let ScanCursor::Frozen { segment, pos, end: end_segment, resume, after, epoch, claimed, until } = *cursor
-        else {
+        let ScanAt::Frozen { segment, pos, end: end_segment, resume, after, epoch, claimed, until } = *cursor else {
             unreachable!("called for the frozen stage")
         };
         let seg = &base.segments[segment];
@@ -581,7 +613,7 @@ impl ReadView {
                 } else {
                     let after = Some(seg.data.row_id(to - 1));
                     let epoch = base.epoch;
-                    ScanCursor::Frozen { segment, pos: to, end: end_segment, resume, after, epoch, claimed, until }
+                    ScanAt::Frozen { segment, pos: to, end: end_segment, resume, after, epoch, claimed, until }
                 };
                 return None;
             }
@@ -611,7 +643,7 @@ impl ReadView {
         } else {
             let after = Some(seg.data.row_id(end - 1));
             let epoch = base.epoch;
-            ScanCursor::Frozen { segment, pos: end, end: end_segment, resume, after, epoch, claimed, until }
+            ScanAt::Frozen { segment, pos: end, end: end_segment, resume, after, epoch, claimed, until }
         };
         if start >= end {
             return None;
@@ -671,7 +703,7 @@ impl ReadView {
         &self,
         base: &TableStore,
         spec: &TableSpec,
-        cursor: &mut ScanCursor,
+        cursor: &mut ScanAt,
         (after, segments): (Option<RowId>, usize),
         projection: &[usize],
         max_rows: usize,
@@ -699,7 +731,7 @@ impl ReadView {
             }
         }
         let exhausted = ids.len() < max_rows;
-        *cursor = if exhausted { ScanCursor::Own(None) } else { ScanCursor::Hot { after: last, segments } };
+        *cursor = if exhausted { ScanAt::Own(None) } else { ScanAt::Hot { after: last, segments } };
         if ids.is_empty() {
             return None;
         }
@@ -819,8 +851,8 @@ struct FrozenPart {
 
 /// The cursor at the start of `segment`; without `resume`, the partition
 /// claims a segment there instead (it may be a later one).
-fn segment_start(segment: usize, end: usize, resume: Option<RowId>, epoch: u64) -> ScanCursor {
-    ScanCursor::Frozen { segment, pos: 0, end, resume, after: None, epoch, claimed: false, until: None }
+fn segment_start(segment: usize, end: usize, resume: Option<RowId>, epoch: u64) -> ScanAt {
+    ScanAt::Frozen { segment, pos: 0, end, resume, after: None, epoch, claimed: false, until: None }
 }
 
 fn build_chunk(spec: &TableSpec, ids: &[u64], rows: &[&[Value]], projection: &[usize]) -> Chunk {

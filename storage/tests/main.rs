@@ -6,6 +6,7 @@ mod checkpoint;
 mod compaction;
 mod durability;
 mod memory;
+mod merge;
 mod model;
 mod unique;
 

@@ -61,7 +61,8 @@ fn checkpoints_keep_the_row_store_within_its_budget() {
     // Commits are let in while the store is within the budget, so it
     // overshoots by at most the commits in flight (two of ~70 KiB here).
     assert!(most <= BUDGET + (256 << 10), "the row store reached {most} bytes, budget {BUDGET}");
-    assert!(parquet_files(dir.path()) >= 3, "checkpoints started by memory wrote segments");
+    // (Merging after them may have folded their segments into fewer.)
+    assert!(parquet_files(dir.path()) >= 1, "checkpoints started by memory wrote segments");
     let counts = s.recount_memory();
     assert!(counts.exact(), "the running counts are exact: {counts:?}");
     let rows = now(&s);
