@@ -26,13 +26,14 @@
 //! after (dropping dead ones is compaction's job). Emptied segments stay in
 //! the table's list, as compaction's do, so indexes held outside the lock
 //! stay valid; checkpoints leave them out of the manifest. Scans address
-//! segments by index between chunks, so a merge waits (is retried at the
-//! next maintenance) while one pins the table's layout. Like compaction,
+//! segments by index between chunks, so a merge waits while one pins the
+//! table's layout (the checkpointer tries again every half second). Like compaction,
 //! the merged file is named by the next checkpoint's manifest; until then a
 //! restart reads the merged segments' own files.
 
 use std::ops::Range;
 use std::sync::Arc;
+use std::sync::atomic::Ordering;
 
 use arrow::array::{ArrayRef, UInt64Array};
 use arrow::compute::{SortColumn, concat, lexsort_to_indices, take};
@@ -139,6 +140,9 @@ pub struct MergeStats {
     pub segments: usize,
     /// Merged segments made.
     pub merges: usize,
+    /// Tables with segments to merge that a scan kept from it: worth
+    /// trying again soon.
+    pub waiting: usize,
 }
 
 impl Storage {
@@ -158,6 +162,10 @@ impl Storage {
                         .map(|s| MergeInput { rows: s.data.len(), written: s.file.is_some() })
                         .collect();
                     let Some(run) = merge_candidate(&inputs) else { break };
+                    if t.layout_pinned() {
+                        stats.waiting += 1;
+                        break;
+                    }
                     let sources: Vec<Arc<Segment>> = t.segments[run.clone()].iter().map(|s| s.data.clone()).collect();
                     (t.spec.clone(), run, sources)
                 };
@@ -165,15 +173,17 @@ impl Storage {
                 let file = self.write_segment(&spec, &merged)?;
                 let with_rows = sources.iter().filter(|s| s.len() > 0).count();
                 if !self.metered(&table, |t| t.replace_merged(run.clone(), &sources, merged, &origin, file)) {
-                    // A scan holds the layout, or ALTER TABLE replaced a
-                    // segment: the next maintenance tries again, and the
-                    // file written is removed by the next checkpoint.
+                    // A scan took the layout meanwhile, or ALTER TABLE
+                    // replaced a segment: tried again soon; the file
+                    // written is removed by the next checkpoint.
+                    stats.waiting += 1;
                     break;
                 }
                 stats.segments += with_rows;
                 stats.merges += 1;
             }
         }
+        self.merges_waiting.store(stats.waiting > 0, Ordering::Relaxed);
         if stats.merges > 0 {
             tracing::info!("merged {} small segments into {}", stats.segments, stats.merges);
         }
