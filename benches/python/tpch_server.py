@@ -39,9 +39,9 @@ def plain_strings(table):
     return table.cast(pa.schema(fields))
 
 
-def load(cur, pq_dir):
+def load(cur, pq_dir, tables=TABLES):
     rows = 0
-    for t in TABLES:
+    for t in tables:
         f = pq.ParquetFile(os.path.join(pq_dir, f"{t}.parquet"))
         batches, pending, mode = [], 0, "create"
         for b in f.iter_batches(batch_size=65_536):
@@ -89,4 +89,5 @@ def main():
     sys.exit(1 if wrong else 0)
 
 
-main()
+if __name__ == "__main__":
+    main()

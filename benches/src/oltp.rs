@@ -100,6 +100,8 @@ fn main() {
         exec(&mut s, "UPDATE acc SET balance = balance + 1 WHERE id % 10 = 0").await;
         println!("UPDATE of 10k of 100k rows:                {:>9.1} ms", millis(start.elapsed()));
 
+        trickle().await;
+
         // One block of many small statements (a script, an ORM's unit of
         // work): each statement should cost the same however many came before.
         exec(&mut s, "CREATE TABLE script (id BIGINT PRIMARY KEY, v TEXT)").await;
@@ -118,6 +120,79 @@ fn main() {
             );
         }
     });
+}
+
+/// A table written a little at a time with a checkpoint after each write
+/// (200 of 2,000 rows): its scan, key lookups and restart over one segment
+/// per checkpoint, then after compaction merged the small segments.
+async fn trickle() {
+    const ROUNDS: i64 = 200;
+    const ROWS: i64 = 2_000;
+    let dir = tempfile::tempdir().unwrap();
+    let db = Database::open(dir.path()).unwrap();
+    let mut s = db.session();
+    exec(&mut s, "CREATE TABLE tr (id BIGINT PRIMARY KEY, v BIGINT)").await;
+    for r in 0..ROUNDS {
+        let (first, last) = (r * ROWS + 1, (r + 1) * ROWS);
+        let sql = format!("INSERT INTO tr SELECT value, value % 7 FROM generate_series({first}, {last}) AS g(value)");
+        exec(&mut s, &sql).await;
+        // The checkpoint alone: compaction (and merging) comes after.
+        db.storage().checkpoint().unwrap();
+    }
+    let files = || {
+        std::fs::read_dir(dir.path().join("segments"))
+            .unwrap()
+            .filter(|e| e.as_ref().unwrap().path().to_string_lossy().contains(".parquet"))
+            .count()
+    };
+    let restart = |db: Arc<Database>| {
+        drop(db);
+        let start = Instant::now();
+        let db = Database::open(dir.path()).unwrap();
+        (db, start.elapsed())
+    };
+    let measure = async |db: &Arc<Database>, what: &str, restarted: Duration| {
+        let mut s = db.session();
+        let lookup = s.prepare("SELECT v FROM tr WHERE id = $1", &[]).await.unwrap();
+        let mut scans: Vec<Duration> = Vec::new();
+        for _ in 0..7 {
+            let start = Instant::now();
+            exec(&mut s, "SELECT sum(v), count(*) FROM tr").await;
+            scans.push(start.elapsed());
+        }
+        scans.sort();
+        let n = 5000;
+        let start = Instant::now();
+        for i in 0..n {
+            let id = 1 + (i * 7919) % (ROUNDS * ROWS);
+            let out = s.execute_prepared(&lookup, vec![ScalarValue::Int64(Some(id))]).await.unwrap();
+            let _ = out.collect().await.unwrap();
+        }
+        let per = start.elapsed() / n as u32;
+        println!(
+            "{what:<34} restart {:>5.1} ms, scan of 400k rows {:>4.1} ms (median of 7), key lookup {:>4.1} µs",
+            millis(restarted),
+            millis(scans[3]),
+            micros(per)
+        );
+    };
+    drop(s);
+    let (db, restarted) = restart(db);
+    measure(&db, &format!("trickle, {} segment files:", files()), restarted).await;
+    let start = Instant::now();
+    let stats = db.storage().compact().unwrap();
+    let took = start.elapsed();
+    exec(&mut db.session(), "INSERT INTO tr VALUES (0, 0)").await;
+    db.storage().checkpoint().unwrap();
+    println!(
+        "merging {} segments into {} took {:.1} ms; {} segment files after the next checkpoint (one new)",
+        stats.merged.segments,
+        stats.merged.merges,
+        millis(took),
+        files()
+    );
+    let (db, restarted) = restart(db);
+    measure(&db, "trickle, merged:", restarted).await;
 }
 
 /// The write load of the TPC-H bench's HTAP run (`tpch.rs`), alone for 5 s:
