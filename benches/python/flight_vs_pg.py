@@ -83,6 +83,21 @@ def main():
         pg_read = time.perf_counter() - start
         assert n == ROWS, n
 
+    # A small query's round trip (what an application's many small
+    # queries wait for): SELECT 1, median of 50, each protocol.
+    def median_ms(run):
+        times = []
+        for _ in range(50):
+            start = time.perf_counter()
+            run()
+            times.append(time.perf_counter() - start)
+        return sorted(times)[25] * 1000
+
+    with flight_sql.connect(f"grpc://127.0.0.1:{RUSTY_FLIGHT}", autocommit=True) as conn, conn.cursor() as cur:
+        flight_rtt = median_ms(lambda: (cur.execute("SELECT 1"), cur.fetch_arrow_table()))
+    with psycopg.connect(host="127.0.0.1", port=RUSTY_PG, user="rustydb", dbname="rustydb") as conn:
+        pg_rtt = median_ms(lambda: conn.execute("SELECT 1").fetchall())
+
     mb = arrow_bytes / 1e6
     print(f"{ROWS:,} rows, 5 columns ({COLUMNS}); {mb:.0f} MB as Arrow, {len(payload) / 1e6:.0f} MB as CSV\n")
     print("| read all rows | seconds | rows/s | MB/s (Arrow size) |")
@@ -90,6 +105,7 @@ def main():
     for label, secs in [("Flight SQL (ADBC, fetch_arrow_table)", flight_read), ("PostgreSQL protocol (psycopg, binary)", pg_read)]:
         print(f"| {label} | {secs:.2f} | {ROWS / secs:,.0f} | {mb / secs:,.0f} |")
     print(f"\nFlight / PostgreSQL protocol: {pg_read / flight_read:.1f}x\n")
+    print(f"SELECT 1 round trip (median of 50): Flight SQL {flight_rtt:.2f} ms, PostgreSQL protocol {pg_rtt:.2f} ms\n")
     print("| bulk load | seconds | rows/s |")
     print("|---|---|---|")
     for label, secs in [
