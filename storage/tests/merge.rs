@@ -50,6 +50,18 @@ fn trickle(s: &Arc<Storage>, i: i64) {
     t.commit().unwrap();
 }
 
+/// A table after `rounds` rounds of [`trickle`], each checkpointed: one
+/// small segment per round.
+fn trickled(dir: &Path, rounds: i64) -> Arc<Storage> {
+    let s = open(dir);
+    create_kv(&s);
+    for i in 0..rounds {
+        trickle(&s, i);
+        s.checkpoint().unwrap();
+    }
+    s
+}
+
 #[test]
 fn small_segments_merge_and_every_snapshot_reads_alike() {
     let dir = tempfile::tempdir().unwrap();
@@ -96,12 +108,7 @@ fn small_segments_merge_and_every_snapshot_reads_alike() {
 #[test]
 fn a_restart_before_the_next_checkpoint_reads_the_merged_segments_own_files() {
     let dir = tempfile::tempdir().unwrap();
-    let s = open(dir.path());
-    create_kv(&s);
-    for i in 0..6 {
-        trickle(&s, i);
-        s.checkpoint().unwrap();
-    }
+    let s = trickled(dir.path(), 6);
     let before = now(&s);
     assert!(s.compact().unwrap().merged.merges >= 1);
     trickle(&s, 6);
@@ -115,12 +122,7 @@ fn a_restart_before_the_next_checkpoint_reads_the_merged_segments_own_files() {
 #[test]
 fn a_scan_in_progress_holds_the_layout_until_it_is_done() {
     let dir = tempfile::tempdir().unwrap();
-    let s = open(dir.path());
-    create_kv(&s);
-    for i in 0..6 {
-        trickle(&s, i);
-        s.checkpoint().unwrap();
-    }
+    let s = trickled(dir.path(), 6);
     let expected = now(&s);
     let reader = s.begin(Isolation::ReadCommitted);
     let view = reader.view();
