@@ -27,9 +27,10 @@
 //! the table's list, as compaction's do, so indexes held outside the lock
 //! stay valid; checkpoints leave them out of the manifest. Scans address
 //! segments by index between chunks, so a merge waits while one pins the
-//! table's layout (the checkpointer tries again every half second). Like compaction,
-//! the merged file is named by the next checkpoint's manifest; until then a
-//! restart reads the merged segments' own files.
+//! table's layout (the checkpointer tries again every half second). As
+//! with compaction, the merged file is named by the next checkpoint's
+//! manifest; until then a restart reads the files of the segments it
+//! merged, and the log.
 
 use std::ops::Range;
 use std::sync::Arc;
