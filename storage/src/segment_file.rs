@@ -244,15 +244,17 @@ struct FileChunks {
 
 impl FileChunks {
     fn open(cache: &SegmentCache, file: &str) -> Result<FileChunks> {
-        let f = cache.open(file).map_err(|e| StorageError::io(format!("opening segment file {file}"), e))?;
-        Ok(FileChunks { file: f, fetched: Vec::new() })
+        FileChunks::over(cache.open(file), file)
     }
 
     /// Opens a file known to be `size` bytes (no request to learn it).
     fn open_sized(cache: &SegmentCache, file: &str, size: u64) -> Result<FileChunks> {
-        let f =
-            cache.open_sized(file, size).map_err(|e| StorageError::io(format!("opening segment file {file}"), e))?;
-        Ok(FileChunks { file: f, fetched: Vec::new() })
+        FileChunks::over(cache.open_sized(file, size), file)
+    }
+
+    fn over(opened: std::io::Result<Arc<dyn ReadAt>>, file: &str) -> Result<FileChunks> {
+        let file = opened.map_err(|e| StorageError::io(format!("opening segment file {file}"), e))?;
+        Ok(FileChunks { file, fetched: Vec::new() })
     }
 
     /// Fetches the `(start, length)` chunks.

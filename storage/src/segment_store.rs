@@ -191,7 +191,7 @@ impl SegmentStore for ObjectSegments {
     fn open(&self, name: &str) -> io::Result<Arc<dyn ReadAt>> {
         let (store, path) = (self.inner.store.clone(), self.inner.path(name));
         let size = self.inner.run(async move { store.head(&path).await.map(|m| m.size) })?;
-        Ok(Arc::new(ObjectFile { inner: self.inner.clone(), path: self.inner.path(name), size }))
+        self.open_sized(name, size)
     }
     fn open_sized(&self, name: &str, size: u64) -> io::Result<Arc<dyn ReadAt>> {
         Ok(Arc::new(ObjectFile { inner: self.inner.clone(), path: self.inner.path(name), size }))
