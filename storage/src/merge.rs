@@ -9,9 +9,10 @@
 //! per table, while a run of adjacent small segments qualifies:
 //!   [read lock]  copy the run's segments
 //!                their versions in (row, begin) order, written   (no lock)
-//!   [write lock] unless a scan pins the layout or a source changed:
-//!                the merged segment at the run's first index, the
-//!                others emptied; ends set meanwhile carried over
+//!   [write lock] unless a source changed meanwhile: the merged segment
+//!                at the run's first index, the others emptied; ends set
+//!                meanwhile carried over; the replaced ones retired while
+//!                scans that started before read them
 //! ```
 //!
 //! A run qualifies when it has at least [`MERGE_FAN_IN`] segments with
@@ -26,15 +27,15 @@
 //! after (dropping dead ones is compaction's job). Emptied segments stay in
 //! the table's list, as compaction's do, so indexes held outside the lock
 //! stay valid; checkpoints leave them out of the manifest. Scans address
-//! segments by index between chunks, so a merge waits while one pins the
-//! table's layout (the checkpointer tries again every half second). As
-//! with compaction, the merged file is named by the next checkpoint's
+//! segments by index between chunks, so one that started before a merge
+//! goes on reading the segments the merge replaced (`table.rs`,
+//! `LayoutPin`): a table scanned without a break still merges. As with
+//! compaction, the merged file is named by the next checkpoint's
 //! manifest; until then a restart reads the files of the segments it
 //! merged, and the log.
 
 use std::ops::Range;
 use std::sync::Arc;
-use std::sync::atomic::Ordering;
 
 use arrow::array::{ArrayRef, UInt64Array};
 use arrow::compute::{SortColumn, concat, lexsort_to_indices, take};
@@ -141,9 +142,6 @@ pub struct MergeStats {
     pub segments: usize,
     /// Merged segments made.
     pub merges: usize,
-    /// Tables with segments to merge that a scan kept from it: worth
-    /// trying again soon.
-    pub waiting: usize,
 }
 
 impl Storage {
@@ -154,6 +152,9 @@ impl Storage {
         let tables: Vec<(TableId, Arc<parking_lot::RwLock<crate::table::TableStore>>)> =
             self.tables.read().iter().map(|(id, t)| (*id, t.clone())).collect();
         for (_, table) in tables {
+            if table.read().has_unread_retired() {
+                self.metered(&table, crate::table::TableStore::drop_unread_retired);
+            }
             loop {
                 let (spec, run, sources) = {
                     let t = table.read();
@@ -163,10 +164,6 @@ impl Storage {
                         .map(|s| MergeInput { rows: s.data.len(), written: s.file.is_some() })
                         .collect();
                     let Some(run) = merge_candidate(&inputs) else { break };
-                    if t.layout_pinned() {
-                        stats.waiting += 1;
-                        break;
-                    }
                     let sources: Vec<Arc<Segment>> = t.segments[run.clone()].iter().map(|s| s.data.clone()).collect();
                     (t.spec.clone(), run, sources)
                 };
@@ -174,17 +171,15 @@ impl Storage {
                 let file = self.write_segment(&spec, &merged)?;
                 let with_rows = sources.iter().filter(|s| s.len() > 0).count();
                 if !self.metered(&table, |t| t.replace_merged(run.clone(), &sources, merged, &origin, file)) {
-                    // A scan took the layout meanwhile, or ALTER TABLE
-                    // replaced a segment: tried again soon; the file
-                    // written is removed by the next checkpoint.
-                    stats.waiting += 1;
+                    // ALTER TABLE replaced a segment meanwhile: tried again
+                    // at the next compaction; the file written is removed
+                    // by the next checkpoint.
                     break;
                 }
                 stats.segments += with_rows;
                 stats.merges += 1;
             }
         }
-        self.merges_waiting.store(stats.waiting > 0, Ordering::Relaxed);
         if stats.merges > 0 {
             tracing::info!("merged {} small segments into {}", stats.segments, stats.merges);
         }

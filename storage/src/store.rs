@@ -14,7 +14,7 @@
 
 use std::collections::{BTreeMap, BTreeSet, HashMap, VecDeque};
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Weak};
 use std::time::{Duration, Instant};
 
@@ -122,9 +122,6 @@ pub struct Storage {
     pub(crate) ddl_gate: RwLock<()>,
     /// Snapshots readers hold, with how many hold each (`SnapshotPin`).
     pub(crate) pins: Mutex<BTreeMap<Scn, usize>>,
-    /// A merge a running scan kept from its table (`merge.rs`): the
-    /// checkpointer tries again on its next round.
-    pub(crate) merges_waiting: AtomicBool,
     /// When recent SCNs became visible, oldest first, reaching back a
     /// little over the retention (sampled by the checkpointer thread).
     pub(crate) scn_times: Mutex<VecDeque<(Instant, Scn)>>,
@@ -252,7 +249,6 @@ impl Storage {
             checkpoint_lock: Mutex::new(checkpoint_scn),
             ddl_gate: RwLock::new(()),
             pins: Mutex::new(BTreeMap::new()),
-            merges_waiting: AtomicBool::new(false),
             scn_times: Mutex::new(VecDeque::new()),
             retention: options.flashback_retention,
             cache,
@@ -527,16 +523,14 @@ fn start_checkpointer(storage: Weak<Storage>, memory: Arc<RowStoreMemory>, polic
             s.note_scn_time();
             let due = policy.interval.is_some_and(|i| last.elapsed() >= i);
             let checkpoint = asked || memory.over_half() || s.wal.file_bytes() >= policy.wal_bytes || due;
-            if !checkpoint && !s.merges_waiting.load(Ordering::Relaxed) {
+            if !checkpoint {
                 continue;
             }
-            if checkpoint {
-                last = Instant::now();
-                let done = s.checkpoint();
-                memory.checkpoint_done(done.is_ok());
-                if let Err(e) = done {
-                    tracing::error!("automatic checkpoint failed: {e}");
-                }
+            last = Instant::now();
+            let done = s.checkpoint();
+            memory.checkpoint_done(done.is_ok());
+            if let Err(e) = done {
+                tracing::error!("automatic checkpoint failed: {e}");
             }
             if let Err(e) = s.compact() {
                 tracing::error!("compaction failed: {e}");

@@ -71,24 +71,50 @@ impl Version {
     }
 }
 
-/// A scan in progress over a table: while any is, no merge moves versions
-/// between the table's segments (scans address segments by index, and a
-/// merge empties all but one of the segments it merges; `merge.rs`).
-/// Taken under the table's lock, and a merge checks under its write lock
-/// that none is held.
+/// The segment layout a scan saw at its start, kept for it while it runs.
+/// Scans address segments by index between chunks, and a merge moves
+/// versions from several segments into one (`merge.rs`): the segments a
+/// merge replaces while scans of the layout before it run are retired, not
+/// dropped, and those scans go on reading them ([`TableStore::segment_at`]).
+/// Taken under the table's lock.
 #[derive(Debug)]
-pub(crate) struct LayoutPin(Arc<AtomicUsize>);
+pub(crate) struct LayoutPin {
+    generation: u64,
+    /// Scans of `generation` running.
+    scans: Arc<AtomicUsize>,
+}
 
 impl Clone for LayoutPin {
     fn clone(&self) -> Self {
-        self.0.fetch_add(1, Ordering::SeqCst);
-        LayoutPin(self.0.clone())
+        self.scans.fetch_add(1, Ordering::SeqCst);
+        LayoutPin { generation: self.generation, scans: self.scans.clone() }
     }
 }
 
 impl Drop for LayoutPin {
     fn drop(&mut self) {
-        self.0.fetch_sub(1, Ordering::SeqCst);
+        self.scans.fetch_sub(1, Ordering::SeqCst);
+    }
+}
+
+/// Segments a merge replaced while scans of the layout before it ran.
+#[derive(Debug)]
+struct Retired {
+    /// The layout generation the segments belong to: scans of it, or of
+    /// an older one, read them.
+    generation: u64,
+    /// Index of the first of `segments`.
+    first: usize,
+    /// As they were when the merge was installed: ends set later belong to
+    /// commits after every snapshot those scans read at.
+    segments: Vec<FrozenSegment>,
+    /// Scans of `generation` running.
+    scans: Arc<AtomicUsize>,
+}
+
+impl Retired {
+    fn holds(&self, si: usize) -> bool {
+        (self.first..self.first + self.segments.len()).contains(&si)
     }
 }
 
@@ -118,8 +144,12 @@ pub struct TableStore {
     /// read it twice per table they write, and a table's segment count
     /// grows with its checkpoints.
     segment_metadata_bytes: usize,
-    /// How many [`LayoutPin`]s are held.
-    layout_pins: Arc<AtomicUsize>,
+    /// The current segment layout: bumped by a merge that retires
+    /// segments, and how many scans of it run ([`LayoutPin`]).
+    layout_generation: u64,
+    layout_scans: Arc<AtomicUsize>,
+    /// Older layouts' segments still read by scans, oldest first.
+    retired: Vec<Retired>,
 }
 
 impl TableStore {
@@ -136,7 +166,9 @@ impl TableStore {
             hot_bytes: 0,
             unwritten_bytes: 0,
             segment_metadata_bytes: 0,
-            layout_pins: Arc::default(),
+            layout_generation: 0,
+            layout_scans: Arc::default(),
+            retired: Vec::new(),
         }
     }
 
@@ -149,15 +181,39 @@ impl TableStore {
         Ok(t)
     }
 
-    /// Keeps the segments' layout while a scan goes on (see [`LayoutPin`]).
+    /// Keeps the segments' current layout for a scan (see [`LayoutPin`]).
     pub(crate) fn pin_layout(&self) -> LayoutPin {
-        self.layout_pins.fetch_add(1, Ordering::SeqCst);
-        LayoutPin(self.layout_pins.clone())
+        self.layout_scans.fetch_add(1, Ordering::SeqCst);
+        LayoutPin { generation: self.layout_generation, scans: self.layout_scans.clone() }
     }
 
-    /// Whether a scan holds the layout.
-    pub(crate) fn layout_pinned(&self) -> bool {
-        self.layout_pins.load(Ordering::SeqCst) > 0
+    /// Segment `si` as the scan holding `pin` saw the layout: retired by
+    /// the first merge after the scan started, if one took it.
+    pub(crate) fn segment_at(&self, pin: &LayoutPin, si: usize) -> &FrozenSegment {
+        match self.retired.iter().find(|r| r.generation >= pin.generation && r.holds(si)) {
+            Some(r) => &r.segments[si - r.first],
+            None => &self.segments[si],
+        }
+    }
+
+    /// How many of the retired segment sets no running scan reads any
+    /// more. Scans of a generation read its retired segments and every
+    /// later generation's, and no scan of an old generation starts, so
+    /// these are a prefix with no scans left.
+    fn unread_retired(&self) -> usize {
+        self.retired.iter().take_while(|r| r.scans.load(Ordering::SeqCst) == 0).count()
+    }
+
+    /// Whether [`TableStore::drop_unread_retired`] has anything to do.
+    pub(crate) fn has_unread_retired(&self) -> bool {
+        self.unread_retired() > 0
+    }
+
+    /// Lets go of retired segments no running scan reads any more (their
+    /// files go at the next checkpoint).
+    pub(crate) fn drop_unread_retired(&mut self) {
+        let unread = self.unread_retired();
+        self.retired.drain(..unread);
     }
 
     /// What this table counts against the row store budget: hot versions
@@ -168,15 +224,19 @@ impl TableStore {
 
     /// What this table keeps for as long as its rows exist, whatever is
     /// cached: index entries, each segment's row ids and begins (16 bytes
-    /// a version) and delete vector, and where each row's frozen version is.
-    /// It counts against the segment cache's budget (`segment_cache.rs`).
+    /// a version) and delete vector (retired ones' too, while scans read
+    /// them), and where each row's frozen version is. It counts against the segment cache's budget (`segment_cache.rs`).
     pub fn metadata_bytes(&self) -> usize {
         debug_assert_eq!(
             self.segment_metadata_bytes,
             self.segments.iter().map(FrozenSegment::metadata_bytes).sum::<usize>(),
             "the running sum follows every change to the segments"
         );
-        self.indexes.iter().map(KeyIndex::bytes).sum::<usize>() + self.segment_metadata_bytes + self.frozen.bytes()
+        let retired: usize = self.retired.iter().flat_map(|r| &r.segments).map(FrozenSegment::metadata_bytes).sum();
+        self.indexes.iter().map(KeyIndex::bytes).sum::<usize>()
+            + self.segment_metadata_bytes
+            + retired
+            + self.frozen.bytes()
     }
 
     /// Adds a frozen segment: records where its rows are and indexes them.
@@ -396,9 +456,9 @@ impl TableStore {
     /// Installs `merged`, the versions of segments `run` (as `sources`
     /// were when copied), at `run.start` and leaves the others empty;
     /// `origin[p]` is where merged version `p` was: (offset in `run`,
-    /// position). Ends set since the copy are carried over. False, and
-    /// nothing changed, while a scan pins the layout or when a source was
-    /// replaced meanwhile (ALTER TABLE).
+    /// position). Ends set since the copy are carried over. Scans running
+    /// go on reading the segments replaced (see [`LayoutPin`]). False, and
+    /// nothing changed, when a source was replaced meanwhile (ALTER TABLE).
     pub(crate) fn replace_merged(
         &mut self,
         run: std::ops::Range<usize>,
@@ -409,7 +469,7 @@ impl TableStore {
     ) -> bool {
         debug_assert_eq!(run.len(), sources.len());
         let same = self.segments[run.clone()].iter().zip(sources).all(|(s, old)| Arc::ptr_eq(&s.data, old));
-        if !same || self.layout_pinned() {
+        if !same {
             return false;
         }
         let mut ends = BTreeMap::new();
@@ -420,18 +480,33 @@ impl TableStore {
         }
         let olds: Vec<&Segment> = sources.iter().map(|s| &**s).collect();
         self.frozen.merge_segments(run.start as u32..run.end as u32, &olds, &merged);
-        for si in run.clone() {
-            let old = &mut self.segments[si];
-            self.unwritten_bytes -= std::mem::take(&mut old.charged);
-            self.segment_metadata_bytes -= old.metadata_bytes();
-            *old = FrozenSegment::new(Arc::new(Segment::build(&self.spec, &[])));
-            self.segment_metadata_bytes += old.metadata_bytes();
-        }
         let mut new = FrozenSegment::with_ends(Arc::new(merged), ends);
         new.file = Some(file);
-        self.segment_metadata_bytes -= self.segments[run.start].metadata_bytes();
-        self.segment_metadata_bytes += new.metadata_bytes();
-        self.segments[run.start] = new;
+        let mut new = Some(new);
+        let mut replaced = Vec::with_capacity(run.len());
+        for si in run.clone() {
+            let with = new.take().unwrap_or_else(|| FrozenSegment::new(Arc::new(Segment::build(&self.spec, &[]))));
+            let mut old = std::mem::replace(&mut self.segments[si], with);
+            self.unwritten_bytes -= std::mem::take(&mut old.charged);
+            self.segment_metadata_bytes -= old.metadata_bytes();
+            self.segment_metadata_bytes += self.segments[si].metadata_bytes();
+            replaced.push(old);
+        }
+        // Scans of older layouts read this one's segments where no earlier
+        // merge retired theirs, so these are kept for them too.
+        self.drop_unread_retired();
+        if self.layout_scans.load(Ordering::SeqCst) > 0 || !self.retired.is_empty() {
+            // Pins are taken under the table's lock, so none of this
+            // generation starts now; the running ones keep the count.
+            let scans = std::mem::take(&mut self.layout_scans);
+            self.retired.push(Retired {
+                generation: self.layout_generation,
+                first: run.start,
+                segments: replaced,
+                scans,
+            });
+            self.layout_generation += 1;
+        }
         self.epoch += 1;
         true
     }
@@ -611,5 +686,50 @@ mod tests {
         assert!((1..=11).all(|r| value(&t, r, 14).is_none()));
         assert_eq!(value(&t, 7, 13), Some(7));
         assert_eq!(t.row_ids().len(), 11);
+    }
+
+    /// Scans read the segments as they were when they started, across
+    /// several merges; retired segments go once no scan reads them.
+    #[test]
+    fn scans_read_the_layout_they_started_with_across_merges() {
+        let spec = TableSpec {
+            id: TableId(1),
+            columns: vec![ColumnSpec { name: "v".into(), ty: ColumnType::Int64, nullable: true }],
+            indexes: vec![],
+        };
+        let values: Vec<Row> = (0..60).map(row).collect();
+        let versions = |rows: std::ops::Range<u64>| -> Vec<(RowId, Scn, &[Value])> {
+            rows.map(|r| (RowId(r), Scn(1), &values[r as usize][..])).collect()
+        };
+        let segments =
+            (0..6).map(|i| FrozenSegment::new(Arc::new(Segment::build(&spec, &versions(i * 10..i * 10 + 10)))));
+        let mut t = TableStore::from_segments(spec.clone(), segments.collect()).unwrap();
+        // Merges segments `first` and `first + 1`, of 10 rows each.
+        let merge = |t: &mut TableStore, first: usize| {
+            let sources: Vec<Arc<Segment>> = t.segments[first..first + 2].iter().map(|s| s.data.clone()).collect();
+            let merged = Segment::build(&spec, &versions(first as u64 * 10..first as u64 * 10 + 20));
+            let origin: Vec<(u32, u32)> = (0..2).flat_map(|k| (0..10).map(move |p| (k, p))).collect();
+            assert!(t.replace_merged(first..first + 2, &sources, merged, &origin, format!("m{first}")));
+        };
+        let lens =
+            |t: &TableStore, pin: &LayoutPin| (0..6).map(|si| t.segment_at(pin, si).data.len()).collect::<Vec<_>>();
+
+        let old = t.pin_layout();
+        merge(&mut t, 0);
+        merge(&mut t, 2);
+        assert_eq!(lens(&t, &old), [10; 6], "two merges after the scan started");
+        let mid = t.pin_layout();
+        merge(&mut t, 4);
+        let now = t.pin_layout();
+        assert_eq!(lens(&t, &old), [10; 6]);
+        assert_eq!(lens(&t, &mid), [20, 0, 20, 0, 10, 10]);
+        assert_eq!(lens(&t, &now), [20, 0, 20, 0, 20, 0]);
+        drop(mid);
+        t.drop_unread_retired();
+        assert_eq!(lens(&t, &old), [10; 6], "the older scan still reads the later merge's sources");
+        drop(old);
+        t.drop_unread_retired();
+        assert!(t.retired.is_empty() && !t.has_unread_retired());
+        assert_eq!(lens(&t, &now), [20, 0, 20, 0, 20, 0]);
     }
 }

@@ -41,9 +41,9 @@ pub struct ColumnEstimate {
 #[derive(Debug, Clone, Default)]
 pub struct ScanCursor {
     at: ScanAt,
-    /// Held from the scan's first chunk until it is done: the table's
-    /// segments keep their layout meanwhile (no merge moves versions from
-    /// one segment to another under a scan that addresses them by index).
+    /// Held from the scan's first chunk until it is done: the scan reads
+    /// the segments in the layout it first saw, whatever a merge moves
+    /// meanwhile (it addresses them by index between chunks).
     pin: Option<LayoutPin>,
 }
 
@@ -130,21 +130,28 @@ impl ScanPart {
         self.claims.as_ref().map_or(usize::MAX, |c| c.segments)
     }
 
+    /// The segment layout this partition reads, taken under the table's
+    /// lock at its first chunk: the execution's partitions share what is
+    /// left to claim by segment index, so they share one layout.
+    fn pin_layout(&self, base: &TableStore) -> LayoutPin {
+        match &self.claims {
+            Some(claims) => claims.pin.get_or_init(|| base.pin_layout()).clone(),
+            None => base.pin_layout(),
+        }
+    }
+
     /// Where to read next, when the cursor would go on at the start of
     /// `segment`: that whole segment for the only partition, else the next
     /// stretch nobody claimed (a segment at or past `end` once none is left).
-    fn claim(&self, base: &TableStore, segment: usize, end: usize) -> Claim {
+    fn claim(&self, base: &TableStore, layout: &LayoutPin, segment: usize, end: usize) -> Claim {
         let Some(claims) = &self.claims else { return Claim { segment, from: None, until: None } };
-        // The execution's partitions share what is left to claim by segment
-        // index: the layout stays until the last of them is gone.
-        claims.pin.get_or_init(|| base.pin_layout());
         let mut next = claims.next.lock();
         loop {
             let (segment, from) = *next;
             if segment >= end {
                 return Claim { segment: end, from: None, until: None };
             }
-            let data = &base.segments[segment].data;
+            let data = &base.segment_at(layout, segment).data;
             let len = data.len();
             let start = from.map_or(0, |r| data.lower_bound(r));
             if start >= len {
@@ -194,7 +201,7 @@ pub struct SegmentClaims {
     /// The segment and row id the next stretch starts at (`None`: the
     /// segment's start).
     next: parking_lot::Mutex<(usize, Option<RowId>)>,
-    /// Taken at the first claim, under the table's lock.
+    /// The layout all partitions read, taken by the first to start.
     pin: std::sync::OnceLock<LayoutPin>,
 }
 
@@ -450,9 +457,12 @@ impl ReadView {
                         continue;
                     };
                     let base = base.read();
+                    if *cursor == ScanAt::Start {
+                        *pin = Some(part.pin_layout(&base));
+                    }
+                    let layout = pin.as_ref().expect("taken at the scan's start");
                     let chunk = match *cursor {
                         ScanAt::Start => {
-                            *pin = Some(base.pin_layout());
                             // Segments added later hold rows that were hot
                             // when the scan began: partition 0 reads those.
                             let end = part.planned_segments().min(base.segments.len());
@@ -462,7 +472,7 @@ impl ReadView {
                         // Late segments (`resume`) are partition 0's alone;
                         // the planned ones go to whichever partition asks.
                         ScanAt::Frozen { segment, end, resume: None, claimed: false, .. } if segment < end => {
-                            let claim = part.claim(&base, segment, end);
+                            let claim = part.claim(&base, layout, segment, end);
                             *cursor = ScanAt::Frozen {
                                 segment: claim.segment,
                                 pos: 0,
@@ -481,7 +491,7 @@ impl ReadView {
                         ScanAt::Frozen { segment, end, resume, .. }
                             if segment < end
                                 && tw.is_none_or(|t| t.map.is_none())
-                                && !base.segments[segment].data.may_match(zones) =>
+                                && !base.segment_at(layout, segment).data.may_match(zones) =>
                         {
                             *cursor = part.after_stretch(segment, end, resume, base.epoch);
                             continue;
@@ -496,7 +506,7 @@ impl ReadView {
                         ScanAt::Frozen { .. } => {
                             let zones = if tw.is_none_or(|t| t.map.is_none()) { zones } else { &[] };
                             let sources = self.frozen_sources(table, projection);
-                            let part = self.frozen_part(&base, &spec, part, cursor, zones, &sources, max_rows);
+                            let part = self.frozen_part(&base, layout, &spec, part, cursor, zones, &sources, max_rows);
                             // A stored segment's columns may have to be read:
                             // not under the table's lock, which commits need.
                             drop(base);
@@ -575,6 +585,7 @@ impl ReadView {
     fn frozen_part(
         &self,
         base: &TableStore,
+        layout: &LayoutPin,
         spec: &TableSpec,
         scan: &ScanPart,
         cursor: &mut ScanAt,
@@ -585,7 +596,7 @@ impl ReadView {
         let ScanAt::Frozen { segment, pos, end: end_segment, resume, after, epoch, claimed, until } = *cursor else {
             unreachable!("called for the frozen stage")
         };
-        let seg = &base.segments[segment];
+        let seg = base.segment_at(layout, segment);
         // Where this stretch ends: the segment's end, or a row's start.
         let len = until.map_or(seg.data.len(), |u| seg.data.lower_bound(u));
         // Rows up to `resume` were read while they were hot; rows up to
