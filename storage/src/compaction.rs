@@ -26,7 +26,9 @@
 //! and the log, which hold the same rows for every snapshot at or after the
 //! horizon. Compaction runs under the checkpoint lock, so it never swaps a
 //! segment a checkpoint is writing, and that checkpoint's clean-up never
-//! removes a file a compaction is about to install.
+//! removes a file a compaction is about to install. Rewriting a segment
+//! holds its columns in memory, counted in the segment cache's budget as
+//! work in progress; with no room for it, it waits for a later compaction.
 
 use std::sync::Arc;
 use std::time::Instant;
@@ -36,8 +38,10 @@ use arrow::compute::filter;
 use rustydb_common::{Scn, TableId};
 
 use crate::error::Result;
+use crate::memory::array_bytes;
 use crate::merge::MergeStats;
 use crate::segment::{FrozenSegment, Segment};
+use crate::segment_cache::WorkingMemory;
 use crate::spec::TableSpec;
 use crate::store::Storage;
 
@@ -68,6 +72,9 @@ impl Drop for SnapshotPin {
 pub struct CompactionStats {
     pub segments: usize,
     pub versions_dropped: usize,
+    /// Segments left for a later compaction: the segment cache's budget
+    /// had no room for rewriting them.
+    pub deferred: usize,
     /// Small segments merged after the dead versions were dropped.
     pub merged: MergeStats,
 }
@@ -136,12 +143,22 @@ impl Storage {
                     let t = table.read();
                     (t.spec.clone(), t.segments[si].clone())
                 };
-                let (compacted, dropped) = without_dead(&spec, &frozen, horizon)?;
+                let mut work = self.cache.working_memory();
+                let Some((compacted, dropped)) = without_dead(&spec, &frozen, horizon, &mut work)? else {
+                    tracing::warn!(
+                        "compacting a segment of table {} deferred: the segment cache's budget leaves too little \
+                         room to rewrite it; raise --memory-mb or --segment-cache-mb",
+                        spec.id
+                    );
+                    stats.deferred += 1;
+                    continue;
+                };
                 // Written now, so its columns go to the segment cache and
                 // not the row store budget. The manifest names it from the
                 // next checkpoint on; until then the old file serves a
                 // restart, and this one, unnamed, is removed by the next.
                 let file = self.write_segment(&spec, &compacted)?;
+                drop(work);
                 if self.metered(&table, |t| t.replace_compacted(si, &frozen.data, compacted, file)) {
                     stats.segments += 1;
                     stats.versions_dropped += dropped;
@@ -161,18 +178,39 @@ impl Storage {
 
 /// The segment without the versions that ended at or before `horizon`,
 /// and how many those were. Positions of kept versions keep their order.
-fn without_dead(spec: &TableSpec, frozen: &FrozenSegment, horizon: Scn) -> Result<(Segment, usize)> {
+/// `None` when `work` cannot grow to what rewriting it holds: the
+/// segment's columns, then the kept ones replacing them a column at a time.
+fn without_dead(
+    spec: &TableSpec,
+    frozen: &FrozenSegment,
+    horizon: Scn,
+    work: &mut WorkingMemory,
+) -> Result<Option<(Segment, usize)>> {
     let data = &frozen.data;
     let keep: BooleanArray = (0..data.len()).map(|pos| Some(frozen.end(pos) > horizon)).collect();
     let dropped = data.len() - keep.true_count();
     let kept = |a: &dyn Array| filter(a, &keep).expect("a mask of the array's length filters it");
+    let read = data.all_columns()?;
+    if !work.try_grow(read.iter().map(|a| array_bytes(a.as_ref())).sum()) {
+        return Ok(None);
+    }
+    let mut columns = Vec::with_capacity(spec.columns.len());
+    for column in read {
+        let out = kept(column.as_ref());
+        let (was, now) = (array_bytes(column.as_ref()), array_bytes(out.as_ref()));
+        drop(column);
+        if !work.try_grow(now) {
+            return Ok(None);
+        }
+        work.shrink(was);
+        columns.push(out);
+    }
     let row_ids = kept(&data.row_ids);
     let begins = kept(&data.begins);
     let as_u64 = |a: arrow::array::ArrayRef| {
         a.as_any().downcast_ref::<UInt64Array>().expect("filtering keeps the array type").clone()
     };
-    let columns = data.all_columns()?.iter().map(|c| kept(c.as_ref())).collect();
-    Ok((Segment::new(spec, as_u64(row_ids), as_u64(begins), columns), dropped))
+    Ok(Some((Segment::new(spec, as_u64(row_ids), as_u64(begins), columns), dropped)))
 }
 
 /// Whether enough of a segment is dead to rewrite it.

@@ -23,6 +23,10 @@
 //! (empty ones between are passed over): a row's versions are ordered by
 //! begin from one segment to the next, and lookups rely on it.
 //!
+//! Building a merge holds its run's columns in memory, counted in the
+//! segment cache's budget as work in progress; with no room for it the
+//! run waits for a later compaction.
+//!
 //! Every version is kept, so every snapshot reads the same rows before and
 //! after (dropping dead ones is compaction's job). Emptied segments stay in
 //! the table's list, as compaction's do, so indexes held outside the lock
@@ -42,7 +46,9 @@ use arrow::compute::{SortColumn, concat, lexsort_to_indices, take};
 use rustydb_common::TableId;
 
 use crate::error::{Result, StorageError};
+use crate::memory::array_bytes;
 use crate::segment::{SEGMENT_ROWS_MAX, Segment};
+use crate::segment_cache::WorkingMemory;
 use crate::spec::TableSpec;
 use crate::store::Storage;
 
@@ -92,8 +98,10 @@ pub(crate) fn merge_candidate(segments: &[MergeInput]) -> Option<Range<usize>> {
 }
 
 /// The versions of `sources` in one segment, ordered by (row, begin), and
-/// where each came from: (index in `sources`, position).
-fn merged(spec: &TableSpec, sources: &[Arc<Segment>]) -> Result<(Segment, Vec<(u32, u32)>)> {
+/// where each came from: (index in `sources`, position). `None` when
+/// `work` cannot grow to what building it holds: the sources' columns,
+/// then the merged ones replacing them a column at a time.
+fn merged(spec: &TableSpec, sources: &[Arc<Segment>], work: &mut WorkingMemory) -> Result<Option<Merged>> {
     let concat_all = |arrays: Vec<ArrayRef>| -> Result<ArrayRef> {
         let refs: Vec<&dyn arrow::array::Array> = arrays.iter().map(|a| a.as_ref()).collect();
         concat(&refs).map_err(|e| StorageError::Internal(format!("merging segments: {e}")))
@@ -105,16 +113,31 @@ fn merged(spec: &TableSpec, sources: &[Arc<Segment>]) -> Result<(Segment, Vec<(u
         None,
     )
     .map_err(|e| StorageError::Internal(format!("ordering merged versions: {e}")))?;
-    let mut columns = Vec::with_capacity(spec.columns.len());
-    let read: Vec<Vec<ArrayRef>> = sources.iter().map(|s| s.all_columns()).collect::<Result<_>>()?;
-    for c in 0..spec.columns.len() {
-        columns.push(concat_all(read.iter().map(|cols| cols[c].clone()).collect())?);
-    }
     let sorted = |a: &ArrayRef| {
         take(a.as_ref(), &order, None).map_err(|e| StorageError::Internal(format!("ordering merged versions: {e}")))
     };
+    // Each source's columns, regrouped by column.
+    let mut by_column: Vec<Vec<ArrayRef>> = vec![Vec::with_capacity(sources.len()); spec.columns.len()];
+    for source in sources {
+        for (c, array) in source.all_columns()?.into_iter().enumerate() {
+            by_column[c].push(array);
+        }
+    }
+    let read: usize = by_column.iter().flatten().map(|a| array_bytes(a.as_ref())).sum();
+    if !work.try_grow(read) {
+        return Ok(None);
+    }
+    let mut columns = Vec::with_capacity(spec.columns.len());
+    for parts in by_column {
+        let bytes: usize = parts.iter().map(|a| array_bytes(a.as_ref())).sum();
+        if !work.try_grow(bytes) {
+            return Ok(None);
+        }
+        // The parts go once concatenated, the concatenation once sorted.
+        columns.push(sorted(&concat_all(parts)?)?);
+        work.shrink(bytes);
+    }
     let as_u64 = |a: ArrayRef| a.as_any().downcast_ref::<UInt64Array>().expect("row ids and begins are UInt64").clone();
-    let columns = columns.iter().map(sorted).collect::<Result<Vec<_>>>()?;
     let segment = Segment::new(spec, as_u64(sorted(&row_ids)?), as_u64(sorted(&begins)?), columns);
     let starts: Vec<u32> = sources
         .iter()
@@ -132,8 +155,11 @@ fn merged(spec: &TableSpec, sources: &[Arc<Segment>]) -> Result<(Segment, Vec<(u
             (k as u32, i - starts[k])
         })
         .collect();
-    Ok((segment, origin))
+    Ok(Some((segment, origin)))
 }
+
+/// A merged segment and where each of its versions came from.
+type Merged = (Segment, Vec<(u32, u32)>);
 
 /// What merging did.
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
@@ -142,6 +168,9 @@ pub struct MergeStats {
     pub segments: usize,
     /// Merged segments made.
     pub merges: usize,
+    /// Runs left for a later compaction: the segment cache's budget had
+    /// no room for building them (`segment_cache.rs`, working memory).
+    pub deferred: usize,
 }
 
 impl Storage {
@@ -167,8 +196,20 @@ impl Storage {
                     let sources: Vec<Arc<Segment>> = t.segments[run.clone()].iter().map(|s| s.data.clone()).collect();
                     (t.spec.clone(), run, sources)
                 };
-                let (merged, origin) = merged(&spec, &sources)?;
+                let mut work = self.cache.working_memory();
+                let Some((merged, origin)) = merged(&spec, &sources, &mut work)? else {
+                    tracing::warn!(
+                        "merging {} segments of table {} deferred: the segment cache's budget leaves too little \
+                         room to build it; raise --memory-mb or --segment-cache-mb",
+                        run.len(),
+                        spec.id
+                    );
+                    stats.deferred += 1;
+                    break;
+                };
                 let file = self.write_segment(&spec, &merged)?;
+                // Written: its columns are the cache's now.
+                drop(work);
                 let with_rows = sources.iter().filter(|s| s.len() > 0).count();
                 if !self.metered(&table, |t| t.replace_merged(run.clone(), &sources, merged, &origin, file)) {
                     // ALTER TABLE replaced a segment meanwhile: tried again
