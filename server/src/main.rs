@@ -89,6 +89,8 @@ enum Command {
         /// Memory for committed rows not yet checkpointed into segments
         /// (MiB): a checkpoint starts at half, commits wait for it past the
         /// whole, and one transaction may hold no more (53200 beyond).
+        /// Compaction and merging build their segments within the half
+        /// below where checkpoints start.
         #[arg(long, env = "RUSTYDB_ROW_STORE_MB")]
         row_store_mb: Option<usize>,
         /// Where checkpoints put segment files: `s3://bucket/prefix` for an

@@ -27,8 +27,9 @@
 //! horizon. Compaction runs under the checkpoint lock, so it never swaps a
 //! segment a checkpoint is writing, and that checkpoint's clean-up never
 //! removes a file a compaction is about to install. Rewriting a segment
-//! holds its columns in memory, counted in the segment cache's budget as
-//! work in progress; with no room for it, it waits for a later compaction.
+//! holds its columns in memory, counted in the row store's budget as work
+//! in progress (`memory.rs`); with no room for it, it waits for a later
+//! compaction.
 
 use std::sync::Arc;
 use std::time::Instant;
@@ -38,10 +39,10 @@ use arrow::compute::filter;
 use rustydb_common::{Scn, TableId};
 
 use crate::error::Result;
+use crate::memory::WorkingMemory;
 use crate::memory::array_bytes;
 use crate::merge::MergeStats;
 use crate::segment::{FrozenSegment, Segment};
-use crate::segment_cache::WorkingMemory;
 use crate::spec::TableSpec;
 use crate::store::Storage;
 
@@ -72,8 +73,8 @@ impl Drop for SnapshotPin {
 pub struct CompactionStats {
     pub segments: usize,
     pub versions_dropped: usize,
-    /// Segments left for a later compaction: the segment cache's budget
-    /// had no room for rewriting them.
+    /// Segments left for a later compaction: the row store's budget had
+    /// no room for rewriting them (`memory.rs`, working memory).
     pub deferred: usize,
     /// Small segments merged after the dead versions were dropped.
     pub merged: MergeStats,
@@ -143,11 +144,11 @@ impl Storage {
                     let t = table.read();
                     (t.spec.clone(), t.segments[si].clone())
                 };
-                let mut work = self.cache.working_memory();
+                let mut work = self.memory.working_memory();
                 let Some((compacted, dropped)) = without_dead(&spec, &frozen, horizon, &mut work)? else {
                     tracing::warn!(
-                        "compacting a segment of table {} deferred: the segment cache's budget leaves too little \
-                         room to rewrite it; raise --memory-mb or --segment-cache-mb",
+                        "compacting a segment of table {} deferred: the row store's budget leaves too little \
+                         room to rewrite it; raise --memory-mb or --row-store-mb",
                         spec.id
                     );
                     stats.deferred += 1;

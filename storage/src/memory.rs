@@ -7,9 +7,9 @@
 //!    segments   ┘            (frees what it freezes)       ▼ checkpoint frees
 //! ```
 //!
-//! Counted here: versions not yet frozen (the row store proper) and segments
-//! whose columns no checkpoint has written yet (a bulk load's, a
-//! compaction's before it writes). Stored segments' columns are the segment
+//! Counted here: versions not yet frozen (the row store proper), segments
+//! whose columns no checkpoint has written yet (a bulk load's), and what a
+//! compaction or merge holds while it builds a segment ([`WorkingMemory`]). Stored segments' columns are the segment
 //! cache's, under its own budget. Not counted here: index entries, the
 //! per-row ids and begins every segment keeps, delete vectors. They grow
 //! with the data, not with what is waiting for a checkpoint, and no
@@ -20,6 +20,11 @@
 //! the caller measures it before and after ([`TableStore::memory_bytes`](crate::table::TableStore::memory_bytes)) and
 //! reports the difference: the gauge is exact, not sampled.
 //!
+//! Background work takes only from the half of the budget below where
+//! checkpoints start, so it never sets one off, and it gives up (to try
+//! again at a later compaction) when that half has no room for it;
+//! commits count it when they ask to go ahead.
+//!
 //! A commit goes ahead while the store is within the budget, so the store
 //! peaks at the budget plus the commits in flight. The pending writes of
 //! all open transactions together are capped at the budget too (53200 for
@@ -27,6 +32,7 @@
 //! commit fits, and a hundred sessions each loading just under the budget
 //! cannot take a hundred budgets between them.
 
+use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
@@ -89,6 +95,8 @@ pub(crate) struct RowStoreMemory {
     failing: AtomicBool,
     /// Bytes the open transactions' pending writes take, all together.
     pending: AtomicUsize,
+    /// Bytes [`WorkingMemory`] holds.
+    working: AtomicUsize,
 }
 
 impl RowStoreMemory {
@@ -102,6 +110,7 @@ impl RowStoreMemory {
             freed: Condvar::new(),
             failing: AtomicBool::new(false),
             pending: AtomicUsize::new(0),
+            working: AtomicUsize::new(0),
         }
     }
 
@@ -152,9 +161,29 @@ impl RowStoreMemory {
             let _ = self
                 .used
                 .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |u| Some(u.saturating_sub(before - after)));
-            let _guard = self.freed_lock.lock();
-            self.freed.notify_all();
+            self.notify_freed();
         }
+    }
+
+    fn notify_freed(&self) {
+        let _guard = self.freed_lock.lock();
+        self.freed.notify_all();
+    }
+
+    /// Memory for a compaction or merge, taken as it grows
+    /// ([`WorkingMemory::try_grow`]).
+    pub(crate) fn working_memory(self: &Arc<Self>) -> WorkingMemory {
+        WorkingMemory { memory: self.clone(), bytes: 0 }
+    }
+
+    /// Bytes [`WorkingMemory`] holds now.
+    pub(crate) fn working(&self) -> usize {
+        self.working.load(Ordering::Relaxed)
+    }
+
+    /// What commits wait on: the row store and work in progress.
+    fn taken(&self) -> usize {
+        self.used() + self.working()
     }
 
     /// Whether the checkpointer should start one now for memory.
@@ -182,20 +211,19 @@ impl RowStoreMemory {
     /// Records how the last automatic checkpoint went.
     pub(crate) fn checkpoint_done(&self, ok: bool) {
         self.failing.store(!ok, Ordering::Relaxed);
-        let _guard = self.freed_lock.lock();
-        self.freed.notify_all();
+        self.notify_freed();
     }
 
     /// Lets a commit go ahead once the row store is within its budget,
     /// waiting for a checkpoint to make room. Fails with 53200 when the
     /// checkpoints fail or do not make room in time.
     pub(crate) fn admit(&self) -> Result<()> {
-        if self.used() <= self.budget {
+        if self.taken() <= self.budget {
             return Ok(());
         }
         let deadline = Instant::now() + ADMIT_WAIT_MAX;
         let mut guard = self.freed_lock.lock();
-        while self.used() > self.budget {
+        while self.taken() > self.budget {
             self.want_checkpoint();
             if self.failing.load(Ordering::Relaxed) || self.freed.wait_until(&mut guard, deadline).timed_out() {
                 return Err(StorageError::OutOfMemory(format!(
@@ -211,6 +239,45 @@ impl RowStoreMemory {
             }
         }
         Ok(())
+    }
+}
+
+/// Memory a compaction or merge holds while it builds a segment, counted
+/// in the row store's budget until dropped (see the module docs).
+#[derive(Debug)]
+pub(crate) struct WorkingMemory {
+    memory: Arc<RowStoreMemory>,
+    bytes: usize,
+}
+
+impl WorkingMemory {
+    /// Takes `bytes` more; false, and nothing taken, when the row store
+    /// and work already in progress leave less than that below half the
+    /// budget.
+    pub(crate) fn try_grow(&mut self, bytes: usize) -> bool {
+        let m = &self.memory;
+        let limit = m.budget / 2;
+        let grown = m.working.fetch_update(Ordering::Relaxed, Ordering::Relaxed, |w| {
+            (m.used() + w + bytes <= limit).then_some(w + bytes)
+        });
+        if grown.is_ok() {
+            self.bytes += bytes;
+        }
+        grown.is_ok()
+    }
+
+    /// Gives back `bytes` of what was taken.
+    pub(crate) fn shrink(&mut self, bytes: usize) {
+        let bytes = bytes.min(self.bytes);
+        self.bytes -= bytes;
+        self.memory.working.fetch_sub(bytes, Ordering::Relaxed);
+        self.memory.notify_freed();
+    }
+}
+
+impl Drop for WorkingMemory {
+    fn drop(&mut self) {
+        self.shrink(self.bytes);
     }
 }
 
@@ -251,5 +318,26 @@ mod tests {
         assert_eq!(e.sqlstate(), "53200", "{e}");
         m.changed(2000, 0);
         m.admit().unwrap();
+    }
+
+    #[test]
+    fn work_in_progress_takes_from_below_half_the_budget_and_holds_commits_back() {
+        let m = Arc::new(RowStoreMemory::new(1000, 0));
+        m.changed(0, 200);
+        let mut work = m.working_memory();
+        assert!(work.try_grow(250));
+        assert!(!work.try_grow(100), "past half the budget with the row store's 200");
+        let mut other = m.working_memory();
+        assert!(other.try_grow(50));
+        assert!(!m.over_half(), "work in progress never asks for a checkpoint");
+        m.changed(200, 800);
+        assert_eq!(m.taken(), 1100, "commits count the work");
+        work.shrink(100);
+        assert_eq!(m.working(), 200);
+        drop(work);
+        drop(other);
+        assert_eq!(m.working(), 0, "given back when dropped");
+        m.changed(800, 100);
+        assert!(m.admit().is_ok());
     }
 }

@@ -23,9 +23,9 @@
 //! (empty ones between are passed over): a row's versions are ordered by
 //! begin from one segment to the next, and lookups rely on it.
 //!
-//! Building a merge holds its run's columns in memory, counted in the
-//! segment cache's budget as work in progress; with no room for it the
-//! run waits for a later compaction.
+//! Building a merge holds its run's columns in memory, counted in the row
+//! store's budget as work in progress (`memory.rs`); with no room for it
+//! the run waits for a later compaction.
 //!
 //! Every version is kept, so every snapshot reads the same rows before and
 //! after (dropping dead ones is compaction's job). Emptied segments stay in
@@ -46,9 +46,9 @@ use arrow::compute::{SortColumn, concat, lexsort_to_indices, take};
 use rustydb_common::TableId;
 
 use crate::error::{Result, StorageError};
+use crate::memory::WorkingMemory;
 use crate::memory::array_bytes;
 use crate::segment::{SEGMENT_ROWS_MAX, Segment};
-use crate::segment_cache::WorkingMemory;
 use crate::spec::TableSpec;
 use crate::store::Storage;
 
@@ -168,8 +168,8 @@ pub struct MergeStats {
     pub segments: usize,
     /// Merged segments made.
     pub merges: usize,
-    /// Runs left for a later compaction: the segment cache's budget had
-    /// no room for building them (`segment_cache.rs`, working memory).
+    /// Runs left for a later compaction: the row store's budget had no
+    /// room for building them (`memory.rs`, working memory).
     pub deferred: usize,
 }
 
@@ -196,11 +196,11 @@ impl Storage {
                     let sources: Vec<Arc<Segment>> = t.segments[run.clone()].iter().map(|s| s.data.clone()).collect();
                     (t.spec.clone(), run, sources)
                 };
-                let mut work = self.cache.working_memory();
+                let mut work = self.memory.working_memory();
                 let Some((merged, origin)) = merged(&spec, &sources, &mut work)? else {
                     tracing::warn!(
-                        "merging {} segments of table {} deferred: the segment cache's budget leaves too little \
-                         room to build it; raise --memory-mb or --segment-cache-mb",
+                        "merging {} segments of table {} deferred: the row store's budget leaves too little \
+                         room to build it; raise --memory-mb or --row-store-mb",
                         run.len(),
                         spec.id
                     );

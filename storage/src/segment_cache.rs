@@ -21,11 +21,6 @@
 //! together stay within it until metadata takes more than seven eighths of
 //! it (columns keep the last eighth; past the whole a warning says the
 //! budget has to be raised).
-//!
-//! So does the memory a compaction or merge holds while it builds a
-//! segment ([`WorkingMemory`]): it takes room from the columns as it goes,
-//! and gives up (to try again at a later compaction) when metadata and
-//! other work leave less than it needs.
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
@@ -85,8 +80,6 @@ pub struct CacheStats {
     pub bytes: usize,
     /// Bytes of the tables' metadata, which share the budget.
     pub metadata: usize,
-    /// Bytes compactions and merges hold while they work.
-    pub working: usize,
     pub budget: usize,
     pub hits: u64,
     /// Columns read from segment files.
@@ -101,8 +94,6 @@ pub struct SegmentCache {
     state: Mutex<State>,
     /// Tables' metadata bytes (see the module docs).
     metadata: AtomicUsize,
-    /// Bytes [`WorkingMemory`] holds.
-    working: AtomicUsize,
     /// Whether metadata alone outgrew the budget (warned once a time).
     over: AtomicBool,
     hits: AtomicU64,
@@ -149,7 +140,6 @@ impl SegmentCache {
             budget,
             state: Mutex::new(State::default()),
             metadata: AtomicUsize::new(0),
-            working: AtomicUsize::new(0),
             over: AtomicBool::new(false),
             hits: AtomicU64::new(0),
             reads: AtomicU64::new(0),
@@ -173,7 +163,6 @@ impl SegmentCache {
         CacheStats {
             bytes: self.state.lock().bytes,
             metadata: self.metadata.load(Ordering::Relaxed),
-            working: self.working.load(Ordering::Relaxed),
             budget: self.budget,
             hits: self.hits.load(Ordering::Relaxed),
             reads: self.reads.load(Ordering::Relaxed),
@@ -266,19 +255,12 @@ impl SegmentCache {
         }
     }
 
-    /// Memory for a compaction or merge, taken from the columns' room as
-    /// it grows ([`WorkingMemory::try_grow`]).
-    pub(crate) fn working_memory(self: &Arc<Self>) -> WorkingMemory {
-        WorkingMemory { cache: self.clone(), bytes: 0 }
-    }
-
     /// Drops the least recently used columns until they fit beside the
-    /// metadata and work in progress. Columns keep an eighth of the budget
-    /// however large the metadata grows: with no room at all, every row
-    /// read would decode its row group again.
+    /// metadata. Columns keep an eighth of the budget however large the
+    /// metadata grows: with no room at all, every row read would decode its
+    /// row group again.
     fn evict(&self, mut st: parking_lot::MutexGuard<'_, State>) {
-        let taken = self.metadata.load(Ordering::Relaxed) + self.working.load(Ordering::Relaxed);
-        let room = self.budget.saturating_sub(taken).max(self.budget / 8);
+        let room = self.budget.saturating_sub(self.metadata.load(Ordering::Relaxed)).max(self.budget / 8);
         let mut evicted = 0;
         while st.bytes > room {
             let Some((_, oldest)) = st.order.pop_first() else { break };
@@ -300,47 +282,6 @@ impl SegmentCache {
                 st.remove((segment, c, g));
             }
         }
-    }
-}
-
-/// Memory a compaction or merge holds while it builds a segment, counted
-/// in the cache's budget until dropped.
-#[derive(Debug)]
-pub(crate) struct WorkingMemory {
-    cache: Arc<SegmentCache>,
-    bytes: usize,
-}
-
-impl WorkingMemory {
-    /// Takes `bytes` more, evicting columns to make room; false, and
-    /// nothing taken, when metadata and work already in progress leave
-    /// less than that in the seven eighths of the budget columns may give
-    /// up.
-    pub(crate) fn try_grow(&mut self, bytes: usize) -> bool {
-        let cache = &self.cache;
-        let limit = cache.budget - cache.budget / 8;
-        let grown = cache.working.fetch_update(Ordering::Relaxed, Ordering::Relaxed, |w| {
-            (cache.metadata.load(Ordering::Relaxed) + w + bytes <= limit).then_some(w + bytes)
-        });
-        if grown.is_err() {
-            return false;
-        }
-        self.bytes += bytes;
-        cache.evict(cache.state.lock());
-        true
-    }
-
-    /// Gives back `bytes` of what was taken.
-    pub(crate) fn shrink(&mut self, bytes: usize) {
-        let bytes = bytes.min(self.bytes);
-        self.bytes -= bytes;
-        self.cache.working.fetch_sub(bytes, Ordering::Relaxed);
-    }
-}
-
-impl Drop for WorkingMemory {
-    fn drop(&mut self) {
-        self.cache.working.fetch_sub(self.bytes, Ordering::Relaxed);
     }
 }
 
@@ -401,27 +342,5 @@ mod tests {
         cache.insert((1, 0, 0), array(1000), true);
         cache.insert((2, 0, 0), array(1000), true);
         assert_eq!(cache.stats().bytes, one);
-    }
-
-    #[test]
-    fn work_in_progress_takes_room_from_the_columns() {
-        let one = array(1000).get_array_memory_size();
-        let cache = SegmentCache::new(Arc::new(ObjectSegments::in_memory()), one * 8);
-        for k in 0..6 {
-            cache.insert((k, 0, 0), array(1000), true);
-        }
-        let mut work = cache.working_memory();
-        assert!(work.try_grow(one * 4));
-        assert_eq!((cache.stats().bytes, cache.stats().working), (one * 4, one * 4), "columns make room at once");
-        let mut other = cache.working_memory();
-        assert!(!other.try_grow(one * 4), "past seven eighths of the budget with the first");
-        assert!(other.try_grow(one * 3));
-        work.shrink(one);
-        assert_eq!(cache.stats().working, one * 6);
-        drop(work);
-        drop(other);
-        assert_eq!(cache.stats().working, 0, "given back when dropped");
-        cache.metadata_changed(0, one * 6);
-        assert!(!cache.working_memory().try_grow(one * 2), "metadata counts too");
     }
 }

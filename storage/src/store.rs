@@ -48,6 +48,9 @@ pub struct MemoryRecount {
     pub metadata: usize,
     /// The same, summed over the tables.
     pub metadata_recounted: usize,
+    /// What compactions and merges hold while they build segments (not a
+    /// table's, so not recounted; 0 while none runs).
+    pub working: usize,
 }
 
 impl MemoryRecount {
@@ -296,6 +299,7 @@ impl Storage {
             row_store_recounted: locked.iter().map(|t| t.memory_bytes()).sum(),
             metadata: self.cache.stats().metadata,
             metadata_recounted: locked.iter().map(|t| t.metadata_bytes()).sum(),
+            working: self.memory.working(),
         }
     }
 

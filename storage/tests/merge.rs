@@ -216,28 +216,23 @@ fn partitions_of_a_scan_share_the_layout_the_first_one_saw() {
     assert_eq!(rows, expected, "every row once across the partitions");
 }
 
-/// Building a merge holds its run's columns, counted in the segment
-/// cache's budget: with no room for them the run waits, every row read
-/// alike, and merges once there is room (here, a bigger budget after a
-/// restart).
+/// Building a merge holds its run's columns, counted in the row store's
+/// budget: with no room for them the run waits, every row read alike, and
+/// merges once there is room. Here the room comes and goes with restarts
+/// under a small budget and the default one.
 #[test]
 fn a_merge_the_budget_has_no_room_for_waits() {
     let dir = tempfile::tempdir().unwrap();
-    let tiny = StorageOptions {
+    let expected = now(&trickled(dir.path(), 6));
+    let small = StorageOptions {
         flashback_retention: Duration::from_secs(3600),
-        segment_cache_bytes: 16 * 1024,
+        row_store_bytes: 8 * 1024,
         ..StorageOptions::default()
     };
-    let s = Storage::open(dir.path(), tiny).unwrap();
-    create_kv(&s);
-    for i in 0..6 {
-        trickle(&s, i);
-        s.checkpoint().unwrap();
-    }
-    let expected = now(&s);
+    let s = Storage::open(dir.path(), small).unwrap();
     let stats = s.compact().unwrap().merged;
     assert_eq!((stats.merges, stats.deferred), (0, 1), "{stats:?}");
-    assert_eq!(s.cache_stats().working, 0, "the working memory is given back");
+    assert_eq!(s.recount_memory().working, 0, "the working memory is given back");
     assert_eq!(now(&s), expected);
     drop(s);
     let s = open(dir.path());
