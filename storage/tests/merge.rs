@@ -216,6 +216,53 @@ fn partitions_of_a_scan_share_the_layout_the_first_one_saw() {
     assert_eq!(rows, expected, "every row once across the partitions");
 }
 
+/// Scans on other threads, each with two partitions taking turns in
+/// small chunks, while a writer trickles, checkpoints, compacts and merges:
+/// every scan reads exactly the rows its snapshot holds.
+#[test]
+fn scans_beside_writes_checkpoints_and_merges_read_their_snapshots() {
+    use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+    let dir = tempfile::tempdir().unwrap();
+    let s = open(dir.path());
+    create_kv(&s);
+    let (done, scans, merges) = (AtomicBool::new(false), AtomicUsize::new(0), AtomicUsize::new(0));
+    std::thread::scope(|scope| {
+        for _ in 0..2 {
+            scope.spawn(|| {
+                while !done.load(Ordering::Relaxed) {
+                    let mut t = s.begin(Isolation::RepeatableRead);
+                    t.begin_statement();
+                    let view = t.view();
+                    let expected = contents(&view);
+                    let claims = SegmentClaims::new(view.segment_count(T).unwrap());
+                    let parts = [ScanPart::new(0, claims.clone()), ScanPart::new(1, claims)];
+                    let mut cursors = [ScanCursor::default(), ScanCursor::default()];
+                    let (mut seen, mut rows) = (BTreeSet::new(), Vec::new());
+                    let mut going = [true, true];
+                    while going.iter().any(|&g| g) {
+                        for p in 0..2 {
+                            going[p] = going[p] && read_chunk(&view, &parts[p], &mut cursors[p], &mut seen, &mut rows);
+                        }
+                    }
+                    rows.sort();
+                    assert_eq!(rows, expected, "a scan reads what its snapshot holds");
+                    scans.fetch_add(1, Ordering::Relaxed);
+                }
+            });
+        }
+        for i in 0..30 {
+            trickle(&s, i);
+            s.checkpoint().unwrap();
+            if i % 4 == 3 {
+                merges.fetch_add(s.compact().unwrap().merged.merges, Ordering::Relaxed);
+            }
+        }
+        done.store(true, Ordering::Relaxed);
+    });
+    assert!(merges.load(Ordering::Relaxed) >= 2, "merges: {}", merges.load(Ordering::Relaxed));
+    assert!(scans.load(Ordering::Relaxed) >= 10, "scans: {}", scans.load(Ordering::Relaxed));
+}
+
 /// Building a merge holds its run's columns, counted in the row store's
 /// budget: with no room for them the run waits, every row read alike, and
 /// merges once there is room. Here the room comes and goes with restarts
