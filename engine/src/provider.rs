@@ -37,7 +37,9 @@ use datafusion::physical_plan::{
 use rustydb_catalog::TableDef;
 use rustydb_common::IndexId;
 use rustydb_common::limits::SCAN_BATCH_ROWS_MAX;
-use rustydb_storage::{Chunk, KeyRange, ReadView, ScanCursor, ScanPart, SegmentClaims, Value, ZoneFilter, zone_mapped};
+use rustydb_storage::{
+    Chunk, KeyRange, PlannedSegments, ReadView, ScanCursor, ScanPart, SegmentClaims, Value, ZoneFilter, zone_mapped,
+};
 
 use crate::schema::StatementCell;
 use crate::types::{column_field, scalar_to_value, value_array};
@@ -114,7 +116,7 @@ impl TableProvider for RustyTable {
         })?;
         // Partitions claim stretches of the segments so every core scans.
         let storage_err = |e| DataFusionError::External(Box::new(e));
-        let segments = view.segment_count(self.def.id).map_err(storage_err)?;
+        let segments = view.planned_segments(self.def.id).map_err(storage_err)?;
         let stretches = view.claimable_stretches(self.def.id).map_err(storage_err)?;
         let (partitions, rows, columns) = match access {
             Access::Full => (
@@ -325,8 +327,9 @@ pub struct RowStoreExec {
     estimated_columns: Vec<ColumnStatistics>,
     /// Column ranges from the filters: segments outside them are skipped.
     zones: Vec<ZoneFilter>,
-    /// Segments when planned: claimed by the partitions (see ScanPart).
-    segments: usize,
+    /// Segments when planned, kept in that layout while the plan lives:
+    /// claimed by the partitions (see ScanPart).
+    segments: PlannedSegments,
     executions: parking_lot::Mutex<Executions>,
     properties: Arc<PlanProperties>,
 }
@@ -348,7 +351,7 @@ impl RowStoreExec {
         let claims = match &ex.claims {
             Some(claims) if !ex.started[partition] => claims.clone(),
             _ => {
-                let claims = SegmentClaims::new(self.segments);
+                let claims = SegmentClaims::new(&self.segments);
                 *ex = Executions { claims: Some(claims.clone()), started: vec![false; self.partitions] };
                 claims
             }
@@ -391,7 +394,7 @@ impl RowStoreExec {
             estimated_rows: None,
             estimated_columns: Vec::new(),
             zones: Vec::new(),
-            segments: 0,
+            segments: PlannedSegments::default(),
             executions: Default::default(),
             properties,
         }

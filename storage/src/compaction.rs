@@ -17,7 +17,8 @@
 //! retention, so versions stay at least that long.
 //!
 //! A segment keeps its index in the table's list (an emptied one stays,
-//! with no rows), so scans that address segments by index stay valid; a
+//! with no rows, until no plan or scan keeps a layout; `merge.rs`), so
+//! scans that address segments by index stay valid; a
 //! scan in the middle of a segment sees the table's epoch change and
 //! continues after the last row it read (`view.rs`). The compacted segment
 //! is written to a file of its own at once (its columns then live in the

@@ -115,6 +115,17 @@ impl FrozenMap {
         }
     }
 
+    /// The table's segment list lost its empty segments: segment `si` is
+    /// now `new_index[si]` (no row's version is in an empty one).
+    pub fn renumber(&mut self, new_index: &[u32]) {
+        for (si, _) in self.rows.values_mut() {
+            *si = new_index[*si as usize];
+        }
+        for (_, si) in self.ranges.values_mut() {
+            *si = new_index[*si as usize];
+        }
+    }
+
     pub fn get(&self, row: RowId) -> Option<Location> {
         if let Some(at) = self.rows.get(&row) {
             return Some(*at);

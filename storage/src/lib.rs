@@ -48,4 +48,4 @@ pub use spec::{ColumnSource, ColumnSpec, IndexSpec, TableSpec};
 pub use store::{FIRST_OBJECT_ID, MemoryRecount, Storage, StorageOptions};
 pub use txn::{Arbiter, InsertOutcome, Isolation, ReadView, Savepoint, Transaction, WriteOutcome};
 pub use value::{ColumnType, Decimal128, Row, Value};
-pub use view::{Chunk, ColumnEstimate, KeyRange, ScanCursor, ScanPart, SegmentClaims};
+pub use view::{Chunk, ColumnEstimate, KeyRange, PlannedSegments, ScanCursor, ScanPart, SegmentClaims};

@@ -30,7 +30,9 @@
 //! Every version is kept, so every snapshot reads the same rows before and
 //! after (dropping dead ones is compaction's job). Emptied segments stay in
 //! the table's list, as compaction's do, so indexes held outside the lock
-//! stay valid; checkpoints leave them out of the manifest. Scans address
+//! stay valid; checkpoints leave them out of the manifest, and once there
+//! are a few and no plan or scan holds a layout, compaction takes them out
+//! of the list. Scans address
 //! segments by index between chunks, so one that started before a merge
 //! goes on reading the segments the merge replaced (`table.rs`,
 //! `LayoutPin`): a table scanned without a break still merges. As with
@@ -168,6 +170,9 @@ pub struct MergeStats {
     pub segments: usize,
     /// Merged segments made.
     pub merges: usize,
+    /// Empty segments (left by merges and compaction) taken out of tables'
+    /// lists.
+    pub emptied_dropped: usize,
     /// Runs left for a later compaction: the row store's budget had no
     /// room for building them (`memory.rs`, working memory).
     pub deferred: usize,
@@ -220,6 +225,7 @@ impl Storage {
                 stats.segments += with_rows;
                 stats.merges += 1;
             }
+            stats.emptied_dropped += self.metered(&table, crate::table::TableStore::drop_empty_segments);
         }
         if stats.merges > 0 {
             tracing::info!("merged {} small segments into {}", stats.segments, stats.merges);

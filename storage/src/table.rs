@@ -118,14 +118,19 @@ impl Retired {
     }
 }
 
+/// Empty segments a table keeps in its list before compaction takes them
+/// out (each takes a few hundred bytes, and planning a scan visits it).
+pub(crate) const EMPTY_SEGMENTS_KEPT_MAX: usize = 16;
+
 /// The committed contents of one table.
 #[derive(Debug)]
 pub struct TableStore {
     pub spec: Arc<TableSpec>,
     /// Versions not yet frozen into a segment.
     pub rows: BTreeMap<RowId, Vec<Version>>,
-    /// Frozen versions, oldest segment first. Only appended to (and
-    /// replaced in place by ALTER TABLE), so a position stays valid.
+    /// Frozen versions, oldest segment first. Appended to, replaced in
+    /// place (ALTER TABLE, compaction, merging), and rid of empty segments
+    /// only while nothing holds a position ([`TableStore::drop_empty_segments`]).
     pub(crate) segments: Vec<FrozenSegment>,
     /// The newest frozen version of each row: (segment, position).
     frozen: FrozenMap,
@@ -214,6 +219,36 @@ impl TableStore {
     pub(crate) fn drop_unread_retired(&mut self) {
         let unread = self.unread_retired();
         self.retired.drain(..unread);
+    }
+
+    /// Takes the empty segments compaction and merging left out of the
+    /// list, renumbering the others, once there are at least
+    /// [`EMPTY_SEGMENTS_KEPT_MAX`] and nothing addresses segments by index:
+    /// no plan or scan keeps a layout, no segment is retired. (The
+    /// checkpoint and compaction, which hold indexes between locks, run
+    /// under the checkpoint lock, as the caller does.) Returns how many
+    /// went.
+    pub(crate) fn drop_empty_segments(&mut self) -> usize {
+        let empty = self.segments.iter().filter(|s| s.data.len() == 0).count();
+        if empty < EMPTY_SEGMENTS_KEPT_MAX || self.layout_scans.load(Ordering::SeqCst) > 0 || !self.retired.is_empty() {
+            return 0;
+        }
+        let mut new_index = Vec::with_capacity(self.segments.len());
+        let mut kept = Vec::with_capacity(self.segments.len() - empty);
+        for seg in std::mem::take(&mut self.segments) {
+            new_index.push(kept.len() as u32);
+            match seg.data.len() {
+                0 => {
+                    self.unwritten_bytes -= seg.charged;
+                    self.segment_metadata_bytes -= seg.metadata_bytes();
+                }
+                _ => kept.push(seg),
+            }
+        }
+        self.segments = kept;
+        self.frozen.renumber(&new_index);
+        self.epoch += 1;
+        empty
     }
 
     /// What this table counts against the row store budget: hot versions

@@ -130,9 +130,10 @@ impl ScanPart {
         self.claims.as_ref().map_or(usize::MAX, |c| c.segments)
     }
 
-    /// The segment layout this partition reads, taken under the table's
-    /// lock at its first chunk: the execution's partitions share what is
-    /// left to claim by segment index, so they share one layout.
+    /// The segment layout this partition reads: the plan's, which the
+    /// execution's partitions share (they share what is left to claim by
+    /// segment index), or for a table created after planning, taken under
+    /// the table's lock at the first chunk.
     fn pin_layout(&self, base: &TableStore) -> LayoutPin {
         match &self.claims {
             Some(claims) => claims.pin.get_or_init(|| base.pin_layout()).clone(),
@@ -191,6 +192,23 @@ impl ScanPart {
     }
 }
 
+/// The segments a scan was planned over: how many there were, in the
+/// layout they had, which is kept (see [`LayoutPin`]) for as long as the
+/// plan is: its executions read that layout, and the count stays true of
+/// it (compaction may drop empty segments from the list, renumbering the
+/// rest, only while no layout is kept).
+#[derive(Debug, Clone, Default)]
+pub struct PlannedSegments {
+    count: usize,
+    layout: Option<LayoutPin>,
+}
+
+impl PlannedSegments {
+    pub fn count(&self) -> usize {
+        self.count
+    }
+}
+
 /// The segments one execution of a scan reads, handed to its partitions
 /// one at a time. Every partition of the execution must share it: its
 /// segment count is fixed when the scan is planned, or a partition that
@@ -201,14 +219,18 @@ pub struct SegmentClaims {
     /// The segment and row id the next stretch starts at (`None`: the
     /// segment's start).
     next: parking_lot::Mutex<(usize, Option<RowId>)>,
-    /// The layout all partitions read, taken by the first to start.
+    /// The layout all partitions read: the plan's.
     pin: std::sync::OnceLock<LayoutPin>,
 }
 
 impl SegmentClaims {
-    /// Claims over the table's first `segments` segments.
-    pub fn new(segments: usize) -> Arc<Self> {
-        Arc::new(SegmentClaims { segments, next: parking_lot::Mutex::new((0, None)), pin: std::sync::OnceLock::new() })
+    /// Claims over the segments `planned` names, in their layout.
+    pub fn new(planned: &PlannedSegments) -> Arc<Self> {
+        let pin = std::sync::OnceLock::new();
+        if let Some(layout) = &planned.layout {
+            let _ = pin.set(layout.clone());
+        }
+        Arc::new(SegmentClaims { segments: planned.count, next: parking_lot::Mutex::new((0, None)), pin })
     }
 }
 
@@ -370,9 +392,12 @@ impl ReadView {
         self.scan_part_chunk(table, &ScanPart::ALL, &[], cursor, projection, max_rows)
     }
 
-    /// How many segments `table` has now (a scan's [`SegmentClaims`]).
-    pub fn segment_count(&self, table: TableId) -> Result<usize> {
-        Ok(self.base(table)?.map_or(0, |b| b.read().segments.len()))
+    /// The segments `table` has now, for planning a scan over them
+    /// ([`SegmentClaims`]).
+    pub fn planned_segments(&self, table: TableId) -> Result<PlannedSegments> {
+        let Some(base) = self.base(table)? else { return Ok(PlannedSegments { count: 0, layout: None }) };
+        let base = base.read();
+        Ok(PlannedSegments { count: base.segments.len(), layout: Some(base.pin_layout()) })
     }
 
     /// About how many stretches partitions may claim in `table`'s segments

@@ -131,7 +131,7 @@ fn round_trip(n: i64) {
 
     assert!(seen(&before.view()).is_empty(), "an older snapshot does not see the bulk commit");
     let fresh = s.begin(Isolation::ReadCommitted);
-    let segments = fresh.view().segment_count(B).unwrap();
+    let segments = fresh.view().planned_segments(B).unwrap().count();
     assert_eq!(segments > 0, 3 * n >= BULK_SEGMENT_ROWS_MIN as i64, "{segments} segments for {} rows", 3 * n);
     assert_eq!(seen(&fresh.view()), expected(0..3 * n));
 

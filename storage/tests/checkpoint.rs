@@ -265,7 +265,7 @@ fn partitions_that_start_after_a_checkpoint_read_each_row_once() {
     let view = t.view();
     // Planned with one segment over two partitions; partition 0 runs first,
     // then a checkpoint freezes the hot half, then partition 1 starts.
-    let claims = SegmentClaims::new(view.segment_count(T).unwrap());
+    let claims = SegmentClaims::new(&view.planned_segments(T).unwrap());
     let mut ids = Vec::new();
     let mut read = |index: usize, cursor: &mut ScanCursor, max: usize| {
         let part = ScanPart::new(index, claims.clone());
@@ -295,7 +295,7 @@ fn segments_go_to_the_partition_that_asks() {
     let s = keys_in_two_halves(dir.path(), true);
     insert(&s, [(1000, 0)]);
     let view = s.begin(Isolation::ReadCommitted).view();
-    let claims = SegmentClaims::new(view.segment_count(T).unwrap());
+    let claims = SegmentClaims::new(&view.planned_segments(T).unwrap());
     let read_all = |index: usize| {
         let part = ScanPart::new(index, claims.clone());
         let (mut cursor, mut keys) = (ScanCursor::default(), Vec::new());
@@ -360,7 +360,7 @@ fn same_rows(got: Vec<(i64, i64)>, expected: &[(i64, i64)]) {
 fn read_in_turns(s: &Arc<Storage>, table: TableId, n: usize) -> Vec<(i64, i64)> {
     use rustydb_storage::{ScanCursor, ScanPart, SegmentClaims};
     let view = s.begin(Isolation::ReadCommitted).view();
-    let claims = SegmentClaims::new(view.segment_count(table).unwrap());
+    let claims = SegmentClaims::new(&view.planned_segments(table).unwrap());
     let parts: Vec<ScanPart> = (0..n).map(|i| ScanPart::new(i, claims.clone())).collect();
     let mut cursors = vec![ScanCursor::default(); n];
     let mut live = vec![true; n];

@@ -197,7 +197,7 @@ fn partitions_of_a_scan_share_the_layout_the_first_one_saw() {
     let expected = now(&s);
     let reader = s.begin(Isolation::RepeatableRead);
     let view = reader.view();
-    let claims = SegmentClaims::new(view.segment_count(T).unwrap());
+    let claims = SegmentClaims::new(&view.planned_segments(T).unwrap());
     let (first, second) = (ScanPart::new(0, claims.clone()), ScanPart::new(1, claims));
     let (mut seen, mut rows) = (BTreeSet::new(), Vec::new());
     let mut cursor = ScanCursor::default();
@@ -234,7 +234,7 @@ fn scans_beside_writes_checkpoints_and_merges_read_their_snapshots() {
                     t.begin_statement();
                     let view = t.view();
                     let expected = contents(&view);
-                    let claims = SegmentClaims::new(view.segment_count(T).unwrap());
+                    let claims = SegmentClaims::new(&view.planned_segments(T).unwrap());
                     let parts = [ScanPart::new(0, claims.clone()), ScanPart::new(1, claims)];
                     let mut cursors = [ScanCursor::default(), ScanCursor::default()];
                     let (mut seen, mut rows) = (BTreeSet::new(), Vec::new());
@@ -250,17 +250,48 @@ fn scans_beside_writes_checkpoints_and_merges_read_their_snapshots() {
                 }
             });
         }
-        for i in 0..30 {
+        for i in 0..40 {
             trickle(&s, i);
             s.checkpoint().unwrap();
-            if i % 4 == 3 {
-                merges.fetch_add(s.compact().unwrap().merged.merges, Ordering::Relaxed);
-            }
+            merges.fetch_add(s.compact().unwrap().merged.merges, Ordering::Relaxed);
         }
         done.store(true, Ordering::Relaxed);
     });
     assert!(merges.load(Ordering::Relaxed) >= 2, "merges: {}", merges.load(Ordering::Relaxed));
     assert!(scans.load(Ordering::Relaxed) >= 10, "scans: {}", scans.load(Ordering::Relaxed));
+}
+
+/// Merges leave empty segments in the list; once there are enough and no
+/// plan or scan keeps a layout, compaction takes them out, and lookups,
+/// scans, writes and a restart find the rows where they now are.
+#[test]
+fn empty_segments_leave_the_list_once_no_layout_is_kept() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = open(dir.path());
+    create_kv(&s);
+    let planner = s.begin(Isolation::RepeatableRead);
+    let plan = planner.view().planned_segments(T).unwrap();
+    let mut stats = Vec::new();
+    for i in 0..24 {
+        trickle(&s, i);
+        s.checkpoint().unwrap();
+        stats.push(s.compact().unwrap().merged);
+    }
+    assert!(stats.iter().map(|m| m.merges).sum::<usize>() >= 4, "{stats:?}");
+    assert!(stats.iter().all(|m| m.emptied_dropped == 0), "a plan keeps the layout: {stats:?}");
+    let slots = || s.begin(Isolation::ReadCommitted).view().planned_segments(T).unwrap().count();
+    let before = slots();
+    let expected = now(&s);
+    drop(plan);
+    let dropped = s.compact().unwrap().merged.emptied_dropped;
+    assert!(dropped >= 16, "{dropped} of {before} segments dropped");
+    assert_eq!(slots(), before - dropped);
+    assert_eq!(now(&s), expected, "lookups and scans find every row");
+    trickle(&s, 24);
+    let expected = now(&s);
+    s.checkpoint().unwrap();
+    drop(s);
+    assert_eq!(now(&open(dir.path())), expected, "a restart reads the same");
 }
 
 /// Building a merge holds its run's columns, counted in the row store's
