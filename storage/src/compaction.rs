@@ -192,8 +192,14 @@ fn without_dead(
     let keep: BooleanArray = (0..data.len()).map(|pos| Some(frozen.end(pos) > horizon)).collect();
     let dropped = data.len() - keep.true_count();
     let kept = |a: &dyn Array| filter(a, &keep).expect("a mask of the array's length filters it");
+    // Room for the columns by estimate before reading them, then for what
+    // they turned out to take.
+    let estimate = data.decoded_bytes_estimate();
+    if !work.try_grow(estimate) {
+        return Ok(None);
+    }
     let read = data.all_columns()?;
-    if !work.try_grow(read.iter().map(|a| array_bytes(a.as_ref())).sum()) {
+    if !work.settle(estimate, read.iter().map(|a| array_bytes(a.as_ref())).sum()) {
         return Ok(None);
     }
     let mut columns = Vec::with_capacity(spec.columns.len());

@@ -266,6 +266,19 @@ impl WorkingMemory {
         grown.is_ok()
     }
 
+    /// Holds `now` bytes where `estimated` were taken: gives back the
+    /// difference, or takes it (false, keeping what it had, when there is
+    /// no room).
+    pub(crate) fn settle(&mut self, estimated: usize, now: usize) -> bool {
+        match now > estimated {
+            true => self.try_grow(now - estimated),
+            false => {
+                self.shrink(estimated - now);
+                true
+            }
+        }
+    }
+
     /// Gives back `bytes` of what was taken.
     pub(crate) fn shrink(&mut self, bytes: usize) {
         let bytes = bytes.min(self.bytes);

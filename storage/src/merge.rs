@@ -118,7 +118,12 @@ fn merged(spec: &TableSpec, sources: &[Arc<Segment>], work: &mut WorkingMemory) 
     let sorted = |a: &ArrayRef| {
         take(a.as_ref(), &order, None).map_err(|e| StorageError::Internal(format!("ordering merged versions: {e}")))
     };
-    // Each source's columns, regrouped by column.
+    // Each source's columns, regrouped by column: room for them first,
+    // by estimate, then for what they turned out to take.
+    let estimate = sources.iter().map(|s| s.decoded_bytes_estimate()).sum();
+    if !work.try_grow(estimate) {
+        return Ok(None);
+    }
     let mut by_column: Vec<Vec<ArrayRef>> = vec![Vec::with_capacity(sources.len()); spec.columns.len()];
     for source in sources {
         for (c, array) in source.all_columns()?.into_iter().enumerate() {
@@ -126,7 +131,7 @@ fn merged(spec: &TableSpec, sources: &[Arc<Segment>], work: &mut WorkingMemory) 
         }
     }
     let read: usize = by_column.iter().flatten().map(|a| array_bytes(a.as_ref())).sum();
-    if !work.try_grow(read) {
+    if !work.settle(estimate, read) {
         return Ok(None);
     }
     let mut columns = Vec::with_capacity(spec.columns.len());

@@ -394,6 +394,20 @@ impl Segment {
         Segment::with_data(self.row_ids.clone(), self.begins.clone(), zones, nulls, data)
     }
 
+    /// About the bytes its columns take once read: what reading them all
+    /// (a compaction, a merge) brings into memory. A stored segment's are
+    /// its file's uncompressed sizes, which undercount dictionary-encoded
+    /// columns; readers count what they read once they have it.
+    pub fn decoded_bytes_estimate(&self) -> usize {
+        match &*self.data.read() {
+            ColumnData::Resident(columns) => columns.iter().map(|c| array_bytes(c.as_ref())).sum(),
+            ColumnData::Remapped { base, .. } => base.decoded_bytes_estimate(),
+            ColumnData::Stored(s) => {
+                s.meta.metadata().row_groups().iter().map(|g| usize::try_from(g.total_byte_size()).unwrap_or(0)).sum()
+            }
+        }
+    }
+
     /// Bytes of columns the segment holds itself (not yet stored).
     pub fn resident_bytes(&self) -> usize {
         match &*self.data.read() {

@@ -151,8 +151,10 @@ fn a_compaction_the_budget_has_no_room_for_waits() {
     let small =
         StorageOptions { flashback_retention: Duration::ZERO, row_store_bytes: 4 * 1024, ..StorageOptions::default() };
     let s = Storage::open(dir.path(), small).unwrap();
+    let reads = s.cache_stats().reads;
     let stats = s.compact().unwrap();
     assert_eq!((stats.versions_dropped, stats.deferred), (0, 1), "{stats:?}");
+    assert_eq!(s.cache_stats().reads, reads, "refused by its estimate, before reading the segment");
     assert_eq!(s.recount_memory().working, 0, "the working memory is given back");
     assert_eq!(now(&s), expected);
     drop(s);

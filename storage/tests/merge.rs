@@ -308,8 +308,10 @@ fn a_merge_the_budget_has_no_room_for_waits() {
         ..StorageOptions::default()
     };
     let s = Storage::open(dir.path(), small).unwrap();
+    let reads = s.cache_stats().reads;
     let stats = s.compact().unwrap().merged;
     assert_eq!((stats.merges, stats.deferred), (0, 1), "{stats:?}");
+    assert_eq!(s.cache_stats().reads, reads, "refused by its estimate, before reading the run");
     assert_eq!(s.recount_memory().working, 0, "the working memory is given back");
     assert_eq!(now(&s), expected);
     drop(s);
