@@ -9,8 +9,9 @@
 //!
 //! Counted here: versions not yet frozen (the row store proper), segments
 //! whose columns no checkpoint has written yet (a bulk load's), and what a
-//! compaction or merge holds while it builds a segment ([`WorkingMemory`]). Stored segments' columns are the segment
-//! cache's, under its own budget. Not counted here: index entries, the
+//! compaction or merge holds while it builds a segment ([`WorkingMemory`]).
+//! Stored segments' columns are the segment cache's, under its own
+//! budget. Not counted here: index entries, the
 //! per-row ids and begins every segment keeps, delete vectors. They grow
 //! with the data, not with what is waiting for a checkpoint, and no
 //! checkpoint frees them: they are the tables' metadata, which take their

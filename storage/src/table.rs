@@ -260,7 +260,8 @@ impl TableStore {
     /// What this table keeps for as long as its rows exist, whatever is
     /// cached: index entries, each segment's row ids and begins (16 bytes
     /// a version) and delete vector (retired ones' too, while scans read
-    /// them), and where each row's frozen version is. It counts against the segment cache's budget (`segment_cache.rs`).
+    /// them), and where each row's frozen version is. It counts against
+    /// the segment cache's budget (`segment_cache.rs`).
     pub fn metadata_bytes(&self) -> usize {
         debug_assert_eq!(
             self.segment_metadata_bytes,

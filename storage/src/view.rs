@@ -130,10 +130,11 @@ impl ScanPart {
         self.claims.as_ref().map_or(usize::MAX, |c| c.segments)
     }
 
-    /// The segment layout this partition reads: the plan's, which the
-    /// execution's partitions share (they share what is left to claim by
-    /// segment index), or for a table created after planning, taken under
-    /// the table's lock at the first chunk.
+    /// The segment layout this partition reads: the plan's when it has
+    /// claims (the execution's partitions share what is left to claim by
+    /// segment index, so they share one layout), else (the only partition,
+    /// or a table the plan did not see yet) taken under the table's lock
+    /// at the first chunk.
     fn pin_layout(&self, base: &TableStore) -> LayoutPin {
         match &self.claims {
             Some(claims) => claims.pin.get_or_init(|| base.pin_layout()).clone(),
@@ -393,7 +394,7 @@ impl ReadView {
     }
 
     /// The segments `table` has now, for planning a scan over them
-    /// ([`SegmentClaims`]).
+    /// ([`SegmentClaims`]); their layout is kept while this is held.
     pub fn planned_segments(&self, table: TableId) -> Result<PlannedSegments> {
         let Some(base) = self.base(table)? else { return Ok(PlannedSegments { count: 0, layout: None }) };
         let base = base.read();

@@ -15,6 +15,18 @@ fn open(dir: &Path, retention: Duration) -> Arc<Storage> {
     Storage::open(dir, options).unwrap()
 }
 
+/// Keys 0..300 with v = 0, checkpointed into one segment, with no
+/// flashback retention.
+fn frozen_rows(dir: &Path) -> Arc<Storage> {
+    let s = open(dir, Duration::ZERO);
+    create_kv(&s);
+    let mut t = s.begin(Isolation::ReadCommitted);
+    t.insert(T, (0..300).map(|k| row(k, 0)).collect()).unwrap();
+    t.commit().unwrap();
+    s.checkpoint().unwrap();
+    s
+}
+
 /// Sets every row's v to `v`, in one transaction.
 fn update_all(s: &Arc<Storage>, keys: std::ops::Range<i64>, v: i64) {
     let mut t = s.begin(Isolation::ReadCommitted);
@@ -30,12 +42,7 @@ fn update_all(s: &Arc<Storage>, keys: std::ops::Range<i64>, v: i64) {
 #[test]
 fn dead_versions_go_once_no_snapshot_reads_them_and_the_rest_reads_alike() {
     let dir = tempfile::tempdir().unwrap();
-    let s = open(dir.path(), Duration::ZERO);
-    create_kv(&s);
-    let mut t = s.begin(Isolation::ReadCommitted);
-    t.insert(T, (0..300).map(|k| row(k, 0)).collect()).unwrap();
-    t.commit().unwrap();
-    s.checkpoint().unwrap();
+    let s = frozen_rows(dir.path());
     // An old snapshot holds the first versions.
     let mut old = s.begin(Isolation::RepeatableRead);
     old.begin_statement();
@@ -138,12 +145,7 @@ fn a_scan_between_chunks_goes_on_after_a_compaction_moves_rows() {
 #[test]
 fn a_compaction_the_budget_has_no_room_for_waits() {
     let dir = tempfile::tempdir().unwrap();
-    let s = open(dir.path(), Duration::ZERO);
-    create_kv(&s);
-    let mut t = s.begin(Isolation::ReadCommitted);
-    t.insert(T, (0..300).map(|k| row(k, 0)).collect()).unwrap();
-    t.commit().unwrap();
-    s.checkpoint().unwrap();
+    let s = frozen_rows(dir.path());
     update_all(&s, 0..200, 1);
     s.checkpoint().unwrap();
     let expected = now(&s);
