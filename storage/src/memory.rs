@@ -182,6 +182,11 @@ impl RowStoreMemory {
         self.working.load(Ordering::Relaxed)
     }
 
+    /// What [`WorkingMemory`] may take now.
+    pub(crate) fn working_room(&self) -> usize {
+        (self.budget / 2).saturating_sub(self.taken())
+    }
+
     /// What commits wait on: the row store and work in progress.
     fn taken(&self) -> usize {
         self.used() + self.working()

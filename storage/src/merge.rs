@@ -16,16 +16,19 @@
 //! ```
 //!
 //! A run qualifies when it has at least [`MERGE_FAN_IN`] segments with
-//! rows, none of them holding more than the others together, at most
-//! [`SEGMENT_ROWS_MAX`] rows in all (the size-ratio rule of size-tiered
-//! LSM compaction: a version is rewritten about log4 of the table's
-//! segment count times, not at every merge). Segments must be adjacent
-//! (empty ones between are passed over): a row's versions are ordered by
-//! begin from one segment to the next, and lookups rely on it.
+//! rows, none of them holding more than the others together (the
+//! size-ratio rule of size-tiered LSM compaction: a version is rewritten
+//! about log4 of the table's segment count times, not at every merge), at
+//! most [`SEGMENT_ROWS_MAX`] rows in all, and columns that fit in half the
+//! room the row store's budget leaves for work in progress (`memory.rs`).
+//! Segments must be adjacent (empty ones between are passed over): a
+//! row's versions are ordered by begin from one segment to the next, and
+//! lookups rely on it.
 //!
 //! Building a merge holds its run's columns in memory, counted in the row
-//! store's budget as work in progress (`memory.rs`); with no room for it
-//! the run waits for a later compaction.
+//! store's budget as work in progress; a run the room turns out too small
+//! for after all (the estimate missed, other work took it) waits for a
+//! later compaction.
 //!
 //! Every version is kept, so every snapshot reads the same rows before and
 //! after (dropping dead ones is compaction's job). Emptied segments stay in
@@ -68,18 +71,21 @@ pub(crate) struct MergeInput {
     /// ALTER TABLE) is counted in the row store's budget and written by
     /// the next checkpoint; it is not merged.
     pub written: bool,
+    /// About what its columns take once read.
+    pub bytes: usize,
 }
 
-/// The first run of segments worth merging (see the module docs).
-pub(crate) fn merge_candidate(segments: &[MergeInput]) -> Option<Range<usize>> {
+/// The first run of segments worth merging (see the module docs) whose
+/// columns take at most `bytes_max` once read.
+pub(crate) fn merge_candidate(segments: &[MergeInput], bytes_max: usize) -> Option<Range<usize>> {
     let mergeable = |s: &MergeInput| s.rows == 0 || (s.written && s.rows <= MERGE_ROWS_MAX);
     for start in 0..segments.len() {
         if segments[start].rows == 0 || !mergeable(&segments[start]) {
             continue;
         }
-        let (mut members, mut total, mut largest, mut best) = (0, 0, 0, None);
+        let (mut members, mut total, mut bytes, mut largest, mut best) = (0, 0, 0, 0, None);
         for (end, s) in segments.iter().enumerate().skip(start) {
-            if !mergeable(s) || total + s.rows > SEGMENT_ROWS_MAX {
+            if !mergeable(s) || total + s.rows > SEGMENT_ROWS_MAX || bytes + s.bytes > bytes_max {
                 break;
             }
             if s.rows == 0 {
@@ -87,6 +93,7 @@ pub(crate) fn merge_candidate(segments: &[MergeInput]) -> Option<Range<usize>> {
             }
             members += 1;
             total += s.rows;
+            bytes += s.bytes;
             largest = largest.max(s.rows);
             if members >= MERGE_FAN_IN && largest <= total - largest {
                 best = Some(start..end + 1);
@@ -200,9 +207,16 @@ impl Storage {
                     let inputs: Vec<MergeInput> = t
                         .segments
                         .iter()
-                        .map(|s| MergeInput { rows: s.data.len(), written: s.file.is_some() })
+                        .map(|s| MergeInput {
+                            rows: s.data.len(),
+                            written: s.file.is_some(),
+                            bytes: s.data.decoded_bytes_estimate(),
+                        })
                         .collect();
-                    let Some(run) = merge_candidate(&inputs) else { break };
+                    // Half the room: the rest is for the column being
+                    // sorted, and for what the estimate missed.
+                    let bytes_max = self.memory.working_room() / 2;
+                    let Some(run) = merge_candidate(&inputs, bytes_max) else { break };
                     let sources: Vec<Arc<Segment>> = t.segments[run.clone()].iter().map(|s| s.data.clone()).collect();
                     (t.spec.clone(), run, sources)
                 };
@@ -244,30 +258,40 @@ mod tests {
     use super::*;
 
     fn inputs(rows: &[usize]) -> Vec<MergeInput> {
-        rows.iter().map(|&rows| MergeInput { rows, written: true }).collect()
+        rows.iter().map(|&rows| MergeInput { rows, written: true, bytes: rows * 8 }).collect()
+    }
+
+    fn candidate(rows: &[usize]) -> Option<Range<usize>> {
+        merge_candidate(&inputs(rows), usize::MAX)
     }
 
     #[test]
     fn runs_of_similar_small_segments_merge() {
         // Fewer than four with rows: nothing.
-        assert_eq!(merge_candidate(&inputs(&[10, 10, 0, 10])), None);
+        assert_eq!(candidate(&[10, 10, 0, 10]), None);
         // Four alike, an empty one among them passed over.
-        assert_eq!(merge_candidate(&inputs(&[10, 10, 0, 10, 10])), Some(0..5));
+        assert_eq!(candidate(&[10, 10, 0, 10, 10]), Some(0..5));
         // The longest qualifying run from the first start that has one.
-        assert_eq!(merge_candidate(&inputs(&[10, 10, 10, 10, 10, 10])), Some(0..6));
+        assert_eq!(candidate(&[10, 10, 10, 10, 10, 10]), Some(0..6));
         // One much larger than the rest waits for enough small ones.
-        assert_eq!(merge_candidate(&inputs(&[40, 10, 10, 10])), None);
-        assert_eq!(merge_candidate(&inputs(&[40, 10, 10, 10, 10])), Some(0..5));
+        assert_eq!(candidate(&[40, 10, 10, 10]), None);
+        assert_eq!(candidate(&[40, 10, 10, 10, 10]), Some(0..5));
         // Full segments and unwritten ones are left alone and break runs.
         let big = MERGE_ROWS_MAX + 1;
-        assert_eq!(merge_candidate(&inputs(&[10, 10, big, 10, 10])), None);
+        assert_eq!(candidate(&[10, 10, big, 10, 10]), None);
         let mut unwritten = inputs(&[10, 10, 10, 10]);
         unwritten[2].written = false;
-        assert_eq!(merge_candidate(&unwritten), None);
+        assert_eq!(merge_candidate(&unwritten, usize::MAX), None);
         // Never more than a full segment's rows.
         let half = MERGE_ROWS_MAX;
-        assert_eq!(merge_candidate(&inputs(&[half, half, half, half])), None);
+        assert_eq!(candidate(&[half, half, half, half]), None);
         let quarter = SEGMENT_ROWS_MAX / 4;
-        assert_eq!(merge_candidate(&inputs(&[quarter, quarter, quarter, quarter, 5])), Some(0..4));
+        assert_eq!(candidate(&[quarter, quarter, quarter, quarter, 5]), Some(0..4));
+        // Never more than the memory budget leaves room for: the first
+        // run that fits, however long a longer one would be.
+        let tens = inputs(&[10; 8]);
+        assert_eq!(merge_candidate(&tens, 8 * 80), Some(0..8));
+        assert_eq!(merge_candidate(&tens, 5 * 80), Some(0..5));
+        assert_eq!(merge_candidate(&tens, 3 * 80), None);
     }
 }
