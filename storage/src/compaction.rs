@@ -41,7 +41,7 @@ use rustydb_common::{Scn, TableId};
 
 use crate::error::Result;
 use crate::memory::WorkingMemory;
-use crate::memory::array_bytes;
+use crate::memory::{array_bytes, arrays_bytes};
 use crate::merge::MergeStats;
 use crate::segment::{FrozenSegment, Segment};
 use crate::spec::TableSpec;
@@ -199,7 +199,7 @@ fn without_dead(
         return Ok(None);
     }
     let read = data.all_columns()?;
-    if !work.settle(estimate, read.iter().map(|a| array_bytes(a.as_ref())).sum()) {
+    if !work.settle(estimate, arrays_bytes(&read)) {
         return Ok(None);
     }
     let mut columns = Vec::with_capacity(spec.columns.len());

@@ -19,6 +19,13 @@ use crate::segment::Segment;
 /// (segment index, position in the segment).
 pub type Location = (u32, u32);
 
+/// The first and last of `ids` when they are one version of each row id
+/// between, and nothing else.
+fn dense(ids: &[u64]) -> Option<(u64, u64)> {
+    let (&first, &last) = (ids.first()?, ids.last()?);
+    (last - first + 1 == ids.len() as u64 && ids.windows(2).all(|w| w[0] < w[1])).then_some((first, last))
+}
+
 #[derive(Debug, Default)]
 pub struct FrozenMap {
     rows: HashMap<RowId, Location>,
@@ -35,11 +42,9 @@ impl FrozenMap {
         if n == 0 {
             return;
         }
-        let ids = seg.row_ids.values();
-        let (first, last) = (ids[0], ids[n - 1]);
-        // One version of each of `first..=last`, and nothing else.
-        let dense = last - first + 1 == n as u64 && ids.windows(2).all(|w| w[0] < w[1]);
-        if dense && self.max_row.is_none_or(|m| first > m) {
+        if let Some((first, last)) = dense(seg.row_ids.values())
+            && self.max_row.is_none_or(|m| first > m)
+        {
             self.ranges.insert(first, (last, si));
             self.max_row = Some(last);
             return;
@@ -99,12 +104,12 @@ impl FrozenMap {
             }
         }
         let n = merged.len();
-        if n > 0 && ranged == n as u64 {
-            let ids = merged.row_ids.values();
-            if ids[n - 1] - ids[0] + 1 == n as u64 && ids.windows(2).all(|w| w[0] < w[1]) {
-                self.ranges.insert(ids[0], (ids[n - 1], run.start));
-                return;
-            }
+        if n > 0
+            && ranged == n as u64
+            && let Some((first, last)) = dense(merged.row_ids.values())
+        {
+            self.ranges.insert(first, (last, run.start));
+            return;
         }
         for pos in 0..n {
             let row = merged.row_id(pos);

@@ -80,6 +80,11 @@ pub(crate) fn array_bytes(array: &dyn arrow::array::Array) -> usize {
     array.to_data().get_slice_memory_size().unwrap_or_else(|_| array.get_array_memory_size())
 }
 
+/// [`array_bytes`] of several arrays together.
+pub(crate) fn arrays_bytes<'a>(arrays: impl IntoIterator<Item = &'a arrow::array::ArrayRef>) -> usize {
+    arrays.into_iter().map(|a| array_bytes(a.as_ref())).sum()
+}
+
 /// What the row store holds against its budget (see the module docs).
 #[derive(Debug)]
 pub(crate) struct RowStoreMemory {

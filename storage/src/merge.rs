@@ -52,7 +52,7 @@ use rustydb_common::TableId;
 
 use crate::error::{Result, StorageError};
 use crate::memory::WorkingMemory;
-use crate::memory::array_bytes;
+use crate::memory::arrays_bytes;
 use crate::segment::{SEGMENT_ROWS_MAX, Segment};
 use crate::spec::TableSpec;
 use crate::store::Storage;
@@ -137,13 +137,13 @@ fn merged(spec: &TableSpec, sources: &[Arc<Segment>], work: &mut WorkingMemory) 
             by_column[c].push(array);
         }
     }
-    let read: usize = by_column.iter().flatten().map(|a| array_bytes(a.as_ref())).sum();
+    let read = arrays_bytes(by_column.iter().flatten());
     if !work.settle(estimate, read) {
         return Ok(None);
     }
     let mut columns = Vec::with_capacity(spec.columns.len());
     for parts in by_column {
-        let bytes: usize = parts.iter().map(|a| array_bytes(a.as_ref())).sum();
+        let bytes = arrays_bytes(&parts);
         if !work.try_grow(bytes) {
             return Ok(None);
         }
@@ -244,7 +244,9 @@ impl Storage {
                 stats.segments += with_rows;
                 stats.merges += 1;
             }
-            stats.emptied_dropped += self.metered(&table, crate::table::TableStore::drop_empty_segments);
+            if table.read().has_empty_segments_to_drop() {
+                stats.emptied_dropped += self.metered(&table, crate::table::TableStore::drop_empty_segments);
+            }
         }
         if stats.merges > 0 {
             tracing::info!("merged {} small segments into {}", stats.segments, stats.merges);

@@ -33,7 +33,7 @@ use rustydb_common::{RowId, Scn};
 
 use crate::batch::{column_array, row_at};
 use crate::error::{Result, StorageError};
-use crate::memory::array_bytes;
+use crate::memory::arrays_bytes;
 use crate::segment_cache::SegmentCache;
 use crate::spec::{ColumnSource, TableSpec};
 use crate::value::{ColumnType, Row, Value};
@@ -400,7 +400,7 @@ impl Segment {
     /// columns; readers count what they read once they have it.
     pub fn decoded_bytes_estimate(&self) -> usize {
         match &*self.data.read() {
-            ColumnData::Resident(columns) => columns.iter().map(|c| array_bytes(c.as_ref())).sum(),
+            ColumnData::Resident(columns) => arrays_bytes(columns),
             ColumnData::Remapped { base, .. } => base.decoded_bytes_estimate(),
             ColumnData::Stored(s) => {
                 s.meta.metadata().row_groups().iter().map(|g| usize::try_from(g.total_byte_size()).unwrap_or(0)).sum()
@@ -411,7 +411,7 @@ impl Segment {
     /// Bytes of columns the segment holds itself (not yet stored).
     pub fn resident_bytes(&self) -> usize {
         match &*self.data.read() {
-            ColumnData::Resident(columns) => columns.iter().map(|c| array_bytes(c.as_ref())).sum(),
+            ColumnData::Resident(columns) => arrays_bytes(columns),
             ColumnData::Remapped { .. } | ColumnData::Stored(_) => 0,
         }
     }

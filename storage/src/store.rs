@@ -526,8 +526,7 @@ fn start_checkpointer(storage: Weak<Storage>, memory: Arc<RowStoreMemory>, polic
             let Some(s) = storage.upgrade() else { return };
             s.note_scn_time();
             let due = policy.interval.is_some_and(|i| last.elapsed() >= i);
-            let checkpoint = asked || memory.over_half() || s.wal.file_bytes() >= policy.wal_bytes || due;
-            if !checkpoint {
+            if !asked && !memory.over_half() && s.wal.file_bytes() < policy.wal_bytes && !due {
                 continue;
             }
             last = Instant::now();

@@ -221,6 +221,13 @@ impl TableStore {
         self.retired.drain(..unread);
     }
 
+    /// Whether [`TableStore::drop_empty_segments`] has anything to do.
+    pub(crate) fn has_empty_segments_to_drop(&self) -> bool {
+        self.layout_scans.load(Ordering::SeqCst) == 0
+            && self.retired.is_empty()
+            && self.segments.iter().filter(|s| s.data.len() == 0).count() >= EMPTY_SEGMENTS_KEPT_MAX
+    }
+
     /// Takes the empty segments compaction and merging left out of the
     /// list, renumbering the others, once there are at least
     /// [`EMPTY_SEGMENTS_KEPT_MAX`] and nothing addresses segments by index:
@@ -229,10 +236,10 @@ impl TableStore {
     /// under the checkpoint lock, as the caller does.) Returns how many
     /// went.
     pub(crate) fn drop_empty_segments(&mut self) -> usize {
-        let empty = self.segments.iter().filter(|s| s.data.len() == 0).count();
-        if empty < EMPTY_SEGMENTS_KEPT_MAX || self.layout_scans.load(Ordering::SeqCst) > 0 || !self.retired.is_empty() {
+        if !self.has_empty_segments_to_drop() {
             return 0;
         }
+        let empty = self.segments.iter().filter(|s| s.data.len() == 0).count();
         let mut new_index = Vec::with_capacity(self.segments.len());
         let mut kept = Vec::with_capacity(self.segments.len() - empty);
         for seg in std::mem::take(&mut self.segments) {

@@ -32,7 +32,7 @@ use crate::codec::Encoder;
 use crate::compaction::SnapshotPin;
 use crate::error::{Result, StorageError};
 use crate::locks::{Mode, Resource, Wait};
-use crate::memory::{array_bytes, version_bytes};
+use crate::memory::{arrays_bytes, version_bytes};
 use crate::record::{RedoOp, RowChange, encode_count, encode_insert_batch, encode_op, encode_row_change};
 use crate::spec::{ColumnSource, IndexSpec, TableSpec, compose_maps, index_key, remap_row};
 use crate::store::{Redo, Storage, TableMap, apply_ddl};
@@ -445,7 +445,7 @@ impl Transaction {
             let batch = RowBatch { first: RowId(0), len, columns };
             return Ok(self.insert(table, batch.rows(&spec)?)?.len());
         }
-        self.count_writes(len, columns.iter().map(|c| array_bytes(c.as_ref())).sum())?;
+        self.count_writes(len, arrays_bytes(&columns))?;
         let first = self.storage.allocate_row_ids(len);
         self.table_entry(table)?.batches.push(RowBatch { first, len, columns });
         Ok(len)
