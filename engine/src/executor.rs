@@ -7,7 +7,9 @@
 //! falling from 2,200 to 200 commits/s beside TPC-H queries. Here plans run
 //! on the query runtime instead, and the front end only receives batches, so
 //! the operating system shares the cores between the two pools and the
-//! writer is scheduled as soon as it wakes.
+//! writer is scheduled as soon as it wakes. The pool has more threads than
+//! cores by default, so that the query is not left with only what the
+//! writer's wake-ups leave (`DatabaseOptions::query_threads`).
 //!
 //! Planning stays on the caller: it is short, and the session's context is
 //! not `Send` across the await points it would need.
@@ -38,9 +40,9 @@ pub(crate) struct QueryRuntime {
 }
 
 impl QueryRuntime {
-    /// A multi-threaded runtime with one worker per core.
-    pub fn new() -> Result<QueryRuntime> {
-        let threads = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(2);
+    /// A multi-threaded runtime with `threads` workers (at least one).
+    pub fn new(threads: usize) -> Result<QueryRuntime> {
+        let threads = threads.max(1);
         let runtime = tokio::runtime::Builder::new_multi_thread()
             .worker_threads(threads)
             .thread_name("rustydb-query")
@@ -141,16 +143,24 @@ mod tests {
 
     #[tokio::test]
     async fn rows_come_back_from_the_query_runtime() {
-        let rt = QueryRuntime::new().unwrap();
+        let rt = QueryRuntime::new(2).unwrap();
         let (plan, task) = plan("SELECT sum(v) AS s FROM generate_series(1, 100000) AS t(v)").await;
         let batches: Vec<RecordBatch> = rt.execute(plan, task).try_collect().await.unwrap();
         let s = batches[0].column(0).as_any().downcast_ref::<arrow::array::Int64Array>().unwrap().value(0);
         assert_eq!(s, 5_000_050_000);
     }
 
+    #[test]
+    fn the_runtime_has_the_threads_asked_for_and_at_least_one() {
+        for (asked, workers) in [(3, 3), (0, 1)] {
+            let rt = QueryRuntime::new(asked).unwrap();
+            assert_eq!(rt.runtime.as_ref().unwrap().metrics().num_workers(), workers);
+        }
+    }
+
     #[tokio::test]
     async fn errors_reach_the_consumer() {
-        let rt = QueryRuntime::new().unwrap();
+        let rt = QueryRuntime::new(2).unwrap();
         let (plan, task) = plan("SELECT 1 / (v - 5) FROM generate_series(1, 10) AS t(v)").await;
         let err = rt.execute(plan, task).try_collect::<Vec<_>>().await.unwrap_err();
         assert!(err.to_string().contains("Divide by zero"), "{err}");
@@ -158,7 +168,7 @@ mod tests {
 
     #[tokio::test]
     async fn dropping_the_stream_stops_the_plan() {
-        let rt = QueryRuntime::new().unwrap();
+        let rt = QueryRuntime::new(2).unwrap();
         let (plan, task) = plan("SELECT v FROM generate_series(1, 1000000000) AS t(v)").await;
         let mut stream = rt.execute(plan, task);
         assert!(stream.next().await.unwrap().is_ok());

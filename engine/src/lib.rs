@@ -50,6 +50,9 @@ pub use pg_binary::decode_binary;
 pub use prepared::Prepared;
 pub use rustydb_catalog::SCRAM_ITERATIONS;
 pub use rustydb_storage::{CacheStats, ObjectSegments, SEGMENT_CACHE_BYTES_DEFAULT, StorageOptions, io};
-pub use session::{Database, DatabaseOptions, QUERY_MEMORY_BYTES_DEFAULT, QueryOutput, Session, TransactionStatus};
+pub use session::{
+    Database, DatabaseOptions, QUERY_MEMORY_BYTES_DEFAULT, QueryOutput, Session, TransactionStatus,
+    default_query_threads,
+};
 pub use sql_prepare::deallocates_all;
 pub use types::PG_TYPE_KEY;

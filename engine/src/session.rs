@@ -51,6 +51,8 @@ pub struct Database {
     queries: QueryRuntime,
     /// What each sort holds back for merging its spilled runs.
     sort_spill_reserve: usize,
+    /// The partitions a plan is split into: one per query thread.
+    query_threads: usize,
 }
 
 /// How to open a database.
@@ -61,14 +63,36 @@ pub struct DatabaseOptions {
     /// tables, aggregates). Past it, operators that can spill to disk do;
     /// the others fail the query with SQLSTATE 53200, never the process.
     pub query_memory_bytes: usize,
+    /// Threads that run query plans, and the partitions each plan is split
+    /// into (DataFusion's `target_partitions`; a session may still set its
+    /// own). At least 1; see [`default_query_threads`].
+    pub query_threads: usize,
 }
 
 /// Default of [`DatabaseOptions::query_memory_bytes`].
 pub const QUERY_MEMORY_BYTES_DEFAULT: usize = 4 << 30;
 
+/// Default of [`DatabaseOptions::query_threads`]: twice the cores.
+///
+/// The operating system shares the cores among runnable threads, and a
+/// transaction's threads wake for every statement and commit. With one
+/// query thread per core, each wake-up takes its core from the query: on
+/// two cores pgbench's TPC-B beside q1 + q6 made them 1.3-1.6 times
+/// slower than idle. With two per core the query keeps more of the
+/// machine (1.15-1.26 times) and the writer less (it keeps a third to a
+/// half of its rate instead of two thirds); idle TPC-H took the same time
+/// (docs/benchmarks.md, session 19).
+pub fn default_query_threads() -> usize {
+    2 * std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1)
+}
+
 impl Default for DatabaseOptions {
     fn default() -> Self {
-        DatabaseOptions { storage: StorageOptions::default(), query_memory_bytes: QUERY_MEMORY_BYTES_DEFAULT }
+        DatabaseOptions {
+            storage: StorageOptions::default(),
+            query_memory_bytes: QUERY_MEMORY_BYTES_DEFAULT,
+            query_threads: default_query_threads(),
+        }
     }
 }
 
@@ -100,7 +124,8 @@ impl Database {
         let storage = Storage::open(dir, options.storage)?;
         bootstrap(&storage)?;
         let pg_tables = PgCatalogTables::load()?;
-        let queries = QueryRuntime::new()?;
+        let query_threads = options.query_threads.max(1);
+        let queries = QueryRuntime::new(query_threads)?;
         // DataFusion holds 10 MiB per sort partition for merging spills:
         // in a small pool two sorts' reserves leave nothing to sort with.
         let sort_spill_reserve = (options.query_memory_bytes / 32).clamp(64 << 10, 10 << 20);
@@ -111,6 +136,7 @@ impl Database {
             runtime,
             queries,
             sort_spill_reserve,
+            query_threads,
         }))
     }
 
@@ -319,7 +345,8 @@ impl Session {
             // Our tables and the catalog hold Utf8; `CAST(x AS TEXT)` as Utf8View
             // made CASE and array_agg over both disagree on their type.
             .set_bool("datafusion.sql_parser.map_string_types_to_utf8view", false)
-            .set_usize("datafusion.execution.sort_spill_reservation_bytes", db.sort_spill_reserve);
+            .set_usize("datafusion.execution.sort_spill_reservation_bytes", db.sort_spill_reserve)
+            .with_target_partitions(db.query_threads);
         let ctx = context_with_rules(config, db.runtime.clone());
         let cell = Arc::new(StatementCell::default());
         let info = Arc::new(parking_lot::RwLock::new(SessionInfo::default()));

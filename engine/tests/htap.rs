@@ -67,6 +67,31 @@ async fn a_query_past_the_memory_budget_fails_with_53200_and_the_next_one_runs()
     assert_eq!(query(&mut s, "SELECT count(*) FROM generate_series(1, 1000)").await.unwrap(), rows(&[&["1000"]]));
 }
 
+/// Plans split into one partition per query thread; a session's own
+/// `target_partitions` still wins, and 0 threads means one.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn plans_take_one_partition_per_query_thread() {
+    let sql = "EXPLAIN SELECT v % 7, count(*) FROM generate_series(1, 100000) AS t(v) GROUP BY 1";
+    let plan_text = |rows: Vec<Vec<String>>| rows.into_iter().flatten().collect::<Vec<_>>().join("\n");
+    for threads in [3, 0] {
+        let dir = tempfile::tempdir().unwrap();
+        let options = rustydb_engine::DatabaseOptions { query_threads: threads, ..Default::default() };
+        let db = rustydb_engine::Database::open_with(dir.path(), options).unwrap();
+        let mut s = db.session();
+        let plan = plan_text(query(&mut s, sql).await.unwrap());
+        if threads == 3 {
+            assert!(plan.contains("RoundRobinBatch(3)"), "{plan}");
+            exec(&mut s, "SET datafusion.execution.target_partitions = 5").await;
+            let plan = plan_text(query(&mut s, sql).await.unwrap());
+            assert!(plan.contains("RoundRobinBatch(5)"), "{plan}");
+        } else {
+            assert!(!plan.contains("RepartitionExec"), "{plan}");
+        }
+        let counted = query(&mut s, "SELECT count(*) FROM generate_series(1, 100000) AS t(v) WHERE v % 7 = 0").await;
+        assert_eq!(counted.unwrap(), rows(&[&["14285"]]));
+    }
+}
+
 /// CHECKPOINT also compacts: with no retention, versions no snapshot reads
 /// go (storage's tests count them), while an open REPEATABLE READ snapshot
 /// keeps reading its own; reads and a restart see the same rows after.

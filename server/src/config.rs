@@ -3,7 +3,7 @@
 //! Each key is a `serve` option with `_` for `-` (`data`, `pg_listen`,
 //! `flight_listen`, `max_connections`, `tls_cert`, `tls_key`, `user`,
 //! `memory_mb`, `query_memory_mb`, `segment_cache_mb`, `row_store_mb`,
-//! `segment_store`, `flashback_retention_minutes`). A
+//! `query_threads`, `segment_store`, `flashback_retention_minutes`). A
 //! flag on the command line or its `RUSTYDB_*` variable wins over the file:
 //! the file's values are handed to the argument parser only for options
 //! given neither way. Passwords stay out of the file (RUSTYDB_PASSWORD).
@@ -12,7 +12,7 @@ use std::ffi::OsString;
 
 use anyhow::{Context, bail};
 
-const KEYS: [&str; 13] = [
+const KEYS: [&str; 14] = [
     "data",
     "pg_listen",
     "flight_listen",
@@ -24,6 +24,7 @@ const KEYS: [&str; 13] = [
     "query_memory_mb",
     "segment_cache_mb",
     "row_store_mb",
+    "query_threads",
     "segment_store",
     "flashback_retention_minutes",
 ];

@@ -41,8 +41,9 @@ enum Command {
     /// Run the server: PostgreSQL protocol on --pg-listen, Flight SQL on --flight-listen.
     Serve {
         /// TOML file of these settings (keys: data, pg_listen, flight_listen,
-        /// max_connections, tls_cert, tls_key, user, query_memory_mb,
-        /// flashback_retention_minutes); flags and RUSTYDB_*
+        /// max_connections, tls_cert, tls_key, user, memory_mb,
+        /// query_memory_mb, segment_cache_mb, row_store_mb, query_threads,
+        /// segment_store, flashback_retention_minutes); flags and RUSTYDB_*
         /// variables win over it.
         #[arg(long, env = "RUSTYDB_CONFIG")]
         config: Option<PathBuf>,
@@ -93,6 +94,12 @@ enum Command {
         /// below where checkpoints start.
         #[arg(long, env = "RUSTYDB_ROW_STORE_MB")]
         row_store_mb: Option<usize>,
+        /// Threads that run query plans, and the partitions each plan is
+        /// split into (default: twice the cores, so that analytic queries
+        /// keep most of the machine beside a write load; the number of
+        /// cores favours the writes instead).
+        #[arg(long, env = "RUSTYDB_QUERY_THREADS", value_parser = clap::value_parser!(u16).range(1..=1024))]
+        query_threads: Option<u16>,
         /// Where checkpoints put segment files: `s3://bucket/prefix` for an
         /// S3-compatible store (credentials, region and endpoint from the
         /// AWS_* variables); by default `segments/` in the data directory.
@@ -143,6 +150,7 @@ fn main() -> ExitCode {
             query_memory_mb,
             segment_cache_mb,
             row_store_mb,
+            query_threads,
             segment_store,
             flashback_retention_minutes,
         } => {
@@ -160,6 +168,9 @@ fn main() -> ExitCode {
                 query_memory_bytes: budget.query_mb.saturating_mul(1 << 20),
                 ..Default::default()
             };
+            if let Some(threads) = query_threads {
+                options.query_threads = usize::from(threads);
+            }
             options.storage.segment_cache_bytes = budget.segment_cache_mb.saturating_mul(1 << 20);
             options.storage.row_store_bytes = budget.row_store_mb.saturating_mul(1 << 20);
             if let Some(url) = segment_store {

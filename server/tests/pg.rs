@@ -271,6 +271,28 @@ fn non_loopback_listen_needs_a_password() {
     assert!(String::from_utf8_lossy(&out.stderr).contains("no role has a password"));
 }
 
+/// `--query-threads N` splits plans into N partitions; 0 is refused before
+/// the server starts.
+#[test]
+fn query_threads_set_the_partitions_of_a_plan() {
+    let server = Server::start_with(None, &["--query-threads", "3"]);
+    let (code, out, err) =
+        server.psql("EXPLAIN SELECT v % 7, count(*) FROM generate_series(1, 100000) AS t(v) GROUP BY 1;");
+    assert_eq!(code, 0, "{err}");
+    assert!(out.contains("RoundRobinBatch(3)"), "{out}");
+
+    let dir = tempfile::tempdir().unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_rustydb"))
+        .args(["serve", "--query-threads", "0", "--data"])
+        .arg(dir.path().join("data"))
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("--query-threads"), "{err}");
+    assert!(!dir.path().join("data").exists(), "nothing is created for a refused setting");
+}
+
 /// psql (libpq, which sends an SSLRequest first) past `--max-connections`
 /// shows PostgreSQL's error (53300; libpq prints no code for connection
 /// errors), not "server sent an error response during SSL exchange".
