@@ -111,6 +111,40 @@ fn to_utf8(batch: RecordBatch) -> RecordBatch {
     RecordBatch::try_new(schema, columns).expect("same shape")
 }
 
+/// Bytes of `table` as dbgen's text files (`.tbl`: one `|`-separated line
+/// a row), the form TPC-H data is usually loaded from: the "CSV size" the
+/// segments are compared with. Counted as the rows are formatted, not
+/// written.
+fn tbl_bytes(table: &str, sf: f64) -> u64 {
+    use std::fmt::Write;
+    use tpchgen::generators as g;
+    struct Count(u64);
+    impl Write for Count {
+        fn write_str(&mut self, s: &str) -> std::fmt::Result {
+            self.0 += s.len() as u64;
+            Ok(())
+        }
+    }
+    fn lines<T: std::fmt::Display>(rows: impl Iterator<Item = T>) -> u64 {
+        let mut count = Count(0);
+        for row in rows {
+            writeln!(count, "{row}").expect("counting cannot fail");
+        }
+        count.0
+    }
+    match table {
+        "region" => lines(g::RegionGenerator::new(sf, 1, 1).iter()),
+        "nation" => lines(g::NationGenerator::new(sf, 1, 1).iter()),
+        "supplier" => lines(g::SupplierGenerator::new(sf, 1, 1).iter()),
+        "customer" => lines(g::CustomerGenerator::new(sf, 1, 1).iter()),
+        "part" => lines(g::PartGenerator::new(sf, 1, 1).iter()),
+        "partsupp" => lines(g::PartSuppGenerator::new(sf, 1, 1).iter()),
+        "orders" => lines(g::OrderGenerator::new(sf, 1, 1).iter()),
+        "lineitem" => lines(g::LineItemGenerator::new(sf, 1, 1).iter()),
+        other => unreachable!("not a TPC-H table: {other}"),
+    }
+}
+
 /// Bytes of the files directly in `dir`.
 fn dir_bytes(dir: &Path) -> Result<u64> {
     let mut total = 0;
@@ -250,11 +284,15 @@ async fn main() -> Result<()> {
     );
     let mut s = db.session();
     let (seg_bytes, pq_bytes) = (dir_bytes(&db_dir.join("segments"))?, dir_bytes(&pq_dir)?);
+    let tbl: u64 = data.iter().map(|(t, _)| tbl_bytes(t, args.sf)).sum();
     println!(
-        "RustyDB ingest {load:.1} s + checkpoints {checkpoint:.1} s ({:.0} rows/s overall), segments {:.1} MB (plain Parquet {:.1} MB)",
+        "RustyDB ingest {load:.1} s + checkpoints {checkpoint:.1} s ({:.0} rows/s overall), segments {:.1} MB \
+         (plain Parquet {:.1} MB, dbgen text {:.1} MB: segments {:.0}% of it)",
         rows as f64 / (load + checkpoint),
         seg_bytes as f64 / 1e6,
-        pq_bytes as f64 / 1e6
+        pq_bytes as f64 / 1e6,
+        tbl as f64 / 1e6,
+        100.0 * seg_bytes as f64 / tbl as f64
     );
 
     let parquet = df_context();
