@@ -690,6 +690,15 @@ mod tests {
         vec![Value::Int64(v)].into()
     }
 
+    /// A table of one nullable Int64 column, `v`.
+    fn spec() -> TableSpec {
+        TableSpec {
+            id: TableId(1),
+            columns: vec![ColumnSpec { name: "v".into(), ty: ColumnType::Int64, nullable: true }],
+            indexes: vec![],
+        }
+    }
+
     fn value(t: &TableStore, r: u64, at: u64) -> Option<i64> {
         t.visible(RowId(r), Scn(at)).unwrap().map(|v| match v.values[0] {
             Value::Int64(x) => x,
@@ -699,12 +708,7 @@ mod tests {
 
     #[test]
     fn capture_in_segments_and_install_keeps_every_version() {
-        let spec = TableSpec {
-            id: TableId(1),
-            columns: vec![ColumnSpec { name: "v".into(), ty: ColumnType::Int64, nullable: true }],
-            indexes: vec![],
-        };
-        let mut t = TableStore::new(spec);
+        let mut t = TableStore::new(spec());
         for i in 1..=10 {
             t.put(RowId(i), row(i as i64), Scn(i));
         }
@@ -735,11 +739,7 @@ mod tests {
     /// several merges; retired segments go once no scan reads them.
     #[test]
     fn scans_read_the_layout_they_started_with_across_merges() {
-        let spec = TableSpec {
-            id: TableId(1),
-            columns: vec![ColumnSpec { name: "v".into(), ty: ColumnType::Int64, nullable: true }],
-            indexes: vec![],
-        };
+        let spec = spec();
         let values: Vec<Row> = (0..60).map(row).collect();
         let versions = |rows: std::ops::Range<u64>| -> Vec<(RowId, Scn, &[Value])> {
             rows.map(|r| (RowId(r), Scn(1), &values[r as usize][..])).collect()
