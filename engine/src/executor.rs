@@ -52,6 +52,11 @@ impl QueryRuntime {
         Ok(QueryRuntime { runtime: Some(runtime) })
     }
 
+    /// Its worker threads.
+    pub fn threads(&self) -> usize {
+        self.runtime.as_ref().expect("the query runtime lives as long as its owner").metrics().num_workers()
+    }
+
     /// Starts `plan` on the query runtime; the returned stream yields its
     /// batches (all partitions merged) and stops the plan when dropped.
     pub fn execute(&self, plan: Arc<dyn ExecutionPlan>, task: Arc<TaskContext>) -> SendableRecordBatchStream {
@@ -153,8 +158,7 @@ mod tests {
     #[test]
     fn the_runtime_has_the_threads_asked_for_and_at_least_one() {
         for (asked, workers) in [(3, 3), (0, 1)] {
-            let rt = QueryRuntime::new(asked).unwrap();
-            assert_eq!(rt.runtime.as_ref().unwrap().metrics().num_workers(), workers);
+            assert_eq!(QueryRuntime::new(asked).unwrap().threads(), workers);
         }
     }
 

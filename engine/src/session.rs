@@ -51,8 +51,6 @@ pub struct Database {
     queries: QueryRuntime,
     /// What each sort holds back for merging its spilled runs.
     sort_spill_reserve: usize,
-    /// The partitions a plan is split into: one per query thread.
-    query_threads: usize,
 }
 
 /// How to open a database.
@@ -124,8 +122,7 @@ impl Database {
         let storage = Storage::open(dir, options.storage)?;
         bootstrap(&storage)?;
         let pg_tables = PgCatalogTables::load()?;
-        let query_threads = options.query_threads.max(1);
-        let queries = QueryRuntime::new(query_threads)?;
+        let queries = QueryRuntime::new(options.query_threads)?;
         // DataFusion holds 10 MiB per sort partition for merging spills:
         // in a small pool two sorts' reserves leave nothing to sort with.
         let sort_spill_reserve = (options.query_memory_bytes / 32).clamp(64 << 10, 10 << 20);
@@ -136,7 +133,6 @@ impl Database {
             runtime,
             queries,
             sort_spill_reserve,
-            query_threads,
         }))
     }
 
@@ -346,7 +342,8 @@ impl Session {
             // made CASE and array_agg over both disagree on their type.
             .set_bool("datafusion.sql_parser.map_string_types_to_utf8view", false)
             .set_usize("datafusion.execution.sort_spill_reservation_bytes", db.sort_spill_reserve)
-            .with_target_partitions(db.query_threads);
+            // One partition per query thread.
+            .with_target_partitions(db.queries.threads());
         let ctx = context_with_rules(config, db.runtime.clone());
         let cell = Arc::new(StatementCell::default());
         let info = Arc::new(parking_lot::RwLock::new(SessionInfo::default()));
