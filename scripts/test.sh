@@ -19,6 +19,20 @@ for crate in rustydb-storage rustydb-catalog; do
   fi
 done
 
+echo "== layering: front ends use only the engine's api, pg and extension modules"
+# The PostgreSQL front end and the shell may use engine::pg; Flight SQL (and
+# every other front end) only engine::api and engine::extension. Nothing
+# outside the engine reaches storage through Database::storage().
+bad=$(git grep -nE 'rustydb_engine::(\{|[a-z_]+)' -- server/src flight/src \
+  | grep -vE 'rustydb_engine::(api|pg|extension)\b' || true)
+bad+=$(git grep -nE 'rustydb_engine::pg\b' -- flight/src || true)
+bad+=$(git grep -nE '\.storage\(\)' -- server/src flight/src || true)
+if [ -n "$bad" ]; then
+  echo "layering violation: a front end reaches past engine::api / engine::pg:" >&2
+  echo "$bad" >&2
+  exit 1
+fi
+
 echo "== one arrow version in Cargo.lock"
 n=$(grep -c '^name = "arrow"$' Cargo.lock)
 if [ "$n" -ne 1 ]; then

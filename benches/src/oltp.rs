@@ -8,11 +8,11 @@ use std::time::{Duration, Instant};
 
 use datafusion::common::ScalarValue;
 use futures::TryStreamExt;
-use rustydb_engine::{Database, QueryOutput, Session};
+use rustydb_engine::api::{Database, Session, StatementResult};
 
 async fn exec(s: &mut Session, sql: &str) {
     for out in s.execute(sql).await.expect(sql) {
-        if let QueryOutput::Rows { stream, .. } = out {
+        if let StatementResult::Rows { stream, .. } = out {
             let _: Vec<_> = stream.try_collect().await.expect(sql);
         }
     }

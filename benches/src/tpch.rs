@@ -24,7 +24,7 @@ use datafusion::prelude::{ParquetReadOptions, SessionConfig, SessionContext};
 use futures::TryStreamExt;
 use parquet::arrow::ArrowWriter;
 use rustydb_benches::ThreadTimes;
-use rustydb_engine::{Database, QueryOutput, Session, create_table_sql};
+use rustydb_engine::api::{Database, Session, StatementResult, create_table_sql};
 
 const TABLES: [&str; 8] = ["region", "nation", "supplier", "customer", "part", "partsupp", "orders", "lineitem"];
 
@@ -208,7 +208,7 @@ fn normalise(batches: &[RecordBatch], ordered: bool) -> Vec<String> {
 async fn run_rustydb(s: &mut Session, sql: &str) -> Result<Vec<RecordBatch>> {
     let mut out = Vec::new();
     for o in s.execute(sql).await? {
-        if let QueryOutput::Rows { stream, .. } = o {
+        if let StatementResult::Rows { stream, .. } = o {
             out = stream.try_collect().await?;
         }
     }
@@ -272,7 +272,7 @@ async fn main() -> Result<()> {
     drop(s);
     drop(db);
     let start = Instant::now();
-    let mut options = rustydb_engine::DatabaseOptions::default();
+    let mut options = rustydb_engine::api::DatabaseOptions::default();
     if let Some(mb) = args.cache_mb {
         options.storage.segment_cache_bytes = mb << 20;
     }

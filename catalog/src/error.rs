@@ -1,6 +1,6 @@
 //! Catalog errors.
 
-use rustydb_common::ErrorKind;
+use rustydb_common::{ErrorKind, SqlState};
 use rustydb_storage::StorageError;
 
 /// Result with [`CatalogError`].
@@ -30,31 +30,26 @@ pub enum CatalogError {
 }
 
 impl CatalogError {
-    pub fn kind(&self) -> ErrorKind {
+    /// The SQLSTATE condition; the kind is read from it.
+    pub fn code(&self) -> SqlState {
         match self {
-            CatalogError::Storage(e) => e.kind(),
-            CatalogError::DuplicateTable(_) | CatalogError::DuplicateSchema(_) | CatalogError::DuplicateRole(_) => {
-                ErrorKind::AlreadyExists
-            }
-            CatalogError::UndefinedTable(_) | CatalogError::UndefinedSchema(_) | CatalogError::UndefinedRole(_) => {
-                ErrorKind::NotFound
-            }
-            CatalogError::DependentObjects(_) => ErrorKind::InvalidInput,
-            CatalogError::Corrupt(_) => ErrorKind::Corruption,
+            CatalogError::Storage(e) => e.code(),
+            CatalogError::DuplicateTable(_) => SqlState::DuplicateTable,
+            CatalogError::DuplicateSchema(_) => SqlState::DuplicateSchema,
+            CatalogError::UndefinedTable(_) => SqlState::UndefinedTable,
+            CatalogError::UndefinedSchema(_) => SqlState::InvalidSchemaName,
+            CatalogError::DuplicateRole(_) => SqlState::DuplicateObject,
+            CatalogError::UndefinedRole(_) => SqlState::UndefinedObject,
+            CatalogError::DependentObjects(_) => SqlState::DependentObjectsStillExist,
+            CatalogError::Corrupt(_) => SqlState::DataCorrupted,
         }
     }
 
+    pub fn kind(&self) -> ErrorKind {
+        self.code().kind()
+    }
+
     pub fn sqlstate(&self) -> &'static str {
-        match self {
-            CatalogError::Storage(e) => e.sqlstate(),
-            CatalogError::DuplicateTable(_) => "42P07",
-            CatalogError::DuplicateSchema(_) => "42P06",
-            CatalogError::UndefinedTable(_) => "42P01",
-            CatalogError::UndefinedSchema(_) => "3F000",
-            CatalogError::DuplicateRole(_) => "42710",
-            CatalogError::UndefinedRole(_) => "42704",
-            CatalogError::DependentObjects(_) => "2BP01",
-            CatalogError::Corrupt(_) => "XX001",
-        }
+        self.code().code()
     }
 }

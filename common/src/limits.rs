@@ -1,7 +1,7 @@
-//! Limits on everything a client can grow (STYLE.md rule 5).
+//! Limits on everything a client can grow: each names its unit and says why.
 
 /// Largest WAL record (one commit's redo). A transaction whose redo would be
-/// larger fails with `ResourceExhausted` instead of writing it. 1 GiB lets a
+/// larger fails with 54000 (program_limit_exceeded) instead of writing it. 1 GiB lets a
 /// 10M-row bulk load of a narrow table (about 680 MB of redo) commit as one
 /// transaction (recovery reads the log file into memory, so this also
 /// bounds what one record adds there). Splitting a commit over several

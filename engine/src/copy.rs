@@ -4,7 +4,7 @@
 //! machine on the session rather than one statement call:
 //!
 //! ```text
-//! execute_statement(COPY t FROM STDIN) ─► QueryOutput::CopyIn   (transaction taken in)
+//! execute_statement(COPY t FROM STDIN) ─► StatementResult::CopyIn   (transaction taken in)
 //! copy_in_data(chunk) × n  ─► decode fields into column text arrays; each full batch:
 //!                              [blocking thread] text ─► column types ─► rows ─► insert
 //! copy_in_done()           ─► last batch; commit (autocommit) or hand the block back ─► "COPY n"
@@ -30,13 +30,16 @@ use rustydb_catalog::TableDef;
 use rustydb_storage::{Savepoint, Transaction};
 use tokio::task::JoinHandle;
 
+use crate::api::{StatementResult, Verb};
 use crate::copy_format::{CopyOptions, Decoder, ForceQuote, TextBatch, TextBatches};
 use crate::dml::{assemble_columns, target_columns};
 use crate::error::{EngineError, Result};
+use crate::extension::WriteOp;
 use crate::interrupt::Stop;
 use crate::names::{ident, quote};
-use crate::session::{Block, QueryOutput, Session, TxnSlot, commit};
+use crate::session::{Block, Session, TxnSlot, commit};
 use crate::types::coerce_to_column;
+use rustydb_common::SqlState;
 
 /// A COPY FROM STDIN in progress.
 pub(crate) struct CopyIn {
@@ -82,8 +85,8 @@ impl Session {
     }
 
     /// Starts COPY ... FROM STDIN: takes its transaction in and returns
-    /// [`QueryOutput::CopyIn`]; data follows through [`Session::copy_in_data`].
-    pub(crate) async fn copy_from(&mut self, stmt: Statement) -> Result<QueryOutput> {
+    /// [`StatementResult::CopyIn`]; data follows through [`Session::copy_in_data`].
+    pub(crate) async fn copy_from(&mut self, stmt: Statement) -> Result<StatementResult> {
         let Statement::Copy { source, to: false, target, options, legacy_options, values } = stmt else {
             return Err(EngineError::internal("copy_from called with another statement"));
         };
@@ -118,6 +121,7 @@ impl Session {
         let catalog = self.prepare_view(view)?;
         self.cell.clear();
         let (def, targets) = self.copy_target(&catalog, &table_name, &columns)?;
+        self.before_write(&def, WriteOp::Insert)?;
         let format = options.format;
         let binary_types = targets
             .iter()
@@ -147,7 +151,7 @@ impl Session {
             error: None,
             stop,
         });
-        Ok(QueryOutput::CopyIn { columns: targets.len(), format })
+        Ok(StatementResult::CopyIn { columns: targets.len(), format })
     }
 
     fn copy_target(
@@ -182,8 +186,12 @@ impl Session {
     }
 
     /// Ends the COPY: writes what is left and commits (outside a block).
-    /// Returns the command tag, or the COPY's first error.
-    pub async fn copy_in_done(&mut self) -> Result<QueryOutput> {
+    /// Returns the rows copied, or the COPY's first error.
+    pub async fn copy_in_done(&mut self) -> Result<StatementResult> {
+        self.observed(|| "COPY FROM STDIN: end of data".into(), async |s| s.end_copy_in().await).await
+    }
+
+    async fn end_copy_in(&mut self) -> Result<StatementResult> {
         let copy = self.copy.as_mut().ok_or_else(no_copy)?;
         if copy.error.is_none()
             && let Err(e) = copy.stop.check().and_then(|()| copy.decoder.finish(&mut copy.batches))
@@ -197,12 +205,12 @@ impl Session {
         if let Some(txn) = txn {
             commit(txn).await?;
         }
-        Ok(QueryOutput::command(format!("COPY {rows}")))
+        Ok(StatementResult::affected(Verb::Copy, rows as u64))
     }
 
     /// The client gave up (CopyFail): nothing of the COPY is kept.
     pub async fn copy_in_fail(&mut self, reason: &str) -> EngineError {
-        self.copy_failed(EngineError::sql("57014", format!("COPY from stdin failed: {reason}")));
+        self.copy_failed(EngineError::sql(SqlState::QueryCanceled, format!("COPY from stdin failed: {reason}")));
         match self.end_copy().await {
             Err(e) => e,
             Ok(_) => EngineError::internal("COPY failed without an error"),
@@ -281,7 +289,7 @@ impl Session {
         }));
     }
     /// COPY ... TO STDOUT: the rows of a table (some columns) or a query.
-    pub(crate) async fn copy_to(&mut self, slot: &mut TxnSlot, stmt: Statement) -> Result<QueryOutput> {
+    pub(crate) async fn copy_to(&mut self, slot: &mut TxnSlot, stmt: Statement) -> Result<StatementResult> {
         let Statement::Copy { source, to: true, target, options, legacy_options, .. } = stmt else {
             return Err(EngineError::internal("copy_to called with another statement"));
         };
@@ -301,11 +309,11 @@ impl Session {
                 let (def, targets) = self.copy_target(&catalog, &table_name, &columns)?;
                 let list: Vec<String> = targets.iter().map(|&i| quote(&def.columns[i].name)).collect();
                 let sql = format!("SELECT {} FROM {}.{}", list.join(", "), quote(&def.schema), quote(&def.name));
-                Session::parse(&sql)?.remove(0)
+                crate::sql::parse_generated(&sql)?.remove(0)
             }
         };
         let out = self.query_statement(slot, query).await?;
-        let QueryOutput::Rows { schema, stream, .. } = out else {
+        let StatementResult::Rows { schema, stream, .. } = out else {
             return Err(EngineError::internal("COPY query returned no rows"));
         };
         let force_quote = match &options.force_quote {
@@ -315,17 +323,20 @@ impl Session {
                 .iter()
                 .map(|n| {
                     schema.index_of(n).map_err(|_| {
-                        EngineError::sql("42703", format!("FORCE_QUOTE column \"{n}\" not referenced by COPY"))
+                        EngineError::sql(
+                            SqlState::UndefinedColumn,
+                            format!("FORCE_QUOTE column \"{n}\" not referenced by COPY"),
+                        )
                     })
                 })
                 .collect::<Result<_>>()?,
         };
-        Ok(QueryOutput::CopyOut(CopyOut { schema, stream, options, force_quote }))
+        Ok(StatementResult::CopyOut(CopyOut { schema, stream, options, force_quote }))
     }
 }
 
 fn no_copy() -> EngineError {
-    EngineError::sql("08P01", "no COPY in progress")
+    EngineError::sql(SqlState::ProtocolViolation, "no COPY in progress")
 }
 
 /// Converts one batch of text to the column types and inserts it as

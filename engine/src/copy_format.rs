@@ -16,6 +16,7 @@ use rustydb_common::limits::COPY_LINE_BYTES_MAX;
 
 use crate::error::{EngineError, Result};
 use crate::names::ident;
+use rustydb_common::SqlState;
 
 /// Text, CSV, or PostgreSQL's binary COPY format (COPY FROM only).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -51,7 +52,7 @@ fn single_byte(what: &str, c: char) -> Result<u8> {
     if c.is_ascii() && c != '\n' && c != '\r' {
         Ok(c as u8)
     } else {
-        Err(EngineError::sql("0A000", format!("COPY {what} must be a single one-byte character")))
+        Err(EngineError::sql(SqlState::FeatureNotSupported, format!("COPY {what} must be a single one-byte character")))
     }
 }
 
@@ -69,7 +70,10 @@ impl CopyOptions {
                         "csv" => CopyFormat::Csv,
                         "binary" => CopyFormat::Binary,
                         other => {
-                            return Err(EngineError::sql("22023", format!("COPY format \"{other}\" not recognized")));
+                            return Err(EngineError::sql(
+                                SqlState::InvalidParameterValue,
+                                format!("COPY format \"{other}\" not recognized"),
+                            ));
                         }
                     }
                 }
@@ -117,25 +121,40 @@ impl CopyOptions {
         }
         let csv = format == CopyFormat::Csv;
         if format == CopyFormat::Binary && (delimiter.is_some() || null.is_some() || header) {
-            return Err(EngineError::sql("42601", "cannot specify DELIMITER, NULL or HEADER in BINARY mode"));
+            return Err(EngineError::sql(
+                SqlState::SyntaxError,
+                "cannot specify DELIMITER, NULL or HEADER in BINARY mode",
+            ));
         }
         if !csv && (quote.is_some() || escape.is_some() || force_quote != ForceQuote::None) {
-            return Err(EngineError::sql("0A000", "COPY QUOTE, ESCAPE and FORCE_QUOTE are available only in CSV mode"));
+            return Err(EngineError::sql(
+                SqlState::FeatureNotSupported,
+                "COPY QUOTE, ESCAPE and FORCE_QUOTE are available only in CSV mode",
+            ));
         }
         if header && !csv {
-            return Err(EngineError::sql("0A000", "COPY HEADER is available only in CSV mode"));
+            return Err(EngineError::sql(SqlState::FeatureNotSupported, "COPY HEADER is available only in CSV mode"));
         }
         let delimiter = delimiter.unwrap_or(if csv { b',' } else { b'\t' });
         let quote = quote.unwrap_or(b'"');
         let null = null.unwrap_or_else(|| if csv { String::new() } else { "\\N".to_owned() });
         if !csv && (delimiter == b'\\' || delimiter.is_ascii_alphanumeric() || delimiter == b'.') {
-            return Err(EngineError::sql("22023", "COPY delimiter cannot be a backslash, letter, digit or period"));
+            return Err(EngineError::sql(
+                SqlState::InvalidParameterValue,
+                "COPY delimiter cannot be a backslash, letter, digit or period",
+            ));
         }
         if csv && delimiter == quote {
-            return Err(EngineError::sql("22023", "COPY delimiter and quote must be different"));
+            return Err(EngineError::sql(
+                SqlState::InvalidParameterValue,
+                "COPY delimiter and quote must be different",
+            ));
         }
         if null.as_bytes().contains(&delimiter) {
-            return Err(EngineError::sql("22023", "COPY delimiter must not appear in the NULL specification"));
+            return Err(EngineError::sql(
+                SqlState::InvalidParameterValue,
+                "COPY delimiter must not appear in the NULL specification",
+            ));
         }
         Ok(CopyOptions { format, delimiter, null, header, quote, escape: escape.unwrap_or(quote), force_quote })
     }
@@ -227,7 +246,7 @@ impl TextBatches {
 
     fn push(&mut self, value: Option<&str>, line: u64) -> Result<()> {
         let Some(b) = self.builders.get_mut(self.fields) else {
-            return Err(EngineError::sql("22P04", "extra data after last expected column")
+            return Err(EngineError::sql(SqlState::BadCopyFileFormat, "extra data after last expected column")
                 .with_context(format!("{}, line {line}", self.context)));
         };
         match value {
@@ -243,8 +262,11 @@ impl TextBatches {
 
     fn end_row(&mut self, line: u64) -> Result<()> {
         if let Some(missing) = self.names.get(self.fields) {
-            return Err(EngineError::sql("22P04", format!("missing data for column \"{missing}\""))
-                .with_context(format!("{}, line {line}", self.context)));
+            return Err(EngineError::sql(
+                SqlState::BadCopyFileFormat,
+                format!("missing data for column \"{missing}\""),
+            )
+            .with_context(format!("{}, line {line}", self.context)));
         }
         self.rows += 1;
         if self.rows >= BATCH_ROWS || self.bytes >= BATCH_BYTES {
@@ -368,7 +390,7 @@ impl Decoder {
         buf.drain(..start);
         if buf.len() > COPY_LINE_BYTES_MAX {
             return Err(EngineError::sql(
-                "54000",
+                SqlState::ProgramLimitExceeded,
                 format!("COPY line {} is longer than {COPY_LINE_BYTES_MAX} bytes", self.line),
             ));
         }
@@ -383,10 +405,13 @@ impl Decoder {
             return Ok(());
         }
         if self.options.format == CopyFormat::Binary {
-            return Err(EngineError::sql("22P04", "unexpected EOF in COPY data"));
+            return Err(EngineError::sql(SqlState::BadCopyFileFormat, "unexpected EOF in COPY data"));
         }
         if self.in_quotes {
-            return Err(EngineError::sql("22P04", format!("unterminated CSV quoted field (line {})", self.line)));
+            return Err(EngineError::sql(
+                SqlState::BadCopyFileFormat,
+                format!("unterminated CSV quoted field (line {})", self.line),
+            ));
         }
         let line = std::mem::take(&mut self.buf);
         let line = line.strip_suffix(b"\r").unwrap_or(&line);
@@ -408,11 +433,14 @@ impl Decoder {
                 return Ok(());
             }
             if &buf[..11] != SIGNATURE {
-                return Err(EngineError::sql("22P04", "COPY file signature not recognized"));
+                return Err(EngineError::sql(SqlState::BadCopyFileFormat, "COPY file signature not recognized"));
             }
             let flags = u32::from_be_bytes([buf[11], buf[12], buf[13], buf[14]]);
             if flags & (1 << 16) != 0 {
-                return Err(EngineError::sql("0A000", "COPY binary data with OIDs is not supported"));
+                return Err(EngineError::sql(
+                    SqlState::FeatureNotSupported,
+                    "COPY binary data with OIDs is not supported",
+                ));
             }
             let ext = u32::from_be_bytes([buf[15], buf[16], buf[17], buf[18]]) as usize;
             if buf.len() < 19 + ext {
@@ -432,7 +460,7 @@ impl Decoder {
             let n = self.line;
             if count as usize != self.binary_types.len() {
                 return Err(EngineError::sql(
-                    "22P04",
+                    SqlState::BadCopyFileFormat,
                     format!("row field count is {count}, expected {} (line {n})", self.binary_types.len()),
                 ));
             }
@@ -463,7 +491,7 @@ impl Decoder {
         self.buf.drain(..pos);
         if self.buf.len() > COPY_LINE_BYTES_MAX {
             return Err(EngineError::sql(
-                "54000",
+                SqlState::ProgramLimitExceeded,
                 format!("COPY row {} is longer than {COPY_LINE_BYTES_MAX} bytes", self.line),
             ));
         }
@@ -493,7 +521,10 @@ impl Decoder {
 }
 
 fn invalid_utf8(line: u64) -> EngineError {
-    EngineError::sql("22021", format!("invalid byte sequence for encoding \"UTF8\" (line {line})"))
+    EngineError::sql(
+        SqlState::CharacterNotInRepertoire,
+        format!("invalid byte sequence for encoding \"UTF8\" (line {line})"),
+    )
 }
 
 fn utf8(bytes: &[u8], line: u64) -> Result<&str> {
@@ -617,7 +648,10 @@ fn csv_fields(line: &[u8], o: &CopyOptions, n: u64, out: &mut TextBatches, value
             i += 1;
         }
         if in_quotes {
-            return Err(EngineError::sql("22P04", format!("unterminated CSV quoted field (line {n})")));
+            return Err(EngineError::sql(
+                SqlState::BadCopyFileFormat,
+                format!("unterminated CSV quoted field (line {n})"),
+            ));
         }
         let null = !quoted && value.as_slice() == o.null.as_bytes();
         out.push(if null { None } else { Some(utf8(value, n)?) }, n)?;

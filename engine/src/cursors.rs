@@ -16,13 +16,11 @@ use datafusion::physical_plan::SendableRecordBatchStream;
 use datafusion::sql::sqlparser::ast::{CloseCursor, Declare, DeclareType, FetchDirection, Ident, Statement};
 use futures::StreamExt;
 
+use crate::api::{Outcome, StatementResult, Verb};
 use crate::error::{EngineError, Result};
 use crate::names::ident;
-use crate::session::{QueryOutput, Session};
-
-/// `FETCH ... INTO` this name is how the parser marks a MOVE (see parse.rs):
-/// PostgreSQL SQL has no FETCH INTO, and the name is reserved.
-pub(crate) const MOVE_MARKER: &str = "__rustydb_move";
+use crate::session::Session;
+use rustydb_common::SqlState;
 
 /// An open cursor.
 pub(crate) struct Cursor {
@@ -57,7 +55,7 @@ impl Cursors {
 }
 
 impl Session {
-    pub(crate) async fn declare_cursor(&mut self, declare: Declare) -> Result<QueryOutput> {
+    pub(crate) async fn declare_cursor(&mut self, declare: Declare) -> Result<StatementResult> {
         if declare.declare_type != Some(DeclareType::Cursor) || declare.names.len() != 1 {
             return Err(EngineError::unsupported("only DECLARE name CURSOR FOR query is supported"));
         }
@@ -67,10 +65,13 @@ impl Session {
         let name = ident(&declare.names[0]);
         let hold = declare.hold == Some(true);
         if !hold && self.block.is_none() {
-            return Err(EngineError::sql("25P01", "DECLARE CURSOR can only be used in transaction blocks"));
+            return Err(EngineError::sql(
+                SqlState::NoActiveSqlTransaction,
+                "DECLARE CURSOR can only be used in transaction blocks",
+            ));
         }
         if self.cursors.0.contains_key(&name) {
-            return Err(EngineError::sql("42P03", format!("cursor \"{name}\" already exists")));
+            return Err(EngineError::sql(SqlState::DuplicateCursor, format!("cursor \"{name}\" already exists")));
         }
         let query = declare.for_query.ok_or_else(|| EngineError::syntax("DECLARE CURSOR needs FOR query"))?;
         let in_block = self.block.is_some();
@@ -78,14 +79,15 @@ impl Session {
             Box::pin(async move {
                 // Not collected, even in a block: the stream keeps reading at
                 // this statement's snapshot as FETCH asks for rows.
-                let QueryOutput::Rows { schema, stream, .. } =
+                let StatementResult::Rows { schema, stream, .. } =
                     session.query_statement(slot, Statement::Query(query)).await?
                 else {
                     return Err(EngineError::internal("cursor query returned no rows"));
                 };
                 let stream = if hold {
                     let batches: Vec<RecordBatch> = futures::TryStreamExt::try_collect(stream).await?;
-                    let QueryOutput::Rows { stream, .. } = QueryOutput::from_batches(schema.clone(), batches, None)
+                    let StatementResult::Rows { stream, .. } =
+                        StatementResult::from_batches(schema.clone(), batches, None)
                     else {
                         return Err(EngineError::internal("rows expected"));
                     };
@@ -95,7 +97,7 @@ impl Session {
                 };
                 let stream = tokio::sync::Mutex::new(stream);
                 session.cursors.0.insert(name, Cursor { schema, stream, pending: None, hold, in_block });
-                Ok(QueryOutput::command("DECLARE CURSOR"))
+                Ok(StatementResult::command("DECLARE CURSOR"))
             })
         })
         .await
@@ -107,24 +109,26 @@ impl Session {
         name: &Ident,
         direction: &FetchDirection,
         is_move: bool,
-    ) -> Result<QueryOutput> {
+    ) -> Result<StatementResult> {
         let name = ident(name);
         let limit = forward_count(direction)?;
         let (schema, batches) = self.fetch_rows(&name, limit).await?;
         let n: usize = batches.iter().map(RecordBatch::num_rows).sum();
         if is_move {
-            return Ok(QueryOutput::command(format!("MOVE {n}")));
+            return Ok(StatementResult::affected(Verb::Move, n as u64));
         }
-        Ok(QueryOutput::from_batches(schema, batches, Some(format!("FETCH {n}"))))
+        Ok(StatementResult::from_batches(
+            schema,
+            batches,
+            Some(Outcome::Affected { verb: Verb::Fetch, rows: n as u64 }),
+        ))
     }
 
     async fn fetch_rows(&mut self, name: &str, limit: Option<usize>) -> Result<(SchemaRef, Vec<RecordBatch>)> {
         let stop = self.statement_stop()?;
-        let cursor = self
-            .cursors
-            .0
-            .get_mut(name)
-            .ok_or_else(|| EngineError::sql("34000", format!("cursor \"{name}\" does not exist")))?;
+        let cursor = self.cursors.0.get_mut(name).ok_or_else(|| {
+            EngineError::sql(SqlState::InvalidCursorName, format!("cursor \"{name}\" does not exist"))
+        })?;
         let mut out = Vec::new();
         let mut want = limit.unwrap_or(usize::MAX);
         while want > 0 {
@@ -159,17 +163,20 @@ impl Session {
         Ok((schema, out))
     }
 
-    pub(crate) fn close_cursor(&mut self, cursor: &CloseCursor) -> Result<QueryOutput> {
+    pub(crate) fn close_cursor(&mut self, cursor: &CloseCursor) -> Result<StatementResult> {
         match cursor {
             CloseCursor::All => self.cursors.0.clear(),
             CloseCursor::Specific { name } => {
                 let name = ident(name);
                 if self.cursors.0.remove(&name).is_none() {
-                    return Err(EngineError::sql("34000", format!("cursor \"{name}\" does not exist")));
+                    return Err(EngineError::sql(
+                        SqlState::InvalidCursorName,
+                        format!("cursor \"{name}\" does not exist"),
+                    ));
                 }
             }
         }
-        Ok(QueryOutput::command("CLOSE CURSOR"))
+        Ok(StatementResult::command("CLOSE CURSOR"))
     }
 }
 
@@ -186,7 +193,7 @@ fn forward_count(direction: &FetchDirection) -> Result<Option<usize>> {
         _ => -1,
     };
     if n < 0 {
-        return Err(EngineError::sql("55000", "cursor can only scan forward"));
+        return Err(EngineError::sql(SqlState::ObjectNotInPrerequisiteState, "cursor can only scan forward"));
     }
     Ok(Some(n as usize))
 }

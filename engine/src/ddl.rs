@@ -17,13 +17,16 @@ use rustydb_common::limits::TABLE_COLUMNS_MAX;
 use rustydb_common::{IndexId, TableId};
 use rustydb_storage::{ColumnSource, ScanCursor, Value};
 
+use crate::api::{StatementResult, Verb};
 use crate::error::{EngineError, Result};
+use crate::extension::WriteOp;
 use crate::names::{check_new_name, ident, split};
-use crate::session::{QueryOutput, Session, TxnSlot};
+use crate::session::{Session, TxnSlot};
 use crate::types::declared_type;
+use rustydb_common::SqlState;
 
 impl Session {
-    pub(crate) async fn ddl(&mut self, slot: &mut TxnSlot, stmt: Statement) -> Result<QueryOutput> {
+    pub(crate) async fn ddl(&mut self, slot: &mut TxnSlot, stmt: Statement) -> Result<StatementResult> {
         let catalog = self.prepare_context(slot.get()?)?;
         match stmt {
             Statement::CreateTable(ct) => self.create_table(slot, &catalog, ct).await,
@@ -35,13 +38,16 @@ impl Session {
                 check_new_name(&name)?;
                 if catalog.schemas.contains_key(&name) {
                     if if_not_exists {
-                        return Ok(QueryOutput::command("CREATE SCHEMA"));
+                        return Ok(StatementResult::command("CREATE SCHEMA"));
                     }
-                    return Err(EngineError::sql("42P06", format!("schema \"{name}\" already exists")));
+                    return Err(EngineError::sql(
+                        SqlState::DuplicateSchema,
+                        format!("schema \"{name}\" already exists"),
+                    ));
                 }
                 let id = self.db.next_object_id()?;
                 slot.blocking(move |t| rustydb_catalog::create_schema(t, &name, id)).await??;
-                Ok(QueryOutput::command("CREATE SCHEMA"))
+                Ok(StatementResult::command("CREATE SCHEMA"))
             }
             Statement::CreateIndex(ci) => self.create_index(slot, &catalog, ci).await,
             Statement::Drop { object_type, if_exists, names, cascade, .. } => {
@@ -51,10 +57,11 @@ impl Session {
             Statement::Truncate(tr) => {
                 for target in &tr.table_names {
                     let def = self.resolve_table(&catalog, &target.name)?;
+                    self.before_write(&def, WriteOp::Truncate)?;
                     let id = def.id;
                     slot.blocking(move |t| t.truncate(id)).await??;
                 }
-                Ok(QueryOutput::command("TRUNCATE TABLE"))
+                Ok(StatementResult::command("TRUNCATE TABLE"))
             }
             other => Err(EngineError::internal(format!("not a DDL statement: {other}"))),
         }
@@ -67,7 +74,7 @@ impl Session {
         catalog
             .table(&schema, &table)
             .cloned()
-            .ok_or_else(|| EngineError::sql("42P01", format!("relation \"{table}\" does not exist")))
+            .ok_or_else(|| EngineError::sql(SqlState::UndefinedTable, format!("relation \"{table}\" does not exist")))
     }
 
     fn allocate_id(&self) -> u64 {
@@ -122,7 +129,7 @@ impl Session {
         }
         if col.identity.is_some() && !matches!(col.ty, SqlType::Int2 | SqlType::Int4 | SqlType::Int8) {
             return Err(EngineError::sql(
-                "22023",
+                SqlState::InvalidParameterValue,
                 format!("identity column type must be smallint, integer, or bigint"),
             ));
         }
@@ -134,18 +141,18 @@ impl Session {
         slot: &mut TxnSlot,
         catalog: &CatalogSnapshot,
         ct: CreateTable,
-    ) -> Result<QueryOutput> {
+    ) -> Result<StatementResult> {
         let (schema, name) = split(&ct.name)?;
         let schema = schema.unwrap_or_else(|| self.settings.current_schema());
         check_new_name(&name)?;
         if !catalog.schemas.contains_key(&schema) {
-            return Err(EngineError::sql("3F000", format!("schema \"{schema}\" does not exist")));
+            return Err(EngineError::sql(SqlState::InvalidSchemaName, format!("schema \"{schema}\" does not exist")));
         }
         if catalog.table(&schema, &name).is_some() {
             if ct.if_not_exists {
-                return Ok(QueryOutput::command("CREATE TABLE"));
+                return Ok(StatementResult::command("CREATE TABLE"));
             }
-            return Err(EngineError::sql("42P07", format!("relation \"{name}\" already exists")));
+            return Err(EngineError::sql(SqlState::DuplicateTable, format!("relation \"{name}\" already exists")));
         }
         if ct.temporary || ct.external {
             return Err(EngineError::unsupported("TEMPORARY and EXTERNAL tables are not supported yet"));
@@ -160,7 +167,10 @@ impl Session {
         for c in &ct.columns {
             let (col, pk, unique) = self.column_def(c).await?;
             if def.column(&col.name).is_some() {
-                return Err(EngineError::sql("42701", format!("column \"{}\" specified more than once", col.name)));
+                return Err(EngineError::sql(
+                    SqlState::DuplicateColumn,
+                    format!("column \"{}\" specified more than once", col.name),
+                ));
             }
             let pos = def.columns.len();
             def.columns.push(col);
@@ -175,7 +185,10 @@ impl Session {
             }
         }
         if def.columns.len() > TABLE_COLUMNS_MAX {
-            return Err(EngineError::sql("54011", format!("tables can have at most {TABLE_COLUMNS_MAX} columns")));
+            return Err(EngineError::sql(
+                SqlState::TooManyColumns,
+                format!("tables can have at most {TABLE_COLUMNS_MAX} columns"),
+            ));
         }
         for constraint in &ct.constraints {
             match constraint {
@@ -198,7 +211,7 @@ impl Session {
             self.add_index(&mut def, name, cols, true, false)?;
         }
         slot.blocking(move |t| rustydb_catalog::create_table(t, &def)).await??;
-        Ok(QueryOutput::command("CREATE TABLE"))
+        Ok(StatementResult::command("CREATE TABLE"))
     }
 
     async fn create_table_as(
@@ -206,7 +219,7 @@ impl Session {
         slot: &mut TxnSlot,
         mut def: TableDef,
         query: &ast::Query,
-    ) -> Result<QueryOutput> {
+    ) -> Result<StatementResult> {
         let (schema, batches) = self.run_sql(&query.to_string()).await?;
         for f in schema.fields() {
             check_new_name(f.name())?;
@@ -218,6 +231,7 @@ impl Session {
                 identity: None,
             });
         }
+        self.before_write(&def, WriteOp::Insert)?;
         let table = def.id;
         let types: Vec<SqlType> = def.columns.iter().map(|c| c.ty).collect();
         let names: Vec<String> = def.columns.iter().map(|c| c.name.clone()).collect();
@@ -235,7 +249,7 @@ impl Session {
         }
         let n = rows.len();
         slot.blocking(move |t| t.insert(table, rows)).await??;
-        Ok(QueryOutput::command(format!("SELECT {n}")))
+        Ok(StatementResult::affected(Verb::Select, n as u64))
     }
 
     /// Adds an index definition, naming it as PostgreSQL does.
@@ -256,7 +270,7 @@ impl Session {
             }
         });
         if def.indexes.iter().any(|i| i.name == name) {
-            return Err(EngineError::sql("42P07", format!("relation \"{name}\" already exists")));
+            return Err(EngineError::sql(SqlState::DuplicateTable, format!("relation \"{name}\" already exists")));
         }
         if primary {
             if def.primary_key().is_some() {
@@ -275,7 +289,7 @@ impl Session {
         slot: &mut TxnSlot,
         catalog: &CatalogSnapshot,
         ci: CreateIndex,
-    ) -> Result<QueryOutput> {
+    ) -> Result<StatementResult> {
         let old = self.resolve_table(catalog, &ci.table_name)?;
         if ci.predicate.is_some() || !ci.include.is_empty() {
             return Err(EngineError::unsupported("partial and covering indexes are not supported yet"));
@@ -285,9 +299,9 @@ impl Session {
             check_new_name(n)?;
             if index_exists(catalog, &old.schema, n) {
                 if ci.if_not_exists {
-                    return Ok(QueryOutput::command("CREATE INDEX"));
+                    return Ok(StatementResult::command("CREATE INDEX"));
                 }
-                return Err(EngineError::sql("42P07", format!("relation \"{n}\" already exists")));
+                return Err(EngineError::sql(SqlState::DuplicateTable, format!("relation \"{n}\" already exists")));
             }
         }
         let mut new = (*old).clone();
@@ -295,7 +309,7 @@ impl Session {
         self.add_index(&mut new, name, cols, ci.unique, false)?;
         let map = identity_map(old.columns.len());
         slot.blocking(move |t| rustydb_catalog::replace_table(t, &old, &new, map)).await??;
-        Ok(QueryOutput::command("CREATE INDEX"))
+        Ok(StatementResult::command("CREATE INDEX"))
     }
 
     async fn drop_objects(
@@ -306,7 +320,7 @@ impl Session {
         if_exists: bool,
         names: Vec<ObjectName>,
         cascade: bool,
-    ) -> Result<QueryOutput> {
+    ) -> Result<StatementResult> {
         let tag = match object_type {
             ObjectType::Table => "DROP TABLE",
             ObjectType::Schema => "DROP SCHEMA",
@@ -326,12 +340,15 @@ impl Session {
                         if if_exists {
                             continue;
                         }
-                        return Err(EngineError::sql("3F000", format!("schema \"{schema}\" does not exist")));
+                        return Err(EngineError::sql(
+                            SqlState::InvalidSchemaName,
+                            format!("schema \"{schema}\" does not exist"),
+                        ));
                     }
                     let tables: Vec<Arc<TableDef>> = catalog.tables_in(&schema).cloned().collect();
                     if !tables.is_empty() && !cascade {
                         return Err(EngineError::sql(
-                            "2BP01",
+                            SqlState::DependentObjectsStillExist,
                             format!("cannot drop schema {schema} because other objects depend on it"),
                         ));
                     }
@@ -353,11 +370,14 @@ impl Session {
                         if if_exists {
                             continue;
                         }
-                        return Err(EngineError::sql("42704", format!("index \"{index}\" does not exist")));
+                        return Err(EngineError::sql(
+                            SqlState::UndefinedObject,
+                            format!("index \"{index}\" does not exist"),
+                        ));
                     };
                     if old.indexes.iter().any(|i| i.name == index && i.primary) {
                         return Err(EngineError::sql(
-                            "2BP01",
+                            SqlState::DependentObjectsStillExist,
                             format!(
                                 "cannot drop index {index} because constraint {index} on table {} requires it",
                                 old.name
@@ -371,7 +391,7 @@ impl Session {
                 }
             }
         }
-        Ok(QueryOutput::command(tag))
+        Ok(StatementResult::command(tag))
     }
 
     async fn alter_table(
@@ -379,10 +399,10 @@ impl Session {
         slot: &mut TxnSlot,
         catalog: &CatalogSnapshot,
         at: ast::AlterTable,
-    ) -> Result<QueryOutput> {
+    ) -> Result<StatementResult> {
         let old = match self.resolve_table(catalog, &at.name) {
             Ok(t) => t,
-            Err(_) if at.if_exists => return Ok(QueryOutput::command("ALTER TABLE")),
+            Err(_) if at.if_exists => return Ok(StatementResult::command("ALTER TABLE")),
             Err(e) => return Err(e),
         };
         let mut new = (*old).clone();
@@ -391,7 +411,7 @@ impl Session {
             self.alter_op(slot, catalog, &old, &mut new, &mut map, op).await?;
         }
         slot.blocking(move |t| rustydb_catalog::replace_table(t, &old, &new, map)).await??;
-        Ok(QueryOutput::command("ALTER TABLE"))
+        Ok(StatementResult::command("ALTER TABLE"))
     }
 
     async fn alter_op(
@@ -411,7 +431,7 @@ impl Session {
                         return Ok(());
                     }
                     return Err(EngineError::sql(
-                        "42701",
+                        SqlState::DuplicateColumn,
                         format!("column \"{}\" of relation \"{}\" already exists", col.name, new.name),
                     ));
                 }
@@ -427,7 +447,7 @@ impl Session {
                 };
                 if fill.is_null() && !col.nullable && has_rows {
                     return Err(EngineError::sql(
-                        "23502",
+                        SqlState::NotNullViolation,
                         format!("column \"{}\" of relation \"{}\" contains null values", col.name, new.name),
                     ));
                 }
@@ -472,7 +492,7 @@ impl Session {
                 let pos = new.column(&from).ok_or_else(|| undefined_column(&from, &new.name))?;
                 if new.column(&to).is_some() {
                     return Err(EngineError::sql(
-                        "42701",
+                        SqlState::DuplicateColumn,
                         format!("column \"{to}\" of relation \"{}\" already exists", new.name),
                     ));
                 }
@@ -483,7 +503,10 @@ impl Session {
                 let to = split(n)?.1;
                 check_new_name(&to)?;
                 if catalog.table(&new.schema, &to).is_some() {
-                    return Err(EngineError::sql("42P07", format!("relation \"{to}\" already exists")));
+                    return Err(EngineError::sql(
+                        SqlState::DuplicateTable,
+                        format!("relation \"{to}\" already exists"),
+                    ));
                 }
                 new.name = to;
             }
@@ -504,7 +527,7 @@ impl Session {
                 new.indexes.retain(|i| !(i.unique && i.name == name));
                 if before == new.indexes.len() && !*if_exists {
                     return Err(EngineError::sql(
-                        "42704",
+                        SqlState::UndefinedObject,
                         format!("constraint \"{name}\" of relation \"{}\" does not exist", new.name),
                     ));
                 }
@@ -516,7 +539,10 @@ impl Session {
                     AlterColumnOperation::SetNotNull => new.columns[pos].nullable = false,
                     AlterColumnOperation::DropNotNull => {
                         if new.indexes.iter().any(|i| i.primary && i.columns.contains(&pos)) {
-                            return Err(EngineError::sql("42P16", format!("column \"{name}\" is in a primary key")));
+                            return Err(EngineError::sql(
+                                SqlState::InvalidTableDefinition,
+                                format!("column \"{name}\" is in a primary key"),
+                            ));
                         }
                         new.columns[pos].nullable = true;
                     }
@@ -551,11 +577,14 @@ fn index_exists(catalog: &CatalogSnapshot, schema: &str, name: &str) -> bool {
 }
 
 fn multiple_pk(table: &str) -> EngineError {
-    EngineError::sql("42P16", format!("multiple primary keys for table \"{table}\" are not allowed"))
+    EngineError::sql(
+        SqlState::InvalidTableDefinition,
+        format!("multiple primary keys for table \"{table}\" are not allowed"),
+    )
 }
 
 fn undefined_column(column: &str, table: &str) -> EngineError {
-    EngineError::sql("42703", format!("column \"{column}\" of relation \"{table}\" does not exist"))
+    EngineError::sql(SqlState::UndefinedColumn, format!("column \"{column}\" of relation \"{table}\" does not exist"))
 }
 
 /// Column positions of an index's key.
@@ -568,11 +597,14 @@ fn index_columns(def: &TableDef, cols: &[IndexColumn]) -> Result<Vec<usize>> {
                 return Err(EngineError::unsupported(format!("expression indexes are not supported yet: {other}")));
             }
         };
-        let pos = def
-            .column(&name)
-            .ok_or_else(|| EngineError::sql("42703", format!("column \"{name}\" named in key does not exist")))?;
+        let pos = def.column(&name).ok_or_else(|| {
+            EngineError::sql(SqlState::UndefinedColumn, format!("column \"{name}\" named in key does not exist"))
+        })?;
         if out.contains(&pos) {
-            return Err(EngineError::sql("42701", format!("column \"{name}\" appears twice in the key")));
+            return Err(EngineError::sql(
+                SqlState::DuplicateColumn,
+                format!("column \"{name}\" appears twice in the key"),
+            ));
         }
         out.push(pos);
     }

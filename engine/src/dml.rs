@@ -32,12 +32,15 @@ use rustydb_catalog::{CatalogSnapshot, TableDef};
 use rustydb_common::{RowId, Scn, TableId};
 use rustydb_storage::{Arbiter, InsertOutcome, Isolation, Row, WriteOutcome, batch};
 
+use crate::api::{Outcome, StatementResult, Verb};
 use crate::error::{EngineError, Result};
+use crate::extension::WriteOp;
 use crate::names::{ident, quote};
 use crate::provider::{ROWID_COLUMN, ROWID_PREFIX, table_schema};
 use crate::schema::SCRATCH_SCHEMA;
-use crate::session::{QueryOutput, Session, TxnSlot};
+use crate::session::{Session, TxnSlot};
 use crate::types::{coerce_to_column, null_array};
+use rustydb_common::SqlState;
 
 /// The table a DML statement writes, and the name it goes by in the statement.
 struct Target {
@@ -83,12 +86,13 @@ impl Session {
 
     // ----- INSERT -----
 
-    pub(crate) async fn insert(&mut self, slot: &mut TxnSlot, insert: ast::Insert) -> Result<QueryOutput> {
+    pub(crate) async fn insert(&mut self, slot: &mut TxnSlot, insert: ast::Insert) -> Result<StatementResult> {
         let catalog = self.prepare_context(slot.get()?)?;
         let TableObject::TableName(name) = &insert.table else {
             return Err(EngineError::unsupported("INSERT into a table function"));
         };
         let def = self.resolve_table(&catalog, name)?;
+        self.before_write(&def, WriteOp::Insert)?;
         let alias = insert.table_alias.as_ref().map(|a| ident(&a.alias)).unwrap_or_else(|| def.name.clone());
         let target = Target { def: def.clone(), alias };
         let names = insert.columns.iter().map(|c| c.0.last().and_then(|p| p.as_ident()).map(ident).unwrap_or_default());
@@ -113,10 +117,10 @@ impl Session {
             }
             (Some(other), _) => return Err(EngineError::unsupported(format!("{other} is not supported"))),
         };
-        let tag = format!("INSERT 0 {affected}");
+        let outcome = Outcome::Affected { verb: Verb::Insert, rows: affected as u64 };
         match &insert.returning {
-            Some(items) => self.returning(&target, items, written, tag).await,
-            None => Ok(QueryOutput::command(tag)),
+            Some(items) => self.returning(&target, items, written, outcome).await,
+            None => Ok(StatementResult::Done(outcome)),
         }
     }
 
@@ -144,10 +148,16 @@ impl Session {
                     targets.truncate(ncols);
                 }
                 if ncols > targets.len() {
-                    return Err(EngineError::sql("42601", "INSERT has more expressions than target columns"));
+                    return Err(EngineError::sql(
+                        SqlState::SyntaxError,
+                        "INSERT has more expressions than target columns",
+                    ));
                 }
                 if ncols < targets.len() {
-                    return Err(EngineError::sql("42601", "INSERT has more target columns than expressions"));
+                    return Err(EngineError::sql(
+                        SqlState::SyntaxError,
+                        "INSERT has more target columns than expressions",
+                    ));
                 }
                 source_arrays = concat_columns(&schema, &batches)?;
                 nrows = source_arrays.first().map_or(0, |a| a.len());
@@ -225,7 +235,7 @@ impl Session {
             None if matches!(oc.action, OnConflictAction::DoNothing) => Arbiter::Any,
             None => {
                 return Err(EngineError::sql(
-                    "42601",
+                    SqlState::SyntaxError,
                     "ON CONFLICT DO UPDATE requires inference specification or constraint name",
                 ));
             }
@@ -233,8 +243,12 @@ impl Session {
                 let mut wanted: Vec<usize> = cols
                     .iter()
                     .map(|c| {
-                        def.column(&ident(c))
-                            .ok_or_else(|| EngineError::sql("42703", format!("column \"{}\" does not exist", ident(c))))
+                        def.column(&ident(c)).ok_or_else(|| {
+                            EngineError::sql(
+                                SqlState::UndefinedColumn,
+                                format!("column \"{}\" does not exist", ident(c)),
+                            )
+                        })
                     })
                     .collect::<Result<_>>()?;
                 wanted.sort_unstable();
@@ -272,7 +286,10 @@ impl Session {
         let mut seen = HashSet::new();
         for (existing, _) in &conflicts {
             if mine.contains(existing) || !seen.insert(*existing) {
-                return Err(EngineError::sql("21000", "ON CONFLICT DO UPDATE command cannot affect row a second time"));
+                return Err(EngineError::sql(
+                    SqlState::CardinalityViolation,
+                    "ON CONFLICT DO UPDATE command cannot affect row a second time",
+                ));
             }
         }
         if conflicts.is_empty() {
@@ -317,21 +334,22 @@ impl Session {
 
     // ----- UPDATE -----
 
-    pub(crate) async fn update(&mut self, slot: &mut TxnSlot, update: ast::Update) -> Result<QueryOutput> {
+    pub(crate) async fn update(&mut self, slot: &mut TxnSlot, update: ast::Update) -> Result<StatementResult> {
         let catalog = self.prepare_context(slot.get()?)?;
         if !update.table.joins.is_empty() {
             return Err(EngineError::unsupported("UPDATE of a join"));
         }
         let target = self.target(&catalog, &update.table.relation)?;
+        self.before_write(&target.def, WriteOp::Update)?;
         let from = match &update.from {
             Some(UpdateTableFromKind::AfterSet(t) | UpdateTableFromKind::BeforeSet(t)) => format!(", {}", join_list(t)),
             None => String::new(),
         };
         let rows = self.update_rows(slot, &target, &update.assignments, &from, update.selection.as_ref()).await?;
-        let tag = format!("UPDATE {}", rows.len());
+        let outcome = Outcome::Affected { verb: Verb::Update, rows: rows.len() as u64 };
         match &update.returning {
-            Some(items) => self.returning(&target, items, rows, tag).await,
-            None => Ok(QueryOutput::command(tag)),
+            Some(items) => self.returning(&target, items, rows, outcome).await,
+            None => Ok(StatementResult::Done(outcome)),
         }
     }
 
@@ -352,13 +370,22 @@ impl Session {
             };
             let col = name.0.last().and_then(|p| p.as_ident()).map(ident).unwrap_or_default();
             let pos = def.column(&col).ok_or_else(|| {
-                EngineError::sql("42703", format!("column \"{col}\" of relation \"{}\" does not exist", def.name))
+                EngineError::sql(
+                    SqlState::UndefinedColumn,
+                    format!("column \"{col}\" of relation \"{}\" does not exist", def.name),
+                )
             })?;
             if assigned.iter().any(|(p, _)| *p == pos) {
-                return Err(EngineError::sql("42601", format!("multiple assignments to same column \"{col}\"")));
+                return Err(EngineError::sql(
+                    SqlState::SyntaxError,
+                    format!("multiple assignments to same column \"{col}\""),
+                ));
             }
             if def.columns[pos].identity.as_ref().is_some_and(|i| i.always) {
-                return Err(EngineError::sql("428C9", format!("column \"{col}\" can only be updated to DEFAULT")));
+                return Err(EngineError::sql(
+                    SqlState::GeneratedAlways,
+                    format!("column \"{col}\" can only be updated to DEFAULT"),
+                ));
             }
             assigned.push((pos, format!("({})", a.value)));
         }
@@ -385,7 +412,7 @@ impl Session {
 
     // ----- DELETE -----
 
-    pub(crate) async fn delete(&mut self, slot: &mut TxnSlot, delete: ast::Delete) -> Result<QueryOutput> {
+    pub(crate) async fn delete(&mut self, slot: &mut TxnSlot, delete: ast::Delete) -> Result<StatementResult> {
         let catalog = self.prepare_context(slot.get()?)?;
         let tables = match &delete.from {
             FromTable::WithFromKeyword(t) | FromTable::WithoutKeyword(t) => t,
@@ -397,6 +424,7 @@ impl Session {
             return Err(EngineError::unsupported("DELETE from a join"));
         }
         let target = self.target(&catalog, &first.relation)?;
+        self.before_write(&target.def, WriteOp::Delete)?;
         let using = match &delete.using {
             Some(u) => format!(", {}", join_list(u)),
             None => String::new(),
@@ -412,10 +440,10 @@ impl Session {
                 &[],
             )
             .await?;
-        let tag = format!("DELETE {}", rows.len());
+        let outcome = Outcome::Affected { verb: Verb::Delete, rows: rows.len() as u64 };
         match &delete.returning {
-            Some(items) => self.returning(&target, items, rows, tag).await,
-            None => Ok(QueryOutput::command(tag)),
+            Some(items) => self.returning(&target, items, rows, outcome).await,
+            None => Ok(StatementResult::Done(outcome)),
         }
     }
 
@@ -497,8 +525,8 @@ impl Session {
         target: &Target,
         items: &[SelectItem],
         rows: Vec<Row>,
-        tag: String,
-    ) -> Result<QueryOutput> {
+        outcome: Outcome,
+    ) -> Result<StatementResult> {
         let schema = table_schema(&target.def, false);
         let refs: Vec<&[rustydb_storage::Value]> = rows.iter().map(|r| &r[..]).collect();
         let arrays: Vec<ArrayRef> = target
@@ -521,7 +549,7 @@ impl Session {
         let result = self.run_sql(&sql).await;
         scratch.deregister_table("__returning")?;
         let (schema, batches) = result?;
-        Ok(QueryOutput::batches(schema, batches, Some(tag)))
+        Ok(StatementResult::from_batches(schema, batches, Some(outcome)))
     }
 
     /// The result columns of a DML statement's RETURNING clause, for
@@ -564,7 +592,7 @@ impl Session {
             quote(&def.name),
             quote(&alias)
         );
-        let stmt = Self::parse(&sql)?.remove(0);
+        let stmt = crate::sql::parse_generated(&sql)?.remove(0);
         let plan =
             self.ctx.state().statement_to_plan(datafusion::sql::parser::Statement::Statement(Box::new(stmt))).await?;
         Ok(Some(Arc::new(plan.schema().as_arrow().clone())))
@@ -572,7 +600,7 @@ impl Session {
 
     // ----- SELECT ... FOR UPDATE -----
 
-    pub(crate) async fn select_for_update(&mut self, slot: &mut TxnSlot, stmt: Statement) -> Result<QueryOutput> {
+    pub(crate) async fn select_for_update(&mut self, slot: &mut TxnSlot, stmt: Statement) -> Result<StatementResult> {
         let Statement::Query(mut query) = stmt else { return Err(EngineError::internal("not a query")) };
         if query.locks.iter().any(|l| l.nonblock.is_some()) {
             return Err(EngineError::unsupported("NOWAIT and SKIP LOCKED are not supported yet"));
@@ -622,10 +650,16 @@ pub(crate) fn target_columns(def: &TableDef, names: impl ExactSizeIterator<Item 
     let mut targets = Vec::with_capacity(names.len());
     for name in names {
         let pos = def.column(&name).ok_or_else(|| {
-            EngineError::sql("42703", format!("column \"{name}\" of relation \"{}\" does not exist", def.name))
+            EngineError::sql(
+                SqlState::UndefinedColumn,
+                format!("column \"{name}\" of relation \"{}\" does not exist", def.name),
+            )
         })?;
         if targets.contains(&pos) {
-            return Err(EngineError::sql("42701", format!("column \"{name}\" specified more than once")));
+            return Err(EngineError::sql(
+                SqlState::DuplicateColumn,
+                format!("column \"{name}\" specified more than once"),
+            ));
         }
         targets.push(pos);
     }
@@ -633,7 +667,10 @@ pub(crate) fn target_columns(def: &TableDef, names: impl ExactSizeIterator<Item 
 }
 
 fn no_arbiter() -> EngineError {
-    EngineError::sql("42P10", "there is no unique or exclusion constraint matching the ON CONFLICT specification")
+    EngineError::sql(
+        SqlState::InvalidColumnReference,
+        "there is no unique or exclusion constraint matching the ON CONFLICT specification",
+    )
 }
 
 fn join_list(tables: &[TableWithJoins]) -> String {
@@ -745,7 +782,7 @@ pub(crate) fn assemble_columns(
             (Some(k), _) => {
                 if col.identity.as_ref().is_some_and(|i| i.always) {
                     return Err(EngineError::sql(
-                        "428C9",
+                        SqlState::GeneratedAlways,
                         format!("cannot insert a non-DEFAULT value into column \"{}\"", col.name),
                     ));
                 }

@@ -1,5 +1,7 @@
 //! The engine's error type: every failure a client can cause carries a
-//! PostgreSQL SQLSTATE, found once here for errors from every layer.
+//! [`SqlState`] condition, found once here for errors from every layer; its
+//! kind and retry hint come from the condition's row in the one table
+//! (`rustydb_common::SqlState`).
 //!
 //! DataFusion wraps our errors as `DataFusionError::External` when they pass
 //! through its traits; [`EngineError::from`] for `DataFusionError` digs out
@@ -8,17 +10,17 @@
 use datafusion::arrow::error::ArrowError;
 use datafusion::error::DataFusionError;
 use rustydb_catalog::CatalogError;
-use rustydb_common::ErrorKind;
+use rustydb_common::{ErrorKind, SqlState};
 use rustydb_storage::StorageError;
 
 /// Result with [`EngineError`].
 pub type Result<T, E = EngineError> = std::result::Result<T, E>;
 
-/// An error with its SQLSTATE and message, as a client sees it.
+/// An error with its SQLSTATE condition and message, as a client sees it.
 #[derive(Debug, thiserror::Error)]
 pub enum EngineError {
     #[error("{message}")]
-    Sql { sqlstate: &'static str, message: String },
+    Sql { code: SqlState, message: String },
     #[error(transparent)]
     Storage(#[from] StorageError),
     #[error(transparent)]
@@ -30,25 +32,28 @@ pub enum EngineError {
 }
 
 impl EngineError {
-    /// An error with an explicit SQLSTATE.
-    pub fn sql(sqlstate: &'static str, message: impl Into<String>) -> Self {
-        EngineError::Sql { sqlstate, message: message.into() }
+    /// An error with an explicit SQLSTATE condition.
+    pub fn sql(code: SqlState, message: impl Into<String>) -> Self {
+        EngineError::Sql { code, message: message.into() }
     }
     /// 0A000 feature_not_supported.
     pub fn unsupported(message: impl Into<String>) -> Self {
-        Self::sql("0A000", message)
+        Self::sql(SqlState::FeatureNotSupported, message)
     }
     /// 42601 syntax_error.
     pub fn syntax(message: impl Into<String>) -> Self {
-        Self::sql("42601", message)
+        Self::sql(SqlState::SyntaxError, message)
     }
     /// 25P02: the transaction block failed earlier and awaits ROLLBACK.
     pub fn in_failed_transaction() -> Self {
-        Self::sql("25P02", "current transaction is aborted, commands ignored until end of transaction block")
+        Self::sql(
+            SqlState::InFailedSqlTransaction,
+            "current transaction is aborted, commands ignored until end of transaction block",
+        )
     }
     /// XX000 internal_error.
     pub fn internal(message: impl Into<String>) -> Self {
-        Self::sql("XX000", message)
+        Self::sql(SqlState::InternalError, message)
     }
 
     /// Adds where the error happened.
@@ -64,24 +69,29 @@ impl EngineError {
         }
     }
 
-    /// The PostgreSQL SQLSTATE.
-    pub fn sqlstate(&self) -> &'static str {
+    /// The SQLSTATE condition, from which kind and retry hint follow.
+    pub fn code(&self) -> SqlState {
         match self {
-            EngineError::Context { source, .. } => source.sqlstate(),
-            EngineError::Sql { sqlstate, .. } => sqlstate,
-            EngineError::Storage(e) => e.sqlstate(),
-            EngineError::Catalog(e) => e.sqlstate(),
+            EngineError::Context { source, .. } => source.code(),
+            EngineError::Sql { code, .. } => *code,
+            EngineError::Storage(e) => e.code(),
+            EngineError::Catalog(e) => e.code(),
         }
     }
 
-    /// The kind, for front ends that map kinds rather than SQLSTATEs.
+    /// The PostgreSQL SQLSTATE (five characters).
+    pub fn sqlstate(&self) -> &'static str {
+        self.code().code()
+    }
+
+    /// The kind, which every front end but PostgreSQL's maps to its protocol.
     pub fn kind(&self) -> ErrorKind {
-        match self {
-            EngineError::Storage(e) => e.kind(),
-            EngineError::Catalog(e) => e.kind(),
-            EngineError::Sql { sqlstate, .. } => kind_of_sqlstate(sqlstate),
-            EngineError::Context { source, .. } => source.kind(),
-        }
+        self.code().kind()
+    }
+
+    /// Whether the client may retry the same request (its transaction) as is.
+    pub fn retryable(&self) -> bool {
+        self.code().retryable()
     }
 
     /// Extra detail (e.g. the duplicate key), as PostgreSQL's DETAIL field.
@@ -97,20 +107,6 @@ impl EngineError {
     /// Wraps this error for returning through DataFusion traits.
     pub fn into_datafusion(self) -> DataFusionError {
         DataFusionError::External(Box::new(self))
-    }
-}
-
-fn kind_of_sqlstate(s: &str) -> ErrorKind {
-    match &s[..2] {
-        "0A" => ErrorKind::Unsupported,
-        "40" => ErrorKind::Serialization,
-        "25" => ErrorKind::Aborted,
-        "53" | "54" | "55" => ErrorKind::ResourceExhausted,
-        "XX" => ErrorKind::Internal,
-        "58" => ErrorKind::Io,
-        _ if s == "42P01" || s == "42703" || s == "3F000" || s == "42704" => ErrorKind::NotFound,
-        _ if s == "42P07" || s == "42P06" || s == "42710" => ErrorKind::AlreadyExists,
-        _ => ErrorKind::InvalidInput,
     }
 }
 
@@ -130,14 +126,14 @@ impl From<DataFusionError> for EngineError {
             DataFusionError::SchemaError(inner, _) => schema_error(&inner.to_string()),
             DataFusionError::Plan(m) => plan_error(m),
             DataFusionError::Execution(m) => execution_error(m),
-            DataFusionError::ResourcesExhausted(m) => EngineError::sql("53200", m),
-            DataFusionError::IoError(io) => EngineError::sql("58030", io.to_string()),
+            DataFusionError::ResourcesExhausted(m) => EngineError::sql(SqlState::OutOfMemory, m),
+            DataFusionError::IoError(io) => EngineError::sql(SqlState::IoError, io.to_string()),
             other => {
                 let message = other.to_string();
                 if let Some(mapped) = by_message(&message) {
                     return mapped;
                 }
-                EngineError::sql("XX000", message)
+                EngineError::sql(SqlState::InternalError, message)
             }
         }
     }
@@ -148,12 +144,12 @@ impl From<DataFusionError> for EngineError {
 /// SQLSTATE by what it wraps, its message as it is.
 fn shared_error(e: &DataFusionError) -> EngineError {
     match e {
-        DataFusionError::ResourcesExhausted(m) => EngineError::sql("53200", m.clone()),
+        DataFusionError::ResourcesExhausted(m) => EngineError::sql(SqlState::OutOfMemory, m.clone()),
         DataFusionError::Context(_, inner) | DataFusionError::Diagnostic(_, inner) => shared_error(inner),
         DataFusionError::Shared(inner) => shared_error(inner),
         other => {
             let message = other.to_string();
-            by_message(&message).unwrap_or_else(|| EngineError::sql("XX000", message))
+            by_message(&message).unwrap_or_else(|| EngineError::sql(SqlState::InternalError, message))
         }
     }
 }
@@ -177,21 +173,23 @@ fn external(inner: Box<dyn std::error::Error + Send + Sync>) -> EngineError {
     };
     match inner.downcast::<ArrowError>() {
         Ok(e) => arrow_error(*e),
-        Err(other) => EngineError::sql("XX000", other.to_string()),
+        Err(other) => EngineError::sql(SqlState::InternalError, other.to_string()),
     }
 }
 
 /// Arrow kernels raise division by zero, overflow and cast failures.
 pub(crate) fn arrow_error(e: ArrowError) -> EngineError {
     match e {
-        ArrowError::DivideByZero => EngineError::sql("22012", "division by zero"),
-        ArrowError::ArithmeticOverflow(m) => EngineError::sql("22003", format!("value out of range: {m}")),
+        ArrowError::DivideByZero => EngineError::sql(SqlState::DivisionByZero, "division by zero"),
+        ArrowError::ArithmeticOverflow(m) => {
+            EngineError::sql(SqlState::NumericValueOutOfRange, format!("value out of range: {m}"))
+        }
         ArrowError::CastError(m) | ArrowError::ParseError(m) => cast_error(m),
         ArrowError::ExternalError(inner) => external(inner),
         ArrowError::InvalidArgumentError(m) if m.contains("too large") || m.to_lowercase().contains("overflow") => {
-            EngineError::sql("22003", format!("value out of range: {m}"))
+            EngineError::sql(SqlState::NumericValueOutOfRange, format!("value out of range: {m}"))
         }
-        other => EngineError::sql("XX000", other.to_string()),
+        other => EngineError::sql(SqlState::InternalError, other.to_string()),
     }
 }
 
@@ -202,19 +200,19 @@ fn cast_error(m: String) -> EngineError {
         || lower.contains("too large")
         || lower.contains("can't cast value")
     {
-        EngineError::sql("22003", format!("value out of range: {m}"))
+        EngineError::sql(SqlState::NumericValueOutOfRange, format!("value out of range: {m}"))
     } else {
-        EngineError::sql("22P02", format!("invalid input syntax: {m}"))
+        EngineError::sql(SqlState::InvalidTextRepresentation, format!("invalid input syntax: {m}"))
     }
 }
 
 fn schema_error(m: &str) -> EngineError {
     if m.contains("No field named") || m.contains("not found") {
-        EngineError::sql("42703", m.replace("Schema error: ", ""))
+        EngineError::sql(SqlState::UndefinedColumn, m.replace("Schema error: ", ""))
     } else if m.contains("Ambiguous reference") {
-        EngineError::sql("42702", m.replace("Schema error: ", ""))
+        EngineError::sql(SqlState::AmbiguousColumn, m.replace("Schema error: ", ""))
     } else {
-        EngineError::sql("42P01", m.replace("Schema error: ", ""))
+        EngineError::sql(SqlState::UndefinedTable, m.replace("Schema error: ", ""))
     }
 }
 
@@ -226,26 +224,26 @@ fn plan_error(m: String) -> EngineError {
         return undefined_table(&m);
     }
     if m.contains("Invalid function") || m.contains("No function matches") {
-        return EngineError::sql("42883", m);
+        return EngineError::sql(SqlState::UndefinedFunction, m);
     }
-    EngineError::sql("42601", m)
+    EngineError::sql(SqlState::SyntaxError, m)
 }
 
 fn execution_error(m: String) -> EngineError {
-    by_message(&m).unwrap_or_else(|| EngineError::sql("XX000", m))
+    by_message(&m).unwrap_or_else(|| EngineError::sql(SqlState::InternalError, m))
 }
 
 /// Errors that DataFusion reports only as text.
 fn by_message(m: &str) -> Option<EngineError> {
     let lower = m.to_lowercase();
     if lower.contains("no field named") {
-        return Some(EngineError::sql("42703", m.replace("Schema error: ", "")));
+        return Some(EngineError::sql(SqlState::UndefinedColumn, m.replace("Schema error: ", "")));
     }
     if lower.contains("divide by zero") || lower.contains("division by zero") {
-        return Some(EngineError::sql("22012", "division by zero"));
+        return Some(EngineError::sql(SqlState::DivisionByZero, "division by zero"));
     }
     if lower.contains("overflow") {
-        return Some(EngineError::sql("22003", format!("value out of range: {m}")));
+        return Some(EngineError::sql(SqlState::NumericValueOutOfRange, format!("value out of range: {m}")));
     }
     if lower.contains("cannot cast") || lower.contains("can't cast") || lower.contains("cast error") {
         return Some(cast_error(m.to_owned()));
@@ -259,7 +257,7 @@ fn by_message(m: &str) -> Option<EngineError> {
 /// PostgreSQL's wording for a missing relation: `relation "t" does not exist`.
 fn undefined_table(m: &str) -> EngineError {
     let name = m.split('\'').nth(1).and_then(|q| q.rsplit('.').next()).unwrap_or(m);
-    EngineError::sql("42P01", format!("relation \"{name}\" does not exist"))
+    EngineError::sql(SqlState::UndefinedTable, format!("relation \"{name}\" does not exist"))
 }
 
 #[cfg(test)]

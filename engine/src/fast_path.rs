@@ -30,8 +30,28 @@ use rustydb_common::{IndexId, RowId, TableId};
 use rustydb_storage::{KeyRange, ReadView, Row, Value};
 
 use crate::error::{EngineError, Result};
+use crate::extension::TableHooks;
 use crate::names::{ident, split};
 use crate::types::{arrow_type, coerce_to_column, column_field, value_array};
+use rustydb_common::SqlState;
+
+/// What the fast path resolves names against, and what decides which
+/// tables it may serve.
+pub(crate) struct Scope<'a> {
+    pub catalog: &'a CatalogSnapshot,
+    pub current_schema: &'a str,
+    pub hooks: &'a TableHooks,
+}
+
+impl Scope<'_> {
+    /// Whether a statement on `def` may skip DataFusion. Anything that
+    /// changes what a user may see or write of a table (a table hook today;
+    /// row policies, masks and AS OF reads as they come) must make this
+    /// false, so that no shortcut can bypass it.
+    pub(crate) fn eligible(&self, def: &TableDef) -> bool {
+        !self.hooks.watches(def)
+    }
+}
 
 /// Where one key column's value comes from.
 #[derive(Debug, Clone)]
@@ -56,13 +76,8 @@ pub(crate) struct PointLookup {
 impl PointLookup {
     /// Recognises the shape in a statement DataFusion planned with result
     /// `schema`; `None` leaves the statement to DataFusion.
-    pub(crate) fn recognise(
-        stmt: &Statement,
-        catalog: &CatalogSnapshot,
-        current_schema: &str,
-        schema: &SchemaRef,
-    ) -> Option<PointLookup> {
-        let (def, index, key, projection) = point_select(stmt, catalog, current_schema)?;
+    pub(crate) fn recognise(stmt: &Statement, scope: &Scope<'_>, schema: &SchemaRef) -> Option<PointLookup> {
+        let (def, index, key, projection) = point_select(stmt, scope)?;
         if projection.len() != schema.fields().len() {
             return None;
         }
@@ -78,12 +93,8 @@ impl PointLookup {
     /// Recognises the shape in a statement nobody planned (the simple query
     /// protocol, keys as literals), naming the result columns as DataFusion
     /// does: a column by its name, `AS` by the alias, `*` by every column.
-    pub(crate) fn recognise_unplanned(
-        stmt: &Statement,
-        catalog: &CatalogSnapshot,
-        current_schema: &str,
-    ) -> Option<PointLookup> {
-        let (def, index, key, projection) = point_select(stmt, catalog, current_schema)?;
+    pub(crate) fn recognise_unplanned(stmt: &Statement, scope: &Scope<'_>) -> Option<PointLookup> {
+        let (def, index, key, projection) = point_select(stmt, scope)?;
         // The fields the table's schema gives these columns (see
         // `provider::table_schema`), only the selected ones, renamed by `AS`.
         let fields: Vec<_> = projection
@@ -143,13 +154,13 @@ pub(crate) struct PointUpdate {
 impl PointUpdate {
     /// Recognises `UPDATE t SET col = operand [+|- operand], ... WHERE key = ...`
     /// with no FROM, RETURNING or other conditions.
-    pub(crate) fn recognise(stmt: &Statement, catalog: &CatalogSnapshot, current_schema: &str) -> Option<PointUpdate> {
+    pub(crate) fn recognise(stmt: &Statement, scope: &Scope<'_>) -> Option<PointUpdate> {
         let Statement::Update(u) = stmt else { return None };
         if !u.table.joins.is_empty() || u.from.is_some() || u.returning.is_some() || u.or.is_some() || u.limit.is_some()
         {
             return None;
         }
-        let (def, alias) = plain_table(&u.table.relation, catalog, current_schema)?;
+        let (def, alias) = plain_table(&u.table.relation, scope)?;
         let mut assignments = Vec::new();
         for a in &u.assignments {
             let AssignmentTarget::ColumnName(target) = &a.target else { return None };
@@ -213,7 +224,12 @@ impl PointUpdate {
                 // against the column's type here, with no array built.
                 Assign::Arith(l, plus, r) => match (self.integer(l, old, params)?, self.integer(r, old, params)?) {
                     (Some(l), Some(r)) => {
-                        let out_of_range = || EngineError::sql("22003", format!("{} out of range", c.ty.pg_name()));
+                        let out_of_range = || {
+                            EngineError::sql(
+                                SqlState::NumericValueOutOfRange,
+                                format!("{} out of range", c.ty.pg_name()),
+                            )
+                        };
                         let v = if *plus { l.checked_add(r) } else { l.checked_sub(r) }.ok_or_else(out_of_range)?;
                         match c.ty {
                             SqlType::Int2 => Value::Int16(i16::try_from(v).map_err(|_| out_of_range())?),
@@ -264,9 +280,10 @@ impl PointUpdate {
 
 fn part_value(part: &KeyPart, params: &[ScalarValue]) -> Result<ScalarValue> {
     match part {
-        KeyPart::Param(n) => {
-            params.get(n - 1).cloned().ok_or_else(|| EngineError::sql("08P01", format!("no value for parameter ${n}")))
-        }
+        KeyPart::Param(n) => params
+            .get(n - 1)
+            .cloned()
+            .ok_or_else(|| EngineError::sql(SqlState::ProtocolViolation, format!("no value for parameter ${n}"))),
         KeyPart::Const(v) => Ok(v.clone()),
     }
 }
@@ -314,13 +331,13 @@ pub(crate) struct PointInsert {
 }
 
 impl PointInsert {
-    pub(crate) fn recognise(stmt: &Statement, catalog: &CatalogSnapshot, current_schema: &str) -> Option<PointInsert> {
+    pub(crate) fn recognise(stmt: &Statement, scope: &Scope<'_>) -> Option<PointInsert> {
         let Statement::Insert(i) = stmt else { return None };
         if i.on.is_some() || i.returning.is_some() || i.or.is_some() || !i.assignments.is_empty() || i.overwrite {
             return None;
         }
         let TableObject::TableName(name) = &i.table else { return None };
-        let def = resolve(catalog, name, current_schema)?;
+        let def = resolve(scope, name)?;
         let source = i.source.as_ref()?;
         if source.with.is_some() || source.order_by.is_some() || source.limit_clause.is_some() {
             return None;
@@ -396,11 +413,10 @@ fn chrono_now_micros() -> i64 {
 #[allow(clippy::type_complexity)]
 fn point_select(
     stmt: &Statement,
-    catalog: &CatalogSnapshot,
-    current_schema: &str,
+    scope: &Scope<'_>,
 ) -> Option<(Arc<TableDef>, IndexId, Vec<(KeyPart, SqlType)>, Vec<(usize, Option<String>)>)> {
     let Statement::Query(q) = stmt else { return None };
-    let (def, alias, select) = single_table_select(q, catalog, current_schema)?;
+    let (def, alias, select) = single_table_select(q, scope)?;
     let mut projection = Vec::new();
     for item in &select.projection {
         match item {
@@ -421,8 +437,7 @@ fn point_select(
 /// `SELECT ... FROM one_table [alias] WHERE ...` and nothing else.
 fn single_table_select<'a>(
     q: &'a Query,
-    catalog: &CatalogSnapshot,
-    current_schema: &str,
+    scope: &Scope<'_>,
 ) -> Option<(Arc<TableDef>, String, &'a datafusion::sql::sqlparser::ast::Select)> {
     let plain_query = q.with.is_none()
         && q.order_by.is_none()
@@ -453,31 +468,31 @@ fn single_table_select<'a>(
     if !plain_query || !plain_select {
         return None;
     }
-    let (def, alias) = plain_table(&select.from[0].relation, catalog, current_schema)?;
+    let (def, alias) = plain_table(&select.from[0].relation, scope)?;
     Some((def, alias, select))
 }
 
 /// A plain table reference (`[schema.]t [AS a]`): the table and the name
 /// its columns are qualified with.
-fn plain_table(
-    relation: &TableFactor,
-    catalog: &CatalogSnapshot,
-    current_schema: &str,
-) -> Option<(Arc<TableDef>, String)> {
+fn plain_table(relation: &TableFactor, scope: &Scope<'_>) -> Option<(Arc<TableDef>, String)> {
     let TableFactor::Table { name, alias, args: None, with_hints, version: None, partitions, .. } = relation else {
         return None;
     };
     if !with_hints.is_empty() || !partitions.is_empty() || alias.as_ref().is_some_and(|a| !a.columns.is_empty()) {
         return None;
     }
-    let def = resolve(catalog, name, current_schema)?;
+    let def = resolve(scope, name)?;
     let alias = alias.as_ref().map(|a| ident(&a.name)).unwrap_or_else(|| def.name.clone());
     Some((def, alias))
 }
 
-fn resolve(catalog: &CatalogSnapshot, name: &ObjectName, current_schema: &str) -> Option<Arc<TableDef>> {
+/// The table `name` names, when the fast path may serve it: every
+/// recogniser resolves its table here, so [`Scope::eligible`] is the one
+/// rule for skipping DataFusion.
+fn resolve(scope: &Scope<'_>, name: &ObjectName) -> Option<Arc<TableDef>> {
     let (schema, table) = split(name).ok()?;
-    catalog.table(schema.as_deref().unwrap_or(current_schema), &table).cloned()
+    let def = scope.catalog.table(schema.as_deref().unwrap_or(scope.current_schema), &table)?;
+    scope.eligible(def).then(|| def.clone())
 }
 
 /// A WHERE clause that is equality on exactly the columns of a unique

@@ -11,15 +11,28 @@ use datafusion::sql::sqlparser::ast::{Ident, ObjectName};
 use futures::StreamExt;
 use futures::stream::BoxStream;
 
+use crate::api::{StatementResult, Verb};
 use crate::dml::{assemble_columns, target_columns};
 use crate::error::{EngineError, Result};
+use crate::extension::WriteOp;
 use crate::names::quote_if_needed as quote;
-use crate::session::{QueryOutput, Session};
+use crate::session::Session;
+use rustydb_common::SqlState;
 
 impl Session {
     /// Appends `batches` to `schema.table` (names taken exactly, as Arrow
     /// clients give them). Returns the number of rows written.
     pub async fn ingest(
+        &mut self,
+        schema: Option<&str>,
+        table: &str,
+        batches: BoxStream<'static, Result<RecordBatch>>,
+    ) -> Result<u64> {
+        let describe = || format!("INGEST INTO {}", schema.map_or(table.to_owned(), |s| format!("{s}.{table}")));
+        self.observed(describe, async |s| s.run_ingest(schema, table, batches).await).await
+    }
+
+    async fn run_ingest(
         &mut self,
         schema: Option<&str>,
         table: &str,
@@ -33,6 +46,7 @@ impl Session {
                 Box::pin(async move {
                     let catalog = session.prepare_context(slot.get()?)?;
                     let def = session.resolve_table(&catalog, &name)?;
+                    session.before_write(&def, WriteOp::Insert)?;
                     let mut batches = batches;
                     let mut written = 0u64;
                     while let Some(batch) = batches.next().await {
@@ -49,7 +63,7 @@ impl Session {
                         slot.blocking(move |t| t.insert_columns(table, columns, n)).await??;
                         written += n as u64;
                     }
-                    Ok(QueryOutput::command(format!("INSERT 0 {written}")))
+                    Ok(StatementResult::affected(Verb::Insert, written))
                 })
             })
             .await?;
@@ -64,7 +78,7 @@ pub fn create_table_sql(schema: Option<&str>, table: &str, arrow: &Schema) -> Re
     for field in arrow.fields() {
         let ty = sql_type_of(field.data_type()).ok_or_else(|| {
             EngineError::sql(
-                "22023",
+                SqlState::InvalidParameterValue,
                 format!("column \"{}\" has Arrow type {}, which no SQL type holds", field.name(), field.data_type()),
             )
         })?;

@@ -24,6 +24,7 @@ use futures::Stream;
 use tokio::sync::Notify;
 
 use crate::error::EngineError;
+use rustydb_common::SqlState;
 
 /// A session's interrupt line; cloned to whoever may cancel it.
 #[derive(Debug, Default)]
@@ -57,11 +58,11 @@ impl Interrupt {
 }
 
 fn user_cancel() -> EngineError {
-    EngineError::sql("57014", "canceling statement due to user request")
+    EngineError::sql(SqlState::QueryCanceled, "canceling statement due to user request")
 }
 
 fn timeout() -> EngineError {
-    EngineError::sql("57014", "canceling statement due to statement timeout")
+    EngineError::sql(SqlState::QueryCanceled, "canceling statement due to statement timeout")
 }
 
 /// When the statement that starts now must stop: a cancel after its start,

@@ -31,11 +31,12 @@ use datafusion::common::ScalarValue;
 use rustydb_catalog::CATALOG_TABLE;
 use rustydb_common::Scn;
 
-use datafusion::sql::sqlparser::ast::Statement;
+use crate::sql::Statement;
 
+use crate::api::StatementResult;
 use crate::error::Result;
 use crate::prepared::Prepared;
-use crate::session::{QueryOutput, Session, TransactionStatus};
+use crate::session::{Session, TransactionStatus};
 
 /// Most shapes one session keeps (all are dropped when it is full).
 const SHAPES_MAX: usize = 256;
@@ -256,6 +257,15 @@ pub struct Shaped {
     shape: Shape,
 }
 
+impl std::fmt::Display for Piece {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Piece::Parsed(s) => write!(f, "{s}"),
+            Piece::Shaped(s) => f.write_str(s.text.trim()),
+        }
+    }
+}
+
 impl Piece {
     /// The parsed statement, when this one was parsed (statements the
     /// front end treats specially, DEALLOCATE and DISCARD, always are).
@@ -333,7 +343,7 @@ impl Session {
     /// Runs a statement through the prepared statement of its shape when
     /// that is an index fast path (see the module); `None` when the caller
     /// must parse and run it as usual.
-    async fn execute_shape(&mut self, shape: Shape) -> Option<Result<QueryOutput>> {
+    async fn execute_shape(&mut self, shape: Shape) -> Option<Result<StatementResult>> {
         if self.copy.is_some() || self.transaction_status() == TransactionStatus::Failed {
             return None;
         }
@@ -368,7 +378,7 @@ impl Session {
             false => None,
         };
         let out = match params {
-            Some(params) => Some(self.execute_prepared(&prepared, params).await),
+            Some(params) => Some(self.run_prepared(&prepared, params).await),
             None => None,
         };
         self.literal_cache.insert(shape.text, Entry { catalog, search_path, prepared: Some(prepared) });
@@ -421,7 +431,12 @@ impl Session {
     }
 
     /// Runs one statement that [`Session::statements`] gave.
-    pub async fn execute_piece(&mut self, piece: Piece) -> Result<QueryOutput> {
+    pub async fn execute_piece(&mut self, piece: Piece) -> Result<StatementResult> {
+        let text = self.observing().then(|| piece.to_string());
+        self.observed(|| text.unwrap_or_default(), async move |s| s.run_piece(piece).await).await
+    }
+
+    async fn run_piece(&mut self, piece: Piece) -> Result<StatementResult> {
         let Shaped { text, shape } = match piece {
             // Boxed: the shaped path's future stays small (see execute_statement).
             Piece::Parsed(stmt) => return Box::pin(self.execute_statement(stmt)).await,
@@ -454,7 +469,7 @@ mod tests {
     /// A session over a fresh database holding `t (id INT PRIMARY KEY, v INT)`.
     async fn session_with_t() -> (tempfile::TempDir, Session) {
         let dir = tempfile::tempdir().unwrap();
-        let mut s = crate::Database::open(dir.path()).unwrap().session();
+        let mut s = crate::session::Database::open(dir.path()).unwrap().session();
         s.execute("CREATE TABLE t (id INT PRIMARY KEY, v INT)").await.unwrap();
         (dir, s)
     }

@@ -6,6 +6,7 @@ use rustydb_common::limits::IDENTIFIER_BYTES_MAX;
 
 use crate::error::{EngineError, Result};
 use crate::provider::ROWID_PREFIX;
+use rustydb_common::SqlState;
 
 /// The database name every session sees.
 pub const DATABASE_NAME: &str = "rustydb";
@@ -22,16 +23,16 @@ pub fn ident(id: &Ident) -> String {
 /// Checks a name for a new object.
 pub fn check_new_name(name: &str) -> Result<()> {
     if name.is_empty() {
-        return Err(EngineError::sql("42602", "zero-length delimited identifier"));
+        return Err(EngineError::sql(SqlState::InvalidName, "zero-length delimited identifier"));
     }
     if name.len() > IDENTIFIER_BYTES_MAX {
         return Err(EngineError::sql(
-            "42622",
+            SqlState::NameTooLong,
             format!("identifier \"{name}\" is longer than {IDENTIFIER_BYTES_MAX} bytes"),
         ));
     }
     if name.starts_with(ROWID_PREFIX) || name == crate::schema::SCRATCH_SCHEMA {
-        return Err(EngineError::sql("42939", format!("name \"{name}\" is reserved")));
+        return Err(EngineError::sql(SqlState::ReservedName, format!("name \"{name}\" is reserved")));
     }
     Ok(())
 }

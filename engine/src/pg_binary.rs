@@ -6,9 +6,12 @@ use datafusion::common::ScalarValue;
 use postgres_types::{FromSql, Type};
 
 use crate::error::{EngineError, Result};
+use rustydb_common::SqlState;
 
 fn from_sql<'a, T: FromSql<'a>>(ty: &Type, raw: &'a [u8]) -> Result<T> {
-    T::from_sql(ty, raw).map_err(|e| EngineError::sql("22P03", format!("invalid binary value for type {ty}: {e}")))
+    T::from_sql(ty, raw).map_err(|e| {
+        EngineError::sql(SqlState::InvalidBinaryRepresentation, format!("invalid binary value for type {ty}: {e}"))
+    })
 }
 
 /// The value of `raw`, sent in binary format as type `ty`. NUMERIC and the
@@ -39,7 +42,7 @@ pub fn decode_binary(ty: &Type, raw: &[u8]) -> Result<ScalarValue> {
         // jsonb's binary form is a version byte (1) and the text.
         Type::JSONB => match raw.split_first() {
             Some((1, text)) => ScalarValue::Utf8(Some(from_sql::<String>(&Type::TEXT, text)?)),
-            _ => return Err(EngineError::sql("22P03", "unsupported jsonb version")),
+            _ => return Err(EngineError::sql(SqlState::InvalidBinaryRepresentation, "unsupported jsonb version")),
         },
         _ => ScalarValue::Utf8(Some(from_sql::<String>(&Type::TEXT, raw)?)),
     })

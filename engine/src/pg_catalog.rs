@@ -127,16 +127,16 @@ pub struct PgCatalogTables {
 type CratePgCatalog = PgCatalogSchemaProvider<Arc<dyn datafusion::catalog::CatalogProviderList>, EmptyContextProvider>;
 
 impl PgCatalogTables {
-    pub fn load() -> crate::Result<Self> {
+    pub fn load() -> crate::error::Result<Self> {
         let tables = PgCatalogStaticTables::try_new()
-            .map_err(|e| crate::EngineError::internal(format!("loading pg_catalog tables: {e}")))?;
+            .map_err(|e| crate::error::EngineError::internal(format!("loading pg_catalog tables: {e}")))?;
         let mut type_oids = std::collections::HashMap::new();
         for batch in tables.pg_type.data() {
             let (Some(oids), Some(names)) = (batch.column_by_name("oid"), batch.column_by_name("typname")) else {
                 continue;
             };
-            let oids = cast(oids, &DataType::Int64).map_err(|e| crate::EngineError::internal(e.to_string()))?;
-            let names = cast(names, &DataType::Utf8).map_err(|e| crate::EngineError::internal(e.to_string()))?;
+            let oids = cast(oids, &DataType::Int64).map_err(|e| crate::error::EngineError::internal(e.to_string()))?;
+            let names = cast(names, &DataType::Utf8).map_err(|e| crate::error::EngineError::internal(e.to_string()))?;
             for (oid, name) in oids.as_primitive::<Int64Type>().iter().zip(names.as_string::<i32>().iter()) {
                 if let (Some(oid), Some(name)) = (oid, name) {
                     type_oids.insert(name.to_owned(), oid);
@@ -156,7 +156,7 @@ impl PgCatalogTables {
         let btree_opclasses = default_btree_opclasses(&tables)?;
         let empty: Arc<dyn datafusion::catalog::CatalogProviderList> = Arc::new(MemoryCatalogProviderList::new());
         let provider = PgCatalogSchemaProvider::try_new(empty, Arc::new(tables), EmptyContextProvider)
-            .map_err(|e| crate::EngineError::internal(format!("pg_catalog provider: {e}")))?;
+            .map_err(|e| crate::error::EngineError::internal(format!("pg_catalog provider: {e}")))?;
         Ok(PgCatalogTables {
             provider: Arc::new(provider),
             type_oids: Arc::new(type_oids),
@@ -184,8 +184,8 @@ const SQL_TYPE_NAMES: [(&str, &str); 10] = [
 fn function_signatures(
     tables: &PgCatalogStaticTables,
     type_oids: &std::collections::HashMap<String, i64>,
-) -> crate::Result<std::collections::HashMap<i64, (String, String)>> {
-    let internal = |e: datafusion::arrow::error::ArrowError| crate::EngineError::internal(e.to_string());
+) -> crate::error::Result<std::collections::HashMap<i64, (String, String)>> {
+    let internal = |e: datafusion::arrow::error::ArrowError| crate::error::EngineError::internal(e.to_string());
     let mut type_names: std::collections::HashMap<i64, String> =
         type_oids.iter().map(|(name, &oid)| (oid, name.clone())).collect();
     for (name, sql) in SQL_TYPE_NAMES {
@@ -222,9 +222,11 @@ fn function_signatures(
 }
 
 /// pg_opclass rows with `opcmethod` = btree and `opcdefault`, by input type.
-fn default_btree_opclasses(tables: &PgCatalogStaticTables) -> crate::Result<std::collections::HashMap<i64, i64>> {
+fn default_btree_opclasses(
+    tables: &PgCatalogStaticTables,
+) -> crate::error::Result<std::collections::HashMap<i64, i64>> {
     const BTREE_AM_OID: i64 = 403;
-    let internal = |e: datafusion::arrow::error::ArrowError| crate::EngineError::internal(e.to_string());
+    let internal = |e: datafusion::arrow::error::ArrowError| crate::error::EngineError::internal(e.to_string());
     let mut out = std::collections::HashMap::new();
     for batch in tables.pg_opclass.data() {
         let columns = ["oid", "opcmethod", "opcintype"].map(|c| batch.column_by_name(c));

@@ -21,9 +21,12 @@ use datafusion::sql::sqlparser::parser::Parser;
 use rustydb_catalog::CatalogSnapshot;
 use std::ops::ControlFlow;
 
+use crate::api::{StatementResult, Verb};
 use crate::error::{EngineError, Result};
-use crate::fast_path::{PointInsert, PointLookup, PointUpdate};
-use crate::session::{QueryOutput, Session, TxnSlot};
+use crate::fast_path::{PointInsert, PointLookup, PointUpdate, Scope};
+use crate::session::{Session, TxnSlot};
+use crate::sql;
+use rustydb_common::SqlState;
 use rustydb_storage::WriteOutcome;
 
 /// A write answered without DataFusion, with its key when it has one.
@@ -41,7 +44,7 @@ pub const PARAMS_MAX: usize = 65_535;
 /// literal cache keep one copy per statement that every execution reads.
 #[derive(Clone)]
 pub struct Prepared {
-    statement: Arc<Statement>,
+    statement: Arc<sql::Statement>,
     param_types: Arc<[DataType]>,
     schema: Option<SchemaRef>,
     /// A query's plan. Shared by every copy, so that a plan made again
@@ -71,6 +74,19 @@ impl Prepared {
     fn current_plan(&self) -> Option<Arc<QueryPlan>> {
         self.plan.as_ref().map(|p| p.lock().clone())
     }
+
+    /// A statement with nothing to plan or bind (RustyDB's own statements).
+    fn without_plan(statement: sql::Statement, search_path: Arc<str>) -> Prepared {
+        Prepared {
+            statement: Arc::new(statement),
+            param_types: Arc::new([]),
+            schema: None,
+            plan: None,
+            search_path,
+            point_update: None,
+            point_insert: None,
+        }
+    }
 }
 
 impl Prepared {
@@ -85,8 +101,8 @@ impl Prepared {
     }
     /// The cursor this statement declares, if it is a DECLARE ... CURSOR.
     pub fn declared_cursor(&self) -> Option<String> {
-        match self.statement.as_ref() {
-            Statement::Declare { stmts } => stmts.first().and_then(|d| d.names.first()).map(crate::names::ident),
+        match self.statement.sql() {
+            Some(Statement::Declare { stmts }) => stmts.first().and_then(|d| d.names.first()).map(crate::names::ident),
             _ => None,
         }
     }
@@ -98,7 +114,7 @@ impl Prepared {
             || self.point_insert.is_some()
     }
     /// The statement as parsed.
-    pub fn statement(&self) -> &Statement {
+    pub fn statement(&self) -> &sql::Statement {
         &self.statement
     }
     /// The statement text (normalised).
@@ -202,12 +218,16 @@ fn bound(statement: &Statement, params: &[ScalarValue]) -> Result<Statement> {
 impl Session {
     /// Prepares one statement. `declared` gives parameter types the client
     /// fixed (`None` to infer); parameters nothing constrains are text.
-    pub async fn prepare(&mut self, sql: &str, declared: &[Option<DataType>]) -> Result<Prepared> {
-        let mut stmts = Self::parse(sql)?;
+    pub async fn prepare(&mut self, text: &str, declared: &[Option<DataType>]) -> Result<Prepared> {
+        let mut stmts = Self::parse(text)?;
         if stmts.len() != 1 {
             return Err(EngineError::syntax("cannot prepare more than one statement"));
         }
-        let mut statement = stmts.remove(0);
+        let mut statement = match stmts.remove(0) {
+            sql::Statement::Sql(s) => s,
+            // RustyDB's own statements take no parameters and return no rows.
+            own => return Ok(Prepared::without_plan(own, self.settings.search_path().into())),
+        };
         // The placeholders of PREPARE ... AS are the inner statement's.
         let own = if matches!(statement, Statement::Prepare { .. }) { 0 } else { placeholder_count(&mut statement)? };
         let count = own.max(declared.len());
@@ -227,8 +247,10 @@ impl Session {
             Statement::Insert(_) | Statement::Update(_) | Statement::Delete(_) => Some(statement.clone()),
             _ => None,
         };
+        let shared = Arc::new(sql::Statement::Sql(statement));
+        let statement = shared.sql().expect("made from a statement of PostgreSQL's grammar just above");
         let mut prepared = Prepared {
-            statement: Arc::new(statement),
+            statement: shared.clone(),
             param_types: Arc::new([]),
             schema: None,
             plan: None,
@@ -237,7 +259,7 @@ impl Session {
             point_insert: None,
         };
         let mut inferred: std::collections::HashMap<String, Option<DataType>> = Default::default();
-        match prepared.statement.as_ref() {
+        match statement {
             Statement::ShowVariable { variable } => prepared.schema = Some(self.show_schema(variable)),
             // A FETCH returns the rows of its cursor, declared earlier.
             Statement::Fetch { name, into: None, .. } => {
@@ -251,31 +273,32 @@ impl Session {
         }
         if cacheable || describe_only.is_some() {
             let catalog = self.prepare_view(self.current_view()?)?;
-            let to_plan = describe_only.clone().unwrap_or_else(|| (*prepared.statement).clone());
+            let to_plan = describe_only.clone().unwrap_or_else(|| statement.clone());
             let mut planned = self.ctx.state().statement_to_plan(DfStatement::Statement(Box::new(to_plan))).await;
             if planned.is_err()
-                && let Some(plain) = without_extensions(&prepared.statement)
+                && let Some(plain) = without_extensions(statement)
             {
                 // DataFusion plans no RETURNING / ON CONFLICT; the statement
                 // without them has the same parameters.
                 planned = self.ctx.state().statement_to_plan(DfStatement::Statement(Box::new(plain))).await;
             }
             let current = self.settings.current_schema();
-            match prepared.statement.as_ref() {
+            let scope = self.fast_path_scope(&catalog, &current);
+            match statement {
                 Statement::Update(_) => {
-                    prepared.point_update = PointUpdate::recognise(&prepared.statement, &catalog, &current)
-                        .map(|u| (catalog.clone(), Arc::new(u)));
+                    prepared.point_update =
+                        PointUpdate::recognise(statement, &scope).map(|u| (catalog.clone(), Arc::new(u)));
                 }
                 Statement::Insert(_) => {
-                    prepared.point_insert = PointInsert::recognise(&prepared.statement, &catalog, &current)
-                        .map(|i| (catalog.clone(), Arc::new(i)));
+                    prepared.point_insert =
+                        PointInsert::recognise(statement, &scope).map(|i| (catalog.clone(), Arc::new(i)));
                 }
                 _ => {}
             }
             let returning = match &describe_only {
                 // RETURNING columns must be described before execution.
                 Some(Statement::Insert(_) | Statement::Update(_) | Statement::Delete(_)) => {
-                    self.returning_schema(&catalog, &prepared.statement).await
+                    self.returning_schema(&catalog, statement).await
                 }
                 _ => Ok(None),
             };
@@ -290,7 +313,7 @@ impl Session {
                     if cacheable {
                         let point = prepared.schema.as_ref().and_then(|schema| {
                             let current = self.settings.current_schema();
-                            PointLookup::recognise(&prepared.statement, &catalog, &current, schema)
+                            PointLookup::recognise(statement, &self.fast_path_scope(&catalog, &current), schema)
                         });
                         let search_path = prepared.search_path.clone();
                         let plan = QueryPlan { catalog, search_path, plan, point };
@@ -327,11 +350,20 @@ impl Session {
     }
 
     /// Executes a prepared statement with parameter values (`$1` first).
-    pub async fn execute_prepared(&mut self, prepared: &Prepared, params: Vec<ScalarValue>) -> Result<QueryOutput> {
+    pub async fn execute_prepared(&mut self, prepared: &Prepared, params: Vec<ScalarValue>) -> Result<StatementResult> {
+        self.observed(|| prepared.sql(), async |s| s.run_prepared(prepared, params).await).await
+    }
+
+    /// [`Session::execute_prepared`] inside the pipeline (unobserved).
+    pub(crate) async fn run_prepared(
+        &mut self,
+        prepared: &Prepared,
+        params: Vec<ScalarValue>,
+    ) -> Result<StatementResult> {
         self.note_stream_failure();
         if params.len() != prepared.param_types.len() {
             return Err(EngineError::sql(
-                "08P01",
+                SqlState::ProtocolViolation,
                 format!(
                     "bind message supplies {} parameters, but prepared statement requires {}",
                     params.len(),
@@ -348,7 +380,10 @@ impl Session {
             let (statement, plan) = (prepared.statement.clone(), plan.clone());
             return self
                 .run_in_transaction(move |session, slot, _explicit| {
-                    Box::pin(async move { session.prepared_query(slot, &statement, &plan, params).await })
+                    Box::pin(async move {
+                        let statement = statement.sql().ok_or_else(|| EngineError::internal("a plan without SQL"))?;
+                        session.prepared_query(slot, statement, &plan, params).await
+                    })
                 })
                 .await;
         }
@@ -368,14 +403,21 @@ impl Session {
                         if !Arc::ptr_eq(&made_with, &catalog) || session.settings.search_path() != &*path {
                             // DDL or SET search_path since PREPARE: the
                             // ordinary path resolves and checks everything again.
-                            return Box::pin(session.run(slot, bound(&statement, &params)?, explicit)).await;
+                            let Some(statement) = statement.sql() else {
+                                return Err(EngineError::internal("a fast path without SQL"));
+                            };
+                            return Box::pin(session.run(slot, bound(statement, &params)?, explicit)).await;
                         }
                         session.fast_write(slot, fast, &params).await
                     })
                 })
                 .await;
         }
-        Box::pin(self.execute_statement(bound(&prepared.statement, &params)?)).await
+        let statement = match prepared.statement.as_ref() {
+            sql::Statement::Sql(statement) => sql::Statement::Sql(bound(statement, &params)?),
+            own => own.clone(),
+        };
+        Box::pin(self.execute_statement(statement)).await
     }
 
     /// A single-row UPDATE or INSERT written without DataFusion, when `stmt`
@@ -384,18 +426,16 @@ impl Session {
         &mut self,
         slot: &mut TxnSlot,
         stmt: &Statement,
-    ) -> Result<Option<QueryOutput>> {
+    ) -> Result<Option<StatementResult>> {
         let catalog = self.prepare_context(slot.get()?)?;
-        let catalog = catalog.as_ref();
         let current = self.settings.current_schema();
+        let scope = self.fast_path_scope(&catalog, &current);
         let fast = match stmt {
-            Statement::Update(_) => match PointUpdate::recognise(stmt, catalog, &current) {
+            Statement::Update(_) => match PointUpdate::recognise(stmt, &scope) {
                 Some(update) => update.key(&[])?.map(|key| FastWrite::Update(Arc::new(update), key)),
                 None => None,
             },
-            Statement::Insert(_) => {
-                PointInsert::recognise(stmt, catalog, &current).map(|i| FastWrite::Insert(Arc::new(i)))
-            }
+            Statement::Insert(_) => PointInsert::recognise(stmt, &scope).map(|i| FastWrite::Insert(Arc::new(i))),
             _ => None,
         };
         match fast {
@@ -406,15 +446,31 @@ impl Session {
 
     /// A point SELECT whose key is all literals (the simple query
     /// protocol), answered by one index lookup without DataFusion.
-    pub(crate) fn literal_point_lookup(&mut self, slot: &mut TxnSlot, stmt: &Statement) -> Result<Option<QueryOutput>> {
+    pub(crate) fn literal_point_lookup(
+        &mut self,
+        slot: &mut TxnSlot,
+        stmt: &Statement,
+    ) -> Result<Option<StatementResult>> {
         let catalog = self.prepare_context(slot.get()?)?;
         let current = self.settings.current_schema();
-        let Some(point) = PointLookup::recognise_unplanned(stmt, &catalog, &current) else { return Ok(None) };
+        let Some(point) = PointLookup::recognise_unplanned(stmt, &self.fast_path_scope(&catalog, &current)) else {
+            return Ok(None);
+        };
         let batch = point.run(&slot.get()?.view(), &[])?;
-        Ok(batch.map(|b| QueryOutput::batches(b.schema(), vec![b], None)))
+        Ok(batch.map(|b| StatementResult::from_batches(b.schema(), vec![b], None)))
     }
 
-    async fn fast_write(&mut self, slot: &mut TxnSlot, fast: FastWrite, params: &[ScalarValue]) -> Result<QueryOutput> {
+    /// What the fast path resolves names against (see `fast_path::Scope`).
+    fn fast_path_scope<'a>(&'a self, catalog: &'a CatalogSnapshot, current_schema: &'a str) -> Scope<'a> {
+        Scope { catalog, current_schema, hooks: self.db.extensions.hooks() }
+    }
+
+    async fn fast_write(
+        &mut self,
+        slot: &mut TxnSlot,
+        fast: FastWrite,
+        params: &[ScalarValue],
+    ) -> Result<StatementResult> {
         match fast {
             FastWrite::Update(update, key) => self.point_update(slot, &update, key, params).await,
             FastWrite::Insert(insert) => {
@@ -422,7 +478,7 @@ impl Session {
                 let rows = self.complete_rows(&insert.def, insert.targets(), &arrays, 1).await?;
                 let table = insert.def.id;
                 slot.write(move |t| t.insert(table, rows.clone())).await?;
-                Ok(QueryOutput::command("INSERT 0 1"))
+                Ok(StatementResult::affected(Verb::Insert, 1))
             }
         }
     }
@@ -436,17 +492,17 @@ impl Session {
         update: &PointUpdate,
         key: Option<Vec<rustydb_storage::Value>>,
         params: &[ScalarValue],
-    ) -> Result<QueryOutput> {
-        let Some(key) = key else { return Ok(QueryOutput::command("UPDATE 0")) };
+    ) -> Result<StatementResult> {
+        let Some(key) = key else { return Ok(StatementResult::affected(Verb::Update, 0)) };
         for _round in 0..3 {
             let Some((row, old)) = update.find(&slot.get()?.view(), &key)? else {
-                return Ok(QueryOutput::command("UPDATE 0"));
+                return Ok(StatementResult::affected(Verb::Update, 0));
             };
             let new = update.new_row(&old, params)?;
             let (table, snapshot) = (update.def.id, slot.get()?.snapshot());
             match slot.write(move |t| t.update(table, row, new.clone(), snapshot)).await? {
-                WriteOutcome::Done => return Ok(QueryOutput::command("UPDATE 1")),
-                WriteOutcome::Gone => return Ok(QueryOutput::command("UPDATE 0")),
+                WriteOutcome::Done => return Ok(StatementResult::affected(Verb::Update, 1)),
+                WriteOutcome::Gone => return Ok(StatementResult::affected(Verb::Update, 0)),
                 WriteOutcome::Changed => {
                     slot.get_mut()?.refresh_snapshot();
                 }
@@ -461,7 +517,7 @@ impl Session {
         statement: &Statement,
         shared: &parking_lot::Mutex<Arc<QueryPlan>>,
         params: Vec<ScalarValue>,
-    ) -> Result<QueryOutput> {
+    ) -> Result<StatementResult> {
         let catalog = self.prepare_context(slot.get()?)?;
         let mut plan = shared.lock().clone();
         if !Arc::ptr_eq(&plan.catalog, &catalog) || *plan.search_path != *self.settings.search_path() {
@@ -471,7 +527,7 @@ impl Session {
                 self.ctx.state().statement_to_plan(DfStatement::Statement(Box::new(statement.clone()))).await?;
             let schema = Arc::new(logical.schema().as_arrow().clone());
             let current_schema = self.settings.current_schema();
-            let point = PointLookup::recognise(statement, &catalog, &current_schema, &schema);
+            let point = PointLookup::recognise(statement, &self.fast_path_scope(&catalog, &current_schema), &schema);
             let search_path = self.settings.search_path().into();
             plan = Arc::new(QueryPlan { catalog, search_path, plan: logical, point });
             *shared.lock() = plan.clone();
@@ -479,7 +535,7 @@ impl Session {
         if let Some(point) = &plan.point
             && let Some(batch) = point.run(&slot.get()?.view(), &params)?
         {
-            return Ok(QueryOutput::batches(batch.schema(), vec![batch], None));
+            return Ok(StatementResult::from_batches(batch.schema(), vec![batch], None));
         }
         let plan =
             plan.plan.clone().with_param_values(ParamValues::List(params.into_iter().map(Into::into).collect()))?;

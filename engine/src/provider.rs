@@ -41,6 +41,8 @@ use rustydb_storage::{
     Chunk, KeyRange, PlannedSegments, ReadView, ScanCursor, ScanPart, SegmentClaims, Value, ZoneFilter, zone_mapped,
 };
 
+use crate::error::EngineError;
+use crate::extension::TableHooks;
 use crate::schema::StatementCell;
 use crate::types::{column_field, scalar_to_value, value_array};
 
@@ -65,6 +67,8 @@ pub fn table_schema(def: &TableDef, with_rowid: bool) -> SchemaRef {
 pub struct RustyTable {
     def: Arc<TableDef>,
     cell: Arc<StatementCell>,
+    /// Checked each time a scan of the table is planned.
+    hooks: Arc<TableHooks>,
     schema: SchemaRef,
 }
 
@@ -78,9 +82,9 @@ impl fmt::Debug for Access {
 }
 
 impl RustyTable {
-    pub fn new(def: Arc<TableDef>, cell: Arc<StatementCell>, with_rowid: bool) -> Self {
+    pub fn new(def: Arc<TableDef>, cell: Arc<StatementCell>, hooks: Arc<TableHooks>, with_rowid: bool) -> Self {
         let schema = table_schema(&def, with_rowid);
-        RustyTable { def, cell, schema }
+        RustyTable { def, cell, hooks, schema }
     }
 }
 
@@ -105,6 +109,9 @@ impl TableProvider for RustyTable {
         filters: &[Expr],
         limit: Option<usize>,
     ) -> DfResult<Arc<dyn ExecutionPlan>> {
+        // Every read of the table plans its scan here (a prepared query's
+        // every execution too), so no read passes the hooks.
+        self.hooks.before_read(&self.def).map_err(EngineError::into_datafusion)?;
         let projection: Vec<usize> = match projection {
             Some(p) => p.clone(),
             None => (0..self.schema.fields().len()).collect(),

@@ -10,9 +10,11 @@ use datafusion::sql::sqlparser::ast::{
 };
 use rustydb_catalog::{CatalogSnapshot, RoleDef, ScramSecret};
 
+use crate::api::StatementResult;
 use crate::error::{EngineError, Result};
 use crate::names::{check_new_name, ident};
-use crate::session::{Database, QueryOutput, Session, TxnSlot};
+use crate::session::{Database, Session, TxnSlot};
+use rustydb_common::SqlState;
 
 impl Database {
     /// Whether connections must authenticate: some role has a password.
@@ -48,7 +50,7 @@ impl Database {
 }
 
 impl Session {
-    pub(crate) async fn role_statement(&mut self, slot: &mut TxnSlot, stmt: Statement) -> Result<QueryOutput> {
+    pub(crate) async fn role_statement(&mut self, slot: &mut TxnSlot, stmt: Statement) -> Result<StatementResult> {
         let catalog = self.prepare_context(slot.get()?)?;
         match stmt {
             Statement::CreateRole(create) => self.create_role(slot, &catalog, create).await,
@@ -70,7 +72,7 @@ impl Session {
         if self.is_admin(catalog) {
             return Ok(());
         }
-        Err(EngineError::sql("42501", "permission denied to create, alter or drop roles"))
+        Err(EngineError::sql(SqlState::InsufficientPrivilege, "permission denied to create, alter or drop roles"))
     }
 
     async fn create_role(
@@ -78,7 +80,7 @@ impl Session {
         slot: &mut TxnSlot,
         catalog: &CatalogSnapshot,
         c: CreateRole,
-    ) -> Result<QueryOutput> {
+    ) -> Result<StatementResult> {
         self.check_role_admin(catalog)?;
         let unsupported = c.inherit.is_some()
             || c.bypassrls.is_some()
@@ -104,7 +106,7 @@ impl Session {
                 if c.if_not_exists {
                     continue;
                 }
-                return Err(EngineError::sql("42710", format!("role \"{name}\" already exists")));
+                return Err(EngineError::sql(SqlState::DuplicateObject, format!("role \"{name}\" already exists")));
             }
             let role = RoleDef {
                 name,
@@ -115,7 +117,7 @@ impl Session {
             };
             slot.blocking(move |t| rustydb_catalog::create_role(t, &role)).await??;
         }
-        Ok(QueryOutput::command("CREATE ROLE"))
+        Ok(StatementResult::command("CREATE ROLE"))
     }
 
     async fn alter_role(
@@ -124,13 +126,12 @@ impl Session {
         catalog: &CatalogSnapshot,
         name: &Ident,
         operation: AlterRoleOperation,
-    ) -> Result<QueryOutput> {
+    ) -> Result<StatementResult> {
         let name = ident(name);
-        let mut role = catalog
-            .roles
-            .get(&name)
-            .cloned()
-            .ok_or_else(|| EngineError::sql("42704", format!("role \"{name}\" does not exist")))?;
+        let mut role =
+            catalog.roles.get(&name).cloned().ok_or_else(|| {
+                EngineError::sql(SqlState::UndefinedObject, format!("role \"{name}\" does not exist"))
+            })?;
         let AlterRoleOperation::WithOptions { options } = operation else {
             return Err(EngineError::unsupported("ALTER ROLE supports only WITH options for now"));
         };
@@ -148,7 +149,7 @@ impl Session {
             }
         }
         slot.blocking(move |t| rustydb_catalog::replace_role(t, &role)).await??;
-        Ok(QueryOutput::command("ALTER ROLE"))
+        Ok(StatementResult::command("ALTER ROLE"))
     }
 
     async fn drop_roles(
@@ -157,7 +158,7 @@ impl Session {
         catalog: &CatalogSnapshot,
         names: &[ObjectName],
         if_exists: bool,
-    ) -> Result<QueryOutput> {
+    ) -> Result<StatementResult> {
         self.check_role_admin(catalog)?;
         for name in names {
             let name = role_name(name)?;
@@ -165,14 +166,14 @@ impl Session {
                 if if_exists {
                     continue;
                 }
-                return Err(EngineError::sql("42704", format!("role \"{name}\" does not exist")));
+                return Err(EngineError::sql(SqlState::UndefinedObject, format!("role \"{name}\" does not exist")));
             }
             if name == self.current_user() {
-                return Err(EngineError::sql("55006", "current user cannot be dropped"));
+                return Err(EngineError::sql(SqlState::ObjectInUse, "current user cannot be dropped"));
             }
             slot.blocking(move |t| rustydb_catalog::drop_role(t, &name)).await??;
         }
-        Ok(QueryOutput::command("DROP ROLE"))
+        Ok(StatementResult::command("DROP ROLE"))
     }
 }
 
@@ -196,10 +197,13 @@ fn secret(p: &Password) -> Result<Option<ScramSecret>> {
                 Ok(Some(ScramSecret::new(s)))
             }
             Value::Null => Ok(None),
-            _ => Err(EngineError::sql("22023", "a password must be a non-empty string literal")),
+            _ => {
+                Err(EngineError::sql(SqlState::InvalidParameterValue, "a password must be a non-empty string literal"))
+            }
         },
-        Password::Password(other) => {
-            Err(EngineError::sql("22023", format!("a password must be a string literal, not {other}")))
-        }
+        Password::Password(other) => Err(EngineError::sql(
+            SqlState::InvalidParameterValue,
+            format!("a password must be a string literal, not {other}"),
+        )),
     }
 }

@@ -16,6 +16,7 @@ use parking_lot::Mutex;
 use rustydb_catalog::CatalogSnapshot;
 use rustydb_storage::ReadView;
 
+use crate::extension::TableHooks;
 use crate::pg_catalog::PgCatalogSchema;
 use crate::provider::{ROWID_PREFIX, RustyTable};
 
@@ -72,11 +73,13 @@ pub struct RustyCatalog {
     cell: Arc<StatementCell>,
     scratch: Arc<MemorySchemaProvider>,
     pg_catalog: Arc<PgCatalogSchema>,
+    hooks: Arc<TableHooks>,
 }
 
 impl RustyCatalog {
-    pub fn new(cell: Arc<StatementCell>, pg_catalog: PgCatalogSchema) -> Self {
-        RustyCatalog { cell, scratch: Arc::new(MemorySchemaProvider::new()), pg_catalog: Arc::new(pg_catalog) }
+    pub fn new(cell: Arc<StatementCell>, pg_catalog: PgCatalogSchema, hooks: Arc<TableHooks>) -> Self {
+        let scratch = Arc::new(MemorySchemaProvider::new());
+        RustyCatalog { cell, scratch, pg_catalog: Arc::new(pg_catalog), hooks }
     }
 
     /// The session's scratch schema.
@@ -102,7 +105,8 @@ impl CatalogProvider for RustyCatalog {
         }
         let ctx = self.cell.get()?;
         ctx.catalog.schemas.contains_key(name).then(|| {
-            Arc::new(RustySchema { cell: self.cell.clone(), name: name.to_owned() }) as Arc<dyn SchemaProvider>
+            let schema = RustySchema { cell: self.cell.clone(), name: name.to_owned(), hooks: self.hooks.clone() };
+            Arc::new(schema) as Arc<dyn SchemaProvider>
         })
     }
 }
@@ -112,6 +116,7 @@ impl CatalogProvider for RustyCatalog {
 pub struct RustySchema {
     cell: Arc<StatementCell>,
     name: String,
+    hooks: Arc<TableHooks>,
 }
 
 #[async_trait]
@@ -127,10 +132,10 @@ impl SchemaProvider for RustySchema {
             Some(base) => (base, true),
             None => (name, false),
         };
-        Ok(ctx
-            .catalog
-            .table(&self.name, name)
-            .map(|def| Arc::new(RustyTable::new(def.clone(), self.cell.clone(), with_rowid)) as Arc<dyn TableProvider>))
+        Ok(ctx.catalog.table(&self.name, name).map(|def| {
+            let table = RustyTable::new(def.clone(), self.cell.clone(), self.hooks.clone(), with_rowid);
+            Arc::new(table) as Arc<dyn TableProvider>
+        }))
     }
 
     fn table_exist(&self, name: &str) -> bool {

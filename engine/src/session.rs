@@ -29,15 +29,16 @@ use futures::{StreamExt, TryStreamExt};
 use rustydb_catalog::{CatalogCache, CatalogSnapshot, bootstrap};
 use rustydb_storage::{Isolation, Savepoint, Storage, StorageOptions, Transaction};
 
-use crate::copy::CopyOut;
-use crate::copy_format::CopyFormat;
+use crate::api::StatementResult;
 use crate::error::{EngineError, Result};
 use crate::executor::QueryRuntime;
+use crate::extension::{Extension, Extensions, WriteOp};
 use crate::interrupt::{Interrupt, Interruptible, Stop};
 use crate::names::DATABASE_NAME;
 use crate::pg_catalog::{self, PgCatalogSchema, PgCatalogTables, SessionInfo};
 use crate::schema::{RustyCatalog, StatementCell, StatementContext};
 use crate::settings::Settings;
+use crate::sql;
 use datafusion::execution::runtime_env::{RuntimeEnv, RuntimeEnvBuilder};
 
 /// One open database: storage, catalog cache, shared by all sessions.
@@ -51,6 +52,8 @@ pub struct Database {
     queries: QueryRuntime,
     /// What each sort holds back for merging its spilled runs.
     sort_spill_reserve: usize,
+    /// Functions, rules and table hooks every session gets.
+    pub(crate) extensions: Extensions,
 }
 
 /// How to open a database.
@@ -65,6 +68,8 @@ pub struct DatabaseOptions {
     /// into (DataFusion's `target_partitions`; a session may still set its
     /// own). At least 1; see [`default_query_threads`].
     pub query_threads: usize,
+    /// Feature families registered into every session (see `extension.rs`).
+    pub extensions: Vec<Arc<dyn Extension>>,
 }
 
 /// Default of [`DatabaseOptions::query_memory_bytes`].
@@ -75,11 +80,11 @@ pub const QUERY_MEMORY_BYTES_DEFAULT: usize = 4 << 30;
 /// The operating system shares the cores among runnable threads, and a
 /// transaction's threads wake for every statement and commit. With one
 /// query thread per core, each wake-up takes its core from the query: on
-/// two cores pgbench's TPC-B beside q1 + q6 made them 1.3-1.6 times
+/// two cores pgbench's TPC-B beside q1 + q6 made them 1.28-1.41 times
 /// slower than idle. With two per core the query keeps more of the
 /// machine (1.15-1.26 times) and the writer less (it keeps a third to a
 /// half of its rate instead of two thirds); idle TPC-H took the same time
-/// (docs/benchmarks.md, session 19).
+/// (docs/benchmarks.md, "HTAP: analytic latency under writes").
 pub fn default_query_threads() -> usize {
     2 * std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1)
 }
@@ -90,6 +95,7 @@ impl Default for DatabaseOptions {
             storage: StorageOptions::default(),
             query_memory_bytes: QUERY_MEMORY_BYTES_DEFAULT,
             query_threads: default_query_threads(),
+            extensions: Vec::new(),
         }
     }
 }
@@ -133,6 +139,7 @@ impl Database {
             runtime,
             queries,
             sort_spill_reserve,
+            extensions: Extensions::new(options.extensions),
         }))
     }
 
@@ -160,92 +167,19 @@ impl Database {
         self.storage().cache_stats()
     }
 
-    /// The storage under this database.
+    /// Makes every acknowledged commit durable (at shutdown: commits with
+    /// `synchronous_commit = off` may still be in the log's buffer).
+    pub fn flush(&self) -> Result<()> {
+        Ok(self.storage.flush()?)
+    }
+
+    /// The storage under this database, for benchmarks and tests that
+    /// drive checkpoints and compaction directly. Front ends never use it
+    /// (`scripts/test.sh` checks): what they need is on this type and on
+    /// [`Session`].
     pub fn storage(&self) -> &Arc<Storage> {
         &self.storage
     }
-}
-
-/// What one statement produced.
-pub enum QueryOutput {
-    /// Rows (SELECT, or DML with RETURNING); `tag` is the command tag a
-    /// protocol reports after them when it is not `SELECT n`.
-    Rows { schema: SchemaRef, stream: SendableRecordBatchStream, tag: Option<String> },
-    /// A command with its PostgreSQL command tag (e.g. `INSERT 0 3`).
-    Command { tag: String },
-    /// COPY FROM STDIN started: the client sends data next
-    /// ([`Session::copy_in_data`], then [`Session::copy_in_done`]).
-    CopyIn { columns: usize, format: CopyFormat },
-    /// COPY TO STDOUT: rows to write in the COPY format.
-    CopyOut(CopyOut),
-}
-
-impl std::fmt::Debug for QueryOutput {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self {
-            QueryOutput::Rows { schema, tag, .. } => write!(f, "Rows({:?}, {tag:?})", schema.fields().len()),
-            QueryOutput::Command { tag } => write!(f, "Command({tag})"),
-            QueryOutput::CopyIn { columns, .. } => write!(f, "CopyIn({columns})"),
-            QueryOutput::CopyOut(c) => write!(f, "CopyOut({})", c.schema.fields().len()),
-        }
-    }
-}
-
-impl QueryOutput {
-    pub(crate) fn command(tag: impl Into<String>) -> Self {
-        QueryOutput::Command { tag: tag.into() }
-    }
-
-    /// The row count a command's tag reports (`INSERT 0 3`, `UPDATE 2`);
-    /// None for rows and for commands without a count (`CREATE TABLE`).
-    pub fn rows_affected(&self) -> Option<u64> {
-        match self {
-            QueryOutput::Command { tag } => tag.rsplit(' ').next().and_then(|n| n.parse().ok()),
-            _ => None,
-        }
-    }
-
-    /// Rows already in memory.
-    pub fn from_batches(schema: SchemaRef, batches: Vec<RecordBatch>, tag: Option<String>) -> Self {
-        Self::batches(schema, batches, tag)
-    }
-
-    pub(crate) fn batches(schema: SchemaRef, batches: Vec<RecordBatch>, tag: Option<String>) -> Self {
-        QueryOutput::Rows { schema: schema.clone(), stream: memory_stream(schema, batches), tag }
-    }
-
-    /// Runs a lazy result to its end now, so that its errors surface with
-    /// the statement rather than while the rows are being sent.
-    pub async fn materialize(self) -> Result<QueryOutput> {
-        match self {
-            QueryOutput::Rows { schema, stream, tag } => {
-                let batches = stream.try_collect().await?;
-                Ok(Self::batches(schema, batches, tag))
-            }
-            QueryOutput::CopyOut(mut copy) => {
-                let batches = copy.stream.try_collect().await?;
-                copy.stream = memory_stream(copy.schema.clone(), batches);
-                Ok(QueryOutput::CopyOut(copy))
-            }
-            other => Ok(other),
-        }
-    }
-
-    /// Collects all rows (convenience for tests and the shell).
-    pub async fn collect(self) -> Result<(SchemaRef, Vec<RecordBatch>)> {
-        match self {
-            QueryOutput::Rows { schema, stream, .. } | QueryOutput::CopyOut(CopyOut { schema, stream, .. }) => {
-                Ok((schema, stream.try_collect().await?))
-            }
-            QueryOutput::Command { .. } | QueryOutput::CopyIn { .. } => {
-                Err(EngineError::internal("statement returned no rows"))
-            }
-        }
-    }
-}
-
-fn memory_stream(schema: SchemaRef, batches: Vec<RecordBatch>) -> SendableRecordBatchStream {
-    Box::pin(RecordBatchStreamAdapter::new(schema, futures::stream::iter(batches.into_iter().map(Ok))))
 }
 
 /// An explicit transaction block (BEGIN ... COMMIT).
@@ -344,13 +278,13 @@ impl Session {
             .set_usize("datafusion.execution.sort_spill_reservation_bytes", db.sort_spill_reserve)
             // One partition per query thread.
             .with_target_partitions(db.queries.threads());
-        let ctx = context_with_rules(config, db.runtime.clone());
+        let ctx = context_with_rules(config, db.runtime.clone(), &db.extensions);
         let cell = Arc::new(StatementCell::default());
         let info = Arc::new(parking_lot::RwLock::new(SessionInfo::default()));
         pg_catalog::register_functions(&ctx, &db.pg_tables, cell.clone(), info.clone());
         datafusion_pg_catalog::pg_catalog::generate_series_arg_coercion::CoerceIntArgsToBigInt::widen(&ctx);
         let pg = PgCatalogSchema::new(&db.pg_tables, cell.clone());
-        let catalog_provider = Arc::new(RustyCatalog::new(cell.clone(), pg));
+        let catalog_provider = Arc::new(RustyCatalog::new(cell.clone(), pg, db.extensions.hooks().clone()));
         ctx.register_catalog(DATABASE_NAME, catalog_provider.clone());
         Session {
             db,
@@ -396,12 +330,12 @@ impl Session {
     }
 
     /// Parses SQL text into statements (PostgreSQL dialect).
-    pub fn parse(sql: &str) -> Result<Vec<Statement>> {
-        crate::parse::parse(sql)
+    pub fn parse(sql: &str) -> Result<Vec<sql::Statement>> {
+        sql::parse(sql)
     }
 
     /// Runs every statement of `sql` in order, stopping at the first error.
-    pub async fn execute(&mut self, sql: &str) -> Result<Vec<QueryOutput>> {
+    pub async fn execute(&mut self, sql: &str) -> Result<Vec<StatementResult>> {
         let mut out = Vec::new();
         for piece in self.statements(sql)? {
             out.push(self.execute_piece(piece).await?);
@@ -410,11 +344,15 @@ impl Session {
     }
 
     /// Runs one parsed statement.
-    pub async fn execute_statement(&mut self, stmt: Statement) -> Result<QueryOutput> {
-        self.note_stream_failure();
-        if self.copy.is_some() {
-            return Err(EngineError::sql("08P01", "a COPY FROM STDIN is in progress"));
-        }
+    pub(crate) async fn execute_statement(&mut self, stmt: sql::Statement) -> Result<StatementResult> {
+        self.before_statement()?;
+        let stmt = match stmt {
+            sql::Statement::Sql(stmt) => stmt,
+            sql::Statement::Move { cursor, direction } => {
+                return Box::pin(self.in_block(async |s| s.fetch(&cursor, &direction, true).await)).await;
+            }
+            sql::Statement::Checkpoint => return Box::pin(self.in_block(async |s| s.checkpoint().await)).await,
+        };
         if let Some(out) = self.transaction_control(&stmt).await? {
             return Ok(out);
         }
@@ -433,11 +371,10 @@ impl Session {
             }
             Statement::Fetch { name, direction, into, .. } => {
                 Box::pin(self.in_block(async |s| {
-                    let is_move = into.as_ref().is_some_and(|i| i.to_string() == crate::cursors::MOVE_MARKER);
-                    if into.is_some() && !is_move {
+                    if into.is_some() {
                         return Err(EngineError::unsupported("FETCH INTO"));
                     }
-                    s.fetch(&name, &direction, is_move).await
+                    s.fetch(&name, &direction, false).await
                 }))
                 .await
             }
@@ -449,9 +386,6 @@ impl Session {
                 Box::pin(self.in_block(async |s| s.sql_execute(&name, &parameters).await)).await
             }
             Statement::Deallocate { name, .. } => Box::pin(self.in_block(async |s| s.sql_deallocate(&name))).await,
-            Statement::Call(f) if f.name.to_string().eq_ignore_ascii_case(crate::parse::CHECKPOINT_PROCEDURE) => {
-                Box::pin(self.in_block(async |s| s.checkpoint(&f).await)).await
-            }
             stmt => {
                 self.run_in_transaction(move |session, slot, explicit| Box::pin(session.run(slot, stmt, explicit)))
                     .await
@@ -480,9 +414,9 @@ impl Session {
 
     /// Runs `work` in the open block's transaction, or in a transaction of
     /// its own that commits if `work` succeeds (autocommit).
-    pub(crate) async fn run_in_transaction<F>(&mut self, work: F) -> Result<QueryOutput>
+    pub(crate) async fn run_in_transaction<F>(&mut self, work: F) -> Result<StatementResult>
     where
-        F: for<'a> FnOnce(&'a mut Session, &'a mut TxnSlot, bool) -> BoxFuture<'a, Result<QueryOutput>>,
+        F: for<'a> FnOnce(&'a mut Session, &'a mut TxnSlot, bool) -> BoxFuture<'a, Result<StatementResult>>,
     {
         if self.block.as_ref().is_some_and(|b| b.failed) {
             return Err(EngineError::in_failed_transaction());
@@ -500,15 +434,15 @@ impl Session {
             e = stop.stopped() => Err(e),
         };
         let result = result.map(|out| match out {
-            QueryOutput::Rows { schema, stream, tag } => {
+            StatementResult::Rows { schema, stream, outcome } => {
                 let stream = Interruptible::wrap(stream, stop.clone());
                 let stream = if explicit { self.fails_block_on_error(schema.clone(), stream) } else { stream };
-                QueryOutput::Rows { schema, stream, tag }
+                StatementResult::Rows { schema, stream, outcome }
             }
-            QueryOutput::CopyOut(mut copy) => {
+            StatementResult::CopyOut(mut copy) => {
                 let stream = Interruptible::wrap(copy.stream, stop.clone());
                 copy.stream = if explicit { self.fails_block_on_error(copy.schema.clone(), stream) } else { stream };
-                QueryOutput::CopyOut(copy)
+                StatementResult::CopyOut(copy)
             }
             other => other,
         });
@@ -601,6 +535,16 @@ impl Session {
         Ok(txn)
     }
 
+    /// Whether any extension observes statements.
+    pub(crate) fn observing(&self) -> bool {
+        !self.db.extensions.observers().is_empty()
+    }
+
+    /// Runs the table hooks of a write, before any row of it is written.
+    pub(crate) fn before_write(&self, def: &rustydb_catalog::TableDef, op: WriteOp) -> Result<()> {
+        self.db.extensions.hooks().before_write(def, op)
+    }
+
     /// Points the providers at the statement's snapshot and catalog.
     pub(crate) fn prepare_context(&self, txn: &Transaction) -> Result<Arc<CatalogSnapshot>> {
         self.prepare_view(txn.view())
@@ -614,7 +558,7 @@ impl Session {
     }
 
     /// Runs one statement in `slot` (inside run_in_transaction).
-    pub(crate) async fn run(&mut self, slot: &mut TxnSlot, stmt: Statement, explicit: bool) -> Result<QueryOutput> {
+    pub(crate) async fn run(&mut self, slot: &mut TxnSlot, stmt: Statement, explicit: bool) -> Result<StatementResult> {
         use Statement as S;
         match stmt {
             S::CreateRole(_) | S::AlterRole { .. } | S::Drop { object_type: ObjectType::Role, .. } => {
@@ -644,7 +588,7 @@ impl Session {
             S::Discard { object_type } => self.discard(slot, object_type, explicit),
             S::ShowVariable { variable } => self.show(&variable),
             S::Vacuum(_) | S::Analyze(_) => {
-                Ok(QueryOutput::command(if matches!(stmt, S::Vacuum(_)) { "VACUUM" } else { "ANALYZE" }))
+                Ok(StatementResult::command(if matches!(stmt, S::Vacuum(_)) { "VACUUM" } else { "ANALYZE" }))
             }
             other => {
                 Err(EngineError::unsupported(format!("statement not supported: {}", first_words(&other.to_string()))))
@@ -653,21 +597,21 @@ impl Session {
     }
 
     /// Plans and runs a query through DataFusion at the statement snapshot.
-    pub(crate) async fn query_statement(&mut self, slot: &mut TxnSlot, stmt: Statement) -> Result<QueryOutput> {
+    pub(crate) async fn query_statement(&mut self, slot: &mut TxnSlot, stmt: Statement) -> Result<StatementResult> {
         self.prepare_context(slot.get()?)?;
         let plan = self.ctx.state().statement_to_plan(DfStatement::Statement(Box::new(stmt))).await?;
         self.run_plan(plan).await
     }
 
     /// Runs a logical plan; its rows stream as the client reads them.
-    pub(crate) async fn run_plan(&mut self, plan: datafusion::logical_expr::LogicalPlan) -> Result<QueryOutput> {
+    pub(crate) async fn run_plan(&mut self, plan: datafusion::logical_expr::LogicalPlan) -> Result<StatementResult> {
         let (schema, stream) = self.execute_plan(plan).await?;
-        Ok(QueryOutput::Rows { schema, stream, tag: None })
+        Ok(StatementResult::Rows { schema, stream, outcome: None })
     }
 
     /// Runs SQL text that the engine generated, collecting the result.
     pub(crate) async fn run_sql(&self, sql: &str) -> Result<(SchemaRef, Vec<RecordBatch>)> {
-        let mut stmts = Self::parse(sql)?;
+        let mut stmts = sql::parse_generated(sql)?;
         if stmts.len() != 1 {
             return Err(EngineError::internal(format!("generated SQL is not one statement: {sql}")));
         }
@@ -690,19 +634,20 @@ impl Session {
     }
 }
 
-/// A DataFusion context with RustyDB's extra physical rules appended to
-/// DataFusion's own.
-fn context_with_rules(config: SessionConfig, runtime: Arc<RuntimeEnv>) -> SessionContext {
+/// A DataFusion context with the extensions' functions, and RustyDB's and
+/// the extensions' physical rules appended to DataFusion's own.
+fn context_with_rules(config: SessionConfig, runtime: Arc<RuntimeEnv>, extensions: &Extensions) -> SessionContext {
     use datafusion::execution::session_state::SessionStateBuilder;
-    let state = SessionStateBuilder::new()
+    let builder = SessionStateBuilder::new()
         .with_config(config)
         .with_runtime_env(runtime)
         .with_default_features()
         // Accept PostgreSQL's OID alias types (regclass, regtype, ...) in casts.
-        .with_type_planner(Arc::new(datafusion_pg_catalog::pg_catalog::oid_type_planner::PgOidTypePlanner))
-        .build();
+        .with_type_planner(Arc::new(datafusion_pg_catalog::pg_catalog::oid_type_planner::PgOidTypePlanner));
+    let state = extensions.register_functions(builder).build();
     let mut rules = state.physical_optimizers().to_vec();
     rules.push(Arc::new(crate::checked_arithmetic::CheckedArithmetic));
+    rules.extend(extensions.physical_optimizer_rules());
     let state = SessionStateBuilder::new_from_existing(state).with_physical_optimizer_rules(rules).build();
     SessionContext::new_with_state(state)
 }

@@ -8,6 +8,7 @@ use std::time::Duration;
 use rustydb_storage::Isolation;
 
 use crate::error::{EngineError, Result};
+use rustydb_common::SqlState;
 
 /// Settings a session can change, with their defaults.
 const DEFAULTS: &[(&str, &str)] = &[
@@ -52,7 +53,7 @@ impl Default for Settings {
 }
 
 fn unknown(name: &str) -> EngineError {
-    EngineError::sql("42704", format!("unrecognized configuration parameter \"{name}\""))
+    EngineError::sql(SqlState::UndefinedObject, format!("unrecognized configuration parameter \"{name}\""))
 }
 
 /// Parses a PostgreSQL duration setting: plain milliseconds or a unit suffix.
@@ -81,7 +82,7 @@ pub fn parse_isolation(value: &str) -> Result<Isolation> {
             Err(EngineError::unsupported("SERIALIZABLE isolation is not implemented yet; use REPEATABLE READ"))
         }
         other => Err(EngineError::sql(
-            "22023",
+            SqlState::InvalidParameterValue,
             format!("invalid value for parameter \"transaction_isolation\": \"{other}\""),
         )),
     }
@@ -91,7 +92,10 @@ fn parse_bool(name: &str, value: &str) -> Result<bool> {
     match value.trim().to_lowercase().as_str() {
         "on" | "true" | "yes" | "1" | "local" | "remote_write" | "remote_apply" => Ok(true),
         "off" | "false" | "no" | "0" => Ok(false),
-        _ => Err(EngineError::sql("22023", format!("parameter \"{name}\" requires a Boolean value"))),
+        _ => Err(EngineError::sql(
+            SqlState::InvalidParameterValue,
+            format!("parameter \"{name}\" requires a Boolean value"),
+        )),
     }
 }
 
@@ -106,7 +110,10 @@ impl Settings {
     pub fn set(&mut self, name: &str, value: &str) -> Result<()> {
         let name = canonical(name);
         if READ_ONLY.iter().any(|(k, _)| *k == name) {
-            return Err(EngineError::sql("55P02", format!("parameter \"{name}\" cannot be changed")));
+            return Err(EngineError::sql(
+                SqlState::CantChangeRuntimeParam,
+                format!("parameter \"{name}\" cannot be changed"),
+            ));
         }
         if !self.values.contains_key(&name) {
             return Err(unknown(&name));
@@ -120,7 +127,10 @@ impl Settings {
             }
             "lock_timeout" | "statement_timeout" => {
                 parse_duration_ms(value).ok_or_else(|| {
-                    EngineError::sql("22023", format!("invalid value for parameter \"{name}\": \"{value}\""))
+                    EngineError::sql(
+                        SqlState::InvalidParameterValue,
+                        format!("invalid value for parameter \"{name}\": \"{value}\""),
+                    )
                 })?;
             }
             _ => {}

@@ -13,11 +13,13 @@ use datafusion::arrow::datatypes::SchemaRef;
 use datafusion::common::ScalarValue;
 use datafusion::sql::sqlparser::ast::{Expr, Ident, ObjectName, Statement};
 
+use crate::api::StatementResult;
 use crate::error::{EngineError, Result};
 use crate::names::ident;
 use crate::prepared::Prepared;
-use crate::session::{QueryOutput, Session};
+use crate::session::Session;
 use crate::types::{arrow_type, declared_type};
+use rustydb_common::SqlState;
 
 /// A session's statements prepared with SQL PREPARE, by name.
 #[derive(Default)]
@@ -41,20 +43,23 @@ impl Session {
         name: &Ident,
         types: &[datafusion::sql::sqlparser::ast::DataType],
         statement: &Statement,
-    ) -> Result<QueryOutput> {
+    ) -> Result<StatementResult> {
         let name = ident(name);
         if self.sql_prepared.0.contains_key(&name) {
-            return Err(EngineError::sql("42P05", format!("prepared statement \"{name}\" already exists")));
+            return Err(EngineError::sql(
+                SqlState::DuplicatePreparedStatement,
+                format!("prepared statement \"{name}\" already exists"),
+            ));
         }
         let declared = types.iter().map(|t| Ok(Some(arrow_type(declared_type(t)?.ty)))).collect::<Result<Vec<_>>>()?;
         let prepared = self.prepare(&statement.to_string(), &declared).await?;
         self.sql_prepared.0.insert(name, prepared);
-        Ok(QueryOutput::command("PREPARE"))
+        Ok(StatementResult::command("PREPARE"))
     }
 
     /// EXECUTE name [(values)]: the values are constant expressions,
     /// evaluated once and cast to the statement's parameter types.
-    pub(crate) async fn sql_execute(&mut self, name: &Option<ObjectName>, values: &[Expr]) -> Result<QueryOutput> {
+    pub(crate) async fn sql_execute(&mut self, name: &Option<ObjectName>, values: &[Expr]) -> Result<StatementResult> {
         let name = name.as_ref().map(statement_name).unwrap_or_default();
         let Some(prepared) = self.sql_prepared.0.get(&name).cloned() else {
             return Err(not_found(&name));
@@ -62,7 +67,7 @@ impl Session {
         let params = self.constant_values(values).await?;
         // Boxed: execute_prepared may run the statement through
         // execute_statement, which is where EXECUTE came from.
-        Box::pin(self.execute_prepared(&prepared, params)).await
+        Box::pin(self.run_prepared(&prepared, params)).await
     }
 
     /// DEALLOCATE name / ALL of statements made by PREPARE; false when
@@ -78,9 +83,9 @@ impl Session {
 
     /// DEALLOCATE run by the engine itself (in-process sessions; the
     /// PostgreSQL front end also looks in its protocol-level store).
-    pub(crate) fn sql_deallocate(&mut self, name: &Ident) -> Result<QueryOutput> {
+    pub(crate) fn sql_deallocate(&mut self, name: &Ident) -> Result<StatementResult> {
         match self.deallocate_sql(name) {
-            true => Ok(QueryOutput::command(if deallocates_all(name) { "DEALLOCATE ALL" } else { "DEALLOCATE" })),
+            true => Ok(StatementResult::command(if deallocates_all(name) { "DEALLOCATE ALL" } else { "DEALLOCATE" })),
             false => Err(not_found(&ident(name))),
         }
     }
@@ -106,5 +111,5 @@ fn statement_name(name: &ObjectName) -> String {
 }
 
 fn not_found(name: &str) -> EngineError {
-    EngineError::sql("26000", format!("prepared statement \"{name}\" does not exist"))
+    EngineError::sql(SqlState::InvalidSqlStatementName, format!("prepared statement \"{name}\" does not exist"))
 }

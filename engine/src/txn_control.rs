@@ -11,9 +11,11 @@ use datafusion::sql::sqlparser::ast::{
 };
 use rustydb_storage::Isolation;
 
+use crate::api::{StatementResult, TransactionEvent};
 use crate::error::{EngineError, Result};
-use crate::session::{Block, QueryOutput, Session, TxnSlot, commit};
+use crate::session::{Block, Session, TxnSlot, commit};
 use crate::settings::parse_isolation;
+use rustydb_common::SqlState;
 
 fn isolation_of(modes: &[TransactionMode]) -> Result<Option<Isolation>> {
     let mut out = None;
@@ -35,39 +37,13 @@ fn isolation_of(modes: &[TransactionMode]) -> Result<Option<Isolation>> {
 
 impl Session {
     /// Handles transaction-control statements; `None` for anything else.
-    pub(crate) async fn transaction_control(&mut self, stmt: &Statement) -> Result<Option<QueryOutput>> {
+    pub(crate) async fn transaction_control(&mut self, stmt: &Statement) -> Result<Option<StatementResult>> {
         let out = match stmt {
             Statement::StartTransaction { modes, .. } => {
-                if self.block.is_none() {
-                    let txn = self.new_transaction(isolation_of(modes)?)?;
-                    self.block = Some(Block { txn, savepoints: Vec::new(), failed: false });
-                    self.stream_failure = Arc::default();
-                } else {
-                    tracing::warn!("there is already a transaction in progress");
-                }
-                QueryOutput::command("BEGIN")
+                StatementResult::transaction(self.begin_block(isolation_of(modes)?)?)
             }
-            Statement::Commit { .. } => match self.block.take() {
-                None => QueryOutput::command("COMMIT"),
-                Some(b) if b.failed => {
-                    b.txn.rollback();
-                    self.cursors.end_of_block(false);
-                    QueryOutput::command("ROLLBACK")
-                }
-                Some(b) => {
-                    let committed = commit(b.txn).await;
-                    self.cursors.end_of_block(committed.is_ok());
-                    committed?;
-                    QueryOutput::command("COMMIT")
-                }
-            },
-            Statement::Rollback { savepoint: None, .. } => {
-                if let Some(b) = self.block.take() {
-                    b.txn.rollback();
-                    self.cursors.end_of_block(false);
-                }
-                QueryOutput::command("ROLLBACK")
-            }
+            Statement::Commit { .. } => StatementResult::transaction(self.commit_block().await?),
+            Statement::Rollback { savepoint: None, .. } => StatementResult::transaction(self.rollback_block()),
             Statement::Rollback { savepoint: Some(name), .. } => {
                 let b = self.block.as_mut().ok_or_else(|| no_block("ROLLBACK TO SAVEPOINT"))?;
                 let name = crate::names::ident(name);
@@ -77,7 +53,7 @@ impl Session {
                 b.txn.rollback_to(&sp);
                 b.failed = false;
                 self.stream_failure = Arc::default();
-                QueryOutput::command("ROLLBACK")
+                StatementResult::transaction(TransactionEvent::RolledBackToSavepoint)
             }
             Statement::Savepoint { name } => {
                 let b = self.block.as_mut().ok_or_else(|| no_block("SAVEPOINT"))?;
@@ -85,7 +61,7 @@ impl Session {
                     return Err(EngineError::in_failed_transaction());
                 }
                 b.savepoints.push((crate::names::ident(name), b.txn.savepoint()));
-                QueryOutput::command("SAVEPOINT")
+                StatementResult::transaction(TransactionEvent::SavepointSet)
             }
             Statement::ReleaseSavepoint { name } => {
                 let b = self.block.as_mut().ok_or_else(|| no_block("RELEASE SAVEPOINT"))?;
@@ -95,15 +71,101 @@ impl Session {
                 let name = crate::names::ident(name);
                 let pos = b.savepoints.iter().rposition(|(n, _)| *n == name).ok_or_else(|| no_savepoint(&name))?;
                 b.savepoints.truncate(pos);
-                QueryOutput::command("RELEASE")
+                StatementResult::transaction(TransactionEvent::SavepointReleased)
             }
             _ => return Ok(None),
         };
         Ok(Some(out))
     }
 
+    /// Opens a transaction block; inside one, PostgreSQL warns and carries on.
+    fn begin_block(&mut self, isolation: Option<Isolation>) -> Result<TransactionEvent> {
+        if self.block.is_none() {
+            let txn = self.new_transaction(isolation)?;
+            self.block = Some(Block { txn, savepoints: Vec::new(), failed: false });
+            self.stream_failure = Arc::default();
+        } else {
+            tracing::warn!("there is already a transaction in progress");
+        }
+        Ok(TransactionEvent::Begun)
+    }
+
+    /// Ends the block with its writes, or without them if it failed.
+    async fn commit_block(&mut self) -> Result<TransactionEvent> {
+        Ok(match self.block.take() {
+            None => TransactionEvent::Committed { scn: None },
+            Some(b) if b.failed => {
+                b.txn.rollback();
+                self.cursors.end_of_block(false);
+                TransactionEvent::RolledBack
+            }
+            Some(b) => {
+                let committed = commit(b.txn).await;
+                self.cursors.end_of_block(committed.is_ok());
+                TransactionEvent::Committed { scn: Some(committed?) }
+            }
+        })
+    }
+
+    /// Ends the block without its writes.
+    fn rollback_block(&mut self) -> TransactionEvent {
+        if let Some(b) = self.block.take() {
+            b.txn.rollback();
+            self.cursors.end_of_block(false);
+        }
+        TransactionEvent::RolledBack
+    }
+
+    /// Checks that apply before any statement, typed or parsed.
+    pub(crate) fn before_statement(&mut self) -> Result<()> {
+        self.note_stream_failure();
+        if self.copy.is_some() {
+            return Err(EngineError::sql(SqlState::ProtocolViolation, "a COPY FROM STDIN is in progress"));
+        }
+        Ok(())
+    }
+
+    /// BEGIN, typed: opens a transaction block at the session's default
+    /// isolation level.
+    pub async fn begin(&mut self) -> Result<TransactionEvent> {
+        self.observed(
+            || "BEGIN".into(),
+            async |s| {
+                s.before_statement()?;
+                s.begin_block(None)
+            },
+        )
+        .await
+    }
+
+    /// COMMIT, typed: [`TransactionEvent::Committed`] with the commit's SCN,
+    /// or [`TransactionEvent::RolledBack`] when the block had failed (its
+    /// writes are gone, as PostgreSQL does for COMMIT of a failed block).
+    pub async fn commit(&mut self) -> Result<TransactionEvent> {
+        self.observed(
+            || "COMMIT".into(),
+            async |s| {
+                s.before_statement()?;
+                s.commit_block().await
+            },
+        )
+        .await
+    }
+
+    /// ROLLBACK, typed.
+    pub async fn rollback(&mut self) -> Result<TransactionEvent> {
+        self.observed(
+            || "ROLLBACK".into(),
+            async |s| {
+                s.before_statement()?;
+                Ok(s.rollback_block())
+            },
+        )
+        .await
+    }
+
     /// SET name = value, SET TRANSACTION ..., RESET is parsed as SET DEFAULT.
-    pub(crate) fn set(&mut self, slot: &mut TxnSlot, set: Set) -> Result<QueryOutput> {
+    pub(crate) fn set(&mut self, slot: &mut TxnSlot, set: Set) -> Result<StatementResult> {
         match set {
             Set::SingleAssignment { variable, values, .. } => {
                 let name = variable.to_string().to_lowercase();
@@ -119,12 +181,12 @@ impl Session {
                     self.settings.set(&name, &value)?;
                 }
                 self.settings_changed(slot)?;
-                Ok(QueryOutput::command("SET"))
+                Ok(StatementResult::command("SET"))
             }
             Set::SetTimeZone { value, .. } => {
                 self.settings.set("timezone", &setting_value(&value))?;
                 self.settings_changed(slot)?;
-                Ok(QueryOutput::command("SET"))
+                Ok(StatementResult::command("SET"))
             }
             Set::SetTransaction { modes, .. } => {
                 if let Some(iso) = isolation_of(&modes)? {
@@ -132,20 +194,20 @@ impl Session {
                     // transaction, which has nothing left to do: as PostgreSQL.
                     slot.get_mut()?.set_isolation(iso);
                 }
-                Ok(QueryOutput::command("SET"))
+                Ok(StatementResult::command("SET"))
             }
             other => Err(EngineError::unsupported(format!("{other} is not supported"))),
         }
     }
 
     /// RESET name / RESET ALL: back to the defaults.
-    pub(crate) fn reset(&mut self, slot: &mut TxnSlot, reset: ResetStatement) -> Result<QueryOutput> {
+    pub(crate) fn reset(&mut self, slot: &mut TxnSlot, reset: ResetStatement) -> Result<StatementResult> {
         match reset.reset {
             Reset::ALL => self.settings.reset_all(),
             Reset::ConfigurationParameter(name) => self.settings.reset(&name.to_string())?,
         }
         self.settings_changed(slot)?;
-        Ok(QueryOutput::command("RESET"))
+        Ok(StatementResult::command("RESET"))
     }
 
     /// DISCARD: ALL closes every cursor, drops the statements made by SQL
@@ -154,11 +216,19 @@ impl Session {
     /// and SEQUENCES have nothing to drop: prepared statements re-plan by
     /// themselves when the catalog changes, and there are no temporary
     /// tables or per-session sequence caches.
-    pub(crate) fn discard(&mut self, slot: &mut TxnSlot, object: DiscardObject, in_block: bool) -> Result<QueryOutput> {
+    pub(crate) fn discard(
+        &mut self,
+        slot: &mut TxnSlot,
+        object: DiscardObject,
+        in_block: bool,
+    ) -> Result<StatementResult> {
         let tag = match object {
             DiscardObject::ALL => {
                 if in_block {
-                    return Err(EngineError::sql("25001", "DISCARD ALL cannot run inside a transaction block"));
+                    return Err(EngineError::sql(
+                        SqlState::ActiveSqlTransaction,
+                        "DISCARD ALL cannot run inside a transaction block",
+                    ));
                 }
                 self.close_cursor(&datafusion::sql::sqlparser::ast::CloseCursor::All)?;
                 self.sql_prepared.clear();
@@ -174,7 +244,7 @@ impl Session {
             DiscardObject::SEQUENCES => "DISCARD SEQUENCES",
             DiscardObject::TEMP => "DISCARD TEMP",
         };
-        Ok(QueryOutput::command(tag))
+        Ok(StatementResult::command(tag))
     }
 
     /// Carries changed settings to where they act: DataFusion's default
@@ -233,7 +303,7 @@ impl Session {
     }
 
     /// SHOW name / SHOW ALL.
-    pub(crate) fn show(&self, variable: &[Ident]) -> Result<QueryOutput> {
+    pub(crate) fn show(&self, variable: &[Ident]) -> Result<StatementResult> {
         let name = variable.iter().map(|i| i.value.to_lowercase()).collect::<Vec<_>>().join(" ");
         if name == "all" {
             let all = self.settings.all();
@@ -245,7 +315,7 @@ impl Session {
             let values = StringArray::from_iter_values(all.iter().map(|(_, v)| v.as_str()));
             let batch = RecordBatch::try_new(schema.clone(), vec![Arc::new(names), Arc::new(values)])
                 .map_err(|e| EngineError::internal(e.to_string()))?;
-            return Ok(QueryOutput::batches(schema, vec![batch], None));
+            return Ok(StatementResult::from_batches(schema, vec![batch], None));
         }
         let key = if name == "transaction isolation level" {
             "transaction_isolation".to_owned()
@@ -263,7 +333,7 @@ impl Session {
         let schema = self.show_schema(variable);
         let batch = RecordBatch::try_new(schema.clone(), vec![Arc::new(StringArray::from(vec![value]))])
             .map_err(|e| EngineError::internal(e.to_string()))?;
-        Ok(QueryOutput::batches(schema, vec![batch], None))
+        Ok(StatementResult::from_batches(schema, vec![batch], None))
     }
 }
 
@@ -282,7 +352,9 @@ fn command_line_settings(options: &str) -> Result<Vec<(String, String)>> {
         }
     }
     words.extend((!word.is_empty()).then_some(word));
-    let bad = |w: &str| EngineError::sql("22023", format!("invalid command-line argument in options: \"{w}\""));
+    let bad = |w: &str| {
+        EngineError::sql(SqlState::InvalidParameterValue, format!("invalid command-line argument in options: \"{w}\""))
+    };
     let mut out = Vec::new();
     let mut words = words.into_iter();
     while let Some(w) = words.next() {
@@ -329,11 +401,11 @@ fn setting_value(e: &Expr) -> String {
 }
 
 fn no_block(what: &str) -> EngineError {
-    EngineError::sql("25P01", format!("{what} can only be used in transaction blocks"))
+    EngineError::sql(SqlState::NoActiveSqlTransaction, format!("{what} can only be used in transaction blocks"))
 }
 
 fn no_savepoint(name: &str) -> EngineError {
-    EngineError::sql("3B001", format!("savepoint \"{name}\" does not exist"))
+    EngineError::sql(SqlState::InvalidSavepointSpecification, format!("savepoint \"{name}\" does not exist"))
 }
 
 #[cfg(test)]

@@ -12,6 +12,7 @@ use rustydb_catalog::{NUMERIC_DEFAULT_SCALE, NUMERIC_PRECISION_MAX, SqlType};
 use rustydb_storage::{Value, batch};
 
 use crate::error::{EngineError, Result, arrow_error};
+use rustydb_common::SqlState;
 
 /// A declared column type, and whether it was SERIAL (implies a sequence).
 pub struct DeclaredType {
@@ -25,7 +26,7 @@ fn char_len(len: &Option<CharacterLength>) -> Result<Option<u32>> {
         Some(CharacterLength::IntegerLength { length, .. }) => {
             if *length == 0 || *length > 10_485_760 {
                 return Err(EngineError::sql(
-                    "22023",
+                    SqlState::InvalidParameterValue,
                     format!("length for type varchar must be between 1 and 10485760, got {length}"),
                 ));
             }
@@ -42,13 +43,13 @@ fn numeric(info: &ExactNumberInfo) -> Result<SqlType> {
     };
     if precision == 0 || precision > u64::from(NUMERIC_PRECISION_MAX) {
         return Err(EngineError::sql(
-            "22023",
+            SqlState::InvalidParameterValue,
             format!("NUMERIC precision {precision} must be between 1 and {NUMERIC_PRECISION_MAX}"),
         ));
     }
     if scale < 0 || scale > precision as i64 {
         return Err(EngineError::sql(
-            "22023",
+            SqlState::InvalidParameterValue,
             format!("NUMERIC scale {scale} must be between 0 and precision {precision}"),
         ));
     }
@@ -93,7 +94,7 @@ pub fn declared_type(dt: &ast::DataType) -> Result<DeclaredType> {
                 "float4" => plain(SqlType::Float4),
                 "float8" => plain(SqlType::Float8),
                 "bpchar" => plain(SqlType::Char(1)),
-                _ => Err(EngineError::sql("42704", format!("type \"{n}\" does not exist"))),
+                _ => Err(EngineError::sql(SqlState::UndefinedObject, format!("type \"{n}\" does not exist"))),
             }
         }
         other => Err(EngineError::unsupported(format!("type {other} is not supported"))),
@@ -138,7 +139,7 @@ pub fn coerce_to_column(array: &ArrayRef, ty: SqlType, column: &str) -> Result<A
         let target_is_text = matches!(target, DataType::Utf8);
         if !target_is_text && !from_text && !castable(array.data_type(), &target) {
             return Err(EngineError::sql(
-                "42804",
+                SqlState::DatatypeMismatch,
                 format!(
                     "column \"{column}\" is of type {} but expression is of type {}",
                     ty.pg_name(),
@@ -148,12 +149,14 @@ pub fn coerce_to_column(array: &ArrayRef, ty: SqlType, column: &str) -> Result<A
         }
         let options = CastOptions { safe: false, ..Default::default() };
         cast_with_options(array, &target, &options).map_err(|e| match arrow_error(e) {
-            EngineError::Sql { sqlstate: "22P02", .. } => {
-                EngineError::sql("22P02", format!("invalid input syntax for type {}", ty.pg_name()))
-            }
-            EngineError::Sql { sqlstate: "22003", .. } => {
-                EngineError::sql("22003", format!("{} out of range for column \"{column}\"", ty.pg_name()))
-            }
+            EngineError::Sql { code: SqlState::InvalidTextRepresentation, .. } => EngineError::sql(
+                SqlState::InvalidTextRepresentation,
+                format!("invalid input syntax for type {}", ty.pg_name()),
+            ),
+            EngineError::Sql { code: SqlState::NumericValueOutOfRange, .. } => EngineError::sql(
+                SqlState::NumericValueOutOfRange,
+                format!("{} out of range for column \"{column}\"", ty.pg_name()),
+            ),
             other => other,
         })?
     };
@@ -178,10 +181,13 @@ fn bytea_from_text(array: &ArrayRef) -> Result<ArrayRef> {
 }
 
 fn decode_hex(hex: &str) -> Result<Vec<u8>> {
-    let bad = || EngineError::sql("22P02", "invalid hexadecimal data for type bytea");
+    let bad = || EngineError::sql(SqlState::InvalidTextRepresentation, "invalid hexadecimal data for type bytea");
     let digits: Vec<u8> = hex.bytes().filter(|c| !c.is_ascii_whitespace()).collect();
     if digits.len() % 2 != 0 {
-        return Err(EngineError::sql("22P02", "invalid hexadecimal data: odd number of digits"));
+        return Err(EngineError::sql(
+            SqlState::InvalidTextRepresentation,
+            "invalid hexadecimal data: odd number of digits",
+        ));
     }
     digits
         .chunks(2)
@@ -211,7 +217,10 @@ fn check_values(array: &ArrayRef, ty: SqlType, column: &str) -> Result<()> {
         let strings = array.as_string::<i32>();
         for s in strings.iter().flatten() {
             if s.chars().count() > max as usize {
-                return Err(EngineError::sql("22001", format!("value too long for type {}", ty.pg_name())));
+                return Err(EngineError::sql(
+                    SqlState::StringDataRightTruncation,
+                    format!("value too long for type {}", ty.pg_name()),
+                ));
             }
         }
     }
@@ -220,7 +229,7 @@ fn check_values(array: &ArrayRef, ty: SqlType, column: &str) -> Result<()> {
         for s in strings.iter().flatten() {
             if serde_json::from_str::<serde_json::Value>(s).is_err() {
                 return Err(EngineError::sql(
-                    "22P02",
+                    SqlState::InvalidTextRepresentation,
                     format!("invalid input syntax for type json in column \"{column}\""),
                 ));
             }

@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
-use rustydb_engine::Database;
+use rustydb_engine::api::Database;
 
 use crate::{database, exec, query};
 

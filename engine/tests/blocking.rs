@@ -3,7 +3,7 @@
 
 use std::time::Duration;
 
-use rustydb_engine::Session;
+use rustydb_engine::api::Session;
 
 use crate::{database, exec, query, rows};
 

@@ -18,7 +18,7 @@ use std::time::{Duration, Instant};
 
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
-use rustydb_engine::Database;
+use rustydb_engine::api::Database;
 
 use crate::{exec, query};
 
@@ -27,8 +27,8 @@ const CYCLES: usize = 20;
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn crash_child() {
     let Ok(dir) = std::env::var("RUSTYDB_CRASH_CHILD") else { return };
-    let options = rustydb_engine::DatabaseOptions {
-        storage: rustydb_engine::StorageOptions { flashback_retention: Duration::ZERO, ..Default::default() },
+    let options = rustydb_engine::api::DatabaseOptions {
+        storage: rustydb_engine::api::StorageOptions { flashback_retention: Duration::ZERO, ..Default::default() },
         ..Default::default()
     };
     let db = Database::open_with(std::path::Path::new(&dir), options).unwrap();

@@ -49,8 +49,8 @@ async fn checkpoint_needs_a_superuser_once_one_exists() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_query_past_the_memory_budget_fails_with_53200_and_the_next_one_runs() {
     let dir = tempfile::tempdir().unwrap();
-    let options = rustydb_engine::DatabaseOptions { query_memory_bytes: 256 * 1024, ..Default::default() };
-    let db = rustydb_engine::Database::open_with(dir.path(), options).unwrap();
+    let options = rustydb_engine::api::DatabaseOptions { query_memory_bytes: 256 * 1024, ..Default::default() };
+    let db = rustydb_engine::api::Database::open_with(dir.path(), options).unwrap();
     let mut s = db.session();
     // A hash join whose build side cannot fit and cannot spill.
     let err = s
@@ -75,8 +75,8 @@ async fn plans_take_one_partition_per_query_thread() {
     let plan_text = |rows: Vec<Vec<String>>| rows.into_iter().flatten().collect::<Vec<_>>().join("\n");
     for threads in [3, 0] {
         let dir = tempfile::tempdir().unwrap();
-        let options = rustydb_engine::DatabaseOptions { query_threads: threads, ..Default::default() };
-        let db = rustydb_engine::Database::open_with(dir.path(), options).unwrap();
+        let options = rustydb_engine::api::DatabaseOptions { query_threads: threads, ..Default::default() };
+        let db = rustydb_engine::api::Database::open_with(dir.path(), options).unwrap();
         let mut s = db.session();
         let plan = plan_text(query(&mut s, sql).await.unwrap());
         if threads == 3 {
@@ -98,9 +98,9 @@ async fn plans_take_one_partition_per_query_thread() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn checkpoint_compacts_what_no_snapshot_reads() {
     let dir = tempfile::tempdir().unwrap();
-    let mut options = rustydb_engine::DatabaseOptions::default();
+    let mut options = rustydb_engine::api::DatabaseOptions::default();
     options.storage.flashback_retention = std::time::Duration::ZERO;
-    let db = rustydb_engine::Database::open_with(dir.path(), options).unwrap();
+    let db = rustydb_engine::api::Database::open_with(dir.path(), options).unwrap();
     let mut writer = db.session();
     let mut reader = db.session();
     exec(&mut writer, "CREATE TABLE t (id BIGINT PRIMARY KEY, v BIGINT)").await;
@@ -124,7 +124,7 @@ async fn checkpoint_compacts_what_no_snapshot_reads() {
     assert_eq!(query(&mut reader, "SELECT count(*), sum(v) FROM t").await.unwrap(), rows(&[&["4500", "12000"]]));
     drop((reader, writer));
     drop(db);
-    let db = rustydb_engine::Database::open(dir.path()).unwrap();
+    let db = rustydb_engine::api::Database::open(dir.path()).unwrap();
     let mut s = db.session();
     assert_eq!(query(&mut s, "SELECT count(*), sum(v) FROM t").await.unwrap(), rows(&[&["4500", "12000"]]));
 }

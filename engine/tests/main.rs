@@ -9,19 +9,19 @@ mod htap;
 use std::sync::Arc;
 
 use datafusion::arrow::util::display::{ArrayFormatter, FormatOptions};
-use rustydb_engine::{Database, EngineError, QueryOutput, Session};
+use rustydb_engine::api::{Database, EngineError, Session, StatementResult};
 
 /// Runs SQL and returns the last statement's rows as strings (NULL as "NULL").
 pub async fn query(s: &mut Session, sql: &str) -> Result<Vec<Vec<String>>, EngineError> {
     let mut outs = s.execute(sql).await?;
     match outs.pop() {
-        Some(last @ QueryOutput::Rows { .. }) => strings(last).await,
+        Some(last @ StatementResult::Rows { .. }) => strings(last).await,
         _ => Ok(vec![]),
     }
 }
 
 /// The rows of a result as strings (NULL as "NULL").
-pub async fn strings(out: QueryOutput) -> Result<Vec<Vec<String>>, EngineError> {
+pub async fn strings(out: StatementResult) -> Result<Vec<Vec<String>>, EngineError> {
     let (_, batches) = out.collect().await?;
     let options = FormatOptions::default().with_null("NULL");
     let mut rows = Vec::new();

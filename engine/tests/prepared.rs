@@ -6,7 +6,7 @@ use datafusion::common::ScalarValue;
 
 use crate::{database, exec, rows};
 
-async fn collect(out: rustydb_engine::QueryOutput) -> Vec<Vec<String>> {
+async fn collect(out: rustydb_engine::api::StatementResult) -> Vec<Vec<String>> {
     crate::strings(out).await.unwrap()
 }
 
@@ -104,7 +104,7 @@ async fn literal_point_lookups_agree_with_datafusion() {
         let mut outs = Vec::new();
         for q in [sql.to_owned(), format!("{sql} AND true")] {
             let out = s.execute(&q).await.unwrap_or_else(|e| panic!("{q}: {e}")).remove(0);
-            let rustydb_engine::QueryOutput::Rows { schema, .. } = &out else { panic!("{q} gave {out:?}") };
+            let rustydb_engine::api::StatementResult::Rows { schema, .. } = &out else { panic!("{q} gave {out:?}") };
             outs.push((schema.fields().clone(), collect(out).await));
         }
         assert_eq!(outs[0], outs[1], "{sql}");
@@ -227,7 +227,7 @@ async fn point_updates_keep_checks_and_write_rules() {
     let add = s.prepare("UPDATE acc SET bal = bal + $1 WHERE id = $2", &[]).await.unwrap();
     assert!(add.uses_index_lookup());
     let tag = |out| match out {
-        rustydb_engine::QueryOutput::Command { tag } => tag,
+        rustydb_engine::api::StatementResult::Done(outcome) => rustydb_engine::pg::command_tag(&outcome),
         other => panic!("{other:?}"),
     };
     let run = |v: i32, id: Option<i32>| vec![ScalarValue::Int32(Some(v)), ScalarValue::Int32(id)];

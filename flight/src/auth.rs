@@ -15,7 +15,7 @@ use base64::alphabet::STANDARD;
 use base64::engine::{DecodePaddingMode, GeneralPurpose, GeneralPurposeConfig};
 use parking_lot::Mutex;
 use rand::RngCore;
-use rustydb_engine::{BOOTSTRAP_USER, Database};
+use rustydb_engine::api::{BOOTSTRAP_USER, Database};
 use tonic::Status;
 use tonic::metadata::MetadataMap;
 

@@ -7,7 +7,7 @@ use arrow_flight::error::FlightError;
 use arrow_flight::sql::server::PeekableFlightDataStream;
 use arrow_flight::sql::{CommandStatementIngest, TableExistsOption, TableNotExistOption};
 use futures::{StreamExt, TryStreamExt};
-use rustydb_engine::{EngineError, QueryOutput, Session, create_table_sql, quote_ident};
+use rustydb_engine::api::{EngineError, Session, SqlState, TransactionEvent, create_table_sql, quote_ident};
 use tonic::{Request, Status};
 
 use crate::error::to_status;
@@ -22,7 +22,7 @@ pub(crate) async fn ingest(
     if command.temporary {
         return Err(Status::unimplemented("temporary tables are not supported"));
     }
-    if command.catalog.as_deref().is_some_and(|c| !c.is_empty() && c != rustydb_engine::DATABASE_NAME) {
+    if command.catalog.as_deref().is_some_and(|c| !c.is_empty() && c != rustydb_engine::api::DATABASE_NAME) {
         return Err(Status::not_found(format!("unknown catalog {:?}", command.catalog)));
     }
     let options = command.table_definition_options.unwrap_or_default();
@@ -40,14 +40,16 @@ pub(crate) async fn ingest(
         (None, None) => return Err(Status::invalid_argument("the ingest stream carries no schema")),
     };
     let batches = futures::stream::iter(first.map(Ok))
-        .chain(stream.map_err(|e| EngineError::sql("08P01", format!("reading record batches: {e}"))))
+        .chain(
+            stream.map_err(|e| EngineError::sql(SqlState::ProtocolViolation, format!("reading record batches: {e}"))),
+        )
         .boxed();
 
     let explicit = command.transaction_id.as_ref().is_some_and(|id| !id.is_empty());
     let session = server.session_for(user, command.transaction_id.as_ref())?;
     let mut session = session.lock().await;
     if !explicit {
-        session.execute("BEGIN").await.map_err(to_status)?;
+        session.begin().await.map_err(to_status)?;
     }
     let result = async {
         let exists = session.table_exists(schema, table).map_err(to_status)?;
@@ -75,8 +77,7 @@ pub(crate) async fn ingest(
     }
     match result {
         Ok(n) => {
-            let outputs = session.execute("COMMIT").await.map_err(to_status)?;
-            if outputs.iter().any(|o| matches!(o, QueryOutput::Command { tag } if tag == "ROLLBACK")) {
+            if session.commit().await.map_err(to_status)? == TransactionEvent::RolledBack {
                 return Err(Status::aborted("the ingest was rolled back"));
             }
             Ok(n)
@@ -84,7 +85,7 @@ pub(crate) async fn ingest(
         Err(e) => {
             // The error is what the client needs; a failed rollback only
             // means the transaction is already gone.
-            let _ = session.execute("ROLLBACK").await;
+            let _ = session.rollback().await;
             Err(e)
         }
     }

@@ -11,7 +11,7 @@ mod service;
 use std::sync::Arc;
 
 use arrow_flight::flight_service_server::FlightServiceServer;
-use rustydb_engine::Database;
+use rustydb_engine::api::Database;
 
 pub use auth::TOKEN_LIFETIME;
 pub use error::to_status;

@@ -12,7 +12,7 @@ use arrow_flight::sql::{
 };
 use datafusion::arrow::array::{ArrayRef, Int32Builder, RecordBatch, StringBuilder};
 use datafusion::arrow::datatypes::{DataType, Field, Schema, SchemaRef};
-use rustydb_engine::{DATABASE_NAME, TableInfo};
+use rustydb_engine::api::{DATABASE_NAME, TableInfo};
 use tonic::Status;
 
 /// The server's answers to GetSqlInfo.

@@ -40,8 +40,9 @@ use futures::{Stream, StreamExt, TryStreamExt};
 use parking_lot::Mutex;
 use prost::Message;
 use rand::RngCore;
-use rustydb_engine::{
-    DATABASE_NAME, Database, EngineError, Interrupt, Prepared, QueryOutput, Session, numbered_parameters,
+use rustydb_engine::api::{
+    DATABASE_NAME, Database, EngineError, Interrupt, Prepared, Session, StatementResult, TransactionEvent,
+    numbered_parameters,
 };
 use tonic::metadata::MetadataValue;
 use tonic::{Request, Response, Status, Streaming};
@@ -196,7 +197,7 @@ fn one_batch(batch: RecordBatch) -> DoGetStream {
 }
 
 /// Rows a statement reports changing (0 for DDL and queries).
-fn affected(out: &QueryOutput) -> i64 {
+fn affected(out: &StatementResult) -> i64 {
     out.rows_affected().and_then(|n| i64::try_from(n).ok()).unwrap_or(0)
 }
 
@@ -225,7 +226,7 @@ async fn execute_rows(
     session: &Shared,
     prepared: &Prepared,
     params: Option<&RecordBatch>,
-) -> Result<Vec<QueryOutput>, Status> {
+) -> Result<Vec<StatementResult>, Status> {
     let rows: Vec<Vec<ScalarValue>> = match params {
         None => vec![Vec::new()],
         Some(batch) => (0..batch.num_rows()).map(|r| row_params(batch, r)).collect::<Result<_, _>>()?,
@@ -332,7 +333,7 @@ impl FlightSqlService for FlightSqlServer {
         self.running.lock().insert(handle, session.interrupt());
         let out = session.execute_prepared(&prepared, Vec::new()).await.map_err(to_status)?;
         match out {
-            QueryOutput::Rows { schema, stream, .. } => {
+            StatementResult::Rows { schema, stream, .. } => {
                 let stream = stream.map_err(EngineError::from).map(move |b| {
                     let _running = &guard;
                     b
@@ -466,7 +467,7 @@ impl FlightSqlService for FlightSqlServer {
         let params = entry.params.lock().clone();
         let outputs = execute_rows(&entry.session, &entry.prepared, params.as_ref()).await?;
         let streams = outputs.into_iter().filter_map(|out| match out {
-            QueryOutput::Rows { stream, .. } => Some(stream.map_err(EngineError::from)),
+            StatementResult::Rows { stream, .. } => Some(stream.map_err(EngineError::from)),
             _ => None,
         });
         Ok(Response::new(batches_stream(schema, futures::stream::iter(streams).flatten())))
@@ -504,7 +505,7 @@ impl FlightSqlService for FlightSqlServer {
     ) -> Result<ActionBeginTransactionResult, Status> {
         let user = self.user(&request)?;
         let session = self.new_session(&user);
-        session.lock().await.execute("BEGIN").await.map_err(to_status)?;
+        session.lock().await.begin().await.map_err(to_status)?;
         let id = new_handle();
         let mut transactions = self.transactions.lock();
         transactions.retain(|_, t| t.last_used.elapsed() < TRANSACTION_IDLE_MAX);
@@ -525,10 +526,9 @@ impl FlightSqlService for FlightSqlServer {
             Ok(EndTransaction::Rollback) => false,
             _ => return Err(Status::invalid_argument("EndTransaction needs commit or rollback")),
         };
-        let outputs =
-            session.lock().await.execute(if commit { "COMMIT" } else { "ROLLBACK" }).await.map_err(to_status)?;
-        let rolled_back = outputs.iter().any(|o| matches!(o, QueryOutput::Command { tag } if tag == "ROLLBACK"));
-        if commit && rolled_back {
+        let mut session = session.lock().await;
+        let ended = if commit { session.commit().await } else { session.rollback().await }.map_err(to_status)?;
+        if commit && ended == TransactionEvent::RolledBack {
             return Err(Status::aborted("the transaction was rolled back: a statement in it failed (SQLSTATE 25P02)"));
         }
         Ok(())

@@ -12,7 +12,7 @@ use arrow_flight::{FlightInfo, Ticket};
 use datafusion::arrow::array::{Array, AsArray, Int32Array, Int64Array, RecordBatch, StringArray};
 use datafusion::arrow::datatypes::{DataType, Field, Int64Type, Schema};
 use futures::TryStreamExt;
-use rustydb_engine::Database;
+use rustydb_engine::api::Database;
 use tonic::Code;
 use tonic::transport::Channel;
 

@@ -8,9 +8,7 @@
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 mod config;
-mod format;
-use rustydb_server::pgwire;
-mod shell;
+use rustydb_server::{pgwire, shell};
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -66,7 +64,7 @@ enum Command {
         #[arg(long, env = "RUSTYDB_TLS_KEY", requires = "tls_cert")]
         tls_key: Option<PathBuf>,
         /// Superuser created on first start (with RUSTYDB_PASSWORD).
-        #[arg(long, env = "RUSTYDB_USER", default_value = rustydb_engine::BOOTSTRAP_USER)]
+        #[arg(long, env = "RUSTYDB_USER", default_value = rustydb_engine::api::BOOTSTRAP_USER)]
         user: String,
         /// Password of that superuser. Once any role has a password, every
         /// client authenticates with SCRAM-SHA-256.
@@ -164,7 +162,7 @@ fn main() -> ExitCode {
                     return ExitCode::FAILURE;
                 }
             };
-            let mut options = rustydb_engine::DatabaseOptions {
+            let mut options = rustydb_engine::api::DatabaseOptions {
                 query_memory_bytes: budget.query_mb.saturating_mul(1 << 20),
                 ..Default::default()
             };
@@ -174,7 +172,7 @@ fn main() -> ExitCode {
             options.storage.segment_cache_bytes = budget.segment_cache_mb.saturating_mul(1 << 20);
             options.storage.row_store_bytes = budget.row_store_mb.saturating_mul(1 << 20);
             if let Some(url) = segment_store {
-                match rustydb_engine::ObjectSegments::from_url(&url) {
+                match rustydb_engine::api::ObjectSegments::from_url(&url) {
                     Ok(store) => options.storage.segment_store = Some(std::sync::Arc::new(store)),
                     Err(e) => {
                         eprintln!("rustydb: {e}");
@@ -245,7 +243,7 @@ fn parse_listen(text: &str) -> Result<Listen, String> {
 /// Runs the server until SIGINT or SIGTERM.
 async fn serve(
     data: PathBuf,
-    options: rustydb_engine::DatabaseOptions,
+    options: rustydb_engine::api::DatabaseOptions,
     pg: pgwire::PgOptions,
     flight: Option<std::net::SocketAddr>,
     tls_files: Option<pgwire::TlsFiles>,
@@ -258,7 +256,7 @@ async fn serve(
     // Without a certificate an SSLRequest is answered 'N' and clients that
     // require TLS stop there.
     let tls = tls_files.as_ref().map(pgwire::tls_acceptor).transpose()?;
-    let db = rustydb_engine::Database::open_with(&data, options)
+    let db = rustydb_engine::api::Database::open_with(&data, options)
         .with_context(|| format!("opening the database in {}", data.display()))?;
     if let Some((user, password)) = superuser
         && db.ensure_superuser(&user, &password).context("creating the superuser")?
@@ -323,7 +321,7 @@ async fn serve(
             Err(e) => eprintln!("rustydb: Flight SQL task failed: {e}"),
         }
     }
-    db.storage().flush().context("flushing the WAL at shutdown")?;
+    db.flush().context("flushing the WAL at shutdown")?;
     println!("RustyDB stopped");
     Ok(ExitCode::SUCCESS)
 }

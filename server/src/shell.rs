@@ -9,7 +9,8 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use anyhow::Context;
-use rustydb_engine::{Database, QueryOutput, Session};
+use rustydb_engine::api::{Database, EngineError, Piece, Session, StatementResult};
+use rustydb_engine::pg;
 
 use crate::format;
 
@@ -27,29 +28,32 @@ pub async fn run(data: PathBuf, command: Option<String>, file: Option<PathBuf>) 
     interactive(&mut session).await
 }
 
-async fn run_script(session: &mut Session, sql: &str) -> ExitCode {
-    let statements = match Session::parse(sql) {
+/// Runs a script's statements in order, printing each result, and stops at
+/// the first error: what `-c` and `-f` do. Every statement takes the same
+/// route into the engine as one sent by a PostgreSQL client's simple query.
+pub async fn run_script(session: &mut Session, sql: &str) -> ExitCode {
+    let pieces = match session.statements(sql) {
         Ok(s) => s,
         Err(e) => {
             eprintln!("ERROR: {}: {e}", e.sqlstate());
             return ExitCode::FAILURE;
         }
     };
-    for stmt in statements {
-        if !run_one(session, stmt).await {
+    for piece in pieces {
+        if !run_one(session, piece).await {
             return ExitCode::FAILURE;
         }
     }
-    let _ = session.database().storage().flush();
+    let _ = session.database().flush();
     ExitCode::SUCCESS
 }
 
 /// Runs and prints one statement; false after an error.
-async fn run_one(session: &mut Session, stmt: rustydb_engine::Statement) -> bool {
-    let out = match session.execute_statement(stmt).await {
+async fn run_one(session: &mut Session, piece: Piece) -> bool {
+    let out = match session.execute_piece(piece).await {
         // The shell has no COPY data channel; psql's \copy over the
         // PostgreSQL protocol is the way to load files.
-        Ok(QueryOutput::CopyIn { .. }) => {
+        Ok(StatementResult::CopyIn { .. }) => {
             Err(session.copy_in_fail("COPY FROM STDIN needs a PostgreSQL protocol client such as psql").await)
         }
         other => other,
@@ -72,14 +76,13 @@ async fn run_one(session: &mut Session, stmt: rustydb_engine::Statement) -> bool
     }
 }
 
-async fn print(out: QueryOutput) -> Result<(), rustydb_engine::EngineError> {
+async fn print(out: StatementResult) -> Result<(), EngineError> {
     match out {
-        QueryOutput::Command { tag } => println!("{tag}"),
-        QueryOutput::CopyIn { .. } => {}
-        rows @ (QueryOutput::Rows { .. } | QueryOutput::CopyOut(_)) => {
+        StatementResult::Done(outcome) => println!("{}", pg::command_tag(&outcome)),
+        StatementResult::CopyIn { .. } => {}
+        rows @ (StatementResult::Rows { .. } | StatementResult::CopyOut(_)) => {
             let (schema, batches) = rows.collect().await?;
-            let text =
-                format::table(&schema, &batches).map_err(|e| rustydb_engine::EngineError::internal(e.to_string()))?;
+            let text = format::table(&schema, &batches).map_err(|e| EngineError::internal(e.to_string()))?;
             print!("{text}");
         }
     }
@@ -132,10 +135,10 @@ async fn interactive(session: &mut Session) -> anyhow::Result<ExitCode> {
         }
         let sql = std::mem::take(&mut buffer);
         let _ = editor.add_history_entry(sql.trim());
-        match Session::parse(&sql) {
-            Ok(stmts) => {
-                for stmt in stmts {
-                    if !run_one(session, stmt).await {
+        match session.statements(&sql) {
+            Ok(pieces) => {
+                for piece in pieces {
+                    if !run_one(session, piece).await {
                         break;
                     }
                 }
@@ -146,7 +149,7 @@ async fn interactive(session: &mut Session) -> anyhow::Result<ExitCode> {
     if let Some(h) = &history {
         let _ = editor.save_history(h);
     }
-    session.database().storage().flush()?;
+    session.database().flush()?;
     Ok(ExitCode::SUCCESS)
 }
 

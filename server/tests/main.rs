@@ -1,6 +1,7 @@
 //! End-to-end tests of the `rustydb` binary: the SQL shell, and the server
 //! with real PostgreSQL clients.
 
+mod hooks;
 mod jdbc;
 mod pg;
 mod pgbench;

@@ -14,7 +14,7 @@ use arrow::array::{Array, AsArray};
 use arrow::datatypes::DataType;
 use arrow::util::display::{ArrayFormatter, FormatOptions};
 use async_trait::async_trait;
-use rustydb_engine::{Database, EngineError, QueryOutput, Session};
+use rustydb_engine::api::{Database, EngineError, Session, StatementResult};
 use sqllogictest::{AsyncDB, DBOutput, DefaultColumnType};
 
 /// Error as the runner matches it: `SQLSTATE: message`.
@@ -101,14 +101,11 @@ impl AsyncDB for EngineDb {
         let mut outputs = self.session.execute(sql).await.map_err(SltError)?;
         let Some(last) = outputs.pop() else { return Ok(DBOutput::StatementComplete(0)) };
         match last {
-            QueryOutput::Command { tag } => {
-                let count = tag.rsplit(' ').next().and_then(|n| n.parse().ok()).unwrap_or(0);
-                Ok(DBOutput::StatementComplete(count))
-            }
-            QueryOutput::CopyIn { .. } => {
+            done @ StatementResult::Done(_) => Ok(DBOutput::StatementComplete(done.rows_affected().unwrap_or(0))),
+            StatementResult::CopyIn { .. } => {
                 Err(SltError(self.session.copy_in_fail("COPY FROM STDIN has no data channel in sqllogictest").await))
             }
-            rows @ (QueryOutput::Rows { .. } | QueryOutput::CopyOut(_)) => {
+            rows @ (StatementResult::Rows { .. } | StatementResult::CopyOut(_)) => {
                 let (schema, batches) = rows.collect().await.map_err(SltError)?;
                 let types = schema.fields().iter().map(|f| column_type(f.data_type())).collect();
                 let mut out = Vec::new();

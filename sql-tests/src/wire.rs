@@ -8,7 +8,7 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 
 use async_trait::async_trait;
-use rustydb_engine::Database;
+use rustydb_engine::api::Database;
 use sqllogictest::{AsyncDB, DBOutput, DefaultColumnType};
 use tokio_postgres::types::Type;
 use tokio_postgres::{Client, NoTls, Row};

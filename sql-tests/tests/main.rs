@@ -8,7 +8,7 @@
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
-use rustydb_engine::{Database, DatabaseOptions};
+use rustydb_engine::api::{Database, DatabaseOptions};
 use rustydb_sql_tests::EngineDb;
 use rustydb_sql_tests::wire::{Server, WireDb};
 

@@ -1,6 +1,7 @@
-//! Storage errors. Each variant names what went wrong and maps to one kind.
+//! Storage errors. Each variant names what went wrong and carries one
+//! SQLSTATE condition, whose row in `rustydb_common::SqlState` gives its kind.
 
-use rustydb_common::{ErrorKind, RowId, TableId};
+use rustydb_common::{ErrorKind, RowId, SqlState, TableId};
 
 /// Result with [`StorageError`].
 pub type Result<T, E = StorageError> = std::result::Result<T, E>;
@@ -45,42 +46,33 @@ pub enum StorageError {
 }
 
 impl StorageError {
+    /// The SQLSTATE condition; [`StorageError::kind`] is read from it.
+    pub fn code(&self) -> SqlState {
+        match self {
+            StorageError::Io { .. } | StorageError::Poisoned(_) => SqlState::IoError,
+            StorageError::Corruption(_) => SqlState::DataCorrupted,
+            StorageError::NoSuchTable(_) => SqlState::UndefinedTable,
+            StorageError::UniqueViolation { .. } => SqlState::UniqueViolation,
+            StorageError::NotNullViolation { .. } => SqlState::NotNullViolation,
+            StorageError::SerializationFailure | StorageError::RowChanged { .. } => SqlState::SerializationFailure,
+            StorageError::Deadlock => SqlState::DeadlockDetected,
+            StorageError::LockTimeout | StorageError::WouldBlock => SqlState::LockNotAvailable,
+            StorageError::InvalidInput(_) => SqlState::InvalidParameterValue,
+            StorageError::LimitExceeded(_) => SqlState::ProgramLimitExceeded,
+            StorageError::OutOfMemory(_) => SqlState::OutOfMemory,
+            StorageError::Unsupported(_) => SqlState::FeatureNotSupported,
+            StorageError::Internal(_) => SqlState::InternalError,
+        }
+    }
+
     /// The kind that decides how callers react.
     pub fn kind(&self) -> ErrorKind {
-        match self {
-            StorageError::Io { .. } => ErrorKind::Io,
-            StorageError::Poisoned(_) => ErrorKind::Io,
-            StorageError::Corruption(_) => ErrorKind::Corruption,
-            StorageError::NoSuchTable(_) => ErrorKind::NotFound,
-            StorageError::UniqueViolation { .. } => ErrorKind::AlreadyExists,
-            StorageError::NotNullViolation { .. } => ErrorKind::InvalidInput,
-            StorageError::SerializationFailure | StorageError::RowChanged { .. } => ErrorKind::Serialization,
-            StorageError::Deadlock => ErrorKind::Aborted,
-            StorageError::LockTimeout | StorageError::WouldBlock => ErrorKind::ResourceExhausted,
-            StorageError::InvalidInput(_) => ErrorKind::InvalidInput,
-            StorageError::LimitExceeded(_) | StorageError::OutOfMemory(_) => ErrorKind::ResourceExhausted,
-            StorageError::Unsupported(_) => ErrorKind::Unsupported,
-            StorageError::Internal(_) => ErrorKind::Internal,
-        }
+        self.code().kind()
     }
 
     /// The PostgreSQL SQLSTATE for this error.
     pub fn sqlstate(&self) -> &'static str {
-        match self {
-            StorageError::Io { .. } | StorageError::Poisoned(_) => "58030",
-            StorageError::Corruption(_) => "XX001",
-            StorageError::NoSuchTable(_) => "42P01",
-            StorageError::UniqueViolation { .. } => "23505",
-            StorageError::NotNullViolation { .. } => "23502",
-            StorageError::SerializationFailure | StorageError::RowChanged { .. } => "40001",
-            StorageError::Deadlock => "40P01",
-            StorageError::LockTimeout | StorageError::WouldBlock => "55P03",
-            StorageError::InvalidInput(_) => "22023",
-            StorageError::LimitExceeded(_) => "54000",
-            StorageError::OutOfMemory(_) => "53200",
-            StorageError::Unsupported(_) => "0A000",
-            StorageError::Internal(_) => "XX000",
-        }
+        self.code().code()
     }
 
     pub(crate) fn io(context: impl Into<String>, source: std::io::Error) -> Self {

@@ -1,19 +1,25 @@
 //! SQL text to statements, in PostgreSQL's dialect.
 //!
-//! sqlparser follows PostgreSQL's grammar closely; where it is stricter than
-//! PostgreSQL on input that real clients send, the token stream is adjusted
-//! here before parsing, so the rest of the engine sees ordinary statements.
+//! One token stream, read statement by statement: a statement RustyDB
+//! parses itself (MOVE, CHECKPOINT) is recognised by its first word and
+//! becomes its own [`RustyStatement`] variant; every other statement is read by
+//! sqlparser's PostgreSQL grammar. sqlparser follows PostgreSQL closely;
+//! where it is stricter on input that real clients send, the token stream
+//! is adjusted before parsing (COPY booleans, VACUUM options, USER for
+//! ROLE, FETCH without FROM), which changes how a statement is spelled,
+//! never which statement it is.
 
 use datafusion::sql::sqlparser::ast::Statement;
 use datafusion::sql::sqlparser::dialect::PostgreSqlDialect;
 use datafusion::sql::sqlparser::keywords::Keyword;
-use datafusion::sql::sqlparser::parser::Parser;
+use datafusion::sql::sqlparser::parser::{Parser, ParserError};
 use datafusion::sql::sqlparser::tokenizer::{Span, Token, TokenWithSpan, Tokenizer, Whitespace};
 
 use std::sync::LazyLock;
 
 use datafusion_pg_catalog::sql::PostgresCompatibilityParser;
 
+use super::Statement as RustyStatement;
 use crate::error::{EngineError, Result};
 
 /// Texts that are whole statements common enough to parse once per
@@ -22,7 +28,7 @@ use crate::error::{EngineError, Result};
 const PARSED_ONCE: [&str; 5] = ["BEGIN", "COMMIT", "END", "ROLLBACK", "START TRANSACTION"];
 
 /// `PARSED_ONCE`, parsed (by `parse_text`, so exactly what it would give).
-static PARSED: LazyLock<Vec<(&'static str, Statement)>> = LazyLock::new(|| {
+static PARSED: LazyLock<Vec<(&'static str, RustyStatement)>> = LazyLock::new(|| {
     PARSED_ONCE
         .iter()
         .filter_map(|&text| match parse_text(text) {
@@ -33,7 +39,7 @@ static PARSED: LazyLock<Vec<(&'static str, Statement)>> = LazyLock::new(|| {
 });
 
 /// Parses SQL text into statements.
-pub fn parse(sql: &str) -> Result<Vec<Statement>> {
+pub fn parse(sql: &str) -> Result<Vec<RustyStatement>> {
     let trimmed = sql.trim();
     let word = trimmed.strip_suffix(';').unwrap_or(trimmed).trim_end();
     if word.len() <= "START TRANSACTION".len()
@@ -44,7 +50,7 @@ pub fn parse(sql: &str) -> Result<Vec<Statement>> {
     parse_text(sql)
 }
 
-fn parse_text(sql: &str) -> Result<Vec<Statement>> {
+fn parse_text(sql: &str) -> Result<Vec<RustyStatement>> {
     let dialect = PostgreSqlDialect {};
     let mut tokens = Tokenizer::new(&dialect, sql)
         .with_unescape(true)
@@ -54,28 +60,94 @@ fn parse_text(sql: &str) -> Result<Vec<Statement>> {
     vacuum_without_options(&mut tokens);
     user_as_role(&mut tokens);
     fetch_from(&mut tokens);
-    move_as_fetch(&mut tokens);
-    checkpoint_as_call(&mut tokens);
-    let mut statements = Parser::new(&dialect)
-        .with_tokens_with_locations(tokens)
-        .parse_statements()
-        .map_err(|e| EngineError::syntax(e.to_string()))?;
+    let mut parser = Parser::new(&dialect).with_tokens_with_locations(tokens);
+    let parsed = statements(&mut parser).map_err(|e| EngineError::syntax(e.to_string()))?;
+    // Client catalog queries come as statements of PostgreSQL's grammar
+    // alone; a string with one of RustyDB's own is never one of them.
+    if parsed.iter().any(|s| s.sql().is_none()) {
+        return Ok(parsed);
+    }
+    let mut sql_only: Vec<Statement> = parsed.into_iter().filter_map(|s| s.into_sql()).collect();
     // Printing a statement back to text (what `is_catalog_query` reads) is
     // a good part of parsing a short query; the markers can only be in the
     // printed statement if they are in the text, so most queries skip it.
     let text = sql.to_ascii_lowercase();
     let maybe_catalog = CATALOG_MARKERS.iter().any(|m| text.contains(m));
-    let rewritten = match maybe_catalog && statements.iter().any(is_catalog_query) {
-        true => rewrite_catalog_queries(sql, &mut statements),
-        false => vec![false; statements.len()],
+    let rewritten = match maybe_catalog && sql_only.iter().any(is_catalog_query) {
+        true => rewrite_catalog_queries(sql, &mut sql_only),
+        false => vec![false; sql_only.len()],
     };
-    for (stmt, rewritten) in statements.iter_mut().zip(rewritten) {
+    for (stmt, rewritten) in sql_only.iter_mut().zip(rewritten) {
         postgres_expressions(stmt);
         if rewritten {
             aggregate_scalar_subqueries(stmt);
         }
     }
-    Ok(statements)
+    Ok(sql_only.into_iter().map(RustyStatement::Sql).collect())
+}
+
+/// Parses SQL the engine generated itself, which is always of PostgreSQL's
+/// grammar (a RustyDB statement in it is a bug).
+pub(crate) fn parse_generated(sql: &str) -> Result<Vec<Statement>> {
+    parse(sql)?
+        .into_iter()
+        .map(|s| match s {
+            RustyStatement::Sql(s) => Ok(s),
+            other => Err(EngineError::internal(format!("generated SQL holds a RustyDB statement: {other}"))),
+        })
+        .collect()
+}
+
+/// The statements of a token stream, separated by semicolons (the loop of
+/// sqlparser's `parse_statements`, with RustyDB's own statements).
+fn statements(parser: &mut Parser<'_>) -> Result<Vec<RustyStatement>, ParserError> {
+    let mut out = Vec::new();
+    let mut expecting_delimiter = false;
+    loop {
+        while parser.consume_token(&Token::SemiColon) {
+            expecting_delimiter = false;
+        }
+        match &parser.peek_token_ref().token {
+            Token::EOF => break,
+            Token::Word(w) if expecting_delimiter && w.keyword == Keyword::END => break,
+            _ => {}
+        }
+        if expecting_delimiter {
+            return parser.expected_ref("end of statement", parser.peek_token_ref());
+        }
+        out.push(statement(parser)?);
+        expecting_delimiter = true;
+    }
+    Ok(out)
+}
+
+/// One statement: RustyDB's own by its first word, else sqlparser's.
+fn statement(parser: &mut Parser<'_>) -> Result<RustyStatement, ParserError> {
+    let first = match &parser.peek_token_ref().token {
+        Token::Word(w) if w.quote_style.is_none() => w.value.to_ascii_lowercase(),
+        _ => String::new(),
+    };
+    match first.as_str() {
+        "move" => {
+            parser.next_token();
+            // MOVE takes FETCH's direction and cursor (FETCH's INTO is not
+            // PostgreSQL's, and not MOVE's).
+            match parser.parse_fetch_statement()? {
+                Statement::Fetch { name, direction, into: None, .. } => {
+                    Ok(RustyStatement::Move { cursor: name, direction })
+                }
+                _ => Err(ParserError::ParserError("MOVE takes no INTO".into())),
+            }
+        }
+        "checkpoint" => {
+            parser.next_token();
+            match &parser.peek_token_ref().token {
+                Token::EOF | Token::SemiColon => Ok(RustyStatement::Checkpoint),
+                _ => Err(ParserError::ParserError("CHECKPOINT takes no arguments".into())),
+            }
+        }
+        _ => Ok(RustyStatement::Sql(parser.parse_statement()?)),
+    }
 }
 
 /// SQL with `?` parameter markers (ODBC / JDBC / ADBC style, which Arrow
@@ -595,83 +667,6 @@ fn fetch_from(tokens: &mut Vec<TokenWithSpan>) {
     }
 }
 
-/// sqlparser has no MOVE; `MOVE ... c` becomes `FETCH ... c INTO <marker>`,
-/// which the engine runs as FETCH without returning rows. (FETCH INTO is
-/// not PostgreSQL SQL, and the marker name is reserved.)
-fn move_as_fetch(tokens: &mut Vec<TokenWithSpan>) {
-    let mut statement_start = true;
-    let mut moving = false;
-    let mut i = 0;
-    while i < tokens.len() {
-        match &tokens[i].token {
-            Token::Whitespace(_) => {}
-            Token::SemiColon => {
-                if moving {
-                    insert_move_marker(tokens, i);
-                    i += 3;
-                    moving = false;
-                }
-                statement_start = true;
-            }
-            Token::Word(w) if statement_start && w.value.eq_ignore_ascii_case("move") && w.quote_style.is_none() => {
-                tokens[i].token = Token::make_keyword("FETCH");
-                moving = true;
-                statement_start = false;
-            }
-            _ => statement_start = false,
-        }
-        i += 1;
-    }
-    if moving {
-        insert_move_marker(tokens, tokens.len());
-    }
-}
-
-fn insert_move_marker(tokens: &mut Vec<TokenWithSpan>, at: usize) {
-    let span = tokens.get(at.saturating_sub(1)).map(|t| t.span).unwrap_or_else(Span::empty);
-    let marker = [
-        Token::Whitespace(Whitespace::Space),
-        Token::make_keyword("INTO"),
-        Token::make_word(crate::cursors::MOVE_MARKER, None),
-    ];
-    for (k, t) in marker.into_iter().enumerate() {
-        tokens.insert(at + k, TokenWithSpan::new(t, span));
-    }
-}
-
-/// The procedure a `CHECKPOINT` statement calls.
-pub const CHECKPOINT_PROCEDURE: &str = "rustydb_checkpoint";
-
-/// sqlparser has no CHECKPOINT statement: PostgreSQL's bare `CHECKPOINT`
-/// becomes `CALL rustydb_checkpoint()`, which the engine runs.
-fn checkpoint_as_call(tokens: &mut Vec<TokenWithSpan>) {
-    let mut statement_start = true;
-    let mut i = 0;
-    while i < tokens.len() {
-        match &tokens[i].token {
-            Token::Whitespace(_) => {}
-            Token::SemiColon => statement_start = true,
-            Token::Word(w)
-                if statement_start && w.value.eq_ignore_ascii_case("checkpoint") && w.quote_style.is_none() =>
-            {
-                let span = tokens[i].span;
-                let call = [
-                    Token::make_keyword("CALL"),
-                    Token::Whitespace(Whitespace::Space),
-                    Token::make_word(CHECKPOINT_PROCEDURE, None),
-                    Token::LParen,
-                    Token::RParen,
-                ];
-                tokens.splice(i..=i, call.into_iter().map(|t| TokenWithSpan::new(t, span)));
-                i += 4;
-                statement_start = false;
-            }
-            _ => statement_start = false,
-        }
-        i += 1;
-    }
-}
-
 /// VACUUM has PostgreSQL forms sqlparser does not know (`VACUUM ANALYZE t`,
 /// `VACUUM (VERBOSE) a, b`). The engine has nothing to vacuum yet (old
 /// versions are dropped by checkpoint compaction), so a VACUUM's options
@@ -709,6 +704,7 @@ fn vacuum_without_options(tokens: &mut Vec<TokenWithSpan>) {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use datafusion::sql::sqlparser::ast::FetchDirection;
 
     #[test]
     fn transaction_words_parse_once_as_the_parser_would() {
@@ -735,13 +731,14 @@ mod tests {
     }
 
     #[test]
-    fn checkpoint_is_a_call() {
+    fn checkpoint_is_a_statement_of_its_own() {
         let s = parse("checkpoint; CHECKPOINT").unwrap();
-        assert_eq!(s.len(), 2);
-        for stmt in &s {
-            assert_eq!(stmt.to_string(), format!("CALL {CHECKPOINT_PROCEDURE}()"));
-        }
+        assert_eq!(s, vec![RustyStatement::Checkpoint, RustyStatement::Checkpoint]);
         assert!(parse("select 1 as checkpoint").unwrap()[0].to_string().contains("AS checkpoint"));
+        let e = parse("CHECKPOINT 1").unwrap_err();
+        assert_eq!((e.sqlstate(), e.to_string().contains("takes no arguments")), ("42601", true), "{e}");
+        // The name is no procedure.
+        assert!(matches!(&parse("CALL rustydb_checkpoint()").unwrap()[0], RustyStatement::Sql(Statement::Call(_))));
     }
 
     #[test]
@@ -749,7 +746,7 @@ mod tests {
         for sql in ["vacuum analyze pgbench_branches", "VACUUM (VERBOSE, ANALYZE) a, b", "vacuum"] {
             let s = parse(&format!("{sql}; select 1")).unwrap();
             assert_eq!(s.len(), 2, "{sql}");
-            assert!(matches!(s[0], Statement::Vacuum(_)), "{sql}");
+            assert!(matches!(s[0], RustyStatement::Sql(Statement::Vacuum(_))), "{sql}");
         }
     }
 
@@ -757,8 +754,13 @@ mod tests {
     fn user_statements_are_role_statements() {
         let s = parse("create user alice with password 'pw'; ALTER USER alice PASSWORD 'x'; drop user if exists alice")
             .unwrap();
-        assert!(matches!(&s[0], Statement::CreateRole(c) if c.login == Some(true) && c.password.is_some()), "{}", s[0]);
-        assert!(matches!(s[1], Statement::AlterRole { .. }), "{}", s[1]);
+        let create = s[0].sql();
+        assert!(
+            matches!(create, Some(Statement::CreateRole(c)) if c.login == Some(true) && c.password.is_some()),
+            "{}",
+            s[0]
+        );
+        assert!(matches!(s[1].sql(), Some(Statement::AlterRole { .. })), "{}", s[1]);
         assert_eq!(s[2].to_string(), "DROP ROLE IF EXISTS alice");
     }
 
@@ -769,22 +771,26 @@ mod tests {
         assert_eq!(text[0], "FETCH NEXT FROM c");
         assert_eq!(text[1], "FETCH 5 FROM c");
         assert_eq!(text[2], "FETCH ALL IN c");
-        assert_eq!(text[3], format!("FETCH NEXT FROM c INTO {}", crate::cursors::MOVE_MARKER));
+        assert_eq!(text[3], "MOVE NEXT FROM c");
         assert_eq!(text[4], "FETCH FORWARD 2 FROM c");
     }
 
     #[test]
-    fn move_is_fetch_into_the_marker() {
+    fn move_is_a_statement_of_its_own() {
         let s = parse("MOVE FORWARD 5 FROM c; move all in c").unwrap();
-        assert_eq!(s[0].to_string(), format!("FETCH FORWARD 5 FROM c INTO {}", crate::cursors::MOVE_MARKER));
-        assert!(s[1].to_string().ends_with(crate::cursors::MOVE_MARKER), "{}", s[1]);
+        assert!(
+            matches!(&s[0], RustyStatement::Move { cursor, direction: FetchDirection::Forward { .. } } if cursor.value == "c")
+        );
+        assert!(matches!(&s[1], RustyStatement::Move { direction: FetchDirection::All, .. }), "{}", s[1]);
+        assert_eq!(parse("MOVE c INTO x").unwrap_err().sqlstate(), "42601");
     }
 
     #[test]
     fn only_catalog_queries_are_rewritten_for_clients() {
-        let catalog = parse("SELECT relname FROM pg_class WHERE oid = 't'::regclass").unwrap();
+        let catalog = parse_generated("SELECT relname FROM pg_class WHERE oid = 't'::regclass").unwrap();
         assert!(is_catalog_query(&catalog[0]));
-        let user = parse("SELECT (SELECT max(v) FROM u WHERE u.k = t.k) FROM t WHERE d < current_date").unwrap();
+        let user =
+            parse_generated("SELECT (SELECT max(v) FROM u WHERE u.k = t.k) FROM t WHERE d < current_date").unwrap();
         assert!(!is_catalog_query(&user[0]));
     }
 

@@ -15,7 +15,7 @@ use pgwire::error::{PgWireError, PgWireResult};
 use pgwire::types::ToSqlText;
 use pgwire::types::format::FormatOptions;
 use postgres_types::{IsNull, ToSql};
-use rustydb_engine::{CopyFormat, CopyOptions};
+use rustydb_engine::pg::{CopyFormat, CopyOptions};
 
 /// Writes rows in one COPY format.
 pub struct CopyWriter {
@@ -155,16 +155,17 @@ mod tests {
     use datafusion::arrow::array::{ArrayRef, Int32Array, StringArray};
     use datafusion::arrow::datatypes::{DataType, Field};
     use pgwire::api::portal::Format;
-    use rustydb_engine::{CopyFormat, Session};
+    use rustydb_engine::api::Session;
+    use rustydb_engine::pg::CopyFormat;
 
     use super::*;
 
     fn options(sql: &str) -> CopyOptions {
-        match Session::parse(sql).unwrap().remove(0) {
-            rustydb_engine::Statement::Copy { options, legacy_options, .. } => {
+        match Session::parse(sql).unwrap().remove(0).into_sql() {
+            Some(rustydb_engine::pg::SqlStatement::Copy { options, legacy_options, .. }) => {
                 CopyOptions::from_statement(&options, &legacy_options).unwrap()
             }
-            other => panic!("not a COPY: {other}"),
+            other => panic!("not a COPY: {other:?}"),
         }
     }
 

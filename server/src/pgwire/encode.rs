@@ -13,7 +13,8 @@ use pgwire::api::portal::Format;
 use pgwire::api::results::{CopyResponse, FieldInfo, QueryResponse, Response, Tag};
 use pgwire::error::{ErrorInfo, PgWireError, PgWireResult};
 use pgwire::messages::copy::CopyData;
-use rustydb_engine::{CopyFormat, CopyOut, EngineError, PG_TYPE_KEY, QueryOutput};
+use rustydb_engine::api::{EngineError, Outcome, StatementResult, TransactionEvent, Verb};
+use rustydb_engine::pg::{self, CopyFormat, CopyOut, PG_TYPE_KEY};
 
 use super::copy_out::CopyWriter;
 
@@ -31,15 +32,20 @@ pub fn to_pgwire(e: EngineError) -> PgWireError {
     PgWireError::UserError(Box::new(error_info(&e)))
 }
 
-/// A command tag such as `INSERT 0 3` as pgwire's `Tag`.
-pub fn tag(text: &str) -> Tag {
-    let mut parts = text.rsplitn(2, ' ');
-    let last = parts.next().unwrap_or_default();
-    let head = parts.next();
-    match (head, last.parse::<usize>()) {
-        (Some(head), Ok(n)) if head == "INSERT 0" => Tag::new("INSERT").with_oid(0).with_rows(n),
-        (Some(head), Ok(n)) => Tag::new(head).with_rows(n),
-        _ => Tag::new(text),
+/// An error that ends the connection (startup, authentication, limits).
+pub fn fatal(e: EngineError) -> PgWireError {
+    let mut info = error_info(&e);
+    info.severity = "FATAL".into();
+    info.severity_nonlocalized = Some("FATAL".into());
+    PgWireError::UserError(Box::new(info))
+}
+
+/// A statement's outcome as pgwire's `Tag` (`INSERT 0 3`, `COMMIT`).
+pub fn tag(outcome: &Outcome) -> Tag {
+    match *outcome {
+        Outcome::Affected { verb: Verb::Insert, rows } => Tag::new("INSERT").with_oid(0).with_rows(rows as usize),
+        Outcome::Affected { verb, rows } => Tag::new(verb.keyword()).with_rows(rows as usize),
+        _ => Tag::new(&pg::command_tag(outcome)),
     }
 }
 
@@ -147,14 +153,16 @@ fn jsonb_binary(column: &ArrayRef) -> Result<ArrayRef, ArrowError> {
 }
 
 /// Turns one statement's output into a protocol response.
-pub fn response(out: QueryOutput, format: &Format) -> PgWireResult<Response> {
+pub fn response(out: StatementResult, format: &Format) -> PgWireResult<Response> {
     match out {
-        QueryOutput::Command { tag: t } => Ok(match t.as_str() {
-            "BEGIN" => Response::TransactionStart(tag(&t)),
-            "COMMIT" | "ROLLBACK" => Response::TransactionEnd(tag(&t)),
-            _ => Response::Execution(tag(&t)),
+        StatementResult::Done(outcome) => Ok(match outcome {
+            Outcome::Transaction(TransactionEvent::Begun) => Response::TransactionStart(tag(&outcome)),
+            Outcome::Transaction(TransactionEvent::Committed { .. } | TransactionEvent::RolledBack) => {
+                Response::TransactionEnd(tag(&outcome))
+            }
+            _ => Response::Execution(tag(&outcome)),
         }),
-        QueryOutput::Rows { schema, stream, tag: t } => {
+        StatementResult::Rows { schema, stream, outcome } => {
             let wire = wire_schema(&schema, format);
             let fields = Arc::new(described(&schema, wire.as_deref(), format)?);
             let row_fields = fields.clone();
@@ -170,18 +178,17 @@ pub fn response(out: QueryOutput, format: &Format) -> PgWireResult<Response> {
                 futures::stream::iter(rows)
             });
             let mut resp = QueryResponse::new(fields, rows);
-            if let Some(t) = t {
-                // RETURNING: the tag of the command, e.g. "INSERT 0" + count.
-                let head = t.rsplit_once(' ').map_or(t.as_str(), |(h, _)| h);
-                resp.set_command_tag(head);
+            if let Some(Outcome::Affected { verb, .. }) = outcome {
+                // RETURNING and FETCH: pgwire appends the rows it sent.
+                resp.set_command_tag(pg::rows_tag_prefix(verb));
             }
             Ok(Response::Query(resp))
         }
-        QueryOutput::CopyIn { columns, format } => {
+        StatementResult::CopyIn { columns, format } => {
             let code = if format == CopyFormat::Binary { 1 } else { 0 };
             Ok(Response::CopyIn(CopyResponse::new(code, columns, futures::stream::empty())))
         }
-        QueryOutput::CopyOut(copy) => copy_out(copy),
+        StatementResult::CopyOut(copy) => copy_out(copy),
     }
 }
 

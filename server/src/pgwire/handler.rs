@@ -18,19 +18,21 @@ use pgwire::api::auth::{
 use pgwire::api::copy::CopyHandler;
 use pgwire::api::portal::{Format, Portal};
 use pgwire::api::query::{ExtendedQueryHandler, SimpleQueryHandler};
-use pgwire::api::results::{FieldInfo, Response};
+use pgwire::api::results::{FieldInfo, Response, Tag};
 use pgwire::api::stmt::{QueryParser, StoredStatement};
 use pgwire::api::store::{Entry, PortalStore};
 use pgwire::api::{ClientInfo, ClientPortalStore, DEFAULT_NAME, PgWireConnectionState, Type};
-use pgwire::error::{ErrorInfo, PgWireError, PgWireResult};
+use pgwire::error::{PgWireError, PgWireResult};
 use pgwire::messages::copy::{CopyData, CopyDone, CopyFail};
 use pgwire::messages::data::{NoData, ParameterDescription};
 use pgwire::messages::extendedquery::{Bind, BindComplete, Describe, Execute, Parse, ParseComplete};
 use pgwire::messages::startup::SecretKey;
 use pgwire::messages::{PgWireBackendMessage, PgWireFrontendMessage};
-use rustydb_engine::{
-    BOOTSTRAP_USER, DATABASE_NAME, Database, Prepared, QueryOutput, SCRAM_ITERATIONS, Session, TransactionStatus,
+use rustydb_engine::api::{
+    BOOTSTRAP_USER, DATABASE_NAME, Database, EngineError, Prepared, Session, SqlState, Statement, StatementResult,
+    TransactionStatus,
 };
+use rustydb_engine::pg::{self, SCRAM_ITERATIONS, SqlStatement};
 use tokio::sync::Mutex;
 
 use super::CancelRegistry;
@@ -87,8 +89,8 @@ impl StatementNames {
 
 /// Whether `stmt` drops the connection's prepared statements once the
 /// engine has run it.
-fn discards_all(stmt: &rustydb_engine::Statement) -> bool {
-    matches!(stmt, rustydb_engine::Statement::Discard { object_type: DiscardObject::ALL })
+fn discards_all(stmt: &Statement) -> bool {
+    matches!(stmt.sql(), Some(SqlStatement::Discard { object_type: DiscardObject::ALL }))
 }
 
 impl Drop for Connection {
@@ -159,11 +161,10 @@ impl AuthSource for CatalogAuth {
             Some(s) => Ok(Password::new(Some(s.salt), s.salted_password)),
             // As PostgreSQL: the same message whether the role is missing,
             // cannot log in, or has no password.
-            None => Err(PgWireError::UserError(Box::new(ErrorInfo::new(
-                "FATAL".into(),
-                "28P01".into(),
+            None => Err(encode::fatal(EngineError::sql(
+                SqlState::InvalidPassword,
                 format!("password authentication failed for user \"{}\"", login.user().unwrap_or_default()),
-            )))),
+            ))),
         }
     }
 }
@@ -171,7 +172,7 @@ impl AuthSource for CatalogAuth {
 /// Maps a statement's output to a response, telling pgwire about
 /// transaction boundaries from the session's own state.
 fn respond(
-    out: QueryOutput,
+    out: StatementResult,
     before: TransactionStatus,
     after: TransactionStatus,
     format: &Format,
@@ -199,21 +200,17 @@ impl StartupHandler for Connection {
             && let Some(db) = startup.parameters.get("database")
             && db != DATABASE_NAME
         {
-            return Err(PgWireError::UserError(Box::new(ErrorInfo::new(
-                "FATAL".into(),
-                "3D000".into(),
+            return Err(encode::fatal(EngineError::sql(
+                SqlState::InvalidCatalogName,
                 format!("database \"{db}\" does not exist"),
-            ))));
+            )));
         }
         if let PgWireFrontendMessage::Startup(ref startup) = message {
             // Settings the client asks for (application_name, DateStyle,
             // `options`): a bad one refuses the connection, as in PostgreSQL.
             let params = startup.parameters.iter().map(|(k, v)| (k.as_str(), v.as_str()));
             if let Err(e) = self.session.lock().await.set_startup_parameters(params) {
-                let mut info = encode::error_info(&e);
-                info.severity = "FATAL".into();
-                info.severity_nonlocalized = Some("FATAL".into());
-                return Err(PgWireError::UserError(Box::new(info)));
+                return Err(encode::fatal(e));
             }
         }
         if let Some(scram) = &self.scram {
@@ -259,7 +256,7 @@ impl SimpleQueryHandler for Connection {
         let mut responses = Vec::with_capacity(statements.len());
         let last = statements.len().saturating_sub(1);
         for (i, stmt) in statements.into_iter().enumerate() {
-            if let Some(rustydb_engine::Statement::Deallocate { name, .. }) = stmt.statement() {
+            if let Some(SqlStatement::Deallocate { name, .. }) = stmt.statement().and_then(Statement::sql) {
                 let response = self.deallocate(client, &mut session, name).await;
                 let failed = matches!(response, Response::Error(_));
                 responses.push(response);
@@ -282,7 +279,7 @@ impl SimpleQueryHandler for Connection {
                     if discards {
                         self.statements.lock().drop_all(client.portal_store());
                     }
-                    let copy_in = matches!(out, QueryOutput::CopyIn { .. });
+                    let copy_in = matches!(out, StatementResult::CopyIn { .. });
                     responses.push(respond(out, before, after, &encode::text())?);
                     if copy_in && i < last {
                         // The rest of the string would run before the COPY
@@ -308,14 +305,14 @@ impl Connection {
     /// DEALLOCATE name / DEALLOCATE ALL: statements made by SQL PREPARE
     /// live in the session, protocol-level ones in pgwire's store. Like any
     /// statement it is refused in a failed block, and its error fails one.
-    async fn deallocate<C>(&self, client: &C, session: &mut Session, name: &rustydb_engine::Ident) -> Response
+    async fn deallocate<C>(&self, client: &C, session: &mut Session, name: &pg::Ident) -> Response
     where
         C: ClientPortalStore,
         C::PortalStore: PortalStore,
     {
         let result = session
             .in_block(async |session| {
-                let all = rustydb_engine::deallocates_all(name);
+                let all = pg::deallocates_all(name);
                 let made_by_prepare = session.deallocate_sql(name);
                 if all {
                     self.statements.lock().drop_all(client.portal_store());
@@ -330,15 +327,15 @@ impl Connection {
                         client.portal_store().rm_statement(name);
                         Ok("DEALLOCATE")
                     }
-                    None => Err(rustydb_engine::EngineError::sql(
-                        "26000",
+                    None => Err(EngineError::sql(
+                        SqlState::InvalidSqlStatementName,
                         format!("prepared statement \"{name}\" does not exist"),
                     )),
                 }
             })
             .await;
         match result {
-            Ok(tag) => Response::Execution(encode::tag(tag)),
+            Ok(name) => Response::Execution(Tag::new(name)),
             Err(e) => Response::Error(Box::new(encode::error_info(&e))),
         }
     }
@@ -364,8 +361,8 @@ impl CopyHandler for Connection {
         PgWireError: From<<C as Sink<PgWireBackendMessage>>::Error>,
     {
         let out = self.session.lock().await.copy_in_done().await.map_err(to_pgwire)?;
-        if let QueryOutput::Command { tag } = out {
-            client.send(PgWireBackendMessage::CommandComplete(encode::tag(&tag).into())).await?;
+        if let StatementResult::Done(outcome) = out {
+            client.send(PgWireBackendMessage::CommandComplete(encode::tag(&outcome).into())).await?;
         }
         Ok(())
     }
@@ -472,14 +469,13 @@ impl ExtendedQueryHandler for Connection {
             }
             Some(Entry::Empty) if message.parameters.is_empty() => client.portal_store().put_empty_portal(portal_name),
             Some(Entry::Empty) => {
-                return Err(PgWireError::UserError(Box::new(ErrorInfo::new(
-                    "ERROR".to_owned(),
-                    "08P01".to_owned(),
+                return Err(to_pgwire(EngineError::sql(
+                    SqlState::ProtocolViolation,
                     format!(
                         "bind message supplies {} parameters, but prepared statement {statement_name:?} requires 0",
                         message.parameters.len()
                     ),
-                ))));
+                )));
             }
             None => return Err(PgWireError::StatementNotFound(statement_name.to_owned())),
         }
@@ -540,7 +536,7 @@ impl ExtendedQueryHandler for Connection {
     {
         let prepared = &portal.statement.statement;
         let mut session = self.session.lock().await;
-        if let rustydb_engine::Statement::Deallocate { name, .. } = prepared.statement() {
+        if let Some(SqlStatement::Deallocate { name, .. }) = prepared.statement().sql() {
             return match self.deallocate(client, &mut session, name).await {
                 Response::Error(e) => Err(PgWireError::UserError(e)),
                 done => Ok(done),
@@ -585,10 +581,6 @@ impl StartupHandler for OverLimit {
         C::Error: Debug,
         PgWireError: From<<C as Sink<PgWireBackendMessage>>::Error>,
     {
-        Err(PgWireError::UserError(Box::new(ErrorInfo::new(
-            "FATAL".into(),
-            "53300".into(),
-            "sorry, too many clients already".into(),
-        ))))
+        Err(encode::fatal(EngineError::sql(SqlState::TooManyConnections, "sorry, too many clients already")))
     }
 }

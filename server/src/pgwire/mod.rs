@@ -27,8 +27,7 @@ use pgwire::api::PgWireServerHandlers;
 use pgwire::api::cancel::CancelHandler;
 use pgwire::messages::cancel::CancelRequest;
 use pgwire::messages::startup::SecretKey;
-use rustydb_engine::Database;
-use rustydb_engine::Interrupt;
+use rustydb_engine::api::{Database, Interrupt};
 use tokio::net::TcpListener;
 use tokio::sync::Semaphore;
 

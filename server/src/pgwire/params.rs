@@ -6,16 +6,16 @@ use datafusion::common::ScalarValue;
 use pgwire::api::Type;
 use pgwire::api::portal::Portal;
 use pgwire::api::results::FieldFormat;
-use pgwire::error::{ErrorInfo, PgWireError, PgWireResult};
-use rustydb_engine::Prepared;
+use pgwire::error::{PgWireError, PgWireResult};
+use rustydb_engine::api::{EngineError, Prepared, SqlState};
 
 fn bad(message: String) -> PgWireError {
-    PgWireError::UserError(Box::new(ErrorInfo::new("ERROR".into(), "22P02".into(), message)))
+    super::encode::to_pgwire(EngineError::sql(SqlState::InvalidTextRepresentation, message))
 }
 
 /// The value of a binary-format parameter sent as type `ty`.
 fn binary(ty: &Type, raw: &[u8]) -> PgWireResult<ScalarValue> {
-    rustydb_engine::decode_binary(ty, raw).map_err(super::encode::to_pgwire)
+    rustydb_engine::pg::decode_binary(ty, raw).map_err(super::encode::to_pgwire)
 }
 
 /// The value of a text-format parameter.
@@ -50,15 +50,14 @@ pub fn decode(portal: &Portal<Prepared>) -> PgWireResult<Vec<ScalarValue>> {
     let types = portal.statement.statement.param_types();
     let declared = &portal.statement.parameter_types;
     if portal.parameters.len() != types.len() {
-        return Err(PgWireError::UserError(Box::new(ErrorInfo::new(
-            "ERROR".into(),
-            "08P01".into(),
+        return Err(super::encode::to_pgwire(EngineError::sql(
+            SqlState::ProtocolViolation,
             format!(
                 "bind message supplies {} parameters, but prepared statement requires {}",
                 portal.parameters.len(),
                 types.len()
             ),
-        ))));
+        )));
     }
     portal
         .parameters
