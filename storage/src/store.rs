@@ -1,4 +1,5 @@
-//! `Storage`: one database directory — recovery, commit, visibility.
+//! `Storage`: one database directory — commit and visibility (opening it
+//! replays the log: `recovery.rs`).
 //!
 //! ```text
 //! commit:  encode redo ──► [commit lock: scn = last+1, WAL append, apply to row store]
@@ -21,18 +22,18 @@ use std::time::{Duration, Instant};
 use parking_lot::{Condvar, Mutex, RwLock};
 use rustydb_common::{RowId, Scn, TableId, TxnId};
 
-use crate::checkpoint::{SEGMENT_DIR, load_tables, read_manifest, wal_file_name};
 use crate::error::{Result, StorageError};
 use crate::io::{OsVfs, Vfs};
+use crate::layout::{self, SEGMENT_DIR};
 use crate::locks::LockManager;
-use crate::manifest::Manifest;
 use crate::memory::RowStoreMemory;
-use crate::record::{RedoOp, decode_ops, encode_ops};
+use crate::record::{RedoOp, encode_ops};
+use crate::recovery::recover;
 use crate::segment_cache::SegmentCache;
 use crate::segment_store::{DirSegments, SegmentStore};
 use crate::table::TableStore;
 use crate::txn::{Isolation, Transaction};
-use crate::wal::{WalWriter, read_log};
+use crate::wal::WalWriter;
 
 /// First object id handed out; ids below are reserved for system tables.
 pub const FIRST_OBJECT_ID: u64 = 1000;
@@ -143,89 +144,32 @@ pub(crate) struct Sequence {
     pub(crate) reserved: i64,
 }
 
+impl Sequence {
+    /// A sequence whose values up to `reserved` were logged: after a
+    /// restart it goes on above them (the unused ones are a gap).
+    pub(crate) fn logged(reserved: i64) -> Self {
+        Sequence { next: reserved + 1, reserved }
+    }
+}
+
 /// Values reserved per WAL write of a sequence (PostgreSQL logs 32 ahead).
 const SEQUENCE_RESERVE: i64 = 32;
 
-pub(crate) const WAL_DIR: &str = "wal";
-
 impl Storage {
-    /// Opens (creating if needed) the database in `dir` and replays its log.
+    /// Opens (creating if needed) the database in `dir` and replays its
+    /// log (`recovery.rs`).
     pub fn open(dir: &Path, options: StorageOptions) -> Result<Arc<Storage>> {
         let vfs = options.vfs;
-        let wal_dir = dir.join(WAL_DIR);
+        let wal_dir = layout::wal_dir(dir);
         vfs.create_dir_all(&wal_dir).map_err(|e| StorageError::io(format!("creating {}", wal_dir.display()), e))?;
-        let files: Vec<PathBuf> = vfs
-            .list(&wal_dir)
-            .map_err(|e| StorageError::io("listing the WAL directory", e))?
-            .into_iter()
-            .filter(|p| p.extension().is_some_and(|e| e == "wal"))
-            .collect();
-
         let segments = match options.segment_store {
             Some(store) => store,
             None => Arc::new(DirSegments::new(vfs.clone(), dir.join(SEGMENT_DIR))),
         };
         let cache = SegmentCache::new(segments, options.segment_cache_bytes);
-        let manifest = read_manifest(&vfs, dir)?;
-        if let Some(m) = &manifest
-            && m.segment_store != cache.store().location()
-        {
-            let named = |l: &Option<String>| l.clone().unwrap_or_else(|| "the data directory".into());
-            return Err(StorageError::InvalidInput(format!(
-                "the segment files of {} are in {}, not in {}: start with the segment store the last checkpoint used",
-                dir.display(),
-                named(&m.segment_store),
-                named(&cache.store().location()),
-            )));
-        }
-        let mut replay = match &manifest {
-            Some(m) => Replay::from_manifest(load_tables(&cache, m)?, m),
-            None => Replay::default(),
-        };
-        let checkpoint_scn = replay.last;
-        let mut tail: Option<(PathBuf, usize)> = None;
-        for (i, path) in files.iter().enumerate() {
-            // A file followed by one that starts at or before the first
-            // record after the checkpoint is wholly covered by it.
-            if files.get(i + 1).and_then(|p| first_scn(p)).is_some_and(|next| next <= checkpoint_scn.next()) {
-                continue;
-            }
-            let bytes = vfs.read(path).map_err(|e| StorageError::io(format!("reading {}", path.display()), e))?;
-            let log = read_log(&bytes)?;
-            for (scn, body) in &log.records {
-                if *scn <= replay.last {
-                    continue;
-                }
-                if *scn != replay.last.next() {
-                    return Err(StorageError::Corruption(format!(
-                        "{} continues the log at scn {scn}, after scn {}",
-                        path.display(),
-                        replay.last
-                    )));
-                }
-                replay.apply(*scn, decode_ops(body)?)?;
-            }
-            if log.valid_bytes < bytes.len() {
-                if i + 1 != files.len() {
-                    return Err(StorageError::Corruption(format!(
-                        "{} is damaged before later log files",
-                        path.display()
-                    )));
-                }
-                // Zeros are space the log file was extended by ahead of use.
-                if bytes[log.valid_bytes..].iter().any(|&b| b != 0) {
-                    tracing::warn!(
-                        "cutting {} bytes of torn or corrupt WAL tail from {}",
-                        bytes.len() - log.valid_bytes,
-                        path.display()
-                    );
-                }
-                vfs.truncate(path, log.valid_bytes as u64).map_err(|e| StorageError::io("cutting the WAL tail", e))?;
-            }
-            tail = Some((path.clone(), log.valid_bytes));
-        }
-        let (wal_path, wal_bytes) = tail.unwrap_or_else(|| (wal_dir.join(wal_file_name(replay.last.next())), 0));
-        let wal = WalWriter::open(&vfs, &wal_path, wal_bytes, replay.last)?;
+        let replay = recover(&vfs, dir, &cache)?;
+        let checkpoint_scn = replay.checkpoint_scn;
+        let wal = WalWriter::open(&vfs, &replay.wal_path, replay.wal_bytes, replay.last)?;
         tracing::info!(
             "storage at {} recovered to scn {} (checkpoint at scn {checkpoint_scn})",
             dir.display(),
@@ -247,7 +191,7 @@ impl Storage {
             next_txn: AtomicU64::new(1),
             next_object_id: AtomicU64::new(replay.max_object_id.max(FIRST_OBJECT_ID - 1) + 1),
             next_row_id: AtomicU64::new(replay.max_row_id + 1),
-            next_segment_id: AtomicU64::new(manifest.as_ref().map_or(1, |m| m.next_segment_id)),
+            next_segment_id: AtomicU64::new(replay.next_segment_id),
             sequences: Mutex::new(replay.sequences),
             checkpoint_lock: Mutex::new(checkpoint_scn),
             ddl_gate: RwLock::new(()),
@@ -545,62 +489,6 @@ fn start_checkpointer(storage: Weak<Storage>, memory: Arc<RowStoreMemory>, polic
     }
 }
 
-/// The first SCN a WAL file may hold, from its name.
-fn first_scn(path: &Path) -> Option<Scn> {
-    path.file_stem()?.to_str()?.parse().ok().map(Scn)
-}
-
-/// State rebuilt from the log at startup.
-#[derive(Default)]
-struct Replay {
-    tables: HashMap<TableId, TableStore>,
-    last: Scn,
-    max_object_id: u64,
-    max_row_id: u64,
-    sequences: HashMap<u64, Sequence>,
-}
-
-impl Replay {
-    /// The state a checkpoint recorded, before the log after it is applied.
-    fn from_manifest(tables: HashMap<TableId, TableStore>, m: &Manifest) -> Self {
-        Replay {
-            tables,
-            last: m.scn,
-            max_object_id: m.next_object_id.saturating_sub(1),
-            max_row_id: m.next_row_id.saturating_sub(1),
-            sequences: m
-                .sequences
-                .iter()
-                .map(|&(id, reserved)| (id, Sequence { next: reserved + 1, reserved }))
-                .collect(),
-        }
-    }
-
-    fn apply(&mut self, scn: Scn, ops: Vec<RedoOp>) -> Result<()> {
-        for op in &ops {
-            match op {
-                RedoOp::CreateTable(spec) | RedoOp::AlterTable { spec, .. } => {
-                    self.max_object_id = self.max_object_id.max(spec.id.0);
-                    for i in &spec.indexes {
-                        self.max_object_id = self.max_object_id.max(i.id.0);
-                    }
-                }
-                RedoOp::Insert { row, .. } => self.max_row_id = self.max_row_id.max(row.0),
-                RedoOp::InsertBatch { rows, .. } if rows.len > 0 => {
-                    self.max_row_id = self.max_row_id.max(rows.first.0 + rows.len as u64 - 1);
-                }
-                RedoOp::SetSequence { id, value } => {
-                    self.sequences.insert(*id, Sequence { next: value + 1, reserved: *value });
-                }
-                _ => {}
-            }
-        }
-        apply_ops(&mut self.tables, scn, ops)?;
-        self.last = scn;
-        Ok(())
-    }
-}
-
 /// What one commit writes to the log and applies to the tables: a list of
 /// ops, or a transaction's write set as it stands (see `txn.rs`).
 pub(crate) trait Redo {
@@ -729,7 +617,7 @@ impl TableMap for HashMap<TableId, TableStore> {
 /// Takes the ops by value so row values move into the store instead of
 /// being copied. A run of row ops on one table (redo groups them by table)
 /// is applied under one lookup and lock of that table.
-fn apply_ops(tables: &mut dyn TableMap, scn: Scn, ops: Vec<RedoOp>) -> Result<()> {
+pub(crate) fn apply_ops(tables: &mut dyn TableMap, scn: Scn, ops: Vec<RedoOp>) -> Result<()> {
     let mut ops = ops.into_iter().peekable();
     while let Some(op) = ops.next() {
         let Some(table) = op.row_table() else {
