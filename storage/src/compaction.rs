@@ -11,10 +11,9 @@
 //! ```
 //!
 //! A version that ended at or before the horizon is invisible to every
-//! snapshot at or after it, and no reader holds an older one (`SnapshotPin`
-//! registers each snapshot a reader may use, taken under the same lock
-//! that computes the horizon). Flashback queries will read back to the
-//! retention, so versions stay at least that long.
+//! snapshot at or after it, and no reader holds an older one: the horizon
+//! comes from the snapshot registry (`snapshot.rs`), which also keeps
+//! versions for the flashback retention.
 //!
 //! A segment keeps its index in the table's list (an emptied one stays,
 //! with no rows, until no plan or scan keeps a layout; `merge.rs`), so
@@ -33,7 +32,6 @@
 //! compaction.
 
 use std::sync::Arc;
-use std::time::Instant;
 
 use arrow::array::{Array, BooleanArray, UInt64Array};
 use arrow::compute::filter;
@@ -50,25 +48,6 @@ use crate::store::Storage;
 /// A segment is compacted once this share of its versions is dead.
 const DEAD_SHARE_MIN: f64 = 0.2;
 
-/// Keeps the versions a snapshot reads from being compacted away while a
-/// reader holds it.
-pub(crate) struct SnapshotPin {
-    storage: Arc<Storage>,
-    pub(crate) scn: Scn,
-}
-
-impl Drop for SnapshotPin {
-    fn drop(&mut self) {
-        let mut pins = self.storage.pins.lock();
-        if let Some(n) = pins.get_mut(&self.scn) {
-            *n -= 1;
-            if *n == 0 {
-                pins.remove(&self.scn);
-            }
-        }
-    }
-}
-
 /// What a compaction did.
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
 pub struct CompactionStats {
@@ -82,51 +61,11 @@ pub struct CompactionStats {
 }
 
 impl Storage {
-    /// A pinned snapshot of everything visible now.
-    pub(crate) fn pin_current(self: &Arc<Self>) -> Arc<SnapshotPin> {
-        let mut pins = self.pins.lock();
-        // Read under the pin lock, so a compaction computing its horizon
-        // either sees this pin or ran before this snapshot existed.
-        let scn = self.current_scn();
-        *pins.entry(scn).or_insert(0) += 1;
-        Arc::new(SnapshotPin { storage: self.clone(), scn })
-    }
-
-    /// Records when the current SCN was visible (for the retention).
-    pub(crate) fn note_scn_time(&self) {
-        let now = Instant::now();
-        let scn = self.current_scn();
-        let mut times = self.scn_times.lock();
-        if times.back().is_none_or(|(_, s)| *s != scn) {
-            times.push_back((now, scn));
-        }
-        // Keep one sample older than the retention: it bounds the horizon.
-        while times.len() > 1 && times[1].0 + self.retention <= now {
-            times.pop_front();
-        }
-    }
-
-    /// Versions that ended at or before this SCN may be dropped.
-    fn horizon(&self) -> Scn {
-        let pins = self.pins.lock();
-        let visible = self.current_scn();
-        let by_time = if self.retention.is_zero() {
-            visible
-        } else {
-            let now = Instant::now();
-            let times = self.scn_times.lock();
-            // The newest SCN already visible `retention` ago.
-            times.iter().take_while(|(t, _)| *t + self.retention <= now).last().map_or(Scn::ZERO, |(_, s)| *s)
-        };
-        let oldest_pin = pins.first_key_value().map_or(visible, |(s, _)| *s);
-        visible.min(by_time).min(oldest_pin)
-    }
-
     /// Drops frozen versions no snapshot can read (see the module docs)
     /// and merges small segments.
     pub fn compact(&self) -> Result<CompactionStats> {
         let _checkpoint = self.checkpoint_lock.lock();
-        let horizon = self.horizon();
+        let horizon = self.snapshots.horizon(|| self.current_scn());
         let mut stats = CompactionStats::default();
         if horizon > Scn::ZERO {
             self.drop_dead_versions(horizon, &mut stats)?;

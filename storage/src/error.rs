@@ -31,6 +31,10 @@ pub enum StorageError {
     WouldBlock,
     #[error("row {row} of table {table} was changed concurrently")]
     RowChanged { table: TableId, row: RowId },
+    /// A flashback time or SCN older than the versions kept: compaction
+    /// may have dropped what it reads (`snapshot.rs`).
+    #[error("snapshot too old: {0}")]
+    SnapshotTooOld(String),
     #[error("{0}")]
     InvalidInput(String),
     #[error("{0}")]
@@ -57,6 +61,7 @@ impl StorageError {
             StorageError::SerializationFailure | StorageError::RowChanged { .. } => ErrorKind::Serialization,
             StorageError::Deadlock => ErrorKind::Aborted,
             StorageError::LockTimeout | StorageError::WouldBlock => ErrorKind::ResourceExhausted,
+            StorageError::SnapshotTooOld(_) => ErrorKind::NotFound,
             StorageError::InvalidInput(_) => ErrorKind::InvalidInput,
             StorageError::LimitExceeded(_) | StorageError::OutOfMemory(_) => ErrorKind::ResourceExhausted,
             StorageError::Unsupported(_) => ErrorKind::Unsupported,
@@ -75,6 +80,8 @@ impl StorageError {
             StorageError::SerializationFailure | StorageError::RowChanged { .. } => "40001",
             StorageError::Deadlock => "40P01",
             StorageError::LockTimeout | StorageError::WouldBlock => "55P03",
+            // PostgreSQL's snapshot_too_old (old_snapshot_threshold).
+            StorageError::SnapshotTooOld(_) => "72000",
             StorageError::InvalidInput(_) => "22023",
             StorageError::LimitExceeded(_) => "54000",
             StorageError::OutOfMemory(_) => "53200",

@@ -29,6 +29,7 @@ mod segment;
 mod segment_cache;
 mod segment_file;
 mod segment_store;
+mod snapshot;
 mod spec;
 mod store;
 mod table;

@@ -13,7 +13,7 @@
 //! Locks are released after publishing, so a writer that waited for a row
 //! always finds the winner's version visible.
 
-use std::collections::{BTreeMap, BTreeSet, HashMap, VecDeque};
+use std::collections::{BTreeSet, HashMap};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Weak};
@@ -31,6 +31,7 @@ use crate::record::{RedoOp, encode_ops};
 use crate::recovery::recover;
 use crate::segment_cache::SegmentCache;
 use crate::segment_store::{DirSegments, SegmentStore};
+use crate::snapshot::{SnapshotPin, Snapshots};
 use crate::table::TableStore;
 use crate::txn::{Isolation, Transaction};
 use crate::wal::WalWriter;
@@ -124,12 +125,10 @@ pub struct Storage {
     /// Taken for writing by a checkpoint and for reading by commits that
     /// change a table's layout, which therefore wait for the checkpoint.
     pub(crate) ddl_gate: RwLock<()>,
-    /// Snapshots readers hold, with how many hold each (`SnapshotPin`).
-    pub(crate) pins: Mutex<BTreeMap<Scn, usize>>,
-    /// When recent SCNs became visible, oldest first, reaching back a
-    /// little over the retention (sampled by the checkpointer thread).
-    pub(crate) scn_times: Mutex<VecDeque<(Instant, Scn)>>,
-    pub(crate) retention: Duration,
+    /// Snapshots readers hold, the flashback retention and the SCN↔time
+    /// samples (taken by the checkpointer thread): what compaction's
+    /// horizon comes from (`snapshot.rs`).
+    pub(crate) snapshots: Arc<Snapshots>,
     pub(crate) cache: Arc<SegmentCache>,
     pub(crate) memory: Arc<RowStoreMemory>,
     /// Asynchronous commits waiting for the background flusher.
@@ -195,9 +194,7 @@ impl Storage {
             sequences: Mutex::new(replay.sequences),
             checkpoint_lock: Mutex::new(checkpoint_scn),
             ddl_gate: RwLock::new(()),
-            pins: Mutex::new(BTreeMap::new()),
-            scn_times: Mutex::new(VecDeque::new()),
-            retention: options.flashback_retention,
+            snapshots: Arc::new(Snapshots::new(options.flashback_retention)),
             cache,
             memory: memory.clone(),
             lazy: Arc::new(LazyFlushes::default()),
@@ -256,6 +253,11 @@ impl Storage {
     /// The newest SCN a new snapshot sees.
     pub fn current_scn(&self) -> Scn {
         self.visibility.lock().visible
+    }
+
+    /// A pinned snapshot of everything visible now.
+    pub(crate) fn pin_current(&self) -> Arc<SnapshotPin> {
+        self.snapshots.pin_current(|| self.current_scn())
     }
 
     /// Starts a transaction.
@@ -468,7 +470,7 @@ fn start_checkpointer(storage: Weak<Storage>, memory: Arc<RowStoreMemory>, polic
         loop {
             let asked = memory.wait_for_request(Duration::from_millis(500));
             let Some(s) = storage.upgrade() else { return };
-            s.note_scn_time();
+            s.snapshots.note_visible(s.current_scn());
             let due = policy.interval.is_some_and(|i| last.elapsed() >= i);
             if !asked && !memory.over_half() && s.wal.file_bytes() < policy.wal_bytes && !due {
                 continue;

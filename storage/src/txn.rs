@@ -29,11 +29,11 @@ use rustydb_common::{IndexId, RowId, Scn, TableId, TxnId};
 
 use crate::bulk::{RowBatch, check_columns};
 use crate::codec::Encoder;
-use crate::compaction::SnapshotPin;
 use crate::error::{Result, StorageError};
 use crate::locks::{Mode, Resource, Wait};
 use crate::memory::{arrays_bytes, version_bytes};
 use crate::record::{RedoOp, RowChange, encode_count, encode_insert_batch, encode_op, encode_row_change};
+use crate::snapshot::SnapshotPin;
 use crate::spec::{ColumnSource, IndexSpec, TableSpec, compose_maps, index_key, remap_row};
 use crate::store::{Redo, Storage, TableMap, apply_ddl};
 use crate::value::{Row, Value};
