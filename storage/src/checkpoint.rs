@@ -51,8 +51,7 @@ impl Storage {
             if *last == *last_checkpoint {
                 return Ok(None);
             }
-            let path = layout::wal_dir(&self.dir).join(layout::wal_file_name(last.next()));
-            self.wal.rotate(&self.vfs, &path)?;
+            self.log.cut(last.next())?;
             let mut tables: Vec<(TableId, Arc<RwLock<TableStore>>)> =
                 self.tables.read().iter().map(|(id, t)| (*id, t.clone())).collect();
             tables.sort_by_key(|(id, _)| *id);
@@ -186,15 +185,7 @@ impl Storage {
 
     /// Step 5: best effort; what stays behind is removed next time.
     fn remove_unreferenced(&self, manifest: &Manifest) {
-        let current = self.wal.path();
-        let wal_dir = layout::wal_dir(&self.dir);
-        let old_logs =
-            self.vfs.list(&wal_dir).unwrap_or_default().into_iter().filter(|p| layout::is_wal_file(p) && *p != current);
-        for path in old_logs {
-            if let Err(e) = self.vfs.remove(&path) {
-                tracing::warn!("could not remove {} after a checkpoint: {e}", path.display());
-            }
-        }
+        self.log.forget_before_cut();
         let keep: HashSet<&str> = manifest
             .tables
             .iter()

@@ -1,6 +1,6 @@
 //! Storage errors. Each variant names what went wrong and maps to one kind.
 
-use rustydb_common::{ErrorKind, RowId, TableId};
+use rustydb_common::{ErrorKind, RowId, Scn, TableId};
 
 /// Result with [`StorageError`].
 pub type Result<T, E = StorageError> = std::result::Result<T, E>;
@@ -35,6 +35,13 @@ pub enum StorageError {
     /// may have dropped what it reads (`snapshot.rs`).
     #[error("snapshot too old: {0}")]
     SnapshotTooOld(String),
+    /// A log subscription asked for records the log no longer holds: a
+    /// checkpoint covers them and removed their files (`commit_log.rs`).
+    #[error("the log no longer holds scn {requested}: it starts at scn {oldest}; start from a checkpoint")]
+    LogTruncated { requested: Scn, oldest: Scn },
+    /// The log a subscription follows was closed with its storage.
+    #[error("the commit log was closed")]
+    LogClosed,
     #[error("{0}")]
     InvalidInput(String),
     #[error("{0}")]
@@ -62,6 +69,8 @@ impl StorageError {
             StorageError::Deadlock => ErrorKind::Aborted,
             StorageError::LockTimeout | StorageError::WouldBlock => ErrorKind::ResourceExhausted,
             StorageError::SnapshotTooOld(_) => ErrorKind::NotFound,
+            StorageError::LogTruncated { .. } => ErrorKind::NotFound,
+            StorageError::LogClosed => ErrorKind::Aborted,
             StorageError::InvalidInput(_) => ErrorKind::InvalidInput,
             StorageError::LimitExceeded(_) | StorageError::OutOfMemory(_) => ErrorKind::ResourceExhausted,
             StorageError::Unsupported(_) => ErrorKind::Unsupported,
@@ -82,6 +91,13 @@ impl StorageError {
             StorageError::LockTimeout | StorageError::WouldBlock => "55P03",
             // PostgreSQL's snapshot_too_old (old_snapshot_threshold).
             StorageError::SnapshotTooOld(_) => "72000",
+            // object_not_in_prerequisite_state: a healthy log that has
+            // moved past the request. (PostgreSQL's walsender reports a
+            // removed segment as a file error, 58P01, which reads as an
+            // I/O fault.)
+            StorageError::LogTruncated { .. } => "55000",
+            // admin_shutdown, as a walsender ends when the server stops.
+            StorageError::LogClosed => "57P01",
             StorageError::InvalidInput(_) => "22023",
             StorageError::LimitExceeded(_) => "54000",
             StorageError::OutOfMemory(_) => "53200",

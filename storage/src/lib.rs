@@ -13,6 +13,7 @@ pub mod batch;
 mod bulk;
 mod checkpoint;
 mod codec;
+mod commit_log;
 mod compaction;
 mod error;
 mod frozen_map;
@@ -39,6 +40,7 @@ mod view;
 pub mod wal;
 
 pub use bulk::{BULK_SEGMENT_ROWS_MIN, RowBatch};
+pub use commit_log::{CommitLog, CommitStream, CommittedRecord, QueueLimits};
 pub use compaction::CompactionStats;
 pub use error::{Result, StorageError};
 pub use memory::ROW_STORE_BYTES_DEFAULT;

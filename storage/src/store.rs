@@ -22,6 +22,7 @@ use std::time::{Duration, Instant};
 use parking_lot::{Condvar, Mutex, RwLock};
 use rustydb_common::{RowId, Scn, TableId, TxnId};
 
+use crate::commit_log::{CommitLog, CommitStream, LocalLog, QueueLimits};
 use crate::error::{Result, StorageError};
 use crate::io::{OsVfs, Vfs};
 use crate::layout::{self, SEGMENT_DIR};
@@ -34,7 +35,6 @@ use crate::segment_store::{DirSegments, SegmentStore};
 use crate::snapshot::{SnapshotPin, Snapshots};
 use crate::table::TableStore;
 use crate::txn::{Isolation, Transaction};
-use crate::wal::WalWriter;
 
 /// First object id handed out; ids below are reserved for system tables.
 pub const FIRST_OBJECT_ID: u64 = 1000;
@@ -111,7 +111,8 @@ pub struct Storage {
     pub(crate) tables: RwLock<HashMap<TableId, Arc<RwLock<TableStore>>>>,
     /// Last SCN assigned; held while a commit appends and applies.
     pub(crate) commit_lock: Mutex<Scn>,
-    pub(crate) wal: WalWriter,
+    /// Where commits become durable: the local WAL (`commit_log.rs`).
+    pub(crate) log: Arc<dyn CommitLog>,
     visibility: Mutex<Visibility>,
     published: Condvar,
     pub(crate) locks: LockManager,
@@ -131,8 +132,6 @@ pub struct Storage {
     pub(crate) snapshots: Arc<Snapshots>,
     pub(crate) cache: Arc<SegmentCache>,
     pub(crate) memory: Arc<RowStoreMemory>,
-    /// Asynchronous commits waiting for the background flusher.
-    lazy: Arc<LazyFlushes>,
 }
 
 /// A sequence: values below `next` were handed out; up to `reserved` are
@@ -168,7 +167,7 @@ impl Storage {
         let cache = SegmentCache::new(segments, options.segment_cache_bytes);
         let replay = recover(&vfs, dir, &cache)?;
         let checkpoint_scn = replay.checkpoint_scn;
-        let wal = WalWriter::open(&vfs, &replay.wal_path, replay.wal_bytes, replay.last)?;
+        let log = Arc::new(LocalLog::open(vfs.clone(), wal_dir, &replay.wal_path, replay.wal_bytes, replay.last)?);
         tracing::info!(
             "storage at {} recovered to scn {} (checkpoint at scn {checkpoint_scn})",
             dir.display(),
@@ -183,7 +182,7 @@ impl Storage {
             vfs,
             tables: RwLock::new(replay.tables.into_iter().map(|(id, t)| (id, Arc::new(RwLock::new(t)))).collect()),
             commit_lock: Mutex::new(replay.last),
-            wal,
+            log,
             visibility: Mutex::new(Visibility { visible: replay.last, ready: BTreeSet::new() }),
             published: Condvar::new(),
             locks: LockManager::default(),
@@ -197,12 +196,10 @@ impl Storage {
             snapshots: Arc::new(Snapshots::new(options.flashback_retention)),
             cache,
             memory: memory.clone(),
-            lazy: Arc::new(LazyFlushes::default()),
         });
         let policy =
             CheckpointPolicy { wal_bytes: options.checkpoint_wal_bytes, interval: options.checkpoint_interval };
         start_checkpointer(Arc::downgrade(&storage), memory, policy);
-        start_flusher(Arc::downgrade(&storage), storage.lazy.clone());
         Ok(storage)
     }
 
@@ -315,7 +312,14 @@ impl Storage {
 
     /// Flushes buffered asynchronous commits and waits for their fsync.
     pub fn flush(&self) -> Result<()> {
-        self.wal.flush()
+        self.log.flush()
+    }
+
+    /// The durable commit records from `from` on, first those the log
+    /// still holds, then new ones (`commit_log.rs`); what replication
+    /// ships.
+    pub fn subscribe(&self, from: Scn, queue: QueueLimits) -> Result<Box<dyn CommitStream>> {
+        self.log.subscribe(from, queue)
     }
 
     /// Writes, applies and publishes one transaction's redo; returns its SCN.
@@ -327,7 +331,7 @@ impl Storage {
             let scn = last.next();
             // Encoded straight into the log buffer, under the commit lock:
             // one copy of a bulk load's redo instead of two.
-            self.wal.append_with(scn, |out| redo.encode(out))?;
+            self.log.append(scn, &mut |out| redo.encode(out))?;
             // Appended means it may reach disk: from here the commit must be
             // applied, or memory and log disagree. Ops a transaction built
             // under its locks fail to apply only when a stored segment they
@@ -341,16 +345,16 @@ impl Storage {
             let mut tables = Metered { tables: map, memory: &self.memory, cache: &self.cache };
             if let Err(e) = redo.apply(&mut tables, scn) {
                 let why = format!("applying the commit at scn {scn} failed: {e}");
-                self.wal.poison(why.clone());
+                self.log.poison(why.clone());
                 return Err(StorageError::Poisoned(why));
             }
             *last = scn;
             scn
         };
         if sync {
-            self.wal.wait_durable(scn)?;
+            self.log.wait_durable(scn)?;
         } else {
-            self.lazy.request();
+            self.log.flush_soon();
         }
         self.publish(scn)?;
         Ok(scn)
@@ -372,83 +376,11 @@ impl Storage {
             // An earlier synchronous commit is still waiting for its fsync.
             if self.published.wait_for(&mut vis, Duration::from_millis(50)).timed_out() {
                 drop(vis);
-                self.wal.flush()?;
+                self.log.flush()?;
                 vis = self.visibility.lock();
             }
         }
         Ok(())
-    }
-}
-
-/// How long the flusher lets asynchronous commits gather before one
-/// fsync makes them all durable: at most this much is lost in a crash.
-const LAZY_FLUSH_DELAY: Duration = Duration::from_millis(5);
-
-/// Asynchronous commits not yet handed to the flusher. The flusher sleeps
-/// on this until one arrives rather than polling: an idle server, or one
-/// whose commits all sync themselves, is not woken 200 times a second, and
-/// beside analytic queries each such wake-up took a core from a query.
-#[derive(Default)]
-struct LazyFlushes {
-    state: Mutex<LazyState>,
-    wake: Condvar,
-}
-
-#[derive(Default)]
-struct LazyState {
-    /// An asynchronous commit was appended since the flusher last looked.
-    pending: bool,
-    /// The storage is gone: the flusher ends.
-    closed: bool,
-}
-
-impl LazyFlushes {
-    /// Notes an asynchronous commit; wakes the flusher if it sleeps.
-    fn request(&self) {
-        let mut st = self.state.lock();
-        if !st.pending {
-            st.pending = true;
-            self.wake.notify_one();
-        }
-    }
-
-    /// Waits for a request; false once closed.
-    fn wait(&self) -> bool {
-        let mut st = self.state.lock();
-        while !st.pending && !st.closed {
-            self.wake.wait(&mut st);
-        }
-        st.pending = false;
-        !st.closed
-    }
-
-    fn close(&self) {
-        self.state.lock().closed = true;
-        self.wake.notify_one();
-    }
-}
-
-impl Drop for Storage {
-    fn drop(&mut self) {
-        self.lazy.close();
-    }
-}
-
-/// Flushes asynchronous commits in the background, a few milliseconds
-/// after the first of them arrives.
-fn start_flusher(storage: Weak<Storage>, lazy: Arc<LazyFlushes>) {
-    let spawned = std::thread::Builder::new().name("wal-flusher".into()).spawn(move || {
-        while lazy.wait() {
-            std::thread::sleep(LAZY_FLUSH_DELAY);
-            let Some(s) = storage.upgrade() else { return };
-            // Errors poison the writer; committers report them.
-            let _ = s.wal.flush();
-        }
-    });
-    if let Err(e) = spawned {
-        tracing::error!(
-            "could not start the WAL flusher thread ({e}); asynchronous commits flush with the next synchronous one"
-        );
     }
 }
 
@@ -472,7 +404,7 @@ fn start_checkpointer(storage: Weak<Storage>, memory: Arc<RowStoreMemory>, polic
             let Some(s) = storage.upgrade() else { return };
             s.snapshots.note_visible(s.current_scn());
             let due = policy.interval.is_some_and(|i| last.elapsed() >= i);
-            if !asked && !memory.over_half() && s.wal.file_bytes() < policy.wal_bytes && !due {
+            if !asked && !memory.over_half() && s.log.bytes_since_cut() < policy.wal_bytes && !due {
                 continue;
             }
             last = Instant::now();
