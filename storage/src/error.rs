@@ -32,11 +32,11 @@ pub enum StorageError {
     #[error("row {row} of table {table} was changed concurrently")]
     RowChanged { table: TableId, row: RowId },
     /// A flashback time or SCN older than the versions kept: compaction
-    /// may have dropped what it reads (`snapshot.rs`).
+    /// may have dropped what it reads (`mvcc/snapshot.rs`).
     #[error("snapshot too old: {0}")]
     SnapshotTooOld(String),
     /// A log subscription asked for records the log no longer holds: a
-    /// checkpoint covers them and removed their files (`commit_log.rs`).
+    /// checkpoint covers them and removed their files (`log/commit_log.rs`).
     #[error("the log no longer holds scn {requested}: it starts at scn {oldest}; start from a checkpoint")]
     LogTruncated { requested: Scn, oldest: Scn },
     /// The log a subscription follows was closed with its storage.
@@ -46,7 +46,7 @@ pub enum StorageError {
     InvalidInput(String),
     #[error("{0}")]
     LimitExceeded(String),
-    /// Past a memory budget (`memory.rs`).
+    /// Past a memory budget (`rowstore/memory.rs`).
     #[error("{0}")]
     OutOfMemory(String),
     #[error("{0}")]

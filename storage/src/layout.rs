@@ -4,7 +4,7 @@
 //!
 //! ```text
 //! <dir>/
-//!   MANIFEST                       the last checkpoint (manifest.rs)
+//!   MANIFEST                       the last checkpoint (background/manifest.rs)
 //!   MANIFEST.tmp                   a checkpoint being installed
 //!   wal/<first scn, 20 digits>.wal log files; the name is the first SCN
 //!                                  the file may hold, so names sort in

@@ -27,16 +27,16 @@ use std::sync::Arc;
 
 use rustydb_common::{Scn, TableId};
 
-use crate::checkpoint::load_tables;
+use crate::background::checkpoint::load_tables;
+use crate::background::manifest::Manifest;
 use crate::error::{Result, StorageError};
 use crate::io::Vfs;
 use crate::layout::{self, MANIFEST_FILE};
-use crate::manifest::Manifest;
-use crate::record::{RedoOp, decode_ops};
-use crate::segment_cache::SegmentCache;
-use crate::store::{Sequence, apply_ops};
-use crate::table::TableStore;
-use crate::wal::read_log;
+use crate::log::record::{RedoOp, decode_ops};
+use crate::log::wal::read_log;
+use crate::rowstore::table::TableStore;
+use crate::segment::cache::SegmentCache;
+use crate::storage::{Sequence, apply_ops};
 
 /// State rebuilt from the manifest and the log.
 pub(crate) struct Recovered {

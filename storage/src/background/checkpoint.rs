@@ -16,7 +16,7 @@
 //! Commits go on during steps 2-5: they only add versions begun after the
 //! cut or end versions, and ends after the cut are left out of what is
 //! stored (WAL replay sets them again). A bulk insert committed after the
-//! cut adds whole segments (`bulk.rs`); those are left out too, for replay
+//! cut adds whole segments (`segment/bulk.rs`); those are left out too, for replay
 //! to make again. Only ALTER TABLE is held back while
 //! a checkpoint runs (`ddl_gate`), so every table keeps the layout the
 //! manifest records for it. A checkpoint that fails before step 4 leaves the
@@ -30,15 +30,15 @@ use std::sync::atomic::Ordering;
 use parking_lot::RwLock;
 use rustydb_common::{Scn, TableId};
 
+use crate::background::manifest::{Manifest, SegmentEntry, TableEntry};
 use crate::error::{Result, StorageError};
 use crate::layout::{self, MANIFEST_FILE, MANIFEST_TMP_FILE};
-use crate::manifest::{Manifest, SegmentEntry, TableEntry};
+use crate::rowstore::table::TableStore;
+use crate::segment::cache::SegmentCache;
+use crate::segment::file::{decode_dv, encode_dv, encode_segment, open_segment, stored_columns};
 use crate::segment::{FrozenSegment, SEGMENT_ROWS_MAX, Segment};
-use crate::segment_cache::SegmentCache;
-use crate::segment_file::{decode_dv, encode_dv, encode_segment, open_segment, stored_columns};
 use crate::spec::TableSpec;
-use crate::store::Storage;
-use crate::table::TableStore;
+use crate::storage::Storage;
 
 impl Storage {
     /// Runs a checkpoint; returns its SCN, or `None` when nothing was

@@ -8,7 +8,7 @@
 //! ```
 //!
 //! One record is one commit; its body is the redo of the transaction (see
-//! `record.rs`). SCNs in a log are consecutive. Recovery reads records until the
+//! `log/record.rs`). SCNs in a log are consecutive. Recovery reads records until the
 //! first one that is incomplete or fails its checksum and cuts the file there:
 //! such a tail was never acknowledged, because a commit returns only after the
 //! fsync that covers its whole record.
@@ -22,7 +22,7 @@
 //! on disk, so every later commit fails until restart re-reads the file.
 //!
 //! After each successful fsync the leader also hands the records it made
-//! durable to the log's live subscribers (`commit_log.rs`), without
+//! durable to the log's live subscribers (`log/commit_log.rs`), without
 //! blocking: a subscriber whose bounded queue is full is dropped and
 //! marked lagged, and its subscription catches up from the files.
 
@@ -167,7 +167,7 @@ struct WriterState {
     /// Where `file` is, and how many bytes it holds or will once flushed.
     path: PathBuf,
     file_bytes: u64,
-    /// Subscribers following new records (`commit_log.rs`), handed each
+    /// Subscribers following new records (`log/commit_log.rs`), handed each
     /// record once it is durable.
     followers: Vec<Follower>,
 }

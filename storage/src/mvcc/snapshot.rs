@@ -9,7 +9,7 @@
 //! ```
 //!
 //! A snapshot is an SCN: it sees the versions with `begin <= scn < end`.
-//! Compaction (`compaction.rs`) drops a version only once it ended at or
+//! Compaction (`background/compaction.rs`) drops a version only once it ended at or
 //! before the horizon, so two things keep a version alive: a reader's
 //! [`SnapshotPin`], and the flashback retention. Pins and the horizon are
 //! taken under one lock, and a pin reads the visible SCN under it, so a

@@ -47,8 +47,8 @@ use rustydb_common::Scn;
 use crate::error::{Result, StorageError};
 use crate::io::Vfs;
 use crate::layout;
+use crate::log::wal::{Follower, WalWriter, read_log};
 use crate::recovery::wal_files;
-use crate::wal::{Follower, WalWriter, read_log};
 
 /// One committed record: its SCN and its body.
 pub type CommittedRecord = (Scn, Bytes);
@@ -404,7 +404,7 @@ mod tests {
 
     use super::QueueLimits;
     use crate::error::StorageError;
-    use crate::record::decode_ops;
+    use crate::log::record::decode_ops;
     use crate::spec::{ColumnSpec, TableSpec};
     use crate::value::{ColumnType, Value};
     use crate::{CommitStream, Isolation, Storage, StorageOptions};

@@ -22,19 +22,19 @@ use std::time::{Duration, Instant};
 use parking_lot::{Condvar, Mutex, RwLock};
 use rustydb_common::{RowId, Scn, TableId, TxnId};
 
-use crate::commit_log::{CommitLog, CommitStream, LocalLog, QueueLimits};
 use crate::error::{Result, StorageError};
 use crate::io::{OsVfs, Vfs};
 use crate::layout::{self, SEGMENT_DIR};
-use crate::locks::LockManager;
-use crate::memory::RowStoreMemory;
-use crate::record::{RedoOp, encode_ops};
+use crate::log::commit_log::{CommitLog, CommitStream, LocalLog, QueueLimits};
+use crate::log::record::{RedoOp, encode_ops};
+use crate::mvcc::locks::LockManager;
+use crate::mvcc::snapshot::{SnapshotPin, Snapshots};
+use crate::mvcc::transaction::{Isolation, Transaction};
 use crate::recovery::recover;
-use crate::segment_cache::SegmentCache;
-use crate::segment_store::{DirSegments, SegmentStore};
-use crate::snapshot::{SnapshotPin, Snapshots};
-use crate::table::TableStore;
-use crate::txn::{Isolation, Transaction};
+use crate::rowstore::memory::RowStoreMemory;
+use crate::rowstore::table::TableStore;
+use crate::segment::cache::SegmentCache;
+use crate::segment::store::{DirSegments, SegmentStore};
 
 /// First object id handed out; ids below are reserved for system tables.
 pub const FIRST_OBJECT_ID: u64 = 1000;
@@ -73,14 +73,14 @@ pub struct StorageOptions {
     pub checkpoint_interval: Option<Duration>,
     /// How long ended versions stay for flashback: compaction drops a
     /// version only once it ended this long ago and no open snapshot can
-    /// read it (`compaction.rs`).
+    /// read it (`background/compaction.rs`).
     pub flashback_retention: Duration,
-    /// Bytes of segment columns kept decoded in memory (`segment_cache.rs`).
+    /// Bytes of segment columns kept decoded in memory (`segment/cache.rs`).
     pub segment_cache_bytes: usize,
     /// Where segment files go; `None`: `segments/` in the data directory.
     pub segment_store: Option<Arc<dyn SegmentStore>>,
     /// Bytes of row versions and unwritten segments held before commits
-    /// wait for a checkpoint (`memory.rs`); a checkpoint starts at half.
+    /// wait for a checkpoint (`rowstore/memory.rs`); a checkpoint starts at half.
     pub row_store_bytes: usize,
 }
 
@@ -91,9 +91,9 @@ impl Default for StorageOptions {
             checkpoint_wal_bytes: 256 * 1024 * 1024,
             checkpoint_interval: Some(Duration::from_secs(300)),
             flashback_retention: Duration::from_secs(15 * 60),
-            segment_cache_bytes: crate::segment_cache::SEGMENT_CACHE_BYTES_DEFAULT,
+            segment_cache_bytes: crate::segment::cache::SEGMENT_CACHE_BYTES_DEFAULT,
             segment_store: None,
-            row_store_bytes: crate::memory::ROW_STORE_BYTES_DEFAULT,
+            row_store_bytes: crate::rowstore::memory::ROW_STORE_BYTES_DEFAULT,
         }
     }
 }
@@ -111,7 +111,7 @@ pub struct Storage {
     pub(crate) tables: RwLock<HashMap<TableId, Arc<RwLock<TableStore>>>>,
     /// Last SCN assigned; held while a commit appends and applies.
     pub(crate) commit_lock: Mutex<Scn>,
-    /// Where commits become durable: the local WAL (`commit_log.rs`).
+    /// Where commits become durable: the local WAL (`log/commit_log.rs`).
     pub(crate) log: Arc<dyn CommitLog>,
     visibility: Mutex<Visibility>,
     published: Condvar,
@@ -128,7 +128,7 @@ pub struct Storage {
     pub(crate) ddl_gate: RwLock<()>,
     /// Snapshots readers hold, the flashback retention and the SCN↔time
     /// samples (taken by the checkpointer thread): what compaction's
-    /// horizon comes from (`snapshot.rs`).
+    /// horizon comes from (`mvcc/snapshot.rs`).
     pub(crate) snapshots: Arc<Snapshots>,
     pub(crate) cache: Arc<SegmentCache>,
     pub(crate) memory: Arc<RowStoreMemory>,
@@ -209,7 +209,7 @@ impl Storage {
     }
 
     /// What the segment cache holds and did.
-    pub fn cache_stats(&self) -> crate::segment_cache::CacheStats {
+    pub fn cache_stats(&self) -> crate::segment::cache::CacheStats {
         self.cache.stats()
     }
 
@@ -316,7 +316,7 @@ impl Storage {
     }
 
     /// The durable commit records from `from` on, first those the log
-    /// still holds, then new ones (`commit_log.rs`); what replication
+    /// still holds, then new ones (`log/commit_log.rs`); what replication
     /// ships.
     pub fn subscribe(&self, from: Scn, queue: QueueLimits) -> Result<Box<dyn CommitStream>> {
         self.log.subscribe(from, queue)
@@ -424,14 +424,14 @@ fn start_checkpointer(storage: Weak<Storage>, memory: Arc<RowStoreMemory>, polic
 }
 
 /// What one commit writes to the log and applies to the tables: a list of
-/// ops, or a transaction's write set as it stands (see `txn.rs`).
+/// ops, or a transaction's write set as it stands (see `mvcc/transaction.rs`).
 pub(crate) trait Redo {
     /// Whether it changes a table's layout (and so waits for a checkpoint).
     fn alters_layout(&self) -> bool;
     /// Whether it creates or drops tables (and so needs the table map
     /// exclusively while it is applied).
     fn adds_or_drops_tables(&self) -> bool;
-    /// Appends the record body (`record.rs` has the format).
+    /// Appends the record body (`log/record.rs` has the format).
     fn encode(&self, out: &mut Vec<u8>);
     /// Applies it at `scn`, moving row values into the tables.
     fn apply(self, tables: &mut dyn TableMap, scn: Scn) -> Result<()>;
