@@ -19,8 +19,12 @@
 //! change without a format version: recovery finds files by them.
 
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use rustydb_common::{Scn, TableId};
+
+use crate::error::{Result, StorageError};
+use crate::io::Vfs;
 
 /// Directory of the log files, under the data directory.
 pub(crate) const WAL_DIR: &str = "wal";
@@ -66,6 +70,20 @@ pub(crate) fn segment_file_name(table: TableId, id: u64) -> String {
 /// segment stored as `segment_file`.
 pub(crate) fn dv_file_name(segment_file: &str, scn: Scn) -> String {
     format!("{}.{scn}.dv", segment_file.trim_end_matches(".parquet"))
+}
+
+/// The log files in `wal_dir`, in log order (names sort by first SCN).
+pub(crate) fn wal_files(vfs: &Arc<dyn Vfs>, wal_dir: &Path) -> Result<Vec<PathBuf>> {
+    let mut files: Vec<PathBuf> = vfs
+        .list(wal_dir)
+        .map_err(|e| StorageError::io("listing the WAL directory", e))?
+        .into_iter()
+        .filter(|p| is_wal_file(p))
+        .collect();
+    // `Vfs::list` sorts already; sorting again keeps log order a property
+    // of this function and not of every Vfs.
+    files.sort();
+    Ok(files)
 }
 
 #[cfg(test)]

@@ -68,7 +68,7 @@ pub(crate) fn recover(vfs: &Arc<dyn Vfs>, dir: &Path, cache: &Arc<SegmentCache>)
     };
     let checkpoint_scn = replay.last;
     let wal_dir = layout::wal_dir(dir);
-    let files = wal_files(vfs, &wal_dir)?;
+    let files = layout::wal_files(vfs, &wal_dir)?;
     let tail = replay_files(vfs, &files, checkpoint_scn, &mut replay)?;
     let (wal_path, wal_bytes) = tail.unwrap_or_else(|| (wal_dir.join(layout::wal_file_name(replay.last.next())), 0));
     Ok(Recovered {
@@ -92,20 +92,6 @@ pub(crate) fn read_manifest(vfs: &Arc<dyn Vfs>, dir: &Path) -> Result<Option<Man
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
         Err(e) => Err(StorageError::io("reading the manifest", e)),
     }
-}
-
-/// The log files in `wal_dir`, in log order (names sort by first SCN).
-pub(crate) fn wal_files(vfs: &Arc<dyn Vfs>, wal_dir: &Path) -> Result<Vec<PathBuf>> {
-    let mut files: Vec<PathBuf> = vfs
-        .list(wal_dir)
-        .map_err(|e| StorageError::io("listing the WAL directory", e))?
-        .into_iter()
-        .filter(|p| layout::is_wal_file(p))
-        .collect();
-    // `Vfs::list` sorts already; sorting again keeps log order a property
-    // of this function and not of every Vfs.
-    files.sort();
-    Ok(files)
 }
 
 /// Refuses to open with a segment store other than the checkpoint's.

@@ -48,7 +48,6 @@ use crate::error::{Result, StorageError};
 use crate::io::Vfs;
 use crate::layout;
 use crate::log::wal::{Follower, WalWriter, read_log};
-use crate::recovery::wal_files;
 
 /// One committed record: its SCN and its body.
 pub type CommittedRecord = (Scn, Bytes);
@@ -209,14 +208,14 @@ impl CommitLog for LocalLog {
 impl Shared {
     /// The first SCN the log files may hold.
     fn oldest(&self) -> Result<Scn> {
-        let files = wal_files(&self.vfs, &self.wal_dir)?;
+        let files = layout::wal_files(&self.vfs, &self.wal_dir)?;
         Ok(files.first().and_then(|p| layout::first_scn(p)).unwrap_or(Scn(1)))
     }
 
     /// The durable records from `next` on in the one file holding `next`,
     /// none above `upto`; each body shares the file's bytes.
     fn read_file_from(&self, next: Scn, upto: Scn) -> Result<Vec<CommittedRecord>> {
-        let files = wal_files(&self.vfs, &self.wal_dir)?;
+        let files = layout::wal_files(&self.vfs, &self.wal_dir)?;
         let oldest = files.first().and_then(|p| layout::first_scn(p)).unwrap_or(Scn(1));
         let Some(path) = files.iter().rev().find(|p| layout::first_scn(p).is_some_and(|f| f <= next)) else {
             return Err(StorageError::LogTruncated { requested: next, oldest });
