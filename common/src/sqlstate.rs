@@ -131,8 +131,14 @@ sqlstates! {
     // Class 57: operator intervention.
     /// Cancelled by the client or by statement_timeout.
     QueryCanceled = "57014" => Cancelled;
+    /// The server is shutting down; another server (or this one, later)
+    /// can take the request.
+    AdminShutdown = "57P01" => Aborted;
     // Class 58: system error.
     IoError = "58030" => Io;
+    // Class 72: snapshot failure.
+    /// The versions a flashback read needs are older than those kept.
+    SnapshotTooOld = "72000" => NotFound;
     // Class XX: internal error.
     InternalError = "XX000" => Internal;
     DataCorrupted = "XX001" => Corruption;

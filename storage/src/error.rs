@@ -1,7 +1,7 @@
 //! Storage errors. Each variant names what went wrong and carries one
 //! SQLSTATE condition, whose row in `rustydb_common::SqlState` gives its kind.
 
-use rustydb_common::{ErrorKind, RowId, SqlState, TableId};
+use rustydb_common::{ErrorKind, RowId, Scn, SqlState, TableId};
 
 /// Result with [`StorageError`].
 pub type Result<T, E = StorageError> = std::result::Result<T, E>;
@@ -32,11 +32,22 @@ pub enum StorageError {
     WouldBlock,
     #[error("row {row} of table {table} was changed concurrently")]
     RowChanged { table: TableId, row: RowId },
+    /// A flashback time or SCN older than the versions kept: compaction
+    /// may have dropped what it reads (`mvcc/snapshot.rs`).
+    #[error("snapshot too old: {0}")]
+    SnapshotTooOld(String),
+    /// A log subscription asked for records the log no longer holds: a
+    /// checkpoint covers them and removed their files (`log/commit_log.rs`).
+    #[error("the log no longer holds scn {requested}: it starts at scn {oldest}; start from a checkpoint")]
+    LogTruncated { requested: Scn, oldest: Scn },
+    /// The log a subscription follows was closed with its storage.
+    #[error("the commit log was closed")]
+    LogClosed,
     #[error("{0}")]
     InvalidInput(String),
     #[error("{0}")]
     LimitExceeded(String),
-    /// Past a memory budget (`memory.rs`).
+    /// Past a memory budget (`rowstore/memory.rs`).
     #[error("{0}")]
     OutOfMemory(String),
     #[error("{0}")]
@@ -57,6 +68,13 @@ impl StorageError {
             StorageError::SerializationFailure | StorageError::RowChanged { .. } => SqlState::SerializationFailure,
             StorageError::Deadlock => SqlState::DeadlockDetected,
             StorageError::LockTimeout | StorageError::WouldBlock => SqlState::LockNotAvailable,
+            StorageError::SnapshotTooOld(_) => SqlState::SnapshotTooOld,
+            // A healthy log that has moved past the request (PostgreSQL's
+            // walsender reports a removed segment as a file error, 58P01,
+            // which reads as an I/O fault).
+            StorageError::LogTruncated { .. } => SqlState::ObjectNotInPrerequisiteState,
+            // As a walsender ends when the server stops.
+            StorageError::LogClosed => SqlState::AdminShutdown,
             StorageError::InvalidInput(_) => SqlState::InvalidParameterValue,
             StorageError::LimitExceeded(_) => SqlState::ProgramLimitExceeded,
             StorageError::OutOfMemory(_) => SqlState::OutOfMemory,

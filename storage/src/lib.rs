@@ -1,51 +1,62 @@
-//! RustyDB storage: the write-ahead log, the MVCC row store, transactions and
-//! locks. Arrow yes, DataFusion never (checked in CI).
+//! RustyDB storage: the write-ahead log, the MVCC row store, columnar
+//! segments in Parquet, and the background work between them (checkpoint,
+//! compaction, merging). Arrow yes, DataFusion never (checked in CI).
 //!
 //! ```text
-//! Transaction ──writes──► WriteSet ──commit──► WAL record ──fsync──► publish
-//!      │                                          │
-//!      └──view()──► ReadView ──scan/lookup──► TableStore (versions, indexes)
+//! Transaction ──writes──► WriteSet ──commit──► CommitLog (WAL) ──fsync──► publish
+//!      │                                          │ (replay at open: recovery.rs)
+//!      │                                          ▼
+//!      │                                    row store (TableStore: versions, indexes)
+//!      │                                          │ checkpoint: freeze into segments
+//!      │                                          ▼
+//!      │                                    segments (Parquet + delete vectors,
+//!      │                                    compacted and merged; MANIFEST)
+//!      └──view()──► ReadView ──scan/lookup──► row store and segments alike
+//! ```
+//!
+//! The folders, one idea each:
+//!
+//! ```text
+//! log/         WAL format and writer, redo records, the CommitLog seam
+//! mvcc/        transactions, write sets, locks, snapshots and the horizon
+//! rowstore/    the hot store: TableStore, indexes, memory budget, rows ↔ Arrow
+//! segment/     the cold store: segments, their files, cache and store, bulk loads
+//! scan/        ReadView: scans and lookups
+//! background/  checkpoint, compaction, merge, manifest
+//! storage.rs   Storage: begin, commit, publish   recovery.rs  open
+//! layout.rs    data-directory names             io.rs        the Vfs seam
 //! ```
 //!
 //! Start at [`Storage::open`] (recovery) and [`Transaction`] (the write rules).
 
-pub mod batch;
-mod bulk;
-mod checkpoint;
-mod codec;
-mod compaction;
+mod background;
 mod error;
-mod frozen_map;
-mod index;
 pub mod io;
-mod locks;
-mod manifest;
-mod memory;
-mod merge;
-mod record;
+mod layout;
+mod log;
+mod mvcc;
+mod recovery;
+mod rowstore;
+mod scan;
 mod segment;
-mod segment_cache;
-mod segment_file;
-mod segment_store;
 mod spec;
-mod store;
-mod table;
-mod txn;
+mod storage;
 mod value;
-mod view;
-pub mod wal;
 
-pub use bulk::{BULK_SEGMENT_ROWS_MIN, RowBatch};
-pub use compaction::CompactionStats;
+pub use background::compaction::CompactionStats;
+pub use background::merge::MergeStats;
 pub use error::{Result, StorageError};
-pub use memory::ROW_STORE_BYTES_DEFAULT;
-pub use merge::MergeStats;
-pub use record::{RedoOp, decode_ops, encode_ops};
+pub use log::commit_log::{CommitLog, CommitStream, CommittedRecord, QueueLimits};
+pub use log::record::{RedoOp, decode_ops, encode_ops};
+pub use log::wal;
+pub use mvcc::transaction::{Arbiter, InsertOutcome, Isolation, Savepoint, Transaction, WriteOutcome};
+pub use rowstore::batch;
+pub use rowstore::memory::ROW_STORE_BYTES_DEFAULT;
+pub use scan::view::{Chunk, ColumnEstimate, KeyRange, PlannedSegments, ReadView, ScanCursor, ScanPart, SegmentClaims};
+pub use segment::bulk::{BULK_SEGMENT_ROWS_MIN, RowBatch};
+pub use segment::cache::{CacheStats, SEGMENT_CACHE_BYTES_DEFAULT};
+pub use segment::store::{DirSegments, ObjectSegments, SegmentStore};
 pub use segment::{ZoneFilter, zone_mapped};
-pub use segment_cache::{CacheStats, SEGMENT_CACHE_BYTES_DEFAULT};
-pub use segment_store::{DirSegments, ObjectSegments, SegmentStore};
 pub use spec::{ColumnSource, ColumnSpec, IndexSpec, TableSpec};
-pub use store::{FIRST_OBJECT_ID, MemoryRecount, Storage, StorageOptions};
-pub use txn::{Arbiter, InsertOutcome, Isolation, ReadView, Savepoint, Transaction, WriteOutcome};
+pub use storage::{FIRST_OBJECT_ID, MemoryRecount, Storage, StorageOptions};
 pub use value::{ColumnType, Decimal128, Row, Value};
-pub use view::{Chunk, ColumnEstimate, KeyRange, PlannedSegments, ScanCursor, ScanPart, SegmentClaims};

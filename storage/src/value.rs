@@ -2,7 +2,7 @@
 //!
 //! A row is a boxed slice of [`Value`]s in table column order. Values are what
 //! the WAL encodes and what indexes order; Arrow arrays are built from them at
-//! scan time (see `batch.rs`). The order is total (floats by `total_cmp`) so a
+//! scan time (see `rowstore/batch.rs`). The order is total (floats by `total_cmp`) so a
 //! `BTreeMap` can index any column; NULL sorts first and never counts as equal
 //! for uniqueness (checked by the callers, as SQL requires).
 

@@ -29,9 +29,9 @@ use arrow::ipc::reader::StreamReader;
 use arrow::ipc::writer::StreamWriter;
 use rustydb_common::{RowId, Scn};
 
-use crate::batch::{arrow_type, row_at};
-use crate::codec::{Decoder, Encoder};
 use crate::error::{Result, StorageError};
+use crate::log::codec::{Decoder, Encoder};
+use crate::rowstore::batch::{arrow_type, row_at};
 use crate::segment::{SEGMENT_ROWS_MAX, Segment};
 use crate::spec::TableSpec;
 use crate::value::Row;
@@ -76,7 +76,7 @@ impl RowBatch {
         if self.columns.is_empty() {
             return Ok(vec![Row::from(Vec::new()); self.len]);
         }
-        crate::batch::rows_from_arrays(&types, &self.columns)
+        crate::rowstore::batch::rows_from_arrays(&types, &self.columns)
     }
 }
 

@@ -30,7 +30,7 @@ use arrow::array::{Array, ArrayRef};
 use parking_lot::Mutex;
 
 use crate::io::ReadAt;
-use crate::segment_store::SegmentStore;
+use crate::segment::store::SegmentStore;
 
 /// Budget of a cache when the configuration names none.
 pub const SEGMENT_CACHE_BYTES_DEFAULT: usize = 2 << 30;
@@ -288,7 +288,7 @@ impl SegmentCache {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::segment_store::ObjectSegments;
+    use crate::segment::store::ObjectSegments;
     use arrow::array::Int64Array;
 
     fn array(n: usize) -> ArrayRef {

@@ -20,6 +20,12 @@
 //! Versions of one row are consecutive within a segment (ordered by begin),
 //! and a row's versions may be spread over several segments, the newest last.
 
+pub(crate) mod bulk;
+pub(crate) mod cache;
+pub(crate) mod file;
+pub(crate) mod frozen_map;
+pub(crate) mod store;
+
 use std::borrow::Cow;
 use std::collections::BTreeMap;
 use std::ops::Bound;
@@ -31,10 +37,10 @@ use parking_lot::RwLock;
 use parquet::arrow::arrow_reader::ArrowReaderMetadata;
 use rustydb_common::{RowId, Scn};
 
-use crate::batch::{column_array, row_at};
 use crate::error::{Result, StorageError};
-use crate::memory::arrays_bytes;
-use crate::segment_cache::SegmentCache;
+use crate::rowstore::batch::{column_array, row_at};
+use crate::rowstore::memory::arrays_bytes;
+use crate::segment::cache::SegmentCache;
 use crate::spec::{ColumnSource, TableSpec};
 use crate::value::{ColumnType, Row, Value};
 
@@ -43,7 +49,7 @@ pub const SEGMENT_ROWS_MAX: usize = 1 << 20;
 
 /// Immutable data of one segment. Row ids, begins and zone maps are always
 /// in memory; the columns are held by the segment until a checkpoint
-/// stores it, then read through the segment cache (`segment_cache.rs`).
+/// stores it, then read through the segment cache (`segment/cache.rs`).
 pub struct Segment {
     /// Process-unique: keys the segment's columns in the cache.
     uid: u64,
@@ -83,7 +89,7 @@ pub(crate) struct StoredColumns {
     /// Per row group, per column, the zone map its statistics give.
     pub group_zones: Arc<[Vec<Option<(Value, Value)>>]>,
     /// Keeps `file` while this segment exists.
-    pub _pin: Arc<crate::segment_cache::FilePin>,
+    pub _pin: Arc<crate::segment::cache::FilePin>,
 }
 
 impl StoredColumns {
@@ -133,7 +139,7 @@ impl Segment {
     }
 
     /// A segment whose columns are in `stored`, with zone maps and NULL
-    /// counts its file recorded (`segment_file.rs`).
+    /// counts its file recorded (`segment/file.rs`).
     pub(crate) fn stored(
         row_ids: UInt64Array,
         begins: UInt64Array,
@@ -185,7 +191,7 @@ impl Segment {
                 return bad(format!("{} columns", columns.len()));
             }
             for (a, c) in columns.iter().zip(&spec.columns) {
-                if a.len() != n || a.data_type() != &crate::batch::arrow_type(c.ty) {
+                if a.len() != n || a.data_type() != &crate::rowstore::batch::arrow_type(c.ty) {
                     return bad(format!("column {} holds {} values of type {}", c.name, a.len(), a.data_type()));
                 }
             }
@@ -276,7 +282,7 @@ impl Segment {
         if !missing.is_empty() {
             missing.sort_unstable();
             missing.dedup();
-            let read = crate::segment_file::read_columns(stored, &missing, Some(group))?;
+            let read = crate::segment::file::read_columns(stored, &missing, Some(group))?;
             for (c, array) in missing.iter().zip(read) {
                 stored.cache.insert(key(*c), array.clone(), true);
                 for (w, slot) in which.iter().zip(out.iter_mut()) {
@@ -555,7 +561,7 @@ pub struct FrozenSegment {
     pub dv_file: Option<String>,
     pub dv_persisted: usize,
     /// Bytes this segment counts against the row store budget until a
-    /// checkpoint writes it (`memory.rs`): its resident columns then.
+    /// checkpoint writes it (`rowstore/memory.rs`): its resident columns then.
     pub(crate) charged: usize,
 }
 
@@ -647,6 +653,15 @@ impl FrozenSegment {
 pub struct VersionRef<'a> {
     pub end: Scn,
     pub values: Cow<'a, [Value]>,
+}
+
+/// A segment is compacted once this share of its versions is dead.
+const DEAD_SHARE_MIN: f64 = 0.2;
+
+/// Whether enough of a segment is dead to rewrite it.
+pub(crate) fn worth_compacting(frozen: &FrozenSegment, horizon: Scn) -> bool {
+    let dead = frozen.ended_by(horizon);
+    dead > 0 && dead as f64 >= DEAD_SHARE_MIN * frozen.data.len() as f64
 }
 
 #[cfg(test)]

@@ -27,15 +27,16 @@ use arrow::array::ArrayRef;
 use rustydb_common::limits::TXN_WRITES_MAX;
 use rustydb_common::{IndexId, RowId, Scn, TableId, TxnId};
 
-use crate::bulk::{RowBatch, check_columns};
-use crate::codec::Encoder;
-use crate::compaction::SnapshotPin;
 use crate::error::{Result, StorageError};
-use crate::locks::{Mode, Resource, Wait};
-use crate::memory::{arrays_bytes, version_bytes};
-use crate::record::{RedoOp, RowChange, encode_count, encode_insert_batch, encode_op, encode_row_change};
+use crate::log::codec::Encoder;
+use crate::log::record::{RedoOp, RowChange, encode_count, encode_insert_batch, encode_op, encode_row_change};
+use crate::mvcc::locks::{Mode, Resource, Wait};
+use crate::mvcc::snapshot::SnapshotPin;
+use crate::rowstore::memory::{arrays_bytes, version_bytes};
+use crate::scan::view::ReadView;
+use crate::segment::bulk::{RowBatch, check_columns};
 use crate::spec::{ColumnSource, IndexSpec, TableSpec, compose_maps, index_key, remap_row};
-use crate::store::{Redo, Storage, TableMap, apply_ddl};
+use crate::storage::{Redo, Storage, TableMap, apply_ddl};
 use crate::value::{Row, Value};
 
 /// Isolation level of a transaction.
@@ -67,7 +68,7 @@ pub(crate) struct TableWrites {
     pub map: Option<Vec<ColumnSource>>,
     pub dropped: bool,
     pub rows: BTreeMap<RowId, Write>,
-    /// Rows inserted as columns, ids ascending (`bulk.rs`); only while the
+    /// Rows inserted as columns, ids ascending (`segment/bulk.rs`); only while the
     /// transaction does nothing else to the table.
     pub batches: Vec<RowBatch>,
     /// Unique-index key ──► the own row last written with it, so a unique
@@ -147,7 +148,7 @@ pub(crate) struct WriteSet {
     pub ddl: Vec<RedoOp>,
     pub tables: BTreeMap<TableId, TableWrites>,
     pub row_writes: usize,
-    /// Bytes the writes take, roughly (`memory.rs`).
+    /// Bytes the writes take, roughly (`rowstore/memory.rs`).
     pub pending_bytes: usize,
 }
 
@@ -185,23 +186,6 @@ pub enum InsertOutcome {
 /// A point a transaction can roll back to.
 #[derive(Debug, Clone)]
 pub struct Savepoint(Arc<WriteSet>);
-
-/// A read-only view: a snapshot plus the owning transaction's writes.
-#[derive(Clone)]
-pub struct ReadView {
-    pub(crate) storage: Arc<Storage>,
-    pub(crate) snapshot: Scn,
-    pub(crate) writes: Arc<WriteSet>,
-    /// Keeps what the snapshot reads from compaction while the view lives
-    /// (a query's stream may outlive its transaction).
-    _pin: Arc<SnapshotPin>,
-}
-
-impl std::fmt::Debug for ReadView {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "ReadView(snapshot {})", self.snapshot)
-    }
-}
 
 /// A transaction. Dropping it without commit rolls it back.
 pub struct Transaction {
@@ -433,7 +417,7 @@ impl Transaction {
     /// Inserts rows given as one array per column (in the layout this
     /// transaction sees, of the columns' Arrow types); returns how many.
     /// Into a table without unique indexes they stay columns through the
-    /// log into segments (`bulk.rs`); otherwise they go row by row.
+    /// log into segments (`segment/bulk.rs`); otherwise they go row by row.
     pub fn insert_columns(&mut self, table: TableId, columns: Vec<ArrayRef>, len: usize) -> Result<usize> {
         self.lock_table(table, false)?;
         let spec = self.table_entry(table)?.spec.clone();
@@ -811,7 +795,7 @@ impl Redo for WriteSet {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::record::decode_ops;
+    use crate::log::record::decode_ops;
     use crate::spec::ColumnSpec;
     use crate::value::ColumnType;
 

@@ -20,7 +20,7 @@
 //! size-ratio rule of size-tiered LSM compaction: a version is rewritten
 //! about log4 of the table's segment count times, not at every merge), at
 //! most [`SEGMENT_ROWS_MAX`] rows in all, and columns that fit in half the
-//! room the row store's budget leaves for work in progress (`memory.rs`).
+//! room the row store's budget leaves for work in progress (`rowstore/memory.rs`).
 //! Segments must be adjacent (empty ones between are passed over): a
 //! row's versions are ordered by begin from one segment to the next, and
 //! lookups rely on it.
@@ -37,7 +37,7 @@
 //! are a few and no plan or scan holds a layout, compaction takes them out
 //! of the list. Scans address
 //! segments by index between chunks, so one that started before a merge
-//! goes on reading the segments the merge replaced (`table.rs`,
+//! goes on reading the segments the merge replaced (`rowstore/table.rs`,
 //! `LayoutPin`): a table scanned without a break still merges. As with
 //! compaction, the merged file is named by the next checkpoint's
 //! manifest; until then a restart reads the files of the segments it
@@ -51,11 +51,11 @@ use arrow::compute::{SortColumn, concat, lexsort_to_indices, take};
 use rustydb_common::TableId;
 
 use crate::error::{Result, StorageError};
-use crate::memory::WorkingMemory;
-use crate::memory::arrays_bytes;
+use crate::rowstore::memory::WorkingMemory;
+use crate::rowstore::memory::arrays_bytes;
 use crate::segment::{SEGMENT_ROWS_MAX, Segment};
 use crate::spec::TableSpec;
-use crate::store::Storage;
+use crate::storage::Storage;
 
 /// Fewest segments with rows a merge takes.
 pub(crate) const MERGE_FAN_IN: usize = 4;
@@ -186,7 +186,7 @@ pub struct MergeStats {
     /// lists.
     pub emptied_dropped: usize,
     /// Runs left for a later compaction: the row store's budget had no
-    /// room for building them (`memory.rs`, working memory).
+    /// room for building them (`rowstore/memory.rs`, working memory).
     pub deferred: usize,
 }
 
@@ -195,11 +195,11 @@ impl Storage {
     /// holds the checkpoint lock.
     pub(crate) fn merge_small_segments(&self) -> Result<MergeStats> {
         let mut stats = MergeStats::default();
-        let tables: Vec<(TableId, Arc<parking_lot::RwLock<crate::table::TableStore>>)> =
+        let tables: Vec<(TableId, Arc<parking_lot::RwLock<crate::rowstore::table::TableStore>>)> =
             self.tables.read().iter().map(|(id, t)| (*id, t.clone())).collect();
         for (_, table) in tables {
             if table.read().has_unread_retired() {
-                self.metered(&table, crate::table::TableStore::drop_unread_retired);
+                self.metered(&table, crate::rowstore::table::TableStore::drop_unread_retired);
             }
             loop {
                 let (spec, run, sources) = {
@@ -245,7 +245,7 @@ impl Storage {
                 stats.merges += 1;
             }
             if table.read().has_empty_segments_to_drop() {
-                stats.emptied_dropped += self.metered(&table, crate::table::TableStore::drop_empty_segments);
+                stats.emptied_dropped += self.metered(&table, crate::rowstore::table::TableStore::drop_empty_segments);
             }
         }
         if stats.merges > 0 {

@@ -30,11 +30,11 @@ use parquet::file::properties::WriterProperties;
 use parquet::file::reader::{ChunkReader, Length};
 use rustydb_common::Scn;
 
-use crate::batch::arrow_type;
 use crate::error::{Result, StorageError};
 use crate::io::ReadAt;
+use crate::rowstore::batch::arrow_type;
+use crate::segment::cache::SegmentCache;
 use crate::segment::{Segment, StoredColumns, zone, zone_mapped};
-use crate::segment_cache::SegmentCache;
 use crate::spec::TableSpec;
 use crate::value::Value;
 
@@ -404,7 +404,7 @@ mod tests {
         let built = Segment::build(&spec, &versions);
         let (bytes, _) = encode_segment(&spec, &built).unwrap();
         std::fs::write(dir.join("s.parquet"), &bytes).unwrap();
-        let cache = SegmentCache::new(Arc::new(crate::segment_store::DirSegments::new(vfs, dir.to_owned())), budget);
+        let cache = SegmentCache::new(Arc::new(crate::segment::store::DirSegments::new(vfs, dir.to_owned())), budget);
         let back = open_segment(&spec, &cache, "s.parquet", n).unwrap();
         (built, back, rows)
     }
@@ -483,7 +483,7 @@ mod tests {
         let (_, _, _) = stored(dir.path(), Arc::new(crate::io::OsVfs), 1000, usize::MAX);
         let path = dir.path().join("s.parquet");
         let good = std::fs::read(&path).unwrap();
-        let store = crate::segment_store::DirSegments::new(Arc::new(crate::io::OsVfs), dir.path().to_owned());
+        let store = crate::segment::store::DirSegments::new(Arc::new(crate::io::OsVfs), dir.path().to_owned());
         let cache = SegmentCache::new(Arc::new(store), usize::MAX);
         // Parquet pages carry no checksum by default, so a flip may decode;
         // what must never happen is a panic.

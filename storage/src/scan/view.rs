@@ -14,13 +14,32 @@ use rustydb_common::{IndexId, RowId, Scn, TableId};
 
 use arrow::compute::filter;
 
-use crate::batch::{column_array, row_id_array};
 use crate::error::{Result, StorageError};
+use crate::mvcc::snapshot::SnapshotPin;
+use crate::mvcc::transaction::{TableWrites, Write, WriteSet};
+use crate::rowstore::batch::{column_array, row_id_array};
+use crate::rowstore::table::{LayoutPin, TableStore};
 use crate::segment::{Segment, ZoneFilter, existing_sources, fill_array};
 use crate::spec::{ColumnSource, IndexSpec, TableSpec, index_key, remap_row};
-use crate::table::{LayoutPin, TableStore};
-use crate::txn::{ReadView, TableWrites, Write};
+use crate::storage::Storage;
 use crate::value::{Row, Value};
+
+/// A read-only view: a snapshot plus the owning transaction's writes.
+#[derive(Clone)]
+pub struct ReadView {
+    pub(crate) storage: Arc<Storage>,
+    pub(crate) snapshot: Scn,
+    pub(crate) writes: Arc<WriteSet>,
+    /// Keeps what the snapshot reads from compaction while the view lives
+    /// (a query's stream may outlive its transaction).
+    pub(crate) _pin: Arc<SnapshotPin>,
+}
+
+impl std::fmt::Debug for ReadView {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "ReadView(snapshot {})", self.snapshot)
+    }
+}
 
 /// Planning estimates for one column: see [`ReadView::column_estimates`].
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -906,7 +925,7 @@ impl ReadView {
     }
 
     /// The storage this view reads.
-    pub fn storage(&self) -> &Arc<crate::store::Storage> {
+    pub fn storage(&self) -> &Arc<crate::storage::Storage> {
         &self.storage
     }
 }

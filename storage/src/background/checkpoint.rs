@@ -1,5 +1,6 @@
 //! Checkpoints: freeze committed versions into segments, write a manifest,
-//! drop the log before it; and the recovery side that loads a manifest.
+//! drop the log before it; and loading the tables a manifest names, for
+//! recovery (`recovery.rs`).
 //!
 //! ```text
 //! 1 cut      [commit lock] scn = last commit; WAL continues in a new file
@@ -15,7 +16,7 @@
 //! Commits go on during steps 2-5: they only add versions begun after the
 //! cut or end versions, and ends after the cut are left out of what is
 //! stored (WAL replay sets them again). A bulk insert committed after the
-//! cut adds whole segments (`bulk.rs`); those are left out too, for replay
+//! cut adds whole segments (`segment/bulk.rs`); those are left out too, for replay
 //! to make again. Only ALTER TABLE is held back while
 //! a checkpoint runs (`ddl_gate`), so every table keeps the layout the
 //! manifest records for it. A checkpoint that fails before step 4 leaves the
@@ -23,30 +24,21 @@
 //! wrote are removed by the next one.
 
 use std::collections::{HashMap, HashSet};
-use std::path::Path;
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
 
 use parking_lot::RwLock;
 use rustydb_common::{Scn, TableId};
 
+use crate::background::manifest::{Manifest, SegmentEntry, TableEntry};
 use crate::error::{Result, StorageError};
-use crate::io::Vfs;
-use crate::manifest::{MANIFEST_FILE, MANIFEST_TMP_FILE, Manifest, SegmentEntry, TableEntry};
+use crate::layout::{self, MANIFEST_FILE, MANIFEST_TMP_FILE};
+use crate::rowstore::table::TableStore;
+use crate::segment::cache::SegmentCache;
+use crate::segment::file::{decode_dv, encode_dv, encode_segment, open_segment, stored_columns};
 use crate::segment::{FrozenSegment, SEGMENT_ROWS_MAX, Segment};
-use crate::segment_cache::SegmentCache;
-use crate::segment_file::{decode_dv, encode_dv, encode_segment, open_segment, stored_columns};
 use crate::spec::TableSpec;
-use crate::store::Storage;
-use crate::table::TableStore;
-
-/// Directory of segment and delete vector files, under the data directory.
-pub const SEGMENT_DIR: &str = "segments";
-
-/// The WAL file whose first record is `scn`.
-pub fn wal_file_name(scn: Scn) -> String {
-    format!("{:020}.wal", scn.0)
-}
+use crate::storage::Storage;
 
 impl Storage {
     /// Runs a checkpoint; returns its SCN, or `None` when nothing was
@@ -59,8 +51,7 @@ impl Storage {
             if *last == *last_checkpoint {
                 return Ok(None);
             }
-            let path = self.dir.join(crate::store::WAL_DIR).join(wal_file_name(last.next()));
-            self.wal.rotate(&self.vfs, &path)?;
+            self.log.cut(last.next())?;
             let mut tables: Vec<(TableId, Arc<RwLock<TableStore>>)> =
                 self.tables.read().iter().map(|(id, t)| (*id, t.clone())).collect();
             tables.sort_by_key(|(id, _)| *id);
@@ -143,7 +134,7 @@ impl Storage {
             let dv = match ends {
                 Some(ends) => {
                     let file = new_file.as_deref().or(file.as_deref()).expect("the segment has a file by now");
-                    let name = format!("{}.{scn}.dv", file.trim_end_matches(".parquet"));
+                    let name = layout::dv_file_name(file, scn);
                     self.cache
                         .store()
                         .put(&name, encode_dv(&ends).into())
@@ -181,7 +172,7 @@ impl Storage {
     /// the segment's columns are read through the cache.
     pub(crate) fn write_segment(&self, spec: &TableSpec, seg: &Segment) -> Result<String> {
         let id = self.next_segment_id.fetch_add(1, Ordering::SeqCst);
-        let name = format!("t{}-{id:012}.parquet", spec.id);
+        let name = layout::segment_file_name(spec.id, id);
         let (bytes, columns) = encode_segment(spec, seg)?;
         let bytes = bytes::Bytes::from(bytes);
         self.cache
@@ -194,19 +185,7 @@ impl Storage {
 
     /// Step 5: best effort; what stays behind is removed next time.
     fn remove_unreferenced(&self, manifest: &Manifest) {
-        let current = self.wal.path();
-        let wal_dir = self.dir.join(crate::store::WAL_DIR);
-        let old_logs = self
-            .vfs
-            .list(&wal_dir)
-            .unwrap_or_default()
-            .into_iter()
-            .filter(|p| p.extension().is_some_and(|e| e == "wal") && *p != current);
-        for path in old_logs {
-            if let Err(e) = self.vfs.remove(&path) {
-                tracing::warn!("could not remove {} after a checkpoint: {e}", path.display());
-            }
-        }
+        self.log.forget_before_cut();
         let keep: HashSet<&str> = manifest
             .tables
             .iter()
@@ -225,16 +204,6 @@ impl Storage {
                 );
             }
         }
-    }
-}
-
-/// The manifest of the data directory, if a checkpoint ever completed.
-pub(crate) fn read_manifest(vfs: &Arc<dyn Vfs>, dir: &Path) -> Result<Option<Manifest>> {
-    let path = dir.join(MANIFEST_FILE);
-    match vfs.read(&path) {
-        Ok(bytes) => Manifest::decode(&bytes).map(Some),
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
-        Err(e) => Err(StorageError::io("reading the manifest", e)),
     }
 }
 

@@ -8,7 +8,7 @@
 //! ```
 //!
 //! One record is one commit; its body is the redo of the transaction (see
-//! `record.rs`). SCNs in a log are consecutive. Recovery reads records until the
+//! `log/record.rs`). SCNs in a log are consecutive. Recovery reads records until the
 //! first one that is incomplete or fails its checksum and cuts the file there:
 //! such a tail was never acknowledged, because a commit returns only after the
 //! fsync that covers its whole record.
@@ -20,9 +20,18 @@
 //! is now durable. One fsync thus covers every commit that arrived meanwhile.
 //! A failed write or fsync poisons the log: what was written may or may not be
 //! on disk, so every later commit fails until restart re-reads the file.
+//!
+//! After each successful fsync the leader also hands the records it made
+//! durable to the log's live subscribers (`log/commit_log.rs`), without
+//! blocking: a subscriber whose bounded queue is full is dropped and
+//! marked lagged, and its subscription catches up from the files.
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::mpsc::TrySendError;
+
+use bytes::Bytes;
 
 use parking_lot::{Condvar, Mutex};
 use rustydb_common::Scn;
@@ -158,6 +167,68 @@ struct WriterState {
     /// Where `file` is, and how many bytes it holds or will once flushed.
     path: PathBuf,
     file_bytes: u64,
+    /// Subscribers following new records (`log/commit_log.rs`), handed each
+    /// record once it is durable.
+    followers: Vec<Follower>,
+}
+
+/// A subscriber's live queue, as the writer sees it.
+pub(crate) struct Follower {
+    /// Records below this are not sent (it asked for a later start).
+    pub(crate) from: Scn,
+    pub(crate) tx: std::sync::mpsc::SyncSender<(Scn, Bytes)>,
+    /// Body bytes sent and not yet received; the receiver subtracts.
+    pub(crate) queued_bytes: Arc<AtomicUsize>,
+    pub(crate) queued_bytes_max: usize,
+    /// Set when a record found the queue full: the follower was dropped
+    /// and its subscription goes back to reading the files.
+    pub(crate) lagged: Arc<AtomicBool>,
+}
+
+impl Follower {
+    /// Offers one record; false when the follower is to be dropped (its
+    /// queue is full, marking it lagged, or its subscription is gone).
+    fn offer(&self, scn: Scn, body: &Bytes) -> bool {
+        if scn < self.from {
+            return true;
+        }
+        let queued = self.queued_bytes.load(Ordering::Acquire);
+        // An empty queue takes any record, so one over the byte limit
+        // still goes through live.
+        if queued > 0 && queued + body.len() > self.queued_bytes_max {
+            self.lagged.store(true, Ordering::Release);
+            return false;
+        }
+        self.queued_bytes.fetch_add(body.len(), Ordering::AcqRel);
+        match self.tx.try_send((scn, body.clone())) {
+            Ok(()) => true,
+            Err(TrySendError::Full(_)) => {
+                self.queued_bytes.fetch_sub(body.len(), Ordering::AcqRel);
+                self.lagged.store(true, Ordering::Release);
+                false
+            }
+            Err(TrySendError::Disconnected(_)) => false,
+        }
+    }
+}
+
+/// Hands every record of a flushed batch to the followers, in SCN order.
+/// Each body is copied once and shared by all of them.
+fn deliver(followers: &mut Vec<Follower>, batch: &[u8]) {
+    if followers.is_empty() {
+        return;
+    }
+    let mut pos = 0;
+    while pos + RECORD_HEADER_BYTES <= batch.len() && !followers.is_empty() {
+        let h = &batch[pos..pos + RECORD_HEADER_BYTES];
+        let len = u32::from_le_bytes(h[0..4].try_into().expect("4 bytes")) as usize;
+        let scn = Scn(u64::from_le_bytes(h[8..16].try_into().expect("8 bytes")));
+        let start = pos + RECORD_HEADER_BYTES;
+        debug_assert!(start + len <= batch.len(), "the batch holds whole frames");
+        let body = Bytes::copy_from_slice(&batch[start..start + len]);
+        followers.retain(|f| f.offer(scn, &body));
+        pos = start + len;
+    }
 }
 
 /// The appending side of the log, shared by all committers.
@@ -182,6 +253,7 @@ impl WalWriter {
                 file: Some(file),
                 path: path.to_owned(),
                 file_bytes: existing_bytes.max(WAL_HEADER_BYTES) as u64,
+                followers: Vec::new(),
             }),
             flushed: Condvar::new(),
         })
@@ -200,7 +272,32 @@ impl WalWriter {
             tracing::error!("{why}; storage is now read-only until restart");
             st.poisoned = Some(why);
         }
+        // Dropped senders end the subscriptions, which then report it.
+        st.followers.clear();
         self.flushed.notify_all();
+    }
+
+    /// Why the log refuses writes, once it does.
+    pub(crate) fn poisoned(&self) -> Option<String> {
+        self.state.lock().poisoned.clone()
+    }
+
+    /// Adds `follower` if every record before `next` is durable and none
+    /// after: it then gets each record from `next` on as it becomes
+    /// durable. False when later records are durable already (the caller
+    /// reads them from the files first, then asks again).
+    pub(crate) fn follow(&self, next: Scn, follower: Follower) -> Result<bool> {
+        let mut st = self.state.lock();
+        if let Some(why) = &st.poisoned {
+            return Err(StorageError::Poisoned(why.clone()));
+        }
+        if st.durable >= next {
+            return Ok(false);
+        }
+        // A flush in progress delivers its batch (durable+1 on) when it
+        // returns, to this follower too: nothing is skipped.
+        st.followers.push(follower);
+        Ok(true)
     }
 
     /// Continues the log in a new file at `path` (a checkpoint's cut): makes
@@ -304,6 +401,10 @@ impl WalWriter {
                 .map(|()| file)
         });
         st.flushing = false;
+        match &result {
+            Ok(_) => deliver(&mut st.followers, &batch),
+            Err(_) => st.followers.clear(),
+        }
         if batch.capacity() <= SPARE_BUFFER_BYTES_MAX {
             batch.clear();
             st.spare = batch;

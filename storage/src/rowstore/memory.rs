@@ -15,10 +15,10 @@
 //! per-row ids and begins every segment keeps, delete vectors. They grow
 //! with the data, not with what is waiting for a checkpoint, and no
 //! checkpoint frees them: they are the tables' metadata, which take their
-//! room from the segment cache's budget (`segment_cache.rs`).
+//! room from the segment cache's budget (`segment/cache.rs`).
 //!
 //! Every change to what a table counts happens under its write lock, where
-//! the caller measures it before and after ([`TableStore::memory_bytes`](crate::table::TableStore::memory_bytes)) and
+//! the caller measures it before and after ([`TableStore::memory_bytes`](crate::rowstore::table::TableStore::memory_bytes)) and
 //! reports the difference: the gauge is exact, not sampled.
 //!
 //! Background work takes only from the half of the budget below where

@@ -13,14 +13,14 @@
 //! [`Value`] each, whose order is that of its integer, so the two sets
 //! order alike. A lookup reads both sets; a bound of another type than the
 //! columns' widens to unbounded in the integer set, which is safe because
-//! every lookup re-checks the key of the version it finds (`table.rs`).
+//! every lookup re-checks the key of the version it finds (`rowstore/table.rs`).
 
 use std::collections::BTreeSet;
 use std::ops::Bound;
 
 use rustydb_common::RowId;
 
-use crate::memory::values_bytes;
+use crate::rowstore::memory::values_bytes;
 use crate::spec::{IndexSpec, TableSpec};
 use crate::value::{ColumnType, Value};
 
@@ -282,7 +282,7 @@ mod tests {
                 let mut want: Vec<RowId> = entries
                     .iter()
                     .filter(|(k, _)| {
-                        let range = crate::view::KeyRange { lo: lo.clone(), hi: hi.clone() };
+                        let range = crate::scan::view::KeyRange { lo: lo.clone(), hi: hi.clone() };
                         range.contains(k)
                     })
                     .map(|(_, r)| *r)

@@ -15,17 +15,17 @@
 //!   8 SetSequence  u64 sequence id, i64 highest value handed out or reserved
 //!   9 InsertBatch  u64 table id, u64 first row id, u64 row count,
 //!                  u64 length, Arrow IPC stream of one record batch
-//!                  (columns in layout order; see `bulk.rs`)
+//!                  (columns in layout order; see `segment/bulk.rs`)
 //! ```
 //!
-//! Rows and values are encoded as in `codec.rs`. DDL comes first in a record,
+//! Rows and values are encoded as in `log/codec.rs`. DDL comes first in a record,
 //! in statement order; row changes follow in the table's final layout.
 
 use rustydb_common::{RowId, TableId};
 
-use crate::bulk::{RowBatch, decode_batch, encode_batch};
-use crate::codec::{Decoder, Encoder};
 use crate::error::{Result, StorageError};
+use crate::log::codec::{Decoder, Encoder};
+use crate::segment::bulk::{RowBatch, decode_batch, encode_batch};
 use crate::spec::{ColumnSource, TableSpec};
 use crate::value::{Row, Value};
 

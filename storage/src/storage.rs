@@ -1,4 +1,5 @@
-//! `Storage`: one database directory — recovery, commit, visibility.
+//! `Storage`: one database directory — commit and visibility (opening it
+//! replays the log: `recovery.rs`).
 //!
 //! ```text
 //! commit:  encode redo ──► [commit lock: scn = last+1, WAL append, apply to row store]
@@ -12,7 +13,7 @@
 //! Locks are released after publishing, so a writer that waited for a row
 //! always finds the winner's version visible.
 
-use std::collections::{BTreeMap, BTreeSet, HashMap, VecDeque};
+use std::collections::{BTreeSet, HashMap};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Weak};
@@ -21,18 +22,19 @@ use std::time::{Duration, Instant};
 use parking_lot::{Condvar, Mutex, RwLock};
 use rustydb_common::{RowId, Scn, TableId, TxnId};
 
-use crate::checkpoint::{SEGMENT_DIR, load_tables, read_manifest, wal_file_name};
 use crate::error::{Result, StorageError};
 use crate::io::{OsVfs, Vfs};
-use crate::locks::LockManager;
-use crate::manifest::Manifest;
-use crate::memory::RowStoreMemory;
-use crate::record::{RedoOp, decode_ops, encode_ops};
-use crate::segment_cache::SegmentCache;
-use crate::segment_store::{DirSegments, SegmentStore};
-use crate::table::TableStore;
-use crate::txn::{Isolation, Transaction};
-use crate::wal::{WalWriter, read_log};
+use crate::layout::{self, SEGMENT_DIR};
+use crate::log::commit_log::{CommitLog, CommitStream, LocalLog, QueueLimits};
+use crate::log::record::{RedoOp, encode_ops};
+use crate::mvcc::locks::LockManager;
+use crate::mvcc::snapshot::{SnapshotPin, Snapshots};
+use crate::mvcc::transaction::{Isolation, Transaction};
+use crate::recovery::recover;
+use crate::rowstore::memory::RowStoreMemory;
+use crate::rowstore::table::TableStore;
+use crate::segment::cache::SegmentCache;
+use crate::segment::store::{DirSegments, SegmentStore};
 
 /// First object id handed out; ids below are reserved for system tables.
 pub const FIRST_OBJECT_ID: u64 = 1000;
@@ -71,14 +73,14 @@ pub struct StorageOptions {
     pub checkpoint_interval: Option<Duration>,
     /// How long ended versions stay for flashback: compaction drops a
     /// version only once it ended this long ago and no open snapshot can
-    /// read it (`compaction.rs`).
+    /// read it (`background/compaction.rs`).
     pub flashback_retention: Duration,
-    /// Bytes of segment columns kept decoded in memory (`segment_cache.rs`).
+    /// Bytes of segment columns kept decoded in memory (`segment/cache.rs`).
     pub segment_cache_bytes: usize,
     /// Where segment files go; `None`: `segments/` in the data directory.
     pub segment_store: Option<Arc<dyn SegmentStore>>,
     /// Bytes of row versions and unwritten segments held before commits
-    /// wait for a checkpoint (`memory.rs`); a checkpoint starts at half.
+    /// wait for a checkpoint (`rowstore/memory.rs`); a checkpoint starts at half.
     pub row_store_bytes: usize,
 }
 
@@ -89,9 +91,9 @@ impl Default for StorageOptions {
             checkpoint_wal_bytes: 256 * 1024 * 1024,
             checkpoint_interval: Some(Duration::from_secs(300)),
             flashback_retention: Duration::from_secs(15 * 60),
-            segment_cache_bytes: crate::segment_cache::SEGMENT_CACHE_BYTES_DEFAULT,
+            segment_cache_bytes: crate::segment::cache::SEGMENT_CACHE_BYTES_DEFAULT,
             segment_store: None,
-            row_store_bytes: crate::memory::ROW_STORE_BYTES_DEFAULT,
+            row_store_bytes: crate::rowstore::memory::ROW_STORE_BYTES_DEFAULT,
         }
     }
 }
@@ -109,7 +111,8 @@ pub struct Storage {
     pub(crate) tables: RwLock<HashMap<TableId, Arc<RwLock<TableStore>>>>,
     /// Last SCN assigned; held while a commit appends and applies.
     pub(crate) commit_lock: Mutex<Scn>,
-    pub(crate) wal: WalWriter,
+    /// Where commits become durable: the local WAL (`log/commit_log.rs`).
+    pub(crate) log: Arc<dyn CommitLog>,
     visibility: Mutex<Visibility>,
     published: Condvar,
     pub(crate) locks: LockManager,
@@ -123,16 +126,12 @@ pub struct Storage {
     /// Taken for writing by a checkpoint and for reading by commits that
     /// change a table's layout, which therefore wait for the checkpoint.
     pub(crate) ddl_gate: RwLock<()>,
-    /// Snapshots readers hold, with how many hold each (`SnapshotPin`).
-    pub(crate) pins: Mutex<BTreeMap<Scn, usize>>,
-    /// When recent SCNs became visible, oldest first, reaching back a
-    /// little over the retention (sampled by the checkpointer thread).
-    pub(crate) scn_times: Mutex<VecDeque<(Instant, Scn)>>,
-    pub(crate) retention: Duration,
+    /// Snapshots readers hold, the flashback retention and the SCN↔time
+    /// samples (taken by the checkpointer thread): what compaction's
+    /// horizon comes from (`mvcc/snapshot.rs`).
+    pub(crate) snapshots: Arc<Snapshots>,
     pub(crate) cache: Arc<SegmentCache>,
     pub(crate) memory: Arc<RowStoreMemory>,
-    /// Asynchronous commits waiting for the background flusher.
-    lazy: Arc<LazyFlushes>,
 }
 
 /// A sequence: values below `next` were handed out; up to `reserved` are
@@ -143,89 +142,32 @@ pub(crate) struct Sequence {
     pub(crate) reserved: i64,
 }
 
+impl Sequence {
+    /// A sequence whose values up to `reserved` were logged: after a
+    /// restart it goes on above them (the unused ones are a gap).
+    pub(crate) fn logged(reserved: i64) -> Self {
+        Sequence { next: reserved + 1, reserved }
+    }
+}
+
 /// Values reserved per WAL write of a sequence (PostgreSQL logs 32 ahead).
 const SEQUENCE_RESERVE: i64 = 32;
 
-pub(crate) const WAL_DIR: &str = "wal";
-
 impl Storage {
-    /// Opens (creating if needed) the database in `dir` and replays its log.
+    /// Opens (creating if needed) the database in `dir` and replays its
+    /// log (`recovery.rs`).
     pub fn open(dir: &Path, options: StorageOptions) -> Result<Arc<Storage>> {
         let vfs = options.vfs;
-        let wal_dir = dir.join(WAL_DIR);
+        let wal_dir = layout::wal_dir(dir);
         vfs.create_dir_all(&wal_dir).map_err(|e| StorageError::io(format!("creating {}", wal_dir.display()), e))?;
-        let files: Vec<PathBuf> = vfs
-            .list(&wal_dir)
-            .map_err(|e| StorageError::io("listing the WAL directory", e))?
-            .into_iter()
-            .filter(|p| p.extension().is_some_and(|e| e == "wal"))
-            .collect();
-
         let segments = match options.segment_store {
             Some(store) => store,
             None => Arc::new(DirSegments::new(vfs.clone(), dir.join(SEGMENT_DIR))),
         };
         let cache = SegmentCache::new(segments, options.segment_cache_bytes);
-        let manifest = read_manifest(&vfs, dir)?;
-        if let Some(m) = &manifest
-            && m.segment_store != cache.store().location()
-        {
-            let named = |l: &Option<String>| l.clone().unwrap_or_else(|| "the data directory".into());
-            return Err(StorageError::InvalidInput(format!(
-                "the segment files of {} are in {}, not in {}: start with the segment store the last checkpoint used",
-                dir.display(),
-                named(&m.segment_store),
-                named(&cache.store().location()),
-            )));
-        }
-        let mut replay = match &manifest {
-            Some(m) => Replay::from_manifest(load_tables(&cache, m)?, m),
-            None => Replay::default(),
-        };
-        let checkpoint_scn = replay.last;
-        let mut tail: Option<(PathBuf, usize)> = None;
-        for (i, path) in files.iter().enumerate() {
-            // A file followed by one that starts at or before the first
-            // record after the checkpoint is wholly covered by it.
-            if files.get(i + 1).and_then(|p| first_scn(p)).is_some_and(|next| next <= checkpoint_scn.next()) {
-                continue;
-            }
-            let bytes = vfs.read(path).map_err(|e| StorageError::io(format!("reading {}", path.display()), e))?;
-            let log = read_log(&bytes)?;
-            for (scn, body) in &log.records {
-                if *scn <= replay.last {
-                    continue;
-                }
-                if *scn != replay.last.next() {
-                    return Err(StorageError::Corruption(format!(
-                        "{} continues the log at scn {scn}, after scn {}",
-                        path.display(),
-                        replay.last
-                    )));
-                }
-                replay.apply(*scn, decode_ops(body)?)?;
-            }
-            if log.valid_bytes < bytes.len() {
-                if i + 1 != files.len() {
-                    return Err(StorageError::Corruption(format!(
-                        "{} is damaged before later log files",
-                        path.display()
-                    )));
-                }
-                // Zeros are space the log file was extended by ahead of use.
-                if bytes[log.valid_bytes..].iter().any(|&b| b != 0) {
-                    tracing::warn!(
-                        "cutting {} bytes of torn or corrupt WAL tail from {}",
-                        bytes.len() - log.valid_bytes,
-                        path.display()
-                    );
-                }
-                vfs.truncate(path, log.valid_bytes as u64).map_err(|e| StorageError::io("cutting the WAL tail", e))?;
-            }
-            tail = Some((path.clone(), log.valid_bytes));
-        }
-        let (wal_path, wal_bytes) = tail.unwrap_or_else(|| (wal_dir.join(wal_file_name(replay.last.next())), 0));
-        let wal = WalWriter::open(&vfs, &wal_path, wal_bytes, replay.last)?;
+        let replay = recover(&vfs, dir, &cache)?;
+        let checkpoint_scn = replay.checkpoint_scn;
+        let log = Arc::new(LocalLog::open(vfs.clone(), wal_dir, &replay.wal_path, replay.wal_bytes, replay.last)?);
         tracing::info!(
             "storage at {} recovered to scn {} (checkpoint at scn {checkpoint_scn})",
             dir.display(),
@@ -240,28 +182,24 @@ impl Storage {
             vfs,
             tables: RwLock::new(replay.tables.into_iter().map(|(id, t)| (id, Arc::new(RwLock::new(t)))).collect()),
             commit_lock: Mutex::new(replay.last),
-            wal,
+            log,
             visibility: Mutex::new(Visibility { visible: replay.last, ready: BTreeSet::new() }),
             published: Condvar::new(),
             locks: LockManager::default(),
             next_txn: AtomicU64::new(1),
             next_object_id: AtomicU64::new(replay.max_object_id.max(FIRST_OBJECT_ID - 1) + 1),
             next_row_id: AtomicU64::new(replay.max_row_id + 1),
-            next_segment_id: AtomicU64::new(manifest.as_ref().map_or(1, |m| m.next_segment_id)),
+            next_segment_id: AtomicU64::new(replay.next_segment_id),
             sequences: Mutex::new(replay.sequences),
             checkpoint_lock: Mutex::new(checkpoint_scn),
             ddl_gate: RwLock::new(()),
-            pins: Mutex::new(BTreeMap::new()),
-            scn_times: Mutex::new(VecDeque::new()),
-            retention: options.flashback_retention,
+            snapshots: Arc::new(Snapshots::new(options.flashback_retention)),
             cache,
             memory: memory.clone(),
-            lazy: Arc::new(LazyFlushes::default()),
         });
         let policy =
             CheckpointPolicy { wal_bytes: options.checkpoint_wal_bytes, interval: options.checkpoint_interval };
         start_checkpointer(Arc::downgrade(&storage), memory, policy);
-        start_flusher(Arc::downgrade(&storage), storage.lazy.clone());
         Ok(storage)
     }
 
@@ -271,7 +209,7 @@ impl Storage {
     }
 
     /// What the segment cache holds and did.
-    pub fn cache_stats(&self) -> crate::segment_cache::CacheStats {
+    pub fn cache_stats(&self) -> crate::segment::cache::CacheStats {
         self.cache.stats()
     }
 
@@ -312,6 +250,11 @@ impl Storage {
     /// The newest SCN a new snapshot sees.
     pub fn current_scn(&self) -> Scn {
         self.visibility.lock().visible
+    }
+
+    /// A pinned snapshot of everything visible now.
+    pub(crate) fn pin_current(&self) -> Arc<SnapshotPin> {
+        self.snapshots.pin_current(|| self.current_scn())
     }
 
     /// Starts a transaction.
@@ -369,7 +312,14 @@ impl Storage {
 
     /// Flushes buffered asynchronous commits and waits for their fsync.
     pub fn flush(&self) -> Result<()> {
-        self.wal.flush()
+        self.log.flush()
+    }
+
+    /// The durable commit records from `from` on, first those the log
+    /// still holds, then new ones (`log/commit_log.rs`); what replication
+    /// ships.
+    pub fn subscribe(&self, from: Scn, queue: QueueLimits) -> Result<Box<dyn CommitStream>> {
+        self.log.subscribe(from, queue)
     }
 
     /// Writes, applies and publishes one transaction's redo; returns its SCN.
@@ -381,7 +331,7 @@ impl Storage {
             let scn = last.next();
             // Encoded straight into the log buffer, under the commit lock:
             // one copy of a bulk load's redo instead of two.
-            self.wal.append_with(scn, |out| redo.encode(out))?;
+            self.log.append(scn, &mut |out| redo.encode(out))?;
             // Appended means it may reach disk: from here the commit must be
             // applied, or memory and log disagree. Ops a transaction built
             // under its locks fail to apply only when a stored segment they
@@ -395,16 +345,16 @@ impl Storage {
             let mut tables = Metered { tables: map, memory: &self.memory, cache: &self.cache };
             if let Err(e) = redo.apply(&mut tables, scn) {
                 let why = format!("applying the commit at scn {scn} failed: {e}");
-                self.wal.poison(why.clone());
+                self.log.poison(why.clone());
                 return Err(StorageError::Poisoned(why));
             }
             *last = scn;
             scn
         };
         if sync {
-            self.wal.wait_durable(scn)?;
+            self.log.wait_durable(scn)?;
         } else {
-            self.lazy.request();
+            self.log.flush_soon();
         }
         self.publish(scn)?;
         Ok(scn)
@@ -426,83 +376,11 @@ impl Storage {
             // An earlier synchronous commit is still waiting for its fsync.
             if self.published.wait_for(&mut vis, Duration::from_millis(50)).timed_out() {
                 drop(vis);
-                self.wal.flush()?;
+                self.log.flush()?;
                 vis = self.visibility.lock();
             }
         }
         Ok(())
-    }
-}
-
-/// How long the flusher lets asynchronous commits gather before one
-/// fsync makes them all durable: at most this much is lost in a crash.
-const LAZY_FLUSH_DELAY: Duration = Duration::from_millis(5);
-
-/// Asynchronous commits not yet handed to the flusher. The flusher sleeps
-/// on this until one arrives rather than polling: an idle server, or one
-/// whose commits all sync themselves, is not woken 200 times a second, and
-/// beside analytic queries each such wake-up took a core from a query.
-#[derive(Default)]
-struct LazyFlushes {
-    state: Mutex<LazyState>,
-    wake: Condvar,
-}
-
-#[derive(Default)]
-struct LazyState {
-    /// An asynchronous commit was appended since the flusher last looked.
-    pending: bool,
-    /// The storage is gone: the flusher ends.
-    closed: bool,
-}
-
-impl LazyFlushes {
-    /// Notes an asynchronous commit; wakes the flusher if it sleeps.
-    fn request(&self) {
-        let mut st = self.state.lock();
-        if !st.pending {
-            st.pending = true;
-            self.wake.notify_one();
-        }
-    }
-
-    /// Waits for a request; false once closed.
-    fn wait(&self) -> bool {
-        let mut st = self.state.lock();
-        while !st.pending && !st.closed {
-            self.wake.wait(&mut st);
-        }
-        st.pending = false;
-        !st.closed
-    }
-
-    fn close(&self) {
-        self.state.lock().closed = true;
-        self.wake.notify_one();
-    }
-}
-
-impl Drop for Storage {
-    fn drop(&mut self) {
-        self.lazy.close();
-    }
-}
-
-/// Flushes asynchronous commits in the background, a few milliseconds
-/// after the first of them arrives.
-fn start_flusher(storage: Weak<Storage>, lazy: Arc<LazyFlushes>) {
-    let spawned = std::thread::Builder::new().name("wal-flusher".into()).spawn(move || {
-        while lazy.wait() {
-            std::thread::sleep(LAZY_FLUSH_DELAY);
-            let Some(s) = storage.upgrade() else { return };
-            // Errors poison the writer; committers report them.
-            let _ = s.wal.flush();
-        }
-    });
-    if let Err(e) = spawned {
-        tracing::error!(
-            "could not start the WAL flusher thread ({e}); asynchronous commits flush with the next synchronous one"
-        );
     }
 }
 
@@ -524,9 +402,9 @@ fn start_checkpointer(storage: Weak<Storage>, memory: Arc<RowStoreMemory>, polic
         loop {
             let asked = memory.wait_for_request(Duration::from_millis(500));
             let Some(s) = storage.upgrade() else { return };
-            s.note_scn_time();
+            s.snapshots.note_visible(s.current_scn());
             let due = policy.interval.is_some_and(|i| last.elapsed() >= i);
-            if !asked && !memory.over_half() && s.wal.file_bytes() < policy.wal_bytes && !due {
+            if !asked && !memory.over_half() && s.log.bytes_since_cut() < policy.wal_bytes && !due {
                 continue;
             }
             last = Instant::now();
@@ -545,71 +423,15 @@ fn start_checkpointer(storage: Weak<Storage>, memory: Arc<RowStoreMemory>, polic
     }
 }
 
-/// The first SCN a WAL file may hold, from its name.
-fn first_scn(path: &Path) -> Option<Scn> {
-    path.file_stem()?.to_str()?.parse().ok().map(Scn)
-}
-
-/// State rebuilt from the log at startup.
-#[derive(Default)]
-struct Replay {
-    tables: HashMap<TableId, TableStore>,
-    last: Scn,
-    max_object_id: u64,
-    max_row_id: u64,
-    sequences: HashMap<u64, Sequence>,
-}
-
-impl Replay {
-    /// The state a checkpoint recorded, before the log after it is applied.
-    fn from_manifest(tables: HashMap<TableId, TableStore>, m: &Manifest) -> Self {
-        Replay {
-            tables,
-            last: m.scn,
-            max_object_id: m.next_object_id.saturating_sub(1),
-            max_row_id: m.next_row_id.saturating_sub(1),
-            sequences: m
-                .sequences
-                .iter()
-                .map(|&(id, reserved)| (id, Sequence { next: reserved + 1, reserved }))
-                .collect(),
-        }
-    }
-
-    fn apply(&mut self, scn: Scn, ops: Vec<RedoOp>) -> Result<()> {
-        for op in &ops {
-            match op {
-                RedoOp::CreateTable(spec) | RedoOp::AlterTable { spec, .. } => {
-                    self.max_object_id = self.max_object_id.max(spec.id.0);
-                    for i in &spec.indexes {
-                        self.max_object_id = self.max_object_id.max(i.id.0);
-                    }
-                }
-                RedoOp::Insert { row, .. } => self.max_row_id = self.max_row_id.max(row.0),
-                RedoOp::InsertBatch { rows, .. } if rows.len > 0 => {
-                    self.max_row_id = self.max_row_id.max(rows.first.0 + rows.len as u64 - 1);
-                }
-                RedoOp::SetSequence { id, value } => {
-                    self.sequences.insert(*id, Sequence { next: value + 1, reserved: *value });
-                }
-                _ => {}
-            }
-        }
-        apply_ops(&mut self.tables, scn, ops)?;
-        self.last = scn;
-        Ok(())
-    }
-}
-
 /// What one commit writes to the log and applies to the tables: a list of
-/// ops, or a transaction's write set as it stands (see `txn.rs`).
+/// ops, or a transaction's write set as it stands (see `mvcc/transaction.rs`).
 pub(crate) trait Redo {
     /// Whether it changes a table's layout (and so waits for a checkpoint).
     fn alters_layout(&self) -> bool;
     /// Whether it creates or drops tables (and so needs the table map
     /// exclusively while it is applied).
     fn adds_or_drops_tables(&self) -> bool;
-    /// Appends the record body (`record.rs` has the format).
+    /// Appends the record body (`log/record.rs` has the format).
     fn encode(&self, out: &mut Vec<u8>);
     /// Applies it at `scn`, moving row values into the tables.
     fn apply(self, tables: &mut dyn TableMap, scn: Scn) -> Result<()>;
@@ -729,7 +551,7 @@ impl TableMap for HashMap<TableId, TableStore> {
 /// Takes the ops by value so row values move into the store instead of
 /// being copied. A run of row ops on one table (redo groups them by table)
 /// is applied under one lookup and lock of that table.
-fn apply_ops(tables: &mut dyn TableMap, scn: Scn, ops: Vec<RedoOp>) -> Result<()> {
+pub(crate) fn apply_ops(tables: &mut dyn TableMap, scn: Scn, ops: Vec<RedoOp>) -> Result<()> {
     let mut ops = ops.into_iter().peekable();
     while let Some(op) = ops.next() {
         let Some(table) = op.row_table() else {

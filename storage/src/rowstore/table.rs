@@ -27,12 +27,12 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use arrow::array::ArrayRef;
 use rustydb_common::{RowId, Scn};
 
-use crate::batch::value_at;
-use crate::bulk::{BULK_SEGMENT_ROWS_MIN, RowBatch, check_batch, segments_of};
-use crate::compaction::worth_compacting;
-use crate::frozen_map::FrozenMap;
-use crate::index::KeyIndex;
-use crate::memory::version_bytes;
+use crate::rowstore::batch::value_at;
+use crate::rowstore::index::KeyIndex;
+use crate::rowstore::memory::version_bytes;
+use crate::segment::bulk::{BULK_SEGMENT_ROWS_MIN, RowBatch, check_batch, segments_of};
+use crate::segment::frozen_map::FrozenMap;
+use crate::segment::worth_compacting;
 use crate::segment::{FrozenSegment, Segment, VersionRef};
 use crate::spec::{ColumnSource, TableSpec, remap_row};
 use crate::value::{Row, Value};
@@ -73,7 +73,7 @@ impl Version {
 
 /// The segment layout a scan saw at its start, kept for it while it runs.
 /// Scans address segments by index between chunks, and a merge moves
-/// versions from several segments into one (`merge.rs`): the segments a
+/// versions from several segments into one (`background/merge.rs`): the segments a
 /// merge replaces while scans of the layout before it run are retired, not
 /// dropped, and those scans go on reading them ([`TableStore::segment_at`]).
 /// Taken under the table's lock.
@@ -142,7 +142,7 @@ pub struct TableStore {
     /// between chunks then finds its place again by row id.
     pub epoch: u64,
     /// Bytes of the versions in `rows`, and of segments' columns no
-    /// checkpoint has written yet (`memory.rs`).
+    /// checkpoint has written yet (`rowstore/memory.rs`).
     hot_bytes: usize,
     unwritten_bytes: usize,
     /// Sum of the segments' `metadata_bytes`, kept as they change: commits
@@ -259,7 +259,7 @@ impl TableStore {
     }
 
     /// What this table counts against the row store budget: hot versions
-    /// and unwritten segments (`memory.rs`).
+    /// and unwritten segments (`rowstore/memory.rs`).
     pub fn memory_bytes(&self) -> usize {
         self.hot_bytes + self.unwritten_bytes
     }
@@ -268,7 +268,7 @@ impl TableStore {
     /// cached: index entries, each segment's row ids and begins (16 bytes
     /// a version) and delete vector (retired ones' too, while scans read
     /// them), and where each row's frozen version is. It counts against
-    /// the segment cache's budget (`segment_cache.rs`).
+    /// the segment cache's budget (`segment/cache.rs`).
     pub fn metadata_bytes(&self) -> usize {
         debug_assert_eq!(
             self.segment_metadata_bytes,
@@ -435,7 +435,7 @@ impl TableStore {
     }
 
     /// Adds rows inserted as columns (new row ids, ascending) as versions
-    /// begun at `scn`; see `bulk.rs`. Enough of them become segments of
+    /// begun at `scn`; see `segment/bulk.rs`. Enough of them become segments of
     /// their own; fewer go into the row store like inserted rows, for a
     /// checkpoint to freeze with others, so that many small loads do not
     /// make many small segments. Commit and replay decide alike, from the
@@ -461,7 +461,7 @@ impl TableStore {
         Ok(())
     }
 
-    /// Segments worth compacting below `horizon` (`compaction.rs`).
+    /// Segments worth compacting below `horizon` (`background/compaction.rs`).
     pub fn compaction_candidates(&self, horizon: Scn) -> Vec<usize> {
         (0..self.segments.len()).filter(|&si| worth_compacting(&self.segments[si], horizon)).collect()
     }

@@ -1,5 +1,5 @@
 //! Compaction: frozen versions nobody can read any more are dropped, then
-//! small segments are merged (`merge.rs`).
+//! small segments are merged (`background/merge.rs`).
 //!
 //! ```text
 //! horizon = min(oldest snapshot a reader holds, SCN visible `retention` ago)
@@ -11,16 +11,15 @@
 //! ```
 //!
 //! A version that ended at or before the horizon is invisible to every
-//! snapshot at or after it, and no reader holds an older one (`SnapshotPin`
-//! registers each snapshot a reader may use, taken under the same lock
-//! that computes the horizon). Flashback queries will read back to the
-//! retention, so versions stay at least that long.
+//! snapshot at or after it, and no reader holds an older one: the horizon
+//! comes from the snapshot registry (`mvcc/snapshot.rs`), which also keeps
+//! versions for the flashback retention.
 //!
 //! A segment keeps its index in the table's list (an emptied one stays,
-//! with no rows, until no plan or scan keeps a layout; `merge.rs`), so
+//! with no rows, until no plan or scan keeps a layout; `background/merge.rs`), so
 //! scans that address segments by index stay valid; a
 //! scan in the middle of a segment sees the table's epoch change and
-//! continues after the last row it read (`view.rs`). The compacted segment
+//! continues after the last row it read (`scan/view.rs`). The compacted segment
 //! is written to a file of its own at once (its columns then live in the
 //! segment cache, not in the row store's budget), but only the next
 //! checkpoint's manifest names it; until then a restart reads the old file
@@ -29,45 +28,22 @@
 //! segment a checkpoint is writing, and that checkpoint's clean-up never
 //! removes a file a compaction is about to install. Rewriting a segment
 //! holds its columns in memory, counted in the row store's budget as work
-//! in progress (`memory.rs`); with no room for it, it waits for a later
+//! in progress (`rowstore/memory.rs`); with no room for it, it waits for a later
 //! compaction.
 
 use std::sync::Arc;
-use std::time::Instant;
 
 use arrow::array::{Array, BooleanArray, UInt64Array};
 use arrow::compute::filter;
 use rustydb_common::{Scn, TableId};
 
+use crate::background::merge::MergeStats;
 use crate::error::Result;
-use crate::memory::WorkingMemory;
-use crate::memory::{array_bytes, arrays_bytes};
-use crate::merge::MergeStats;
+use crate::rowstore::memory::WorkingMemory;
+use crate::rowstore::memory::{array_bytes, arrays_bytes};
 use crate::segment::{FrozenSegment, Segment};
 use crate::spec::TableSpec;
-use crate::store::Storage;
-
-/// A segment is compacted once this share of its versions is dead.
-const DEAD_SHARE_MIN: f64 = 0.2;
-
-/// Keeps the versions a snapshot reads from being compacted away while a
-/// reader holds it.
-pub(crate) struct SnapshotPin {
-    storage: Arc<Storage>,
-    pub(crate) scn: Scn,
-}
-
-impl Drop for SnapshotPin {
-    fn drop(&mut self) {
-        let mut pins = self.storage.pins.lock();
-        if let Some(n) = pins.get_mut(&self.scn) {
-            *n -= 1;
-            if *n == 0 {
-                pins.remove(&self.scn);
-            }
-        }
-    }
-}
+use crate::storage::Storage;
 
 /// What a compaction did.
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
@@ -75,58 +51,18 @@ pub struct CompactionStats {
     pub segments: usize,
     pub versions_dropped: usize,
     /// Segments left for a later compaction: the row store's budget had
-    /// no room for rewriting them (`memory.rs`, working memory).
+    /// no room for rewriting them (`rowstore/memory.rs`, working memory).
     pub deferred: usize,
     /// Small segments merged after the dead versions were dropped.
     pub merged: MergeStats,
 }
 
 impl Storage {
-    /// A pinned snapshot of everything visible now.
-    pub(crate) fn pin_current(self: &Arc<Self>) -> Arc<SnapshotPin> {
-        let mut pins = self.pins.lock();
-        // Read under the pin lock, so a compaction computing its horizon
-        // either sees this pin or ran before this snapshot existed.
-        let scn = self.current_scn();
-        *pins.entry(scn).or_insert(0) += 1;
-        Arc::new(SnapshotPin { storage: self.clone(), scn })
-    }
-
-    /// Records when the current SCN was visible (for the retention).
-    pub(crate) fn note_scn_time(&self) {
-        let now = Instant::now();
-        let scn = self.current_scn();
-        let mut times = self.scn_times.lock();
-        if times.back().is_none_or(|(_, s)| *s != scn) {
-            times.push_back((now, scn));
-        }
-        // Keep one sample older than the retention: it bounds the horizon.
-        while times.len() > 1 && times[1].0 + self.retention <= now {
-            times.pop_front();
-        }
-    }
-
-    /// Versions that ended at or before this SCN may be dropped.
-    fn horizon(&self) -> Scn {
-        let pins = self.pins.lock();
-        let visible = self.current_scn();
-        let by_time = if self.retention.is_zero() {
-            visible
-        } else {
-            let now = Instant::now();
-            let times = self.scn_times.lock();
-            // The newest SCN already visible `retention` ago.
-            times.iter().take_while(|(t, _)| *t + self.retention <= now).last().map_or(Scn::ZERO, |(_, s)| *s)
-        };
-        let oldest_pin = pins.first_key_value().map_or(visible, |(s, _)| *s);
-        visible.min(by_time).min(oldest_pin)
-    }
-
     /// Drops frozen versions no snapshot can read (see the module docs)
     /// and merges small segments.
     pub fn compact(&self) -> Result<CompactionStats> {
         let _checkpoint = self.checkpoint_lock.lock();
-        let horizon = self.horizon();
+        let horizon = self.snapshots.horizon(|| self.current_scn());
         let mut stats = CompactionStats::default();
         if horizon > Scn::ZERO {
             self.drop_dead_versions(horizon, &mut stats)?;
@@ -136,7 +72,7 @@ impl Storage {
     }
 
     fn drop_dead_versions(&self, horizon: Scn, stats: &mut CompactionStats) -> Result<()> {
-        let tables: Vec<(TableId, Arc<parking_lot::RwLock<crate::table::TableStore>>)> =
+        let tables: Vec<(TableId, Arc<parking_lot::RwLock<crate::rowstore::table::TableStore>>)> =
             self.tables.read().iter().map(|(id, t)| (*id, t.clone())).collect();
         for (_, table) in tables {
             let candidates = table.read().compaction_candidates(horizon);
@@ -219,10 +155,4 @@ fn without_dead(
         a.as_any().downcast_ref::<UInt64Array>().expect("filtering keeps the array type").clone()
     };
     Ok(Some((Segment::new(spec, as_u64(row_ids), as_u64(begins), columns), dropped)))
-}
-
-/// Whether enough of a segment is dead to rewrite it.
-pub(crate) fn worth_compacting(frozen: &FrozenSegment, horizon: Scn) -> bool {
-    let dead = frozen.ended_by(horizon);
-    dead > 0 && dead as f64 >= DEAD_SHARE_MIN * frozen.data.len() as f64
 }

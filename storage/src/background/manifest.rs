@@ -16,8 +16,6 @@ use serde::{Deserialize, Serialize};
 use crate::error::{Result, StorageError};
 use crate::spec::TableSpec;
 
-pub const MANIFEST_FILE: &str = "MANIFEST";
-pub const MANIFEST_TMP_FILE: &str = "MANIFEST.tmp";
 const MAGIC: &[u8; 8] = b"RUSTYMAN";
 const FORMAT_VERSION: u32 = 1;
 const HEADER_BYTES: usize = 24;
