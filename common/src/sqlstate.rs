@@ -192,7 +192,8 @@ mod tests {
             let expected = matches!(class, "40" | "53")
                 || *s == SqlState::LockNotAvailable
                 || *s == SqlState::ObjectInUse
-                || *s == SqlState::InFailedSqlTransaction;
+                || *s == SqlState::InFailedSqlTransaction
+                || *s == SqlState::AdminShutdown;
             assert_eq!(s.retryable(), expected, "{s:?}");
         }
     }
