@@ -33,6 +33,22 @@ if [ -n "$bad" ]; then
   exit 1
 fi
 
+echo "== layering inside the engine"
+# Session's methods live in session/, statements/ and dml/. The floors below
+# the session (query: DataFusion integration, sql: parsing and names,
+# fastpath, extension) never name it, nor the api above it (extension.rs
+# only its result types), nor PostgreSQL compatibility (pg/ registers into
+# them, not the other way round).
+bad=$(git grep -n '^impl Session' -- engine/src | grep -vE '^engine/src/(session|statements|dml)/' || true)
+bad+=$(git grep -nE 'crate::(session|api|statements|dml)\b' -- engine/src/query engine/src/sql engine/src/fastpath || true)
+bad+=$(git grep -nE 'crate::(session|statements|dml)\b' -- engine/src/extension.rs || true)
+bad+=$(git grep -nE 'crate::pg\b' -- engine/src/query engine/src/sql engine/src/fastpath engine/src/extension.rs || true)
+if [ -n "$bad" ]; then
+  echo "layering violation inside the engine:" >&2
+  echo "$bad" >&2
+  exit 1
+fi
+
 echo "== one arrow version in Cargo.lock"
 n=$(grep -c '^name = "arrow"$' Cargo.lock)
 if [ "$n" -ne 1 ]; then

@@ -12,7 +12,7 @@
 //! ```
 //!
 //! A table hook must run on every path that reaches its table. The fast
-//! path (`fast_path.rs`) answers point statements without DataFusion, so
+//! path (`fastpath/`) answers point statements without DataFusion, so
 //! it refuses any table a hook watches ([`TableHooks::watches`]); such a
 //! statement takes the ordinary path, where reads meet
 //! [`TableHook::before_read`] when their scan is planned (every execution

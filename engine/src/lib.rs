@@ -1,43 +1,35 @@
-//! RustyDB engine: the Session API that every front end calls ([`api`],
-//! with the PostgreSQL-only parts in [`pg`]), with DataFusion planning and
-//! running queries over RustyDB storage.
+//! RustyDB engine: the API every front end calls ([`api`], with the
+//! PostgreSQL-only parts in [`pg`]), the statement pipeline, and DataFusion
+//! planning and running queries over RustyDB storage.
 //!
 //! ```text
-//! Session ─► txn_control / ddl / dml / DataFusion query
-//!               │           │       │
-//!               ▼           ▼       ▼
-//!            storage::Transaction + catalog   ◄── provider::RustyTable (scans)
+//! api        Database, Session, StatementResult, errors: all a front end sees
+//!  │
+//! session    Session and its entries; the pipeline (parse|shape → authorize
+//!  │         → route → run → observe), transaction blocks, prepared
+//!  │         statements, cursors, COPY, settings
+//!  ├──► statements  DDL, roles, maintenance          ┐ statement code
+//!  ├──► dml         INSERT / UPDATE / DELETE          ┘ (methods of Session)
+//!  ├──► fastpath    point statements without DataFusion, and the one rule
+//!  │                for when they may skip it
+//!  ▼
+//! query      DataFusion integration: catalog and table providers, scans,
+//!  │         the query runtime, type mapping, physical rules
+//! sql        RustyDB's statements over sqlparser's; names
+//! pg         PostgreSQL compatibility: pg_catalog, tags, binary values, COPY
+//! extension  the Extension trait: functions, rules, table hooks, observers
 //! ```
-
-mod checked_arithmetic;
-mod copy;
-mod copy_format;
-mod cursors;
-mod ddl;
-mod describe;
-mod dml;
-mod error;
-mod executor;
-pub mod extension;
-mod fast_path;
-mod ingest;
-mod interrupt;
-mod literal_cache;
-mod maintenance;
-mod names;
-mod pg_binary;
-mod pg_catalog;
-mod pipeline;
-mod prepared;
-mod provider;
-mod roles;
-mod schema;
-mod session;
-mod settings;
-mod sql;
-mod sql_prepare;
-mod txn_control;
-mod types;
+//!
+//! Below the engine: `rustydb_catalog` (definitions, stored transactionally)
+//! and `rustydb_storage` (the log, MVCC, row store and segments).
 
 pub mod api;
+mod dml;
+mod error;
+pub mod extension;
+mod fastpath;
 pub mod pg;
+mod query;
+mod session;
+mod sql;
+mod statements;

@@ -18,16 +18,16 @@ mod result;
 
 pub use result::{Outcome, StatementResult, TransactionEvent, Verb};
 
-pub use crate::describe::TableInfo;
 pub use crate::error::{EngineError, Result};
-pub use crate::ingest::create_table_sql;
-pub use crate::interrupt::Interrupt;
-pub use crate::literal_cache::{Piece, Shaped};
-pub use crate::names::{BOOTSTRAP_USER, DATABASE_NAME, quote as quote_ident};
-pub use crate::prepared::Prepared;
+pub use crate::session::describe::TableInfo;
+pub use crate::session::ingest::create_table_sql;
+pub use crate::session::interrupt::Interrupt;
+pub use crate::session::literal_cache::{Piece, Shaped};
+pub use crate::session::prepared::Prepared;
 pub use crate::session::{
     Database, DatabaseOptions, QUERY_MEMORY_BYTES_DEFAULT, Session, TransactionStatus, default_query_threads,
 };
+pub use crate::sql::names::{BOOTSTRAP_USER, DATABASE_NAME, quote as quote_ident};
 pub use crate::sql::{Statement, numbered_parameters};
 pub use rustydb_common::{ErrorKind, Scn, SqlState};
 pub use rustydb_storage::{CacheStats, ObjectSegments, SEGMENT_CACHE_BYTES_DEFAULT, StorageOptions, io};

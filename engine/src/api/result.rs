@@ -14,9 +14,9 @@ use datafusion::physical_plan::stream::RecordBatchStreamAdapter;
 use futures::TryStreamExt;
 use rustydb_common::Scn;
 
-use crate::copy::CopyOut;
-use crate::copy_format::CopyFormat;
 use crate::error::{EngineError, Result};
+use crate::pg::copy_format::CopyFormat;
+use crate::session::copy::CopyOut;
 
 /// What one statement produced.
 pub enum StatementResult {

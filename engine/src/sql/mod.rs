@@ -7,6 +7,7 @@
 //! ...) is a new variant parsed in `parser.rs`, never a rewrite of its
 //! tokens into another statement.
 
+pub(crate) mod names;
 mod parser;
 mod statement;
 

@@ -15,10 +15,10 @@ use datafusion::sql::sqlparser::ast::{Expr, Ident, ObjectName, Statement};
 
 use crate::api::StatementResult;
 use crate::error::{EngineError, Result};
-use crate::names::ident;
-use crate::prepared::Prepared;
+use crate::query::types::{arrow_type, declared_type};
 use crate::session::Session;
-use crate::types::{arrow_type, declared_type};
+use crate::session::prepared::Prepared;
+use crate::sql::names::ident;
 use rustydb_common::SqlState;
 
 /// A session's statements prepared with SQL PREPARE, by name.

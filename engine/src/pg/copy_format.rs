@@ -15,7 +15,7 @@ use datafusion::sql::sqlparser::ast::{CopyLegacyCsvOption, CopyLegacyOption, Cop
 use rustydb_common::limits::COPY_LINE_BYTES_MAX;
 
 use crate::error::{EngineError, Result};
-use crate::names::ident;
+use crate::sql::names::ident;
 use rustydb_common::SqlState;
 
 /// Text, CSV, or PostgreSQL's binary COPY format (COPY FROM only).
@@ -476,8 +476,8 @@ impl Decoder {
                 let Some(raw) = buf.get(at..at + len as usize) else { break 'tuples };
                 at += len as usize;
                 let value =
-                    crate::pg_binary::decode_binary(ty, raw).map_err(|e| e.with_context(format!("COPY, line {n}")))?;
-                fields.push(Some(crate::pg_binary::as_text(&value)));
+                    crate::pg::binary::decode_binary(ty, raw).map_err(|e| e.with_context(format!("COPY, line {n}")))?;
+                fields.push(Some(crate::pg::binary::as_text(&value)));
             }
             out.begin_row(n);
             for f in &fields {

@@ -5,12 +5,12 @@
 //! front end ─► Session::execute / execute_piece / execute_prepared /
 //!              begin / commit / rollback / ingest / copy_in_done
 //!   1 parse or shape   sql/ (RustyDB statements over sqlparser's), or the
-//!                      literal cache's shape (literal_cache.rs)
+//!                      literal cache's shape (session/literal_cache.rs)
 //!   2 authorize        table hooks of the tables read (their scans) and
 //!                      written (each write statement), privileges
-//!   3 route            the fast path (fast_path.rs) only where
+//!   3 route            the fast path (fastpath/) only where
 //!                      fast_path::Scope::eligible allows, else DataFusion
-//!                      or the statement's own code (ddl.rs, dml.rs, ...)
+//!                      or the statement's own code (statements/, dml/)
 //!   4 run              in the block's transaction, or one of its own
 //!                      (Session::run_in_transaction)
 //!   5 observe          every StatementObserver (audit, metrics): here

@@ -20,9 +20,9 @@ use rustydb_storage::{ColumnSource, ScanCursor, Value};
 use crate::api::{StatementResult, Verb};
 use crate::error::{EngineError, Result};
 use crate::extension::WriteOp;
-use crate::names::{check_new_name, ident, split};
+use crate::query::types::declared_type;
 use crate::session::{Session, TxnSlot};
-use crate::types::declared_type;
+use crate::sql::names::{check_new_name, ident, split};
 use rustydb_common::SqlState;
 
 impl Session {
@@ -86,7 +86,7 @@ impl Session {
         let (_, batches) = self.run_sql(&format!("SELECT {expr}")).await?;
         let batch =
             batches.iter().find(|b| b.num_rows() > 0).ok_or_else(|| EngineError::internal("constant without a row"))?;
-        let array = crate::types::coerce_to_column(batch.column(0), ty, column)?;
+        let array = crate::query::types::coerce_to_column(batch.column(0), ty, column)?;
         Ok(rustydb_storage::batch::value_at(array.as_ref(), ty.column_type(), 0)?)
     }
 
@@ -242,7 +242,7 @@ impl Session {
                 .columns()
                 .iter()
                 .zip(types.iter().zip(&names))
-                .map(|(a, (ty, n))| crate::types::coerce_to_column(a, *ty, n))
+                .map(|(a, (ty, n))| crate::query::types::coerce_to_column(a, *ty, n))
                 .collect::<Result<Vec<_>>>()?;
             let col_types: Vec<_> = types.iter().map(|t| t.column_type()).collect();
             rows.extend(rustydb_storage::batch::rows_from_arrays(&col_types, &arrays)?);

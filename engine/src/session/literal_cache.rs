@@ -7,7 +7,7 @@
 //! of a transaction's CPU. Here a statement's text is cut into its *shape*
 //! (the text with each literal replaced by `$n`) and its literals by a
 //! small lexer; a shape that prepares into one of the index fast paths
-//! (`fast_path.rs`) is kept per session and run again with the new values
+//! (`fastpath/`) is kept per session and run again with the new values
 //! as parameters, which skips the parser. Everything else takes the
 //! ordinary path, and so does any execution whose values do not fit the
 //! parameters' types exactly as the literals would (an integer literal for
@@ -35,7 +35,7 @@ use crate::sql::Statement;
 
 use crate::api::StatementResult;
 use crate::error::Result;
-use crate::prepared::Prepared;
+use crate::session::prepared::Prepared;
 use crate::session::{Session, TransactionStatus};
 
 /// Most shapes one session keeps (all are dropped when it is full).

@@ -31,8 +31,8 @@ use rustydb_storage::{KeyRange, ReadView, Row, Value};
 
 use crate::error::{EngineError, Result};
 use crate::extension::TableHooks;
-use crate::names::{ident, split};
-use crate::types::{arrow_type, coerce_to_column, column_field, value_array};
+use crate::query::types::{arrow_type, coerce_to_column, column_field, value_array};
+use crate::sql::names::{ident, split};
 use rustydb_common::SqlState;
 
 /// What the fast path resolves names against, and what decides which

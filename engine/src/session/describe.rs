@@ -5,7 +5,7 @@
 use datafusion::arrow::datatypes::SchemaRef;
 
 use crate::error::Result;
-use crate::provider::table_schema;
+use crate::query::table::table_schema;
 use crate::session::Session;
 
 /// A table as metadata calls list it.

@@ -43,13 +43,10 @@ use rustydb_storage::{
 
 use crate::error::EngineError;
 use crate::extension::TableHooks;
-use crate::schema::StatementCell;
-use crate::types::{column_field, scalar_to_value, value_array};
+use crate::query::catalog::StatementCell;
+use crate::query::types::{column_field, scalar_to_value, value_array};
 
-/// Name prefix of a table's row-id variant.
-pub const ROWID_PREFIX: &str = "__rowid__";
-/// Name of the hidden row-id column.
-pub const ROWID_COLUMN: &str = "__rowid";
+pub use crate::sql::names::{ROWID_COLUMN, ROWID_PREFIX};
 
 /// The Arrow schema of a table (plus `__rowid` for the row-id variant).
 pub fn table_schema(def: &TableDef, with_rowid: bool) -> SchemaRef {

@@ -31,14 +31,14 @@ use rustydb_storage::{Savepoint, Transaction};
 use tokio::task::JoinHandle;
 
 use crate::api::{StatementResult, Verb};
-use crate::copy_format::{CopyOptions, Decoder, ForceQuote, TextBatch, TextBatches};
 use crate::dml::{assemble_columns, target_columns};
 use crate::error::{EngineError, Result};
 use crate::extension::WriteOp;
-use crate::interrupt::Stop;
-use crate::names::{ident, quote};
+use crate::pg::copy_format::{CopyOptions, Decoder, ForceQuote, TextBatch, TextBatches};
+use crate::query::types::coerce_to_column;
+use crate::session::interrupt::Stop;
 use crate::session::{Block, Session, TxnSlot, commit};
-use crate::types::coerce_to_column;
+use crate::sql::names::{ident, quote};
 use rustydb_common::SqlState;
 
 /// A COPY FROM STDIN in progress.
@@ -299,7 +299,7 @@ impl Session {
             )));
         }
         let options = CopyOptions::from_statement(&options, &legacy_options)?;
-        if options.format == crate::copy_format::CopyFormat::Binary {
+        if options.format == crate::pg::copy_format::CopyFormat::Binary {
             return Err(EngineError::unsupported("COPY TO in binary format is not supported; use text or CSV"));
         }
         let query = match source {

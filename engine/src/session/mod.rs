@@ -3,8 +3,8 @@
 //! ```text
 //! Session::execute(sql) ─► parse (PostgreSQL dialect) ─► per statement:
 //!   BEGIN/COMMIT/SET/...          handled here
-//!   CREATE/ALTER/DROP/TRUNCATE    ddl.rs      ┐ inside the session's transaction
-//!   INSERT/UPDATE/DELETE          dml.rs      │ (or one of its own: autocommit)
+//!   CREATE/ALTER/DROP/TRUNCATE    statements/ ┐ inside the session's transaction
+//!   INSERT/UPDATE/DELETE          dml/        │ (or one of its own: autocommit)
 //!   SELECT/EXPLAIN/...            DataFusion  ┘ reading at the statement snapshot
 //! ```
 //!
@@ -12,6 +12,23 @@
 //! succeeds. Inside BEGIN, an error puts the block in the failed state: every
 //! statement but ROLLBACK (or ROLLBACK TO a savepoint) fails with 25P02, and
 //! COMMIT rolls back, as in PostgreSQL.
+
+pub(crate) mod block;
+pub(crate) mod copy;
+pub(crate) mod cursors;
+mod database;
+pub(crate) mod describe;
+pub(crate) mod ingest;
+pub(crate) mod interrupt;
+pub(crate) mod literal_cache;
+pub(crate) mod pipeline;
+pub(crate) mod prepared;
+pub(crate) mod settings;
+pub(crate) mod sql_prepare;
+pub(crate) mod transaction;
+
+pub(crate) use block::{Block, TxnSlot, commit};
+pub use database::{Database, DatabaseOptions, QUERY_MEMORY_BYTES_DEFAULT, default_query_threads};
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -26,222 +43,19 @@ use datafusion::sql::parser::Statement as DfStatement;
 use datafusion::sql::sqlparser::ast::{ObjectType, Statement};
 use futures::future::BoxFuture;
 use futures::{StreamExt, TryStreamExt};
-use rustydb_catalog::{CatalogCache, CatalogSnapshot, bootstrap};
-use rustydb_storage::{Isolation, Savepoint, Storage, StorageOptions, Transaction};
+use rustydb_catalog::CatalogSnapshot;
+use rustydb_storage::{Isolation, Transaction};
 
 use crate::api::StatementResult;
 use crate::error::{EngineError, Result};
-use crate::executor::QueryRuntime;
-use crate::extension::{Extension, Extensions, WriteOp};
-use crate::interrupt::{Interrupt, Interruptible, Stop};
-use crate::names::DATABASE_NAME;
-use crate::pg_catalog::{self, PgCatalogSchema, PgCatalogTables, SessionInfo};
-use crate::schema::{RustyCatalog, StatementCell, StatementContext};
-use crate::settings::Settings;
+use crate::extension::{Extensions, WriteOp};
+use crate::pg::catalog::{PgCatalogSchema, SessionInfo};
+use crate::query::catalog::{RustyCatalog, StatementCell, StatementContext};
+use crate::session::interrupt::{Interrupt, Interruptible, Stop};
+use crate::session::settings::Settings;
 use crate::sql;
-use datafusion::execution::runtime_env::{RuntimeEnv, RuntimeEnvBuilder};
-
-/// One open database: storage, catalog cache, shared by all sessions.
-pub struct Database {
-    storage: Arc<Storage>,
-    catalog: CatalogCache,
-    pg_tables: PgCatalogTables,
-    /// DataFusion's runtime with the memory pool every query draws from.
-    runtime: Arc<RuntimeEnv>,
-    /// The threads query plans run on (executor.rs).
-    queries: QueryRuntime,
-    /// What each sort holds back for merging its spilled runs.
-    sort_spill_reserve: usize,
-    /// Functions, rules and table hooks every session gets.
-    pub(crate) extensions: Extensions,
-}
-
-/// How to open a database.
-#[derive(Clone)]
-pub struct DatabaseOptions {
-    pub storage: StorageOptions,
-    /// Memory all running queries share for their operators (sorts, hash
-    /// tables, aggregates). Past it, operators that can spill to disk do;
-    /// the others fail the query with SQLSTATE 53200, never the process.
-    pub query_memory_bytes: usize,
-    /// Threads that run query plans, and the partitions each plan is split
-    /// into (DataFusion's `target_partitions`; a session may still set its
-    /// own). At least 1; see [`default_query_threads`].
-    pub query_threads: usize,
-    /// Feature families registered into every session (see `extension.rs`).
-    pub extensions: Vec<Arc<dyn Extension>>,
-}
-
-/// Default of [`DatabaseOptions::query_memory_bytes`].
-pub const QUERY_MEMORY_BYTES_DEFAULT: usize = 4 << 30;
-
-/// Default of [`DatabaseOptions::query_threads`]: twice the cores.
-///
-/// The operating system shares the cores among runnable threads, and a
-/// transaction's threads wake for every statement and commit. With one
-/// query thread per core, each wake-up takes its core from the query: on
-/// two cores pgbench's TPC-B beside q1 + q6 made them 1.28-1.41 times
-/// slower than idle. With two per core the query keeps more of the
-/// machine (1.15-1.26 times) and the writer less (it keeps a third to a
-/// half of its rate instead of two thirds); idle TPC-H took the same time
-/// (docs/benchmarks.md, "HTAP: analytic latency under writes").
-pub fn default_query_threads() -> usize {
-    2 * std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1)
-}
-
-impl Default for DatabaseOptions {
-    fn default() -> Self {
-        DatabaseOptions {
-            storage: StorageOptions::default(),
-            query_memory_bytes: QUERY_MEMORY_BYTES_DEFAULT,
-            query_threads: default_query_threads(),
-            extensions: Vec::new(),
-        }
-    }
-}
-
-impl std::fmt::Debug for Database {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("Database")
-    }
-}
-
-impl Database {
-    /// Changes with every committed DDL: the SCN of the catalog's last write.
-    pub(crate) fn catalog_version(&self) -> Result<rustydb_common::Scn> {
-        Ok(self.storage.table_last_write(rustydb_catalog::CATALOG_TABLE)?)
-    }
-
-    /// Opens (creating if needed) the database in `dir`, replaying its log.
-    pub fn open(dir: &std::path::Path) -> Result<Arc<Database>> {
-        Self::open_with(dir, DatabaseOptions::default())
-    }
-
-    /// Opens with explicit options (memory, fault injection in tests).
-    pub fn open_with(dir: &std::path::Path, options: DatabaseOptions) -> Result<Arc<Database>> {
-        use datafusion::execution::memory_pool::{FairSpillPool, TrackConsumersPool};
-        let pool = TrackConsumersPool::new(
-            FairSpillPool::new(options.query_memory_bytes),
-            std::num::NonZeroUsize::new(3).expect("3 is not zero"),
-        );
-        let runtime = RuntimeEnvBuilder::new().with_memory_pool(Arc::new(pool)).build_arc()?;
-        let storage = Storage::open(dir, options.storage)?;
-        bootstrap(&storage)?;
-        let pg_tables = PgCatalogTables::load()?;
-        let queries = QueryRuntime::new(options.query_threads)?;
-        // DataFusion holds 10 MiB per sort partition for merging spills:
-        // in a small pool two sorts' reserves leave nothing to sort with.
-        let sort_spill_reserve = (options.query_memory_bytes / 32).clamp(64 << 10, 10 << 20);
-        Ok(Arc::new(Database {
-            storage,
-            catalog: CatalogCache::default(),
-            pg_tables,
-            runtime,
-            queries,
-            sort_spill_reserve,
-            extensions: Extensions::new(options.extensions),
-        }))
-    }
-
-    /// A new session.
-    pub fn session(self: &Arc<Self>) -> Session {
-        Session::new(self.clone())
-    }
-
-    /// The catalog as of now (outside any transaction).
-    pub(crate) fn latest_catalog(&self) -> Result<Arc<CatalogSnapshot>> {
-        let mut txn = self.storage.begin(Isolation::ReadCommitted);
-        txn.begin_statement();
-        Ok(self.catalog.get(&txn.view())?)
-    }
-
-    /// A durable id for a catalog object without storage (schema, role).
-    pub(crate) fn next_object_id(&self) -> Result<u64> {
-        let id =
-            self.storage.next_sequence_value(rustydb_catalog::OBJECT_ID_SEQUENCE, rustydb_catalog::OBJECT_ID_START)?;
-        Ok(id as u64)
-    }
-
-    /// What the segment cache holds and did.
-    pub fn cache_stats(&self) -> rustydb_storage::CacheStats {
-        self.storage().cache_stats()
-    }
-
-    /// Makes every acknowledged commit durable (at shutdown: commits with
-    /// `synchronous_commit = off` may still be in the log's buffer).
-    pub fn flush(&self) -> Result<()> {
-        Ok(self.storage.flush()?)
-    }
-
-    /// The storage under this database, for benchmarks and tests that
-    /// drive checkpoints and compaction directly. Front ends never use it
-    /// (`scripts/test.sh` checks): what they need is on this type and on
-    /// [`Session`].
-    pub fn storage(&self) -> &Arc<Storage> {
-        &self.storage
-    }
-}
-
-/// An explicit transaction block (BEGIN ... COMMIT).
-pub(crate) struct Block {
-    pub txn: Transaction,
-    pub savepoints: Vec<(String, Savepoint)>,
-    pub failed: bool,
-}
-
-/// The transaction a statement runs in. Taken out and put back around
-/// blocking storage calls, so it can move to a blocking thread.
-pub(crate) struct TxnSlot {
-    pub txn: Option<Transaction>,
-    /// The session's statement context: its view is released before every
-    /// write (see [`StatementCell::release_view`]).
-    cell: Arc<StatementCell>,
-}
-
-impl TxnSlot {
-    pub fn new(txn: Transaction, cell: Arc<StatementCell>) -> Self {
-        TxnSlot { txn: Some(txn), cell }
-    }
-    pub fn get(&self) -> Result<&Transaction> {
-        self.txn.as_ref().ok_or_else(|| EngineError::internal("transaction lost after a failed blocking call"))
-    }
-    pub fn get_mut(&mut self) -> Result<&mut Transaction> {
-        self.txn.as_mut().ok_or_else(|| EngineError::internal("transaction lost after a failed blocking call"))
-    }
-
-    /// Runs one storage write: inline when it needs no lock wait (the
-    /// common case, and a hop to a blocking thread costs more than the
-    /// write), otherwise again on a blocking thread, where it may wait.
-    /// `f` may run twice, so it clones what it hands to storage.
-    pub async fn write<R: Send + 'static>(
-        &mut self,
-        f: impl Fn(&mut Transaction) -> rustydb_storage::Result<R> + Send + 'static,
-    ) -> Result<R> {
-        self.cell.release_view();
-        if let Some(r) = self.get_mut()?.without_waiting(&f)? {
-            return Ok(r);
-        }
-        Ok(self.blocking(f).await??)
-    }
-
-    /// Runs `f` on the transaction on a blocking thread (lock waits, fsync).
-    pub async fn blocking<R: Send + 'static>(
-        &mut self,
-        f: impl FnOnce(&mut Transaction) -> R + Send + 'static,
-    ) -> Result<R> {
-        self.cell.release_view();
-        let mut txn =
-            self.txn.take().ok_or_else(|| EngineError::internal("transaction lost after a failed blocking call"))?;
-        let (txn, r) = tokio::task::spawn_blocking(move || {
-            let r = f(&mut txn);
-            (txn, r)
-        })
-        .await
-        .map_err(|e| EngineError::internal(format!("storage task failed: {e}")))?;
-        self.txn = Some(txn);
-        Ok(r)
-    }
-}
+use crate::sql::names::DATABASE_NAME;
+use datafusion::execution::runtime_env::RuntimeEnv;
 
 /// One client's connection state.
 pub struct Session {
@@ -251,7 +65,7 @@ pub struct Session {
     pub(crate) catalog_provider: Arc<RustyCatalog>,
     pub(crate) block: Option<Block>,
     pub(crate) settings: Settings,
-    pub(crate) copy: Option<crate::copy::CopyIn>,
+    pub(crate) copy: Option<crate::session::copy::CopyIn>,
     pub(crate) info: Arc<parking_lot::RwLock<SessionInfo>>,
     interrupt: Arc<Interrupt>,
     /// Set when a result streamed inside a block fails while the client
@@ -259,10 +73,10 @@ pub struct Session {
     /// for every block (and after ROLLBACK TO), so an old stream cannot
     /// fail a later block.
     pub(crate) stream_failure: Arc<AtomicBool>,
-    pub(crate) cursors: crate::cursors::Cursors,
-    pub(crate) sql_prepared: crate::sql_prepare::SqlPrepared,
+    pub(crate) cursors: crate::session::cursors::Cursors,
+    pub(crate) sql_prepared: crate::session::sql_prepare::SqlPrepared,
     /// Statements sent with literal values, prepared by shape.
-    pub(crate) literal_cache: crate::literal_cache::LiteralCache,
+    pub(crate) literal_cache: crate::session::literal_cache::LiteralCache,
 }
 
 impl Session {
@@ -281,10 +95,12 @@ impl Session {
         let ctx = context_with_rules(config, db.runtime.clone(), &db.extensions);
         let cell = Arc::new(StatementCell::default());
         let info = Arc::new(parking_lot::RwLock::new(SessionInfo::default()));
-        pg_catalog::register_functions(&ctx, &db.pg_tables, cell.clone(), info.clone());
+        crate::pg::catalog::register_functions(&ctx, &db.pg_tables, cell.clone(), info.clone());
         datafusion_pg_catalog::pg_catalog::generate_series_arg_coercion::CoerceIntArgsToBigInt::widen(&ctx);
-        let pg = PgCatalogSchema::new(&db.pg_tables, cell.clone());
-        let catalog_provider = Arc::new(RustyCatalog::new(cell.clone(), pg, db.extensions.hooks().clone()));
+        let pg: Arc<dyn datafusion::catalog::SchemaProvider> =
+            Arc::new(PgCatalogSchema::new(&db.pg_tables, cell.clone()));
+        let extra = vec![(crate::pg::catalog::PG_CATALOG.to_owned(), pg)];
+        let catalog_provider = Arc::new(RustyCatalog::new(cell.clone(), extra, db.extensions.hooks().clone()));
         ctx.register_catalog(DATABASE_NAME, catalog_provider.clone());
         Session {
             db,
@@ -646,18 +462,10 @@ fn context_with_rules(config: SessionConfig, runtime: Arc<RuntimeEnv>, extension
         .with_type_planner(Arc::new(datafusion_pg_catalog::pg_catalog::oid_type_planner::PgOidTypePlanner));
     let state = extensions.register_functions(builder).build();
     let mut rules = state.physical_optimizers().to_vec();
-    rules.push(Arc::new(crate::checked_arithmetic::CheckedArithmetic));
+    rules.push(Arc::new(crate::query::checked_arithmetic::CheckedArithmetic));
     rules.extend(extensions.physical_optimizer_rules());
     let state = SessionStateBuilder::new_from_existing(state).with_physical_optimizer_rules(rules).build();
     SessionContext::new_with_state(state)
-}
-
-/// Commits on a blocking thread: the commit waits for its fsync.
-pub(crate) async fn commit(txn: Transaction) -> Result<rustydb_common::Scn> {
-    let scn = tokio::task::spawn_blocking(move || txn.commit())
-        .await
-        .map_err(|e| EngineError::internal(format!("commit task failed: {e}")))??;
-    Ok(scn)
 }
 
 /// Transaction state as the PostgreSQL protocol reports it.

@@ -6,7 +6,7 @@
 //! parsing, name resolution and type inference. The cached plan is tied to
 //! the catalog snapshot it was made with and is made again after DDL (tables
 //! in the plan read the snapshot of the executing statement, see
-//! `provider.rs`). Other statements (DML, DDL) bind by substituting the
+//! `query/table.rs`). Other statements (DML, DDL) bind by substituting the
 //! values as typed literals into the parsed statement.
 
 use std::sync::Arc;
@@ -23,7 +23,7 @@ use std::ops::ControlFlow;
 
 use crate::api::{StatementResult, Verb};
 use crate::error::{EngineError, Result};
-use crate::fast_path::{PointInsert, PointLookup, PointUpdate, Scope};
+use crate::fastpath::{PointInsert, PointLookup, PointUpdate, Scope};
 use crate::session::{Session, TxnSlot};
 use crate::sql;
 use rustydb_common::SqlState;
@@ -102,7 +102,9 @@ impl Prepared {
     /// The cursor this statement declares, if it is a DECLARE ... CURSOR.
     pub fn declared_cursor(&self) -> Option<String> {
         match self.statement.sql() {
-            Some(Statement::Declare { stmts }) => stmts.first().and_then(|d| d.names.first()).map(crate::names::ident),
+            Some(Statement::Declare { stmts }) => {
+                stmts.first().and_then(|d| d.names.first()).map(crate::sql::names::ident)
+            }
             _ => None,
         }
     }
@@ -161,7 +163,7 @@ fn literal(value: &ScalarValue) -> Result<Expr> {
             return Ok(Expr::value(Value::HexStringLiteral(hex)));
         }
         other => {
-            let dt = crate::types::pg_type_name(&other.data_type());
+            let dt = crate::query::types::pg_type_name(&other.data_type());
             let dt = if dt == "unknown" { "TEXT" } else { dt };
             // Arrow's display gives ISO dates and timestamps, which casts read back.
             let array = other.to_array().map_err(EngineError::from)?;
@@ -263,7 +265,7 @@ impl Session {
             Statement::ShowVariable { variable } => prepared.schema = Some(self.show_schema(variable)),
             // A FETCH returns the rows of its cursor, declared earlier.
             Statement::Fetch { name, into: None, .. } => {
-                prepared.schema = self.cursors.schema(&crate::names::ident(name));
+                prepared.schema = self.cursors.schema(&crate::sql::names::ident(name));
             }
             // An EXECUTE returns the rows of its statement, prepared earlier.
             Statement::Execute { name: Some(name), immediate: false, .. } => {
@@ -345,7 +347,7 @@ impl Session {
         if self.cursors.schema(cursor).is_none() {
             return Ok(None);
         }
-        let sql = format!("FETCH ALL FROM {}", crate::names::quote(cursor));
+        let sql = format!("FETCH ALL FROM {}", crate::sql::names::quote(cursor));
         self.prepare(&sql, &[]).await.map(Some)
     }
 

@@ -15,8 +15,8 @@ use crate::api::{StatementResult, Verb};
 use crate::dml::{assemble_columns, target_columns};
 use crate::error::{EngineError, Result};
 use crate::extension::WriteOp;
-use crate::names::quote_if_needed as quote;
 use crate::session::Session;
+use crate::sql::names::quote_if_needed as quote;
 use rustydb_common::SqlState;
 
 impl Session {

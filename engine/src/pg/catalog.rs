@@ -36,10 +36,13 @@ use datafusion_pg_catalog::pg_catalog::{self as pgc, PgCatalogSchemaProvider, Pg
 use parking_lot::RwLock;
 use rustydb_catalog::{CatalogSnapshot, IndexDef, PUBLIC_SCHEMA_ID, RoleDef, TableDef};
 
-use crate::names::{BOOTSTRAP_USER, DATABASE_NAME};
-use crate::schema::StatementCell;
-use crate::settings::Settings;
-use crate::types::PG_TYPE_KEY;
+use crate::query::catalog::StatementCell;
+use crate::query::types::PG_TYPE_KEY;
+use crate::session::settings::Settings;
+use crate::sql::names::{BOOTSTRAP_USER, DATABASE_NAME};
+
+/// PostgreSQL's system catalog schema.
+pub const PG_CATALOG: &str = "pg_catalog";
 
 /// OID of the `pg_catalog` namespace in every PostgreSQL cluster.
 const PG_CATALOG_OID: i64 = 11;
@@ -671,15 +674,15 @@ fn index_def(t: &TableDef, i: &IndexDef) -> String {
     format!(
         "CREATE {}INDEX {} ON {}.{} USING btree ({})",
         if i.unique { "UNIQUE " } else { "" },
-        crate::names::quote_if_needed(&i.name),
-        crate::names::quote_if_needed(&t.schema),
-        crate::names::quote_if_needed(&t.name),
+        crate::sql::names::quote_if_needed(&i.name),
+        crate::sql::names::quote_if_needed(&t.schema),
+        crate::sql::names::quote_if_needed(&t.name),
         column_list(t, i)
     )
 }
 
 fn column_list(t: &TableDef, i: &IndexDef) -> String {
-    i.columns.iter().map(|&c| crate::names::quote_if_needed(&t.columns[c].name)).collect::<Vec<_>>().join(", ")
+    i.columns.iter().map(|&c| crate::sql::names::quote_if_needed(&t.columns[c].name)).collect::<Vec<_>>().join(", ")
 }
 
 /// Builds one batch in `layout`'s column order; columns a row does not name
@@ -958,7 +961,7 @@ fn pg_get_indexdef(cell: Arc<StatementCell>) -> ScalarUDF {
                     0 => Some(index_def(t, i)),
                     k => {
                         let c = *i.columns.get(usize::try_from(k - 1).ok()?)?;
-                        Some(crate::names::quote_if_needed(&t.columns.get(c)?.name))
+                        Some(crate::sql::names::quote_if_needed(&t.columns.get(c)?.name))
                     }
                 }
             })
@@ -970,7 +973,7 @@ fn pg_get_indexdef(cell: Arc<StatementCell>) -> ScalarUDF {
 /// `_pg_expandarray(list)`: the list's elements paired with their 1-based
 /// positions, as a list of `{x, n}` structs. PostgreSQL's
 /// information_schema._pg_expandarray returns these as a set; the parser
-/// wraps calls in unnest() to make the set (see parse.rs).
+/// wraps calls in unnest() to make the set (see sql/parser.rs).
 #[derive(Debug, PartialEq, Eq, Hash)]
 struct ExpandArray {
     signature: Signature,

@@ -18,8 +18,8 @@ use futures::StreamExt;
 
 use crate::api::{Outcome, StatementResult, Verb};
 use crate::error::{EngineError, Result};
-use crate::names::ident;
 use crate::session::Session;
+use crate::sql::names::ident;
 use rustydb_common::SqlState;
 
 /// An open cursor.

@@ -5,8 +5,14 @@ use datafusion::sql::sqlparser::ast::{Ident, ObjectName, ObjectNamePart};
 use rustydb_common::limits::IDENTIFIER_BYTES_MAX;
 
 use crate::error::{EngineError, Result};
-use crate::provider::ROWID_PREFIX;
 use rustydb_common::SqlState;
+
+/// Name prefix of a table's row-id variant (reserved).
+pub const ROWID_PREFIX: &str = "__rowid__";
+/// Name of the hidden row-id column.
+pub const ROWID_COLUMN: &str = "__rowid";
+/// Name of the session's scratch schema (reserved).
+pub const SCRATCH_SCHEMA: &str = "__session";
 
 /// The database name every session sees.
 pub const DATABASE_NAME: &str = "rustydb";
@@ -31,7 +37,7 @@ pub fn check_new_name(name: &str) -> Result<()> {
             format!("identifier \"{name}\" is longer than {IDENTIFIER_BYTES_MAX} bytes"),
         ));
     }
-    if name.starts_with(ROWID_PREFIX) || name == crate::schema::SCRATCH_SCHEMA {
+    if name.starts_with(ROWID_PREFIX) || name == SCRATCH_SCHEMA {
         return Err(EngineError::sql(SqlState::ReservedName, format!("name \"{name}\" is reserved")));
     }
     Ok(())

@@ -35,11 +35,11 @@ use rustydb_storage::{Arbiter, InsertOutcome, Isolation, Row, WriteOutcome, batc
 use crate::api::{Outcome, StatementResult, Verb};
 use crate::error::{EngineError, Result};
 use crate::extension::WriteOp;
-use crate::names::{ident, quote};
-use crate::provider::{ROWID_COLUMN, ROWID_PREFIX, table_schema};
-use crate::schema::SCRATCH_SCHEMA;
+use crate::query::catalog::SCRATCH_SCHEMA;
+use crate::query::table::{ROWID_COLUMN, ROWID_PREFIX, table_schema};
+use crate::query::types::{coerce_to_column, null_array};
 use crate::session::{Session, TxnSlot};
-use crate::types::{coerce_to_column, null_array};
+use crate::sql::names::{ident, quote};
 use rustydb_common::SqlState;
 
 /// The table a DML statement writes, and the name it goes by in the statement.
@@ -215,7 +215,7 @@ impl Session {
         match &col.default {
             Some(expr) => {
                 let v = self.eval_constant(expr, col.ty, &col.name).await?;
-                let one = crate::types::value_array(&v, col.ty);
+                let one = crate::query::types::value_array(&v, col.ty);
                 let indices = datafusion::arrow::array::UInt32Array::from(vec![0u32; nrows]);
                 Ok(datafusion::arrow::compute::take(one.as_ref(), &indices, None).map_err(crate::error::arrow_error)?)
             }

@@ -12,8 +12,8 @@ use rustydb_catalog::{CatalogSnapshot, RoleDef, ScramSecret};
 
 use crate::api::StatementResult;
 use crate::error::{EngineError, Result};
-use crate::names::{check_new_name, ident};
 use crate::session::{Database, Session, TxnSlot};
+use crate::sql::names::{check_new_name, ident};
 use rustydb_common::SqlState;
 
 impl Database {

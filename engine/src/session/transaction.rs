@@ -13,8 +13,8 @@ use rustydb_storage::Isolation;
 
 use crate::api::{StatementResult, TransactionEvent};
 use crate::error::{EngineError, Result};
+use crate::session::settings::parse_isolation;
 use crate::session::{Block, Session, TxnSlot, commit};
-use crate::settings::parse_isolation;
 use rustydb_common::SqlState;
 
 fn isolation_of(modes: &[TransactionMode]) -> Result<Option<Isolation>> {
@@ -46,7 +46,7 @@ impl Session {
             Statement::Rollback { savepoint: None, .. } => StatementResult::transaction(self.rollback_block()),
             Statement::Rollback { savepoint: Some(name), .. } => {
                 let b = self.block.as_mut().ok_or_else(|| no_block("ROLLBACK TO SAVEPOINT"))?;
-                let name = crate::names::ident(name);
+                let name = crate::sql::names::ident(name);
                 let pos = b.savepoints.iter().rposition(|(n, _)| *n == name).ok_or_else(|| no_savepoint(&name))?;
                 b.savepoints.truncate(pos + 1);
                 let sp = b.savepoints[pos].1.clone();
@@ -60,7 +60,7 @@ impl Session {
                 if b.failed {
                     return Err(EngineError::in_failed_transaction());
                 }
-                b.savepoints.push((crate::names::ident(name), b.txn.savepoint()));
+                b.savepoints.push((crate::sql::names::ident(name), b.txn.savepoint()));
                 StatementResult::transaction(TransactionEvent::SavepointSet)
             }
             Statement::ReleaseSavepoint { name } => {
@@ -68,7 +68,7 @@ impl Session {
                 if b.failed {
                     return Err(EngineError::in_failed_transaction());
                 }
-                let name = crate::names::ident(name);
+                let name = crate::sql::names::ident(name);
                 let pos = b.savepoints.iter().rposition(|(n, _)| *n == name).ok_or_else(|| no_savepoint(&name))?;
                 b.savepoints.truncate(pos);
                 StatementResult::transaction(TransactionEvent::SavepointReleased)
@@ -376,7 +376,7 @@ fn show_key(name: &str) -> String {
     if name == "transaction isolation level" { "transaction_isolation".to_owned() } else { name.replace(' ', "") }
 }
 
-fn apply_to_txn(settings: &crate::settings::Settings, txn: &mut rustydb_storage::Transaction) -> Result<()> {
+fn apply_to_txn(settings: &crate::session::settings::Settings, txn: &mut rustydb_storage::Transaction) -> Result<()> {
     txn.set_lock_timeout(settings.lock_timeout()?);
     txn.set_synchronous_commit(settings.synchronous_commit()?);
     Ok(())

@@ -17,14 +17,9 @@ use rustydb_catalog::CatalogSnapshot;
 use rustydb_storage::ReadView;
 
 use crate::extension::TableHooks;
-use crate::pg_catalog::PgCatalogSchema;
-use crate::provider::{ROWID_PREFIX, RustyTable};
+use crate::query::table::{ROWID_PREFIX, RustyTable};
 
-/// PostgreSQL's system catalog schema.
-pub const PG_CATALOG: &str = "pg_catalog";
-
-/// Name of the session's scratch schema.
-pub const SCRATCH_SCHEMA: &str = "__session";
+pub use crate::sql::names::SCRATCH_SCHEMA;
 
 /// What the statement being planned reads.
 #[derive(Clone)]
@@ -72,14 +67,20 @@ impl StatementCell {
 pub struct RustyCatalog {
     cell: Arc<StatementCell>,
     scratch: Arc<MemorySchemaProvider>,
-    pg_catalog: Arc<PgCatalogSchema>,
+    /// Schemas that are no tables of the database: `pg_catalog`, and
+    /// those extensions add.
+    extra: Vec<(String, Arc<dyn SchemaProvider>)>,
     hooks: Arc<TableHooks>,
 }
 
 impl RustyCatalog {
-    pub fn new(cell: Arc<StatementCell>, pg_catalog: PgCatalogSchema, hooks: Arc<TableHooks>) -> Self {
+    pub fn new(
+        cell: Arc<StatementCell>,
+        extra: Vec<(String, Arc<dyn SchemaProvider>)>,
+        hooks: Arc<TableHooks>,
+    ) -> Self {
         let scratch = Arc::new(MemorySchemaProvider::new());
-        RustyCatalog { cell, scratch, pg_catalog: Arc::new(pg_catalog), hooks }
+        RustyCatalog { cell, scratch, extra, hooks }
     }
 
     /// The session's scratch schema.
@@ -92,7 +93,7 @@ impl CatalogProvider for RustyCatalog {
     fn schema_names(&self) -> Vec<String> {
         let mut names: Vec<String> =
             self.cell.get().map(|c| c.catalog.schemas.keys().cloned().collect()).unwrap_or_default();
-        names.push(PG_CATALOG.to_owned());
+        names.extend(self.extra.iter().map(|(name, _)| name.clone()));
         names
     }
 
@@ -100,8 +101,8 @@ impl CatalogProvider for RustyCatalog {
         if name == SCRATCH_SCHEMA {
             return Some(self.scratch.clone());
         }
-        if name == PG_CATALOG {
-            return Some(self.pg_catalog.clone());
+        if let Some((_, schema)) = self.extra.iter().find(|(n, _)| n == name) {
+            return Some(schema.clone());
         }
         let ctx = self.cell.get()?;
         ctx.catalog.schemas.contains_key(name).then(|| {
