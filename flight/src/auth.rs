@@ -15,7 +15,7 @@ use base64::alphabet::STANDARD;
 use base64::engine::{DecodePaddingMode, GeneralPurpose, GeneralPurposeConfig};
 use parking_lot::Mutex;
 use rand::RngCore;
-use rustydb_engine::api::{BOOTSTRAP_USER, Database};
+use rustydb_engine::api::{Admission, BOOTSTRAP_USER, Database};
 use tonic::Status;
 use tonic::metadata::MetadataMap;
 
@@ -39,17 +39,9 @@ impl Tokens {
     /// Checks `authorization: Basic ...` and returns a new token for the
     /// user it names.
     pub fn handshake(&self, metadata: &MetadataMap) -> Result<(String, String), Status> {
-        let (user, password) = match header(metadata)? {
-            Some(value) => basic_credentials(value)?,
-            None if !self.passwords_required()? => (BOOTSTRAP_USER.to_owned(), String::new()),
-            None => return Err(Status::unauthenticated("credentials are required (basic authentication)")),
-        };
-        if self.passwords_required()? {
-            let secret = self.db.login_secret(&user).map_err(to_status)?;
-            if !secret.is_some_and(|s| s.matches(&password)) {
-                return Err(Status::unauthenticated(format!("password authentication failed for user \"{user}\"")));
-            }
-        }
+        let credentials = header(metadata)?.map(basic_credentials).transpose()?;
+        let (user, password) = credentials.as_ref().map(|(u, p)| (u.as_str(), p.as_str())).unzip();
+        let user = self.db.authenticate(user, password).map_err(to_status)?.user;
         let mut bytes = [0u8; 32];
         rand::rng().fill_bytes(&mut bytes);
         let token: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
@@ -75,13 +67,11 @@ impl Tokens {
                     None => Err(Status::unauthenticated("unknown token")),
                 }
             }
-            None if !self.passwords_required()? => Ok(BOOTSTRAP_USER.to_owned()),
-            None => Err(Status::unauthenticated("no token: call Handshake with credentials first")),
+            None => match self.db.admission().map_err(to_status)? {
+                Admission::Trust => Ok(BOOTSTRAP_USER.to_owned()),
+                Admission::Password => Err(Status::unauthenticated("no token: call Handshake with credentials first")),
+            },
         }
-    }
-
-    fn passwords_required(&self) -> Result<bool, Status> {
-        self.db.password_required().map_err(to_status)
     }
 }
 

@@ -266,12 +266,7 @@ async fn serve(
     // Without any password every loopback client is trusted; that must
     // never be reachable from another machine.
     for listen in std::iter::once(pg.listen).chain(flight) {
-        if !listen.ip().is_loopback() && !db.password_required()? {
-            anyhow::bail!(
-                "refusing to listen on {listen}: no role has a password, so clients are not authenticated. Set \
-                 RUSTYDB_PASSWORD (and RUSTYDB_USER) to create a superuser, or listen on 127.0.0.1"
-            );
-        }
+        db.check_listen(listen)?;
     }
     let (listener, addr) = pgwire::bind(&pg).await?;
     println!(

@@ -14,8 +14,10 @@
 //! What only the PostgreSQL protocol needs (command tags, binary values,
 //! COPY formats, statement names) is in [`crate::pg`].
 
+mod auth;
 mod result;
 
+pub use auth::{Admission, Principal, password_failed};
 pub use result::{Outcome, StatementResult, TransactionEvent, Verb};
 
 pub use crate::error::{EngineError, Result};

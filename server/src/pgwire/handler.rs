@@ -29,8 +29,8 @@ use pgwire::messages::extendedquery::{Bind, BindComplete, Describe, Execute, Par
 use pgwire::messages::startup::SecretKey;
 use pgwire::messages::{PgWireBackendMessage, PgWireFrontendMessage};
 use rustydb_engine::api::{
-    BOOTSTRAP_USER, DATABASE_NAME, Database, EngineError, Prepared, Session, SqlState, Statement, StatementResult,
-    TransactionStatus,
+    Admission, BOOTSTRAP_USER, DATABASE_NAME, Database, EngineError, Prepared, Session, SqlState, Statement,
+    StatementResult, TransactionStatus, password_failed,
 };
 use rustydb_engine::pg::{self, SCRAM_ITERATIONS, SqlStatement};
 use tokio::sync::Mutex;
@@ -104,7 +104,7 @@ impl Drop for Connection {
 impl Connection {
     pub fn new(db: Arc<Database>, cancels: Arc<CancelRegistry>) -> PgWireResult<Self> {
         let session = Arc::new(Mutex::new(db.session()));
-        let scram = if db.password_required().map_err(to_pgwire)? {
+        let scram = if db.admission().map_err(to_pgwire)? == Admission::Password {
             let mut auth = ScramAuth::new(Arc::new(CatalogAuth(db.clone())));
             auth.set_iterations(SCRAM_ITERATIONS as usize);
             Some(SASLAuthStartupHandler::new(Arc::new(server_parameters())).with_scram(auth))
@@ -161,10 +161,7 @@ impl AuthSource for CatalogAuth {
             Some(s) => Ok(Password::new(Some(s.salt), s.salted_password)),
             // As PostgreSQL: the same message whether the role is missing,
             // cannot log in, or has no password.
-            None => Err(encode::fatal(EngineError::sql(
-                SqlState::InvalidPassword,
-                format!("password authentication failed for user \"{}\"", login.user().unwrap_or_default()),
-            ))),
+            None => Err(encode::fatal(password_failed(login.user().unwrap_or_default()))),
         }
     }
 }
