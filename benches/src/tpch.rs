@@ -454,7 +454,7 @@ async fn htap_at(db: &Arc<Database>, s: &mut Session, sqls: &[String], rate: Opt
     stop.store(true, Ordering::Relaxed);
     let alone = alone.await??;
 
-    // The query runtime's threads (engine/src/executor.rs): how long they
+    // The query runtime's threads (engine/src/query/runtime.rs): how long they
     // ran, and how long they were runnable but had no core.
     // The others: the writer's session and commits, and the queries'
     // planning, on this process's main runtime.

@@ -151,7 +151,7 @@ async fn scans_give_the_planner_column_statistics() {
     for want in [
         "Rows=Inexact(1001)",
         "Min=Inexact(Int32(-5)) Max=Inexact(Int32(994)) Null=Inexact(0)",
-        // Text has no zone map (segment.rs): its NULLs only.
+        // Text has no zone map (storage/src/segment/mod.rs): its NULLs only.
         "(Col[1]: Null=Inexact(100))",
         "Min=Inexact(Date32(\"2023-12-27\")) Max=Inexact(Date32(\"2026-09-21\"))",
     ] {

@@ -1,6 +1,8 @@
-//! The I/O seam: every byte storage reads or writes goes through [`Vfs`], so
-//! tests can inject failed writes and fsyncs (see [`FaultyVfs`]) and check
-//! that storage poisons itself instead of carrying on.
+//! The I/O seam: every byte storage reads or writes in the data directory
+//! goes through [`Vfs`] (segments in an object store go through
+//! `segment::store::ObjectSegments` instead), so tests can inject failed
+//! writes and fsyncs (see [`FaultyVfs`]) and check that storage poisons
+//! itself instead of carrying on.
 
 use std::fs::{File, OpenOptions};
 use std::io::{self, Write};

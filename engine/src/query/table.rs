@@ -315,7 +315,8 @@ fn split_and(e: &Expr) -> Vec<&Expr> {
     }
 }
 
-/// Reads rows from the row store at the view's snapshot.
+/// Scans a table at the view's snapshot: its frozen segments, then the
+/// row store's versions, then the transaction's own rows.
 pub struct RowStoreExec {
     def: Arc<TableDef>,
     view: ReadView,

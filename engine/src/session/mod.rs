@@ -1,4 +1,5 @@
-//! `Database` and `Session`: the API every front end calls.
+//! `Session`: one client's connection state and the entries every front end
+//! calls (through `engine::api`).
 //!
 //! ```text
 //! Session::execute(sql) ─► parse (PostgreSQL dialect) ─► per statement:

@@ -9,7 +9,7 @@
 //!   2 authorize        table hooks of the tables read (their scans) and
 //!                      written (each write statement), privileges
 //!   3 route            the fast path (fastpath/) only where
-//!                      fast_path::Scope::eligible allows, else DataFusion
+//!                      fastpath::Scope::eligible allows, else DataFusion
 //!                      or the statement's own code (statements/, dml/)
 //!   4 run              in the block's transaction, or one of its own
 //!                      (Session::run_in_transaction)

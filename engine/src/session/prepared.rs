@@ -462,7 +462,7 @@ impl Session {
         Ok(batch.map(|b| StatementResult::from_batches(b.schema(), vec![b], None)))
     }
 
-    /// What the fast path resolves names against (see `fast_path::Scope`).
+    /// What the fast path resolves names against (see `fastpath::Scope`).
     fn fast_path_scope<'a>(&'a self, catalog: &'a CatalogSnapshot, current_schema: &'a str) -> Scope<'a> {
         Scope { catalog, current_schema, hooks: self.db.extensions.hooks() }
     }

@@ -3,7 +3,7 @@
 //!
 //! ```text
 //! rows:      RowId ──► [v3 (begin 9, end MAX)]          hot: not yet checkpointed
-//! segments:  [seg 0: (row, begin, values…) + ends] …    frozen: see segment.rs
+//! segments:  [seg 0: (row, begin, values…) + ends] …    frozen: see segment/mod.rs
 //! frozen:    RowId ──► (segment, position) of its newest frozen version
 //! index:     (key, RowId) set; an entry stays while any version has that key
 //! ```
