@@ -128,37 +128,33 @@ impl Session {
     /// BEGIN, typed: opens a transaction block at the session's default
     /// isolation level.
     pub async fn begin(&mut self) -> Result<TransactionEvent> {
-        self.observed(
-            || "BEGIN".into(),
-            async |s| {
-                s.before_statement()?;
-                s.begin_block(None)
-            },
-        )
-        .await
+        self.typed_transaction("BEGIN", async |s| s.begin_block(None)).await
     }
 
     /// COMMIT, typed: [`TransactionEvent::Committed`] with the commit's SCN,
     /// or [`TransactionEvent::RolledBack`] when the block had failed (its
     /// writes are gone, as PostgreSQL does for COMMIT of a failed block).
     pub async fn commit(&mut self) -> Result<TransactionEvent> {
-        self.observed(
-            || "COMMIT".into(),
-            async |s| {
-                s.before_statement()?;
-                s.commit_block().await
-            },
-        )
-        .await
+        self.typed_transaction("COMMIT", async |s| s.commit_block().await).await
     }
 
     /// ROLLBACK, typed.
     pub async fn rollback(&mut self) -> Result<TransactionEvent> {
+        self.typed_transaction("ROLLBACK", async |s| Ok(s.rollback_block())).await
+    }
+
+    /// A typed transaction statement, with the checks of any statement and
+    /// observed under its SQL name.
+    async fn typed_transaction(
+        &mut self,
+        name: &'static str,
+        work: impl AsyncFnOnce(&mut Session) -> Result<TransactionEvent>,
+    ) -> Result<TransactionEvent> {
         self.observed(
-            || "ROLLBACK".into(),
+            || name.into(),
             async |s| {
                 s.before_statement()?;
-                Ok(s.rollback_block())
+                work(s).await
             },
         )
         .await
@@ -421,5 +417,41 @@ mod tests {
         assert!(command_line_settings("-c").is_err());
         assert!(command_line_settings("-c noequals").is_err());
         assert_eq!(command_line_settings("  ").unwrap(), vec![]);
+    }
+
+    /// The typed calls a front end makes instead of sending BEGIN/COMMIT
+    /// text: COMMIT gives the commit's SCN, and COMMIT of a failed block
+    /// says it rolled back, with its writes gone.
+    #[tokio::test]
+    async fn typed_transactions_report_what_happened() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = crate::session::Database::open(dir.path()).unwrap();
+        let mut s = db.session();
+        s.execute("CREATE TABLE t (id INT PRIMARY KEY)").await.unwrap();
+        assert_eq!(s.begin().await.unwrap(), TransactionEvent::Begun);
+        s.execute("INSERT INTO t VALUES (1)").await.unwrap();
+        let TransactionEvent::Committed { scn: Some(first) } = s.commit().await.unwrap() else { panic!() };
+        assert_eq!(s.commit().await.unwrap(), TransactionEvent::Committed { scn: None }, "no block open");
+
+        s.begin().await.unwrap();
+        s.execute("INSERT INTO t VALUES (2)").await.unwrap();
+        assert!(s.execute("INSERT INTO t VALUES (1)").await.is_err(), "a duplicate fails the block");
+        assert_eq!(s.commit().await.unwrap(), TransactionEvent::RolledBack);
+        s.begin().await.unwrap();
+        s.execute("INSERT INTO t VALUES (3)").await.unwrap();
+        assert_eq!(s.rollback().await.unwrap(), TransactionEvent::RolledBack);
+
+        s.begin().await.unwrap();
+        s.execute("INSERT INTO t VALUES (4)").await.unwrap();
+        let TransactionEvent::Committed { scn: Some(second) } = s.commit().await.unwrap() else { panic!() };
+        assert!(second > first);
+        let (_, batches) = s.execute("SELECT id FROM t ORDER BY id").await.unwrap().remove(0).collect().await.unwrap();
+        let ids: Vec<i32> = batches
+            .iter()
+            .flat_map(|b| {
+                b.column(0).as_any().downcast_ref::<datafusion::arrow::array::Int32Array>().unwrap().values().to_vec()
+            })
+            .collect();
+        assert_eq!(ids, vec![1, 4]);
     }
 }
