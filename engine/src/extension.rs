@@ -5,7 +5,7 @@
 //! ```text
 //! DatabaseOptions::extensions ─► Database::open ─► Extensions (once)
 //!        │                                            │
-//!        │   functions, rules ─► each session's DataFusion state
+//!        │   functions, rules, schemas ─► each session's DataFusion state
 //!        │   table hooks      ─► TableHooks: read by the providers (reads),
 //!        │                       the write statements (writes), and the
 //!        │                       fast path's eligibility (never skipped)
@@ -24,6 +24,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use datafusion::catalog::SchemaProvider;
 use datafusion::execution::session_state::SessionStateBuilder;
 use datafusion::logical_expr::{AggregateUDF, ScalarUDF, WindowUDF};
 use datafusion::physical_optimizer::PhysicalOptimizerRule;
@@ -120,6 +121,12 @@ pub trait Extension: Send + Sync {
         Vec::new()
     }
 
+    /// Schemas of the extension's own (reference tables, catalogs), beside
+    /// the database's; asked for each new session.
+    fn schemas(&self) -> Vec<(String, Arc<dyn SchemaProvider>)> {
+        Vec::new()
+    }
+
     /// Checks on tables' reads and writes.
     fn table_hooks(&self) -> Vec<Arc<dyn TableHook>> {
         Vec::new()
@@ -164,6 +171,11 @@ impl Extensions {
         builder
     }
 
+    /// Every extension's schemas, for a new session.
+    pub(crate) fn schemas(&self) -> Vec<(String, Arc<dyn SchemaProvider>)> {
+        self.list.iter().flat_map(|e| e.schemas()).collect()
+    }
+
     /// Every extension's physical optimizer rules, in registration order.
     pub(crate) fn physical_optimizer_rules(&self) -> Vec<Arc<dyn PhysicalOptimizerRule + Send + Sync>> {
         self.list.iter().flat_map(|e| e.physical_optimizer_rules()).collect()
@@ -197,5 +209,74 @@ impl TableHooks {
     pub(crate) fn before_write(&self, def: &TableDef, op: WriteOp) -> Result<()> {
         let table = HookTable::of(def);
         self.0.iter().filter(|h| h.watches(table)).try_for_each(|h| h.before_write(table, op))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use datafusion::arrow::array::{Array, Int64Array};
+    use datafusion::arrow::datatypes::{DataType, Field, Schema};
+    use datafusion::arrow::record_batch::RecordBatch;
+    use datafusion::catalog::MemorySchemaProvider;
+    use datafusion::datasource::MemTable;
+    use datafusion::logical_expr::{ColumnarValue, Volatility, create_udf};
+
+    use super::*;
+    use crate::session::{Database, DatabaseOptions};
+
+    /// A function `plus_one(bigint)` and a schema `ext` with table `ten`.
+    struct Sample;
+
+    impl Extension for Sample {
+        fn name(&self) -> &str {
+            "sample"
+        }
+
+        fn scalar_functions(&self) -> Vec<Arc<ScalarUDF>> {
+            let plus_one = |args: &[ColumnarValue]| {
+                let [ColumnarValue::Array(a)] = args else {
+                    return datafusion::common::exec_err!("plus_one takes one column");
+                };
+                let a = a.as_any().downcast_ref::<Int64Array>().expect("bigint, as declared");
+                let out: Int64Array = a.iter().map(|v| v.map(|v| v + 1)).collect();
+                Ok(ColumnarValue::Array(Arc::new(out)))
+            };
+            let udf = create_udf(
+                "plus_one",
+                vec![DataType::Int64],
+                DataType::Int64,
+                Volatility::Immutable,
+                Arc::new(plus_one),
+            );
+            vec![Arc::new(udf)]
+        }
+
+        fn schemas(&self) -> Vec<(String, Arc<dyn SchemaProvider>)> {
+            let schema = Arc::new(Schema::new(vec![Field::new("n", DataType::Int64, false)]));
+            let batch =
+                RecordBatch::try_new(schema.clone(), vec![Arc::new(Int64Array::from((1..=10).collect::<Vec<i64>>()))])
+                    .expect("one column");
+            let table = MemTable::try_new(schema, vec![vec![batch]]).expect("a table");
+            let provider = MemorySchemaProvider::new();
+            provider.register_table("ten".into(), Arc::new(table)).expect("a new name");
+            vec![("ext".into(), Arc::new(provider))]
+        }
+    }
+
+    #[tokio::test]
+    async fn an_extension_adds_functions_and_schemas_to_every_session() {
+        let dir = tempfile::tempdir().unwrap();
+        let options = DatabaseOptions { extensions: vec![Arc::new(Sample)], ..Default::default() };
+        let db = Database::open_with(dir.path(), options).unwrap();
+        for _ in 0..2 {
+            let mut s = db.session();
+            let out = s.execute("SELECT sum(plus_one(n)) FROM ext.ten").await.unwrap().remove(0);
+            let (_, batches) = out.collect().await.unwrap();
+            let sum = batches[0].column(0).as_any().downcast_ref::<Int64Array>().unwrap().value(0);
+            assert_eq!(sum, 65);
+        }
+        // A database without the extension knows neither.
+        let other = Database::open(tempfile::tempdir().unwrap().path()).unwrap();
+        assert!(other.session().execute("SELECT plus_one(1)").await.is_err());
     }
 }

@@ -100,7 +100,8 @@ impl Session {
         datafusion_pg_catalog::pg_catalog::generate_series_arg_coercion::CoerceIntArgsToBigInt::widen(&ctx);
         let pg: Arc<dyn datafusion::catalog::SchemaProvider> =
             Arc::new(PgCatalogSchema::new(&db.pg_tables, cell.clone()));
-        let extra = vec![(crate::pg::catalog::PG_CATALOG.to_owned(), pg)];
+        let mut extra = vec![(crate::pg::catalog::PG_CATALOG.to_owned(), pg)];
+        extra.extend(db.extensions.schemas());
         let catalog_provider = Arc::new(RustyCatalog::new(cell.clone(), extra, db.extensions.hooks().clone()));
         ctx.register_catalog(DATABASE_NAME, catalog_provider.clone());
         Session {

@@ -18,7 +18,7 @@ use rustydb_common::SqlState;
 
 impl Database {
     /// Whether connections must authenticate: some role has a password.
-    pub fn password_required(&self) -> Result<bool> {
+    pub(crate) fn password_required(&self) -> Result<bool> {
         Ok(self.latest_catalog()?.roles.values().any(|r| r.password.is_some()))
     }
 
