@@ -222,7 +222,7 @@ mod tests {
     use datafusion::logical_expr::{ColumnarValue, Volatility, create_udf};
 
     use super::*;
-    use crate::session::{Database, DatabaseOptions};
+    use crate::api::{Database, DatabaseOptions};
 
     /// A function `plus_one(bigint)` and a schema `ext` with table `ten`.
     struct Sample;
