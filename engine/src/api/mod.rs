@@ -32,4 +32,4 @@ pub use crate::session::{
 pub use crate::sql::names::{BOOTSTRAP_USER, DATABASE_NAME, quote as quote_ident};
 pub use crate::sql::{Statement, numbered_parameters};
 pub use rustydb_common::{ErrorKind, Scn, SqlState};
-pub use rustydb_storage::{CacheStats, ObjectSegments, SEGMENT_CACHE_BYTES_DEFAULT, StorageOptions, io};
+pub use rustydb_storage::{CacheStats, ObjectSegments, SEGMENT_CACHE_BYTES_DEFAULT, StorageOptions};
