@@ -29,7 +29,8 @@ impl Session {
         batches: BoxStream<'static, Result<RecordBatch>>,
     ) -> Result<u64> {
         let describe = || format!("INGEST INTO {}", schema.map_or(table.to_owned(), |s| format!("{s}.{table}")));
-        self.observed(describe, async |s| s.run_ingest(schema, table, batches).await).await
+        let out = self.observed(describe, async |s| s.run_ingest(schema, table, batches).await).await?;
+        out.rows_affected().ok_or_else(|| EngineError::internal(format!("ingest ended with {out:?}")))
     }
 
     async fn run_ingest(
@@ -37,37 +38,35 @@ impl Session {
         schema: Option<&str>,
         table: &str,
         batches: BoxStream<'static, Result<RecordBatch>>,
-    ) -> Result<u64> {
+    ) -> Result<StatementResult> {
         let mut parts: Vec<Ident> = schema.map(|s| Ident::with_quote('"', s)).into_iter().collect();
         parts.push(Ident::with_quote('"', table));
         let name = ObjectName::from(parts);
-        let out = self
-            .run_in_transaction(move |session, slot, _| {
-                Box::pin(async move {
-                    let catalog = session.prepare_context(slot.get()?)?;
-                    let def = session.resolve_table(&catalog, &name)?;
-                    session.before_write(&def, WriteOp::Insert)?;
-                    let mut batches = batches;
-                    let mut written = 0u64;
-                    while let Some(batch) = batches.next().await {
-                        let batch = batch?;
-                        if batch.num_rows() == 0 {
-                            continue;
-                        }
-                        let names = batch.schema().fields().iter().map(|f| f.name().clone()).collect::<Vec<_>>();
-                        let targets = target_columns(&def, names.into_iter())?;
-                        let n = batch.num_rows();
-                        let filled = session.missing_columns(&def, &targets, n).await?;
-                        let columns = assemble_columns(&def, &targets, batch.columns(), filled)?;
-                        let table = def.id;
-                        slot.blocking(move |t| t.insert_columns(table, columns, n)).await??;
-                        written += n as u64;
+        self.run_in_transaction(move |session, slot, _| {
+            Box::pin(async move {
+                let catalog = session.prepare_context(slot.get()?)?;
+                let def = session.resolve_table(&catalog, &name)?;
+                session.before_write(&def, WriteOp::Insert)?;
+                let mut batches = batches;
+                let mut written = 0u64;
+                while let Some(batch) = batches.next().await {
+                    let batch = batch?;
+                    if batch.num_rows() == 0 {
+                        continue;
                     }
-                    Ok(StatementResult::affected(Verb::Insert, written))
-                })
+                    let names = batch.schema().fields().iter().map(|f| f.name().clone()).collect::<Vec<_>>();
+                    let targets = target_columns(&def, names.into_iter())?;
+                    let n = batch.num_rows();
+                    let filled = session.missing_columns(&def, &targets, n).await?;
+                    let columns = assemble_columns(&def, &targets, batch.columns(), filled)?;
+                    let table = def.id;
+                    slot.blocking(move |t| t.insert_columns(table, columns, n)).await??;
+                    written += n as u64;
+                }
+                Ok(StatementResult::affected(Verb::Insert, written))
             })
-            .await?;
-        out.rows_affected().ok_or_else(|| EngineError::internal(format!("ingest ended with {out:?}")))
+        })
+        .await
     }
 }
 

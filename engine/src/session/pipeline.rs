@@ -47,13 +47,6 @@ impl Observed for TransactionEvent {
     }
 }
 
-impl Observed for u64 {
-    /// Rows ingested.
-    fn outcome(&self) -> Option<Outcome> {
-        Some(Outcome::Affected { verb: crate::api::Verb::Insert, rows: *self })
-    }
-}
-
 impl Session {
     /// Runs one statement's `work` and reports it to the observers.
     /// `describe` names the statement; it is only called when someone

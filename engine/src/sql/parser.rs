@@ -61,29 +61,34 @@ fn parse_text(sql: &str) -> Result<Vec<RustyStatement>> {
     user_as_role(&mut tokens);
     fetch_from(&mut tokens);
     let mut parser = Parser::new(&dialect).with_tokens_with_locations(tokens);
-    let parsed = statements(&mut parser).map_err(|e| EngineError::syntax(e.to_string()))?;
-    // Client catalog queries come as statements of PostgreSQL's grammar
-    // alone; a string with one of RustyDB's own is never one of them.
-    if parsed.iter().any(|s| s.sql().is_none()) {
-        return Ok(parsed);
-    }
-    let mut sql_only: Vec<Statement> = parsed.into_iter().filter_map(|s| s.into_sql()).collect();
+    let mut parsed = statements(&mut parser).map_err(|e| EngineError::syntax(e.to_string()))?;
     // Printing a statement back to text (what `is_catalog_query` reads) is
     // a good part of parsing a short query; the markers can only be in the
     // printed statement if they are in the text, so most queries skip it.
+    // Client catalog queries come as statements of PostgreSQL's grammar
+    // alone: a string with one of RustyDB's own is never rewritten.
     let text = sql.to_ascii_lowercase();
     let maybe_catalog = CATALOG_MARKERS.iter().any(|m| text.contains(m));
-    let rewritten = match maybe_catalog && sql_only.iter().any(is_catalog_query) {
-        true => rewrite_catalog_queries(sql, &mut sql_only),
-        false => vec![false; sql_only.len()],
+    let rewritten = match maybe_catalog
+        && parsed.iter().all(|s| s.sql().is_some())
+        && parsed.iter().filter_map(RustyStatement::sql).any(is_catalog_query)
+    {
+        true => {
+            let mut sql_only: Vec<Statement> = parsed.into_iter().filter_map(RustyStatement::into_sql).collect();
+            let rewritten = rewrite_catalog_queries(sql, &mut sql_only);
+            parsed = sql_only.into_iter().map(RustyStatement::Sql).collect();
+            rewritten
+        }
+        false => vec![false; parsed.len()],
     };
-    for (stmt, rewritten) in sql_only.iter_mut().zip(rewritten) {
+    for (stmt, rewritten) in parsed.iter_mut().zip(rewritten) {
+        let RustyStatement::Sql(stmt) = stmt else { continue };
         postgres_expressions(stmt);
         if rewritten {
             aggregate_scalar_subqueries(stmt);
         }
     }
-    Ok(sql_only.into_iter().map(RustyStatement::Sql).collect())
+    Ok(parsed)
 }
 
 /// Parses SQL the engine generated itself, which is always of PostgreSQL's
@@ -811,6 +816,15 @@ mod tests {
             sql("SELECT ARRAY(SELECT b.n FROM b WHERE b.k = t.k ORDER BY 1) FROM t"),
             "SELECT coalesce((SELECT array_agg(b.n ORDER BY b.n) FROM b WHERE b.k = t.k), ARRAY[]) FROM t"
         );
+    }
+
+    /// A statement of RustyDB's own beside others leaves theirs as they
+    /// would be alone.
+    #[test]
+    fn own_statements_leave_the_others_rewritten() {
+        let s = parse("CHECKPOINT; SELECT (f(x)).n FROM t").unwrap();
+        assert_eq!(s[0], RustyStatement::Checkpoint);
+        assert_eq!(s[1].to_string(), "SELECT (f(x))['n'] FROM t");
     }
 
     #[test]
